@@ -1,0 +1,10 @@
+//! kafkasim-core: Apache Kafka's broker, replication and consumer-group logic as sans-IO
+//! state machines. Nothing here reads a clock, draws OS randomness, spawns a thread or
+//! touches a file: time comes in as `now_ms`, randomness through [`rng::RandomSource`],
+//! and everything leaves as values. `core/clippy.toml` enforces it.
+
+pub mod config;
+pub mod log;
+pub mod partitioner;
+pub mod record;
+pub mod rng;
