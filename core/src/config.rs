@@ -91,7 +91,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {} = {}: expected {}", self.name, self.value, self.expected)
+        write!(
+            f,
+            "invalid {} = {}: expected {}",
+            self.name, self.value, self.expected
+        )
     }
 }
 
@@ -100,19 +104,35 @@ impl std::error::Error for ConfigError {}
 impl LogConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let error = |name, value: String, expected: &str| {
-            Err(ConfigError { name, value, expected: expected.to_string() })
+            Err(ConfigError {
+                name,
+                value,
+                expected: expected.to_string(),
+            })
         };
         if (self.segment_bytes as usize) < RECORD_OVERHEAD_V0 {
-            return error("segment.bytes", self.segment_bytes.to_string(), "at least 14 bytes");
+            return error(
+                "segment.bytes",
+                self.segment_bytes.to_string(),
+                "at least 14 bytes",
+            );
         }
         if self.segment_ms < 1 {
             return error("segment.ms", self.segment_ms.to_string(), "at least 1 ms");
         }
         if self.retention_ms < -1 {
-            return error("retention.ms", self.retention_ms.to_string(), "-1 (unlimited) or a duration in ms");
+            return error(
+                "retention.ms",
+                self.retention_ms.to_string(),
+                "-1 (unlimited) or a duration in ms",
+            );
         }
         if self.retention_bytes < -1 {
-            return error("retention.bytes", self.retention_bytes.to_string(), "-1 (unlimited) or a size in bytes");
+            return error(
+                "retention.bytes",
+                self.retention_bytes.to_string(),
+                "-1 (unlimited) or a size in bytes",
+            );
         }
         if (self.segment_index_bytes as usize) < crate::log::index::TIME_INDEX_ENTRY_SIZE {
             return error(
@@ -122,10 +142,18 @@ impl LogConfig {
             );
         }
         if (self.max_message_bytes as usize) < RECORD_OVERHEAD_V0 {
-            return error("max.message.bytes", self.max_message_bytes.to_string(), "at least 14 bytes");
+            return error(
+                "max.message.bytes",
+                self.max_message_bytes.to_string(),
+                "at least 14 bytes",
+            );
         }
         if self.flush_messages < 1 {
-            return error("flush.messages", self.flush_messages.to_string(), "at least 1");
+            return error(
+                "flush.messages",
+                self.flush_messages.to_string(),
+                "at least 1",
+            );
         }
         Ok(())
     }

@@ -116,8 +116,16 @@ pub struct PartitionLoad {
 impl PartitionLoad {
     /// Kafka's `updatePartitionLoadStats`: None when weighting would change nothing
     /// (fewer than two partitions, or every partition available with equal queues).
-    pub fn from_queue_sizes(partition_ids: &[u32], queue_sizes: &[u32], num_partitions: u32) -> Option<PartitionLoad> {
-        assert_eq!(partition_ids.len(), queue_sizes.len(), "one queue size per partition");
+    pub fn from_queue_sizes(
+        partition_ids: &[u32],
+        queue_sizes: &[u32],
+        num_partitions: u32,
+    ) -> Option<PartitionLoad> {
+        assert_eq!(
+            partition_ids.len(),
+            queue_sizes.len(),
+            "one queue size per partition"
+        );
         if partition_ids.is_empty() || num_partitions < 2 {
             return None;
         }
@@ -134,7 +142,10 @@ impl PartitionLoad {
                 running
             })
             .collect();
-        Some(PartitionLoad { partition_ids: partition_ids.to_vec(), cumulative_frequencies })
+        Some(PartitionLoad {
+            partition_ids: partition_ids.to_vec(),
+            cumulative_frequencies,
+        })
     }
 
     pub fn cumulative_frequencies(&self) -> &[u32] {
@@ -146,7 +157,9 @@ impl PartitionLoad {
     pub fn pick(&self, random: u32) -> u32 {
         let total = *self.cumulative_frequencies.last().expect("never empty");
         let weighted = random % total;
-        let index = self.cumulative_frequencies.partition_point(|&c| c <= weighted);
+        let index = self
+            .cumulative_frequencies
+            .partition_point(|&c| c <= weighted);
         self.partition_ids[index]
     }
 }
@@ -168,7 +181,10 @@ pub struct Partitioner {
 
 impl Partitioner {
     pub fn new(config: PartitionerConfig) -> Partitioner {
-        Partitioner { config, topics: BTreeMap::new() }
+        Partitioner {
+            config,
+            topics: BTreeMap::new(),
+        }
     }
 
     pub fn config(&self) -> &PartitionerConfig {
@@ -202,7 +218,9 @@ impl Partitioner {
                 }
             },
             NullKeyStrategy::RoundRobin => {
-                let counter = state.round_robin_counter.get_or_insert_with(|| rng.next_u32() as i32);
+                let counter = state
+                    .round_robin_counter
+                    .get_or_insert_with(|| rng.next_u32() as i32);
                 let next = to_positive(*counter) as usize;
                 *counter = counter.wrapping_add(1);
                 if partitions.available.is_empty() {
@@ -246,7 +264,13 @@ impl Partitioner {
     }
 
     /// The sender reports queue lengths (batches waiting) of the available partitions.
-    pub fn update_load(&mut self, topic: &str, partition_ids: &[u32], queue_sizes: &[u32], num_partitions: u32) {
+    pub fn update_load(
+        &mut self,
+        topic: &str,
+        partition_ids: &[u32],
+        queue_sizes: &[u32],
+        num_partitions: u32,
+    ) {
         let load = if self.config.adaptive_partitioning {
             PartitionLoad::from_queue_sizes(partition_ids, queue_sizes, num_partitions)
         } else {
@@ -258,7 +282,11 @@ impl Partitioner {
 
 /// Kafka's `BuiltInPartitioner.nextPartition`: weighted by load when there is load
 /// information, else uniform over the partitions with a leader, else over all.
-fn next_partition(partitions: TopicPartitions<'_>, load: Option<&PartitionLoad>, rng: &mut dyn RandomSource) -> u32 {
+fn next_partition(
+    partitions: TopicPartitions<'_>,
+    load: Option<&PartitionLoad>,
+    rng: &mut dyn RandomSource,
+) -> u32 {
     let random = to_positive(rng.next_u32() as i32) as u32;
     match load {
         Some(load) => load.pick(random),

@@ -165,7 +165,11 @@ impl Message {
             magic,
             compression: Compression::None,
             timestamp_type: TimestampType::CreateTime,
-            timestamp: if magic == Magic::V0 { NO_TIMESTAMP } else { timestamp },
+            timestamp: if magic == Magic::V0 {
+                NO_TIMESTAMP
+            } else {
+                timestamp
+            },
             key,
             value,
         }
@@ -187,15 +191,30 @@ impl Message {
 
     /// The CRC Kafka stores in the first four bytes.
     pub fn crc(&self) -> u32 {
-        let (header, header_len) =
-            header_after_crc(self.magic, self.attributes(), self.timestamp, self.key.as_deref());
-        crc_of(&header[..header_len], self.key.as_deref(), self.value.as_deref())
+        let (header, header_len) = header_after_crc(
+            self.magic,
+            self.attributes(),
+            self.timestamp,
+            self.key.as_deref(),
+        );
+        crc_of(
+            &header[..header_len],
+            self.key.as_deref(),
+            self.value.as_deref(),
+        )
     }
 
     /// Writes the message alone (no offset or size) into `buf`.
     pub fn encode<B: BufMut>(&self, buf: &mut B) {
         let attributes = self.attributes();
-        write_message(buf, self.magic, attributes, self.timestamp, self.key.as_deref(), self.value.as_deref());
+        write_message(
+            buf,
+            self.magic,
+            attributes,
+            self.timestamp,
+            self.key.as_deref(),
+            self.value.as_deref(),
+        );
     }
 
     /// Writes a whole log entry: offset, size, message.
@@ -230,7 +249,12 @@ fn write_message<B: BufMut>(
 
 /// Magic, attributes, timestamp (v1) and the key length: everything between the CRC
 /// and the key bytes.
-fn header_after_crc(magic: Magic, attributes: u8, timestamp: i64, key: Option<&[u8]>) -> ([u8; 14], usize) {
+fn header_after_crc(
+    magic: Magic,
+    attributes: u8,
+    timestamp: i64,
+    key: Option<&[u8]>,
+) -> ([u8; 14], usize) {
     let mut header = [0u8; 14];
     header[0] = magic.byte();
     header[1] = attributes;
@@ -309,7 +333,10 @@ pub enum ErrorKind {
     /// A wrapper holds no messages.
     EmptyWrapper,
     /// A v1 wrapper whose offset is smaller than its last relative inner offset.
-    InvalidWrapperOffset { wrapper_offset: i64, last_relative_offset: i64 },
+    InvalidWrapperOffset {
+        wrapper_offset: i64,
+        last_relative_offset: i64,
+    },
     /// An inner message has a different magic from its wrapper.
     InnerMagicMismatch { wrapper: u8, inner: u8 },
     /// An error inside the compressed set of a wrapper (positions are within the
@@ -341,7 +368,10 @@ impl fmt::Display for ErrorKind {
                  it reads message format v0 and v1 only"
             ),
             ErrorKind::BadMagic(magic) => {
-                write!(f, "bad magic byte {magic}: message format v0 and v1 use 0 and 1")
+                write!(
+                    f,
+                    "bad magic byte {magic}: message format v0 and v1 use 0 and 1"
+                )
             }
             ErrorKind::BadCrc { stored, computed } => write!(
                 f,
@@ -366,10 +396,16 @@ impl fmt::Display for ErrorKind {
                 write!(f, "the compressed value does not decompress: {reason}")
             }
             ErrorKind::NestedCompression => {
-                write!(f, "a message inside a compressed wrapper is itself compressed")
+                write!(
+                    f,
+                    "a message inside a compressed wrapper is itself compressed"
+                )
             }
             ErrorKind::EmptyWrapper => write!(f, "a compressed wrapper holds no messages"),
-            ErrorKind::InvalidWrapperOffset { wrapper_offset, last_relative_offset } => write!(
+            ErrorKind::InvalidWrapperOffset {
+                wrapper_offset,
+                last_relative_offset,
+            } => write!(
                 f,
                 "wrapper offset {wrapper_offset} is smaller than its last relative inner \
                  offset {last_relative_offset}"
@@ -444,10 +480,20 @@ pub fn peek_offset_and_size(buf: &[u8], position: usize) -> Option<(i64, usize)>
 /// minimum overhead, the magic byte, the CRC, the attributes, and that the key and value
 /// lengths fill the message exactly.
 pub fn decode_header(buf: &[u8], position: usize) -> Result<EntryHeader, RecordError> {
-    let err = |offset: Option<i64>, kind| RecordError { position, offset, kind };
+    let err = |offset: Option<i64>, kind| RecordError {
+        position,
+        offset,
+        kind,
+    };
     let available = buf.len().saturating_sub(position);
     if available < LOG_OVERHEAD {
-        return Err(err(None, ErrorKind::Truncated { needed: LOG_OVERHEAD, available }));
+        return Err(err(
+            None,
+            ErrorKind::Truncated {
+                needed: LOG_OVERHEAD,
+                available,
+            },
+        ));
     }
     let offset = read_i64(buf, position);
     let size = read_i32(buf, position + 8);
@@ -465,7 +511,10 @@ pub fn decode_header(buf: &[u8], position: usize) -> Result<EntryHeader, RecordE
     let message_size = size as usize;
     let needed = LOG_OVERHEAD + message_size;
     if available < needed {
-        return Err(err(offset_known, ErrorKind::Truncated { needed, available }));
+        return Err(err(
+            offset_known,
+            ErrorKind::Truncated { needed, available },
+        ));
     }
     let start = position + LOG_OVERHEAD;
     let message = &buf[start..start + message_size];
@@ -497,8 +546,8 @@ pub fn decode_header(buf: &[u8], position: usize) -> Result<EntryHeader, RecordE
     if attributes & !allowed != 0 {
         return Err(err(offset_known, ErrorKind::InvalidAttributes(attributes)));
     }
-    let compression =
-        Compression::from_codec_id(attributes & CODEC_MASK).map_err(|kind| err(offset_known, kind))?;
+    let compression = Compression::from_codec_id(attributes & CODEC_MASK)
+        .map_err(|kind| err(offset_known, kind))?;
     let (timestamp_type, timestamp, mut at) = match magic {
         Magic::V0 => (TimestampType::CreateTime, NO_TIMESTAMP, 6),
         Magic::V1 => {
@@ -511,7 +560,8 @@ pub fn decode_header(buf: &[u8], position: usize) -> Result<EntryHeader, RecordE
         }
     };
     let key = read_bytes_field(message, &mut at, "key").map_err(|kind| err(offset_known, kind))?;
-    let value = read_bytes_field(message, &mut at, "value").map_err(|kind| err(offset_known, kind))?;
+    let value =
+        read_bytes_field(message, &mut at, "value").map_err(|kind| err(offset_known, kind))?;
     if at != message_size {
         return Err(err(
             offset_known,
@@ -542,7 +592,11 @@ pub fn decode_header(buf: &[u8], position: usize) -> Result<EntryHeader, RecordE
 
 /// Reads a BYTES field (length, then bytes; -1 for null) of `message` at `*at`, which it
 /// advances. The range is within `message`.
-fn read_bytes_field(message: &[u8], at: &mut usize, name: &str) -> Result<Option<Range<usize>>, ErrorKind> {
+fn read_bytes_field(
+    message: &[u8],
+    at: &mut usize,
+    name: &str,
+) -> Result<Option<Range<usize>>, ErrorKind> {
     let size = message.len();
     if *at + 4 > size {
         return Err(ErrorKind::BadLength {
@@ -579,7 +633,11 @@ fn read_i32(buf: &[u8], at: usize) -> i32 {
 /// The shallow entries of a message set: wrappers are returned as they are, not opened.
 /// Stops after the first error, which it yields.
 pub fn shallow_entries(buf: &[u8]) -> ShallowEntries<'_> {
-    ShallowEntries { buf, position: 0, failed: false }
+    ShallowEntries {
+        buf,
+        position: 0,
+        failed: false,
+    }
 }
 
 pub struct ShallowEntries<'a> {
@@ -622,7 +680,10 @@ pub fn decode_entries(buf: &Bytes) -> Result<Vec<LogEntry>, RecordError> {
     for header in shallow_entries(buf) {
         let header = header?;
         if header.compression == Compression::None {
-            out.push(LogEntry { offset: header.offset, message: header.message(buf) });
+            out.push(LogEntry {
+                offset: header.offset,
+                message: header.message(buf),
+            });
         } else {
             out.extend(decode_wrapper(buf, &header)?);
         }
@@ -635,16 +696,22 @@ pub fn decode_entries(buf: &Bytes) -> Result<Vec<LogEntry>, RecordError> {
 /// partial message.
 pub fn decode_entries_allow_partial(buf: &Bytes) -> Result<Vec<LogEntry>, RecordError> {
     match decode_entries(buf) {
-        Err(RecordError { kind: ErrorKind::Truncated { .. }, position, .. }) => {
-            decode_entries(&buf.slice(..position))
-        }
+        Err(RecordError {
+            kind: ErrorKind::Truncated { .. },
+            position,
+            ..
+        }) => decode_entries(&buf.slice(..position)),
         other => other,
     }
 }
 
 /// Opens one compressed wrapper: its inner messages with absolute offsets.
 pub fn decode_wrapper(buf: &Bytes, wrapper: &EntryHeader) -> Result<Vec<LogEntry>, RecordError> {
-    let err = |kind| RecordError { position: wrapper.position, offset: Some(wrapper.offset), kind };
+    let err = |kind| RecordError {
+        position: wrapper.position,
+        offset: Some(wrapper.offset),
+        kind,
+    };
     let compressed = wrapper.value.clone().map(|r| &buf[r]).unwrap_or_default();
     let inflated = match wrapper.compression {
         Compression::None => unreachable!("decode_wrapper is only called on compressed messages"),
@@ -700,7 +767,10 @@ pub fn decode_wrapper(buf: &Bytes, wrapper: &EntryHeader) -> Result<Vec<LogEntry
                     message.timestamp = wrapper.timestamp;
                 }
             }
-            LogEntry { offset: base + header.offset, message }
+            LogEntry {
+                offset: base + header.offset,
+                message,
+            }
         })
         .collect())
 }
@@ -722,9 +792,13 @@ fn gunzip(compressed: &[u8]) -> Result<Vec<u8>, ErrorKind> {
 
 fn gzip(raw: &[u8]) -> Vec<u8> {
     // Java's GZIPOutputStream uses the default level 6, as does flate2's default.
-    let mut encoder =
-        flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 64), flate2::Compression::default());
-    encoder.write_all(raw).expect("writing to a Vec cannot fail");
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(raw.len() / 2 + 64),
+        flate2::Compression::default(),
+    );
+    encoder
+        .write_all(raw)
+        .expect("writing to a Vec cannot fail");
     encoder.finish().expect("writing to a Vec cannot fail")
 }
 
@@ -762,7 +836,10 @@ pub fn encode_message_set(
 ) -> (Bytes, SetInfo) {
     let mut buf = BytesMut::with_capacity(message_set_size_uncompressed(format.magic, records));
     write_message_set(format, first_offset, records, log_append_time_ms, &mut buf);
-    (buf.freeze(), set_info(format, first_offset, records, log_append_time_ms))
+    (
+        buf.freeze(),
+        set_info(format, first_offset, records, log_append_time_ms),
+    )
 }
 
 /// Bytes an uncompressed message set of `records` takes.
@@ -783,8 +860,16 @@ fn stored_timestamp(format: SetFormat, record: &Record, log_append_time_ms: i64)
 }
 
 /// The [`SetInfo`] of the set [`write_message_set`] writes, without writing it.
-pub fn set_info(format: SetFormat, first_offset: i64, records: &[Record], log_append_time_ms: i64) -> SetInfo {
-    assert!(!records.is_empty(), "a message set holds at least one message");
+pub fn set_info(
+    format: SetFormat,
+    first_offset: i64,
+    records: &[Record],
+    log_append_time_ms: i64,
+) -> SetInfo {
+    assert!(
+        !records.is_empty(),
+        "a message set holds at least one message"
+    );
     let last_offset = first_offset + records.len() as i64 - 1;
     let (mut max_timestamp, mut offset_of_max_timestamp) = (NO_TIMESTAMP, first_offset);
     for (i, record) in records.iter().enumerate() {
@@ -822,7 +907,10 @@ pub fn write_message_set<B: BufMut>(
     log_append_time_ms: i64,
     buf: &mut B,
 ) {
-    assert!(!records.is_empty(), "a message set holds at least one message");
+    assert!(
+        !records.is_empty(),
+        "a message set holds at least one message"
+    );
     match format.compression {
         Compression::None => {
             let attributes = match (format.magic, format.timestamp_type) {
@@ -840,14 +928,20 @@ pub fn write_message_set<B: BufMut>(
         Compression::Gzip => {
             // Inner messages keep the producer's CreateTime; a LogAppendTime wrapper
             // overrides them when read, as Kafka's broker does without recompressing.
-            let mut inner = BytesMut::with_capacity(message_set_size_uncompressed(format.magic, records));
+            let mut inner =
+                BytesMut::with_capacity(message_set_size_uncompressed(format.magic, records));
             for (i, record) in records.iter().enumerate() {
                 let relative = match format.magic {
                     Magic::V0 => first_offset + i as i64,
                     Magic::V1 => i as i64,
                 };
-                Message::new(format.magic, record.timestamp, record.key.clone(), record.value.clone())
-                    .encode_entry(relative, &mut inner);
+                Message::new(
+                    format.magic,
+                    record.timestamp,
+                    record.key.clone(),
+                    record.value.clone(),
+                )
+                .encode_entry(relative, &mut inner);
             }
             let info = set_info(format, first_offset, records, log_append_time_ms);
             let wrapper = Message {
@@ -868,7 +962,9 @@ pub fn write_message_set<B: BufMut>(
 pub fn peek_timestamp(buf: &[u8], position: usize) -> Option<i64> {
     let message = position.checked_add(LOG_OVERHEAD)?;
     match buf.get(message + 4)? {
-        1 => buf.get(message + 6..message + 14).map(|t| i64::from_be_bytes(t.try_into().expect("8 bytes"))),
+        1 => buf
+            .get(message + 6..message + 14)
+            .map(|t| i64::from_be_bytes(t.try_into().expect("8 bytes"))),
         _ => Some(NO_TIMESTAMP),
     }
 }

@@ -43,7 +43,10 @@ pub struct Scripted {
 
 impl Scripted {
     pub fn new(values: Vec<u32>) -> Scripted {
-        assert!(!values.is_empty(), "a scripted source needs at least one value");
+        assert!(
+            !values.is_empty(),
+            "a scripted source needs at least one value"
+        );
         Scripted { values, next: 0 }
     }
 }

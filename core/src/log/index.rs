@@ -67,7 +67,8 @@ impl OffsetIndex {
             );
         }
         assert!(!self.is_full(), "append to a full offset index");
-        let relative = u32::try_from(offset - self.base_offset).expect("relative offset fits in 4 bytes");
+        let relative =
+            u32::try_from(offset - self.base_offset).expect("relative offset fits in 4 bytes");
         self.bytes.extend_from_slice(&relative.to_be_bytes());
         self.bytes.extend_from_slice(&position.to_be_bytes());
     }
@@ -103,7 +104,11 @@ pub struct TimeIndex {
 
 impl TimeIndex {
     pub fn new(base_offset: i64, max_index_bytes: usize) -> TimeIndex {
-        TimeIndex { base_offset, bytes: Vec::new(), max_entries: max_index_bytes / TIME_INDEX_ENTRY_SIZE }
+        TimeIndex {
+            base_offset,
+            bytes: Vec::new(),
+            max_entries: max_index_bytes / TIME_INDEX_ENTRY_SIZE,
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -154,8 +159,12 @@ impl TimeIndex {
             self.is_empty() || offset >= last_offset,
             "time index offsets must not decrease: {offset} after {last_offset}"
         );
-        assert!(skip_full_check || !self.is_full(), "append to a full time index");
-        let relative = u32::try_from(offset - self.base_offset).expect("relative offset fits in 4 bytes");
+        assert!(
+            skip_full_check || !self.is_full(),
+            "append to a full time index"
+        );
+        let relative =
+            u32::try_from(offset - self.base_offset).expect("relative offset fits in 4 bytes");
         self.bytes.extend_from_slice(&timestamp.to_be_bytes());
         self.bytes.extend_from_slice(&relative.to_be_bytes());
     }
@@ -219,13 +228,22 @@ mod tests {
     fn time_index_ignores_timestamps_that_do_not_grow() {
         let mut index = TimeIndex::new(100, 1200);
         index.maybe_append(NO_TIMESTAMP, 100, false);
-        assert!(index.is_empty(), "v0's missing timestamps never enter the time index");
+        assert!(
+            index.is_empty(),
+            "v0's missing timestamps never enter the time index"
+        );
         index.maybe_append(1000, 103, false);
         index.maybe_append(1000, 105, false);
         index.maybe_append(999, 106, false);
         index.maybe_append(2000, 110, false);
-        assert_eq!(index.entries().collect::<Vec<_>>(), vec![(1000, 103), (2000, 110)]);
-        assert_eq!(&index.bytes()[..12], &[0, 0, 0, 0, 0, 0, 3, 0xe8, 0, 0, 0, 3]);
+        assert_eq!(
+            index.entries().collect::<Vec<_>>(),
+            vec![(1000, 103), (2000, 110)]
+        );
+        assert_eq!(
+            &index.bytes()[..12],
+            &[0, 0, 0, 0, 0, 0, 3, 0xe8, 0, 0, 0, 3]
+        );
         assert_eq!(index.lookup(999), (NO_TIMESTAMP, 100));
         assert_eq!(index.lookup(1500), (1000, 103));
         index.truncate_to(110);

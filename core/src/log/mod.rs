@@ -44,7 +44,11 @@ pub struct Log {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RollReason {
     /// `segment.bytes`: the append would not fit.
-    SegmentBytes { size: usize, incoming: usize, limit: u32 },
+    SegmentBytes {
+        size: usize,
+        incoming: usize,
+        limit: u32,
+    },
     /// `segment.ms`: the segment has been open too long.
     SegmentMs { waited_ms: i64, limit_ms: i64 },
     /// `segment.index.bytes`: the offset index is full.
@@ -61,21 +65,33 @@ pub enum RollReason {
 impl fmt::Display for RollReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RollReason::SegmentBytes { size, incoming, limit } => write!(
+            RollReason::SegmentBytes {
+                size,
+                incoming,
+                limit,
+            } => write!(
                 f,
                 "the active segment holds {size} bytes and {incoming} more would pass {limit} (segment.bytes)"
             ),
-            RollReason::SegmentMs { waited_ms, limit_ms } => write!(
+            RollReason::SegmentMs {
+                waited_ms,
+                limit_ms,
+            } => write!(
                 f,
                 "the active segment has been open {waited_ms} ms, more than {limit_ms} ms (segment.ms)"
             ),
-            RollReason::OffsetIndexFull => write!(f, "its offset index is full (segment.index.bytes)"),
+            RollReason::OffsetIndexFull => {
+                write!(f, "its offset index is full (segment.index.bytes)")
+            }
             RollReason::TimeIndexFull => write!(f, "its time index is full (segment.index.bytes)"),
             RollReason::RelativeOffsetOverflow => {
                 write!(f, "the new offsets do not fit its 4-byte relative offsets")
             }
             RollReason::RetentionDeletesAll => {
-                write!(f, "retention deletes every segment, and a log always keeps an active one")
+                write!(
+                    f,
+                    "retention deletes every segment, and a log always keeps an active one"
+                )
             }
         }
     }
@@ -123,13 +139,25 @@ pub enum DeletionReason {
 
 impl fmt::Display for DeletedSegment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "segment {}.log (offsets {}..{}) deleted: ", segment_file_stem(self.base_offset), self.base_offset, self.next_offset)?;
+        write!(
+            f,
+            "segment {}.log (offsets {}..{}) deleted: ",
+            segment_file_stem(self.base_offset),
+            self.base_offset,
+            self.next_offset
+        )?;
         match &self.reason {
             DeletionReason::RetentionMs { age_ms, limit_ms } => {
-                write!(f, "its newest message is {age_ms} ms old, more than {limit_ms} ms (retention.ms)")
+                write!(
+                    f,
+                    "its newest message is {age_ms} ms old, more than {limit_ms} ms (retention.ms)"
+                )
             }
             DeletionReason::RetentionBytes { log_size, limit } => {
-                write!(f, "the log holds {log_size} bytes, more than {limit} (retention.bytes)")
+                write!(
+                    f,
+                    "the log holds {log_size} bytes, more than {limit} (retention.bytes)"
+                )
             }
         }
     }
@@ -169,19 +197,38 @@ pub enum LogError {
     /// An append with no records.
     EmptyAppend,
     /// A message larger than `max.message.bytes` (Kafka's RECORD_TOO_LARGE).
-    MessageTooLarge { size: usize, max_message_bytes: u32 },
+    MessageTooLarge {
+        size: usize,
+        max_message_bytes: u32,
+    },
     /// An entry larger than a whole segment (Kafka's RecordBatchTooLargeException).
-    LargerThanSegment { size: usize, segment_bytes: u32 },
+    LargerThanSegment {
+        size: usize,
+        segment_bytes: u32,
+    },
     /// A read or timestamp lookup outside the log (Kafka's OFFSET_OUT_OF_RANGE).
-    OffsetOutOfRange { offset: i64, log_start_offset: i64, log_end_offset: i64 },
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
     /// A replicated set that starts below the log end offset.
-    UnexpectedAppendOffset { first_offset: i64, log_end_offset: i64 },
+    UnexpectedAppendOffset {
+        first_offset: i64,
+        log_end_offset: i64,
+    },
     /// A replicated set whose offsets do not increase.
-    NonMonotonicOffsets { previous: i64, next: i64 },
+    NonMonotonicOffsets {
+        previous: i64,
+        next: i64,
+    },
     /// Corrupt bytes in a replicated set.
     Corrupt(RecordError),
     /// Recovery was handed two segments whose offsets overlap.
-    OverlappingSegments { base_offset: i64, previous_next_offset: i64 },
+    OverlappingSegments {
+        base_offset: i64,
+        previous_next_offset: i64,
+    },
 }
 
 impl fmt::Display for LogError {
@@ -189,19 +236,32 @@ impl fmt::Display for LogError {
         match self {
             LogError::Config(e) => write!(f, "{e}"),
             LogError::EmptyAppend => write!(f, "an append must hold at least one record"),
-            LogError::MessageTooLarge { size, max_message_bytes } => write!(
+            LogError::MessageTooLarge {
+                size,
+                max_message_bytes,
+            } => write!(
                 f,
                 "a message of {size} bytes is larger than max.message.bytes = {max_message_bytes} (RECORD_TOO_LARGE)"
             ),
-            LogError::LargerThanSegment { size, segment_bytes } => write!(
+            LogError::LargerThanSegment {
+                size,
+                segment_bytes,
+            } => write!(
                 f,
                 "an entry of {size} bytes is larger than a whole segment, segment.bytes = {segment_bytes}"
             ),
-            LogError::OffsetOutOfRange { offset, log_start_offset, log_end_offset } => write!(
+            LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset,
+                log_end_offset,
+            } => write!(
                 f,
                 "offset {offset} is out of range: the log holds {log_start_offset}..{log_end_offset} (OFFSET_OUT_OF_RANGE)"
             ),
-            LogError::UnexpectedAppendOffset { first_offset, log_end_offset } => write!(
+            LogError::UnexpectedAppendOffset {
+                first_offset,
+                log_end_offset,
+            } => write!(
                 f,
                 "a replicated set starting at offset {first_offset} is below the log end offset {log_end_offset}"
             ),
@@ -209,7 +269,10 @@ impl fmt::Display for LogError {
                 write!(f, "offsets must increase, but {next} follows {previous}")
             }
             LogError::Corrupt(e) => write!(f, "corrupt message set {e}"),
-            LogError::OverlappingSegments { base_offset, previous_next_offset } => write!(
+            LogError::OverlappingSegments {
+                base_offset,
+                previous_next_offset,
+            } => write!(
                 f,
                 "segment {} starts below offset {previous_next_offset}, where the segment before it ends",
                 segment_file_stem(*base_offset)
@@ -224,8 +287,18 @@ impl Log {
     /// An empty log starting at offset 0.
     pub fn new(config: LogConfig, now_ms: i64) -> Result<Log, LogError> {
         config.validate().map_err(LogError::Config)?;
-        let first = Segment::new(0, config.index_interval_bytes, config.segment_index_bytes, now_ms);
-        Ok(Log { config, segments: vec![first], log_start_offset: 0, recovery_point: 0 })
+        let first = Segment::new(
+            0,
+            config.index_interval_bytes,
+            config.segment_index_bytes,
+            now_ms,
+        );
+        Ok(Log {
+            config,
+            segments: vec![first],
+            log_start_offset: 0,
+            recovery_point: 0,
+        })
     }
 
     pub fn config(&self) -> &LogConfig {
@@ -252,11 +325,15 @@ impl Log {
     }
 
     pub fn active(&self) -> &Segment {
-        self.segments.last().expect("a log always has an active segment")
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
     }
 
     fn active_mut(&mut self) -> &mut Segment {
-        self.segments.last_mut().expect("a log always has an active segment")
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
     }
 
     /// Total bytes of all segments' `.log` files.
@@ -267,7 +344,12 @@ impl Log {
     /// Appends records as the leader: assigns offsets from the LEO, stamps timestamps
     /// per `message.timestamp.type`, writes one entry per record (or one gzip wrapper
     /// when the resolved `compression.type` is gzip).
-    pub fn append(&mut self, records: &[Record], producer_compression: Compression, now_ms: i64) -> Result<AppendInfo, LogError> {
+    pub fn append(
+        &mut self,
+        records: &[Record],
+        producer_compression: Compression,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
         if records.is_empty() {
             return Err(LogError::EmptyAppend);
         }
@@ -284,7 +366,11 @@ impl Log {
         let (roll, bytes) = match format.compression {
             Compression::None => {
                 for record in records {
-                    let size = record::message_size(format.magic, record.key.as_deref(), record.value.as_deref());
+                    let size = record::message_size(
+                        format.magic,
+                        record.key.as_deref(),
+                        record.value.as_deref(),
+                    );
                     self.check_entry_size(size)?;
                 }
                 let total = record::message_set_size_uncompressed(format.magic, records);
@@ -300,7 +386,8 @@ impl Log {
                 let (bytes, _) = record::encode_message_set(format, first_offset, records, now_ms);
                 self.check_entry_size(bytes.len() - LOG_OVERHEAD)?;
                 let roll = self.maybe_roll(bytes.len(), &info, now_ms);
-                self.active_mut().append_with(&info, now_ms, |log| log.extend_from_slice(&bytes));
+                self.active_mut()
+                    .append_with(&info, now_ms, |log| log.extend_from_slice(&bytes));
                 (roll, bytes.len())
             }
         };
@@ -319,17 +406,27 @@ impl Log {
     /// Appends a message set replicated from the leader, whose offsets are already
     /// assigned: every entry must be valid, its offsets increasing, the first at or
     /// above the LEO (Kafka's follower append).
-    pub fn append_as_follower(&mut self, set: &Bytes, now_ms: i64) -> Result<Option<AppendInfo>, LogError> {
+    pub fn append_as_follower(
+        &mut self,
+        set: &Bytes,
+        now_ms: i64,
+    ) -> Result<Option<AppendInfo>, LogError> {
         let mut headers = Vec::new();
         for header in record::shallow_entries(set) {
             let header = header.map_err(LogError::Corrupt)?;
             if header.entry_len() > self.config.segment_bytes as usize {
-                return Err(LogError::LargerThanSegment { size: header.entry_len(), segment_bytes: self.config.segment_bytes });
+                return Err(LogError::LargerThanSegment {
+                    size: header.entry_len(),
+                    segment_bytes: self.config.segment_bytes,
+                });
             }
             if let Some(previous) = headers.last().map(|h: &record::EntryHeader| h.offset)
                 && header.offset <= previous
             {
-                return Err(LogError::NonMonotonicOffsets { previous, next: header.offset });
+                return Err(LogError::NonMonotonicOffsets {
+                    previous,
+                    next: header.offset,
+                });
             }
             headers.push(header);
         }
@@ -344,7 +441,10 @@ impl Log {
         };
         let log_end_offset = self.log_end_offset();
         if first_offset < log_end_offset {
-            return Err(LogError::UnexpectedAppendOffset { first_offset, log_end_offset });
+            return Err(LogError::UnexpectedAppendOffset {
+                first_offset,
+                log_end_offset,
+            });
         }
         let (mut max_timestamp, mut offset_of_max_timestamp) = (record::NO_TIMESTAMP, first.offset);
         for header in &headers {
@@ -361,7 +461,8 @@ impl Log {
         };
         let valid = &set[..last.end()];
         let roll = self.maybe_roll(valid.len(), &info, now_ms);
-        self.active_mut().append_with(&info, now_ms, |log| log.extend_from_slice(valid));
+        self.active_mut()
+            .append_with(&info, now_ms, |log| log.extend_from_slice(valid));
         let flushed = self.maybe_flush();
         Ok(Some(AppendInfo {
             first_offset,
@@ -376,7 +477,10 @@ impl Log {
 
     fn check_entry_size(&self, message_size: usize) -> Result<(), LogError> {
         if message_size > self.config.max_message_bytes as usize {
-            return Err(LogError::MessageTooLarge { size: message_size, max_message_bytes: self.config.max_message_bytes });
+            return Err(LogError::MessageTooLarge {
+                size: message_size,
+                max_message_bytes: self.config.max_message_bytes,
+            });
         }
         if LOG_OVERHEAD + message_size > self.config.segment_bytes as usize {
             return Err(LogError::LargerThanSegment {
@@ -407,9 +511,16 @@ impl Log {
         let limit = self.config.segment_bytes;
         let waited_ms = active.time_waited_for_roll(now_ms, info.max_timestamp);
         let reason = if active.size() > (limit as usize).saturating_sub(incoming) {
-            RollReason::SegmentBytes { size: active.size(), incoming, limit }
+            RollReason::SegmentBytes {
+                size: active.size(),
+                incoming,
+                limit,
+            }
         } else if !active.is_empty() && waited_ms > self.config.segment_ms {
-            RollReason::SegmentMs { waited_ms, limit_ms: self.config.segment_ms }
+            RollReason::SegmentMs {
+                waited_ms,
+                limit_ms: self.config.segment_ms,
+            }
         } else if active.offset_index().is_full() {
             RollReason::OffsetIndexFull
         } else if active.time_index().is_full() {
@@ -442,7 +553,10 @@ impl Log {
             now_ms,
         ));
         self.flush_up_to(new_base_offset);
-        Roll { new_base_offset, reason }
+        Roll {
+            new_base_offset,
+            reason,
+        }
     }
 
     /// Reads whole entries from `start_offset` on, at most `max_bytes` (but at least one
@@ -450,14 +564,24 @@ impl Log {
     /// follower, the high watermark for a consumer. The bytes come from a single
     /// segment, as Kafka's reads do. A wrapper holding `start_offset` is returned whole:
     /// the reader skips the inner messages before it.
-    pub fn read(&self, start_offset: i64, max_bytes: usize, max_offset: i64, min_one_message: bool) -> Result<Bytes, LogError> {
+    pub fn read(
+        &self,
+        start_offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one_message: bool,
+    ) -> Result<Bytes, LogError> {
         self.check_in_range(start_offset)?;
-        let first = self.segments.partition_point(|s| s.base_offset() <= start_offset).saturating_sub(1);
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= start_offset)
+            .saturating_sub(1);
         for segment in &self.segments[first..] {
             if segment.base_offset() >= max_offset {
                 break;
             }
-            if let Some(range) = segment.read(start_offset, max_bytes, max_offset, min_one_message) {
+            if let Some(range) = segment.read(start_offset, max_bytes, max_offset, min_one_message)
+            {
                 return Ok(segment.slice(range));
             }
         }
@@ -484,7 +608,11 @@ impl Log {
             EARLIEST_TIMESTAMP => Some((record::NO_TIMESTAMP, self.log_start_offset)),
             LATEST_TIMESTAMP => Some((record::NO_TIMESTAMP, self.log_end_offset())),
             MAX_TIMESTAMP => {
-                let segment = self.segments.iter().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp())?;
+                let segment = self
+                    .segments
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .max_by_key(|s| s.max_timestamp())?;
                 Some((segment.max_timestamp(), segment.offset_of_max_timestamp()))
             }
             _ => self
@@ -506,7 +634,10 @@ impl Log {
         if retention_ms >= 0 {
             self.delete_segments_while(high_watermark, now_ms, &mut outcome, |segment| {
                 let age_ms = now_ms - segment.largest_timestamp();
-                (age_ms > retention_ms).then_some(DeletionReason::RetentionMs { age_ms, limit_ms: retention_ms })
+                (age_ms > retention_ms).then_some(DeletionReason::RetentionMs {
+                    age_ms,
+                    limit_ms: retention_ms,
+                })
             });
         }
         let limit = self.config.retention_bytes;
@@ -587,7 +718,12 @@ impl Log {
     /// the leader's log starts past its own end.
     pub fn truncate_fully_and_start_at(&mut self, offset: i64, now_ms: i64) {
         self.segments.clear();
-        self.segments.push(Segment::new(offset, self.config.index_interval_bytes, self.config.segment_index_bytes, now_ms));
+        self.segments.push(Segment::new(
+            offset,
+            self.config.index_interval_bytes,
+            self.config.segment_index_bytes,
+            now_ms,
+        ));
         self.log_start_offset = offset;
         self.recovery_point = offset;
     }
@@ -599,7 +735,9 @@ impl Log {
         if offset <= self.recovery_point {
             return;
         }
-        let first = self.segments.partition_point(|s| s.next_offset() <= self.recovery_point);
+        let first = self
+            .segments
+            .partition_point(|s| s.next_offset() <= self.recovery_point);
         for segment in &mut self.segments[first..] {
             if segment.base_offset() >= offset {
                 break;
@@ -621,7 +759,11 @@ impl Log {
     /// prefix and its indexes are rebuilt; after the first segment that lost bytes,
     /// every later segment is deleted. The `.index` and `.timeindex` files are not
     /// needed: like Kafka, recovery rebuilds them.
-    pub fn recover(config: LogConfig, mut files: Vec<(i64, Vec<u8>)>, now_ms: i64) -> Result<(Log, RecoveryReport), LogError> {
+    pub fn recover(
+        config: LogConfig,
+        mut files: Vec<(i64, Vec<u8>)>,
+        now_ms: i64,
+    ) -> Result<(Log, RecoveryReport), LogError> {
         config.validate().map_err(LogError::Config)?;
         files.sort_by_key(|(base_offset, _)| *base_offset);
         let mut segments: Vec<Segment> = Vec::with_capacity(files.len());
@@ -635,11 +777,19 @@ impl Log {
             if let Some(previous) = segments.last()
                 && base_offset < previous.next_offset()
             {
-                return Err(LogError::OverlappingSegments { base_offset, previous_next_offset: previous.next_offset() });
+                return Err(LogError::OverlappingSegments {
+                    base_offset,
+                    previous_next_offset: previous.next_offset(),
+                });
             }
             let original_len = bytes.len();
-            let (segment, error) =
-                Segment::recover(base_offset, bytes, config.index_interval_bytes, config.segment_index_bytes, now_ms);
+            let (segment, error) = Segment::recover(
+                base_offset,
+                bytes,
+                config.index_interval_bytes,
+                config.segment_index_bytes,
+                now_ms,
+            );
             if let Some(error) = error {
                 truncation = Some(Truncation {
                     segment_base_offset: base_offset,
@@ -651,12 +801,22 @@ impl Log {
             segments.push(segment);
         }
         if segments.is_empty() {
-            segments.push(Segment::new(0, config.index_interval_bytes, config.segment_index_bytes, now_ms));
+            segments.push(Segment::new(
+                0,
+                config.index_interval_bytes,
+                config.segment_index_bytes,
+                now_ms,
+            ));
         }
         let log_start_offset = segments[0].base_offset();
         // What recovery read is what the disk holds: all of it is durable.
         let recovery_point = segments.last().map_or(0, Segment::next_offset);
-        let log = Log { config, segments, log_start_offset, recovery_point };
+        let log = Log {
+            config,
+            segments,
+            log_start_offset,
+            recovery_point,
+        };
         let report = RecoveryReport {
             segments_recovered: log.segments.len(),
             truncation,
@@ -670,7 +830,9 @@ impl Log {
     pub fn entries(&self) -> Result<Vec<record::LogEntry>, RecordError> {
         let mut out = Vec::new();
         for segment in &self.segments {
-            out.extend(record::decode_entries(&Bytes::copy_from_slice(segment.log_bytes()))?);
+            out.extend(record::decode_entries(&Bytes::copy_from_slice(
+                segment.log_bytes(),
+            ))?);
         }
         Ok(out)
     }
@@ -684,8 +846,14 @@ impl Log {
         for segment in &self.segments {
             let stem = segment_file_stem(segment.base_offset());
             out.push((format!("{dir}/{stem}.log"), segment.log_bytes()));
-            out.push((format!("{dir}/{stem}.index"), segment.offset_index().bytes()));
-            out.push((format!("{dir}/{stem}.timeindex"), segment.time_index().bytes()));
+            out.push((
+                format!("{dir}/{stem}.index"),
+                segment.offset_index().bytes(),
+            ));
+            out.push((
+                format!("{dir}/{stem}.timeindex"),
+                segment.time_index().bytes(),
+            ));
         }
         out
     }

@@ -39,7 +39,12 @@ pub struct EntryPosition {
 }
 
 impl Segment {
-    pub fn new(base_offset: i64, index_interval_bytes: u32, segment_index_bytes: u32, now_ms: i64) -> Segment {
+    pub fn new(
+        base_offset: i64,
+        index_interval_bytes: u32,
+        segment_index_bytes: u32,
+        now_ms: i64,
+    ) -> Segment {
         Segment {
             base_offset,
             log: Vec::new(),
@@ -105,7 +110,11 @@ impl Segment {
     /// What retention compares with `retention.ms`: the largest timestamp in the
     /// segment, or the time it was last written when it has none (v0).
     pub fn largest_timestamp(&self) -> i64 {
-        if self.max_timestamp >= 0 { self.max_timestamp } else { self.last_modified_ms }
+        if self.max_timestamp >= 0 {
+            self.max_timestamp
+        } else {
+            self.last_modified_ms
+        }
     }
 
     /// How long this segment has been open for `segment.ms`: measured from its first
@@ -148,7 +157,8 @@ impl Segment {
         if self.bytes_since_last_index_entry > self.index_interval_bytes {
             let position = u32::try_from(position).expect("segment positions fit in 4 bytes");
             self.offset_index.append(info.last_offset, position);
-            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp, false);
+            self.time_index
+                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, false);
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += size;
@@ -167,7 +177,12 @@ impl Segment {
         segment_index_bytes: u32,
         now_ms: i64,
     ) -> (Segment, Option<RecordError>) {
-        let mut segment = Segment::new(base_offset, index_interval_bytes, segment_index_bytes, now_ms);
+        let mut segment = Segment::new(
+            base_offset,
+            index_interval_bytes,
+            segment_index_bytes,
+            now_ms,
+        );
         let mut valid_len = 0;
         let mut error = None;
         for entry in record::shallow_entries(&bytes) {
@@ -199,9 +214,16 @@ impl Segment {
     fn check_recovered_offset(&self, header: EntryHeader) -> Result<EntryHeader, RecordError> {
         let relative = header.offset - self.base_offset;
         let detail = if header.offset < self.next_offset {
-            format!("offset {} does not follow the previous entry's offset {}", header.offset, self.next_offset - 1)
+            format!(
+                "offset {} does not follow the previous entry's offset {}",
+                header.offset,
+                self.next_offset - 1
+            )
         } else if relative > i64::from(u32::MAX) {
-            format!("offset {} is out of range for a segment based at {}", header.offset, self.base_offset)
+            format!(
+                "offset {} is out of range for a segment based at {}",
+                header.offset, self.base_offset
+            )
         } else {
             return Ok(header);
         };
@@ -216,7 +238,8 @@ impl Segment {
     /// found by an index lookup followed by a forward scan.
     pub fn translate_offset(&self, target: i64) -> Option<EntryPosition> {
         let (_, start) = self.offset_index.lookup(target);
-        self.scan_from(start as usize).find(|entry| entry.offset >= target)
+        self.scan_from(start as usize)
+            .find(|entry| entry.offset >= target)
     }
 
     /// The shallow entries from `position` on, read from their headers only.
@@ -224,7 +247,11 @@ impl Segment {
         let mut position = position;
         std::iter::from_fn(move || {
             let (offset, size) = record::peek_offset_and_size(&self.log, position)?;
-            let entry = EntryPosition { offset, position, len: record::LOG_OVERHEAD + size };
+            let entry = EntryPosition {
+                offset,
+                position,
+                len: record::LOG_OVERHEAD + size,
+            };
             position += entry.len;
             (position <= self.log.len()).then_some(entry)
         })
@@ -233,7 +260,13 @@ impl Segment {
     /// The byte range of whole entries from `start_offset` on, at most `max_bytes` long
     /// (but at least one entry when `min_one_message`), holding only entries whose
     /// offset is below `max_offset`. None when nothing qualifies.
-    pub fn read(&self, start_offset: i64, max_bytes: usize, max_offset: i64, min_one_message: bool) -> Option<Range<usize>> {
+    pub fn read(
+        &self,
+        start_offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one_message: bool,
+    ) -> Option<Range<usize>> {
         let first = self.translate_offset(start_offset)?;
         let mut end = first.position;
         for entry in self.scan_from(first.position) {
@@ -264,7 +297,9 @@ impl Segment {
         self.offset_index.truncate_to(offset);
         self.time_index.truncate_to(offset);
         self.flushed_len = self.flushed_len.min(cut.position);
-        self.next_offset = self.last_entry_offset().map_or(self.base_offset, |last| last + 1);
+        self.next_offset = self
+            .last_entry_offset()
+            .map_or(self.base_offset, |last| last + 1);
         self.bytes_since_last_index_entry = 0;
         if self.log.is_empty() {
             self.created_ms = now_ms;
@@ -276,8 +311,14 @@ impl Segment {
 
     /// The offset of the last shallow entry, found from the last index entry.
     fn last_entry_offset(&self) -> Option<i64> {
-        let start = self.offset_index.len().checked_sub(1).map_or(0, |n| self.offset_index.entry(n).1);
-        self.scan_from(start as usize).last().map(|entry| entry.offset)
+        let start = self
+            .offset_index
+            .len()
+            .checked_sub(1)
+            .map_or(0, |n| self.offset_index.entry(n).1);
+        self.scan_from(start as usize)
+            .last()
+            .map(|entry| entry.offset)
     }
 
     /// Kafka's `readLargestTimestamp`: from the last time-index entry, scan forward.
@@ -285,7 +326,8 @@ impl Segment {
         let (mut max_timestamp, mut offset_of_max) = self.time_index.last_entry();
         let (_, start) = self.offset_index.lookup(offset_of_max);
         for entry in self.scan_from(start as usize) {
-            let timestamp = record::peek_timestamp(&self.log, entry.position).unwrap_or(NO_TIMESTAMP);
+            let timestamp =
+                record::peek_timestamp(&self.log, entry.position).unwrap_or(NO_TIMESTAMP);
             if timestamp > max_timestamp {
                 (max_timestamp, offset_of_max) = (timestamp, entry.offset);
             }
@@ -297,7 +339,8 @@ impl Segment {
     /// Kafka's `onBecomeInactiveSegment`: when the segment rolls, its time index gets a
     /// final entry for its max timestamp, even if the index is full.
     pub fn on_become_inactive(&mut self) {
-        self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp, true);
+        self.time_index
+            .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, true);
     }
 
     /// Marks every byte as fsynced.
@@ -308,9 +351,15 @@ impl Segment {
     /// Kafka's `findOffsetByTimestamp`: the first entry at or after `starting_offset`
     /// whose timestamp is >= `target`, as (timestamp, offset). Opens wrappers, so the
     /// offset is an inner message's.
-    pub fn find_offset_by_timestamp(&self, target: i64, starting_offset: i64) -> Option<(i64, i64)> {
+    pub fn find_offset_by_timestamp(
+        &self,
+        target: i64,
+        starting_offset: i64,
+    ) -> Option<(i64, i64)> {
         let (_, indexed_offset) = self.time_index.lookup(target);
-        let (_, start) = self.offset_index.lookup(indexed_offset.max(starting_offset));
+        let (_, start) = self
+            .offset_index
+            .lookup(indexed_offset.max(starting_offset));
         let bytes = Bytes::copy_from_slice(&self.log[start as usize..]);
         for header in record::shallow_entries(&bytes) {
             let header = header.ok()?;
@@ -319,7 +368,10 @@ impl Segment {
             }
             let entries = match header.compression {
                 record::Compression::None => {
-                    vec![record::LogEntry { offset: header.offset, message: header.message(&bytes) }]
+                    vec![record::LogEntry {
+                        offset: header.offset,
+                        message: header.message(&bytes),
+                    }]
                 }
                 _ => record::decode_wrapper(&bytes, &header).ok()?,
             };
