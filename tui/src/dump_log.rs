@@ -82,7 +82,7 @@ fn dump_file(args: &Args, path: &Path, out: &mut impl Write) -> Result<(), Strin
 }
 
 fn check_entry_size(bytes: &[u8], entry_size: usize) -> Result<(), String> {
-    if bytes.len() % entry_size != 0 {
+    if !bytes.len().is_multiple_of(entry_size) {
         return Err(format!(
             "the file holds {} bytes, which is not a whole number of {entry_size}-byte index entries: \
              it is corrupt or not an index",

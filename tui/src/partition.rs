@@ -55,7 +55,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> Result<(), String> {
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
-    if digits.len() % 2 != 0 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !digits.len().is_multiple_of(2) || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!(
             "key {text:?} is not hex: give an even number of hex digits, such as 00ff10"
         ));
