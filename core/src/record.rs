@@ -21,7 +21,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::ops::Range;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// Bytes before each message: the 8-byte offset and the 4-byte size.
 pub const LOG_OVERHEAD: usize = 12;
@@ -191,59 +191,30 @@ impl Message {
 
     /// The CRC Kafka stores in the first four bytes.
     pub fn crc(&self) -> u32 {
-        let (header, header_len) = header_after_crc(
+        let mut buf = Vec::with_capacity(self.size());
+        self.encode(&mut buf);
+        u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]])
+    }
+
+    /// Appends the message alone (no offset or size) to `buf`.
+    pub fn encode(&self, buf: &mut Vec<u8>) {
+        let mut entry = Vec::with_capacity(LOG_OVERHEAD + self.size());
+        self.encode_entry(0, &mut entry);
+        buf.extend_from_slice(&entry[LOG_OVERHEAD..]);
+    }
+
+    /// Appends a whole log entry to `buf`: offset, size, message.
+    pub fn encode_entry(&self, offset: i64, buf: &mut Vec<u8>) {
+        let (key, value) = (self.key.as_deref(), self.value.as_deref());
+        write_entry(
+            buf,
+            offset,
             self.magic,
             self.attributes(),
             self.timestamp,
-            self.key.as_deref(),
+            key,
+            value,
         );
-        crc_of(
-            &header[..header_len],
-            self.key.as_deref(),
-            self.value.as_deref(),
-        )
-    }
-
-    /// Writes the message alone (no offset or size) into `buf`.
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
-        let attributes = self.attributes();
-        write_message(
-            buf,
-            self.magic,
-            attributes,
-            self.timestamp,
-            self.key.as_deref(),
-            self.value.as_deref(),
-        );
-    }
-
-    /// Writes a whole log entry: offset, size, message.
-    pub fn encode_entry<B: BufMut>(&self, offset: i64, buf: &mut B) {
-        buf.put_i64(offset);
-        buf.put_i32(self.size() as i32);
-        self.encode(buf);
-    }
-}
-
-/// Writes one message from its parts; the CRC is computed before anything is written,
-/// so `buf` can be any `BufMut`.
-fn write_message<B: BufMut>(
-    buf: &mut B,
-    magic: Magic,
-    attributes: u8,
-    timestamp: i64,
-    key: Option<&[u8]>,
-    value: Option<&[u8]>,
-) {
-    let (header, header_len) = header_after_crc(magic, attributes, timestamp, key);
-    buf.put_u32(crc_of(&header[..header_len], key, value));
-    buf.put_slice(&header[..header_len]);
-    if let Some(key) = key {
-        buf.put_slice(key);
-    }
-    put_len(buf, value);
-    if let Some(value) = value {
-        buf.put_slice(value);
     }
 }
 
@@ -269,23 +240,6 @@ fn header_after_crc(
 
 fn bytes_len(bytes: Option<&[u8]>) -> i32 {
     bytes.map_or(-1, |b| b.len() as i32)
-}
-
-fn put_len<B: BufMut>(buf: &mut B, bytes: Option<&[u8]>) {
-    buf.put_i32(bytes_len(bytes));
-}
-
-fn crc_of(header: &[u8], key: Option<&[u8]>, value: Option<&[u8]>) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(header);
-    if let Some(key) = key {
-        hasher.update(key);
-    }
-    hasher.update(&bytes_len(value).to_be_bytes());
-    if let Some(value) = value {
-        hasher.update(value);
-    }
-    hasher.finalize()
 }
 
 /// Size of a message (without log overhead) with this key and value.
@@ -834,12 +788,10 @@ pub fn encode_message_set(
     records: &[Record],
     log_append_time_ms: i64,
 ) -> (Bytes, SetInfo) {
-    let mut buf = BytesMut::with_capacity(message_set_size_uncompressed(format.magic, records));
+    let mut buf = Vec::new();
     write_message_set(format, first_offset, records, log_append_time_ms, &mut buf);
-    (
-        buf.freeze(),
-        set_info(format, first_offset, records, log_append_time_ms),
-    )
+    let info = set_info(format, first_offset, records, log_append_time_ms);
+    (Bytes::from(buf), info)
 }
 
 /// Bytes an uncompressed message set of `records` takes.
@@ -898,14 +850,14 @@ pub fn set_info(
     }
 }
 
-/// Writes the set into `buf`: any `BufMut`, such as a segment's byte vector, so the
-/// uncompressed path copies each key and value exactly once.
-pub fn write_message_set<B: BufMut>(
+/// Writes the set at the end of `buf` (a segment's bytes, say), copying each key and
+/// value once.
+pub fn write_message_set(
     format: SetFormat,
     first_offset: i64,
     records: &[Record],
     log_append_time_ms: i64,
-    buf: &mut B,
+    buf: &mut Vec<u8>,
 ) {
     assert!(
         !records.is_empty(),
@@ -917,44 +869,127 @@ pub fn write_message_set<B: BufMut>(
                 (Magic::V1, TimestampType::LogAppendTime) => TIMESTAMP_TYPE_MASK,
                 _ => 0,
             };
+            buf.reserve(message_set_size_uncompressed(format.magic, records));
+            let start = buf.len();
             for (i, record) in records.iter().enumerate() {
-                let (key, value) = (record.key.as_deref(), record.value.as_deref());
                 let timestamp = stored_timestamp(format, record, log_append_time_ms);
-                buf.put_i64(first_offset + i as i64);
-                buf.put_i32(message_size(format.magic, key, value) as i32);
-                write_message(buf, format.magic, attributes, timestamp, key, value);
+                write_entry_unsigned(
+                    buf,
+                    first_offset + i as i64,
+                    format.magic,
+                    attributes,
+                    timestamp,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                );
             }
+            sign_entries(buf, start);
         }
         Compression::Gzip => {
             // Inner messages keep the producer's CreateTime; a LogAppendTime wrapper
             // overrides them when read, as Kafka's broker does without recompressing.
             let mut inner =
-                BytesMut::with_capacity(message_set_size_uncompressed(format.magic, records));
+                Vec::with_capacity(message_set_size_uncompressed(format.magic, records));
             for (i, record) in records.iter().enumerate() {
                 let relative = match format.magic {
                     Magic::V0 => first_offset + i as i64,
                     Magic::V1 => i as i64,
                 };
-                Message::new(
+                let timestamp = if format.magic == Magic::V1 {
+                    record.timestamp
+                } else {
+                    NO_TIMESTAMP
+                };
+                write_entry(
+                    &mut inner,
+                    relative,
                     format.magic,
-                    record.timestamp,
-                    record.key.clone(),
-                    record.value.clone(),
-                )
-                .encode_entry(relative, &mut inner);
+                    0,
+                    timestamp,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                );
             }
             let info = set_info(format, first_offset, records, log_append_time_ms);
-            let wrapper = Message {
+            let attributes = Message {
                 magic: format.magic,
                 compression: format.compression,
                 timestamp_type: format.timestamp_type,
                 timestamp: info.max_timestamp,
                 key: None,
-                value: Some(Bytes::from(gzip(&inner))),
-            };
-            wrapper.encode_entry(info.last_offset, buf);
+                value: None,
+            }
+            .attributes();
+            let compressed = gzip(&inner);
+            write_entry(
+                buf,
+                info.last_offset,
+                format.magic,
+                attributes,
+                info.max_timestamp,
+                None,
+                Some(&compressed),
+            );
         }
     }
+}
+
+/// Appends one log entry to `buf` (offset, size, message) with its CRC field zeroed:
+/// [`sign_entries`] fills it in.
+fn write_entry_unsigned(
+    buf: &mut Vec<u8>,
+    offset: i64,
+    magic: Magic,
+    attributes: u8,
+    timestamp: i64,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) {
+    let size = message_size(magic, key, value);
+    buf.reserve(LOG_OVERHEAD + size);
+    buf.extend_from_slice(&offset.to_be_bytes());
+    buf.extend_from_slice(&(size as i32).to_be_bytes());
+    buf.extend_from_slice(&[0; 4]);
+    let (header, header_len) = header_after_crc(magic, attributes, timestamp, key);
+    buf.extend_from_slice(&header[..header_len]);
+    if let Some(key) = key {
+        buf.extend_from_slice(key);
+    }
+    buf.extend_from_slice(&bytes_len(value).to_be_bytes());
+    if let Some(value) = value {
+        buf.extend_from_slice(value);
+    }
+}
+
+/// Computes and stores the CRC of every entry in `buf[from..]`, which must hold whole
+/// entries written by [`write_entry_unsigned`]. Signing after the whole set is written,
+/// rather than message by message, matters: hashing bytes whose stores are still in
+/// flight runs at about half speed, and the CRC is most of an append's cost.
+fn sign_entries(buf: &mut [u8], from: usize) {
+    let mut position = from;
+    while position < buf.len() {
+        let size = read_i32(buf, position + 8) as usize;
+        let crc_at = position + LOG_OVERHEAD;
+        let end = crc_at + size;
+        let crc = crc32fast::hash(&buf[crc_at + 4..end]);
+        buf[crc_at..crc_at + 4].copy_from_slice(&crc.to_be_bytes());
+        position = end;
+    }
+}
+
+/// Appends one signed log entry to `buf`.
+fn write_entry(
+    buf: &mut Vec<u8>,
+    offset: i64,
+    magic: Magic,
+    attributes: u8,
+    timestamp: i64,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) {
+    let start = buf.len();
+    write_entry_unsigned(buf, offset, magic, attributes, timestamp, key, value);
+    sign_entries(buf, start);
 }
 
 /// The timestamp of the shallow entry at `position`, read without validating it: how

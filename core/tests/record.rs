@@ -73,9 +73,9 @@ fn messages_match_kafkas_bytes() {
         assert_eq!(message.crc(), crc);
         assert_eq!(message.size(), expected.len());
         // Decoding the same bytes, in a log entry, gives the message back.
-        let mut entry = BytesMut::new();
+        let mut entry = Vec::new();
         message.encode_entry(7, &mut entry);
-        let decoded = record::decode_entries(&entry.freeze()).unwrap();
+        let decoded = record::decode_entries(&Bytes::from(entry)).unwrap();
         assert_eq!(decoded, vec![LogEntry { offset: 7, message }]);
     }
 }
@@ -83,14 +83,14 @@ fn messages_match_kafkas_bytes() {
 #[test]
 fn a_message_set_is_entries_of_offset_size_and_message() {
     // kafka-python puts the k1/v1 message in a MessageSet at offset 0 with size 18.
-    let mut set = BytesMut::new();
+    let mut set = Vec::new();
     message(Magic::V0, NO_TIMESTAMP, Some(b"k1"), Some(b"v1")).encode_entry(0, &mut set);
     message(Magic::V0, NO_TIMESTAMP, Some(b"k2"), Some(b"v2")).encode_entry(1, &mut set);
     let expected = hex(
         "0000000000000000 00000012 57e7496e 00 00 00000002 6b31 00000002 7631
          0000000000000001 00000012 ff060249 00 00 00000002 6b32 00000002 7632",
     );
-    assert_eq!(set.as_ref(), expected.as_slice());
+    assert_eq!(set, expected);
     let headers: Vec<_> = record::shallow_entries(&set).map(Result::unwrap).collect();
     assert_eq!(
         headers
@@ -275,9 +275,9 @@ fn entry_with_attributes(magic: u8, attributes: u8, value: &[u8]) -> Bytes {
 }
 
 fn valid_entry() -> Bytes {
-    let mut buf = BytesMut::new();
+    let mut buf = Vec::new();
     message(Magic::V1, 5, Some(b"key"), Some(b"value")).encode_entry(42, &mut buf);
-    buf.freeze()
+    Bytes::from(buf)
 }
 
 #[test]
@@ -399,9 +399,9 @@ fn gzip_wrapper(magic: Magic, inner: &[u8]) -> Bytes {
         key: None,
         value: Some(Bytes::from(encoder.finish().unwrap())),
     };
-    let mut buf = BytesMut::new();
+    let mut buf = Vec::new();
     wrapper.encode_entry(9, &mut buf);
-    buf.freeze()
+    Bytes::from(buf)
 }
 
 #[test]
@@ -489,11 +489,11 @@ fn arb_format() -> impl Strategy<Value = SetFormat> {
 proptest! {
     #[test]
     fn messages_round_trip(messages in prop::collection::vec(arb_message(), 1..8), base in 0i64..1 << 50) {
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         for (i, message) in messages.iter().enumerate() {
             message.encode_entry(base + i as i64, &mut buf);
         }
-        let bytes = buf.freeze();
+        let bytes = Bytes::from(buf);
         let decoded = record::decode_entries(&bytes).unwrap();
         let expected: Vec<_> = messages.into_iter().enumerate()
             .map(|(i, message)| LogEntry { offset: base + i as i64, message }).collect();
