@@ -83,8 +83,8 @@ fn crc32_per_message(bencher: Bencher, value_bytes: usize) {
 
 /// Appends to a log whose memory is reused: it is truncated back to empty every 1 MiB,
 /// which keeps the segment's buffer (and the CPU caches) warm. This is the cost of the
-/// append code itself.
-#[divan::bench(args = VALUE_BYTES)]
+/// append code itself. Large samples smooth over the truncations and a noisy machine.
+#[divan::bench(args = VALUE_BYTES, sample_count = 200, sample_size = 200)]
 fn append(bencher: Bencher, value_bytes: usize) {
     let records = batch(value_bytes);
     let bytes = encoded(&records).len();
@@ -100,7 +100,7 @@ fn append(bencher: Bencher, value_bytes: usize) {
 
 /// Appends to a log that keeps growing into fresh memory (a new log every 512 MiB):
 /// the append code plus the operating system's cost of faulting in new pages.
-#[divan::bench(args = VALUE_BYTES)]
+#[divan::bench(args = VALUE_BYTES, sample_count = 200, sample_size = 200)]
 fn append_growing(bencher: Bencher, value_bytes: usize) {
     let records = batch(value_bytes);
     let bytes = encoded(&records).len();

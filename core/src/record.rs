@@ -869,7 +869,7 @@ pub fn write_message_set(
                 (Magic::V1, TimestampType::LogAppendTime) => TIMESTAMP_TYPE_MASK,
                 _ => 0,
             };
-            buf.reserve(message_set_size_uncompressed(format.magic, records));
+            // Each entry reserves its own room; callers that know the total reserve it.
             let start = buf.len();
             for (i, record) in records.iter().enumerate() {
                 let timestamp = stored_timestamp(format, record, log_append_time_ms);
@@ -947,11 +947,17 @@ fn write_entry_unsigned(
 ) {
     let size = message_size(magic, key, value);
     buf.reserve(LOG_OVERHEAD + size);
-    buf.extend_from_slice(&offset.to_be_bytes());
-    buf.extend_from_slice(&(size as i32).to_be_bytes());
-    buf.extend_from_slice(&[0; 4]);
+    // Offset, size, a zeroed CRC, then magic, attributes, timestamp (v1) and the key
+    // length: built on the stack and copied with one fixed-size copy (which compiles
+    // to a couple of stores rather than a call), then trimmed to its real length.
     let (header, header_len) = header_after_crc(magic, attributes, timestamp, key);
-    buf.extend_from_slice(&header[..header_len]);
+    let mut prefix = [0u8; LOG_OVERHEAD + 4 + 14];
+    prefix[..8].copy_from_slice(&offset.to_be_bytes());
+    prefix[8..12].copy_from_slice(&(size as i32).to_be_bytes());
+    prefix[16..].copy_from_slice(&header);
+    let start = buf.len();
+    buf.extend_from_slice(&prefix);
+    buf.truncate(start + LOG_OVERHEAD + 4 + header_len);
     if let Some(key) = key {
         buf.extend_from_slice(key);
     }

@@ -37,8 +37,8 @@ pub fn run(args: &Args, out: &mut impl Write) -> Result<(), String> {
 }
 
 fn dump_file(args: &Args, path: &Path, out: &mut impl Write) -> Result<(), String> {
-    let io = |e: std::io::Error| e.to_string();
-    let bytes = std::fs::read(path).map_err(io)?;
+    let io = crate::output_error;
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let base_offset = segment_base_offset(path).ok_or_else(|| {
         "not a segment file name: Kafka names segment files by their base offset in 20 digits, \
          such as 00000000000000000000.log"
@@ -98,7 +98,7 @@ fn dump_log(
     bytes: Bytes,
     out: &mut impl Write,
 ) -> Result<(), String> {
-    let io = |e: std::io::Error| e.to_string();
+    let io = crate::output_error;
     writeln!(out, "Starting offset: {base_offset}").map_err(io)?;
     for header in record::shallow_entries(&bytes) {
         let header = header.map_err(|e| {

@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => {
             let help = Cli::command().render_long_help();
-            writeln!(out, "{help}").map_err(|e| e.to_string())
+            writeln!(out, "{help}").map_err(output_error)
         }
         Some(Command::Partition(args)) => partition::run(&args, &mut out),
         Some(Command::MakeLog(args)) => make_log::run(&args, &mut out),
@@ -72,6 +72,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An output error as a message; a closed pipe (`kafkasim dump-log ... | head`) simply
+/// ends the program, as it does for other command-line tools.
+fn output_error(error: std::io::Error) -> String {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    error.to_string()
 }
 
 /// A path as the user typed it, for messages.

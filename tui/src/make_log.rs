@@ -89,7 +89,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> Result<(), String> {
         Compression::Gzip => record::Compression::Gzip,
     };
     let mut log = Log::new(config, args.start_ms).map_err(|e| e.to_string())?;
-    let mut say = |line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
+    let mut say = |line: String| writeln!(out, "{line}").map_err(crate::output_error);
     let mut next = 0;
     while next < args.messages {
         let end = (next + args.batch).min(args.messages);

@@ -31,7 +31,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()?;
     let width = args.keys.iter().map(String::len).max().unwrap_or(0).max(3);
     let write =
-        |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
+        |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(crate::output_error);
     write(
         out,
         format!(

@@ -365,15 +365,17 @@ impl Log {
             .then_some(now_ms);
         let (roll, bytes) = match format.compression {
             Compression::None => {
+                let (mut total, mut largest) = (0, 0);
                 for record in records {
                     let size = record::message_size(
                         format.magic,
                         record.key.as_deref(),
                         record.value.as_deref(),
                     );
-                    self.check_entry_size(size)?;
+                    largest = largest.max(size);
+                    total += LOG_OVERHEAD + size;
                 }
-                let total = record::message_set_size_uncompressed(format.magic, records);
+                self.check_entry_size(largest)?;
                 let roll = self.maybe_roll(total, &info, now_ms);
                 let active = self.active_mut();
                 active.append_with(&info, now_ms, |log| {
