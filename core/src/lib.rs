@@ -7,4 +7,5 @@ pub mod config;
 pub mod log;
 pub mod partitioner;
 pub mod record;
+pub mod replication;
 pub mod rng;
