@@ -4,6 +4,7 @@
 //! and everything leaves as values. `core/clippy.toml` enforces it.
 
 pub mod config;
+pub mod controller;
 pub mod log;
 pub mod partitioner;
 pub mod record;

@@ -1,0 +1,375 @@
+//! The controller's rules, as pure functions over plain values: where a new topic's
+//! replicas go, who leads a partition after a failure, which ISR change a leader may
+//! commit, and when preferred leaders should take over again.
+//!
+//! Sources: Kafka's `AdminUtils.assignReplicasToBrokersRackUnaware`,
+//! `PartitionLeaderElectionAlgorithms`, the AlterPartition checks, and
+//! `checkAndTriggerAutoLeaderRebalance` (kafka-facts.md section 5.4).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::replication::BrokerId;
+use crate::rng::RandomSource;
+
+/// A topic's replica assignment: for each partition, its replicas, preferred leader first.
+pub type Assignment = Vec<Vec<BrokerId>>;
+
+/// Why replicas cannot be placed (Kafka's INVALID_REPLICATION_FACTOR / INVALID_PARTITIONS).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlacementError {
+    ReplicationFactor {
+        replication_factor: usize,
+        brokers: usize,
+    },
+    Partitions,
+}
+
+impl fmt::Display for PlacementError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlacementError::ReplicationFactor {
+                replication_factor,
+                brokers,
+            } => write!(
+                f,
+                "replication factor {replication_factor} is invalid with {brokers} live brokers: it must be between 1 and \
+                 the number of brokers (INVALID_REPLICATION_FACTOR)"
+            ),
+            PlacementError::Partitions => write!(
+                f,
+                "a topic needs at least one partition (INVALID_PARTITIONS)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PlacementError {}
+
+/// Kafka's rack-unaware placement. The first replica of partition p goes to broker
+/// `(p + start_index) % n`; the others follow it at a shift that grows by one every n
+/// partitions, so followers of one broker's partitions spread over the other brokers.
+/// `brokers` is sorted first, as Kafka sorts broker ids. Partitions are numbered from
+/// `first_partition` (non-zero when partitions are added to a topic).
+pub fn assign_replicas(
+    num_partitions: u32,
+    replication_factor: usize,
+    brokers: &[BrokerId],
+    start_index: usize,
+    replica_shift: usize,
+    first_partition: u32,
+) -> Result<Assignment, PlacementError> {
+    let mut brokers = brokers.to_vec();
+    brokers.sort_unstable();
+    brokers.dedup();
+    let n = brokers.len();
+    if replication_factor == 0 || replication_factor > n {
+        return Err(PlacementError::ReplicationFactor {
+            replication_factor,
+            brokers: n,
+        });
+    }
+    if num_partitions == 0 {
+        return Err(PlacementError::Partitions);
+    }
+    let mut shift = replica_shift;
+    let mut assignment = Vec::with_capacity(num_partitions as usize);
+    for partition in first_partition as usize..first_partition as usize + num_partitions as usize {
+        if partition > 0 && partition % n == 0 {
+            shift += 1;
+        }
+        let first = (partition + start_index) % n;
+        let mut replicas = vec![brokers[first]];
+        for j in 0..replication_factor - 1 {
+            // With one broker there are no followers and this is never reached.
+            let offset = 1 + (shift + j) % (n - 1);
+            replicas.push(brokers[(first + offset) % n]);
+        }
+        assignment.push(replicas);
+    }
+    Ok(assignment)
+}
+
+/// A new topic's placement, with Kafka's random start index and shift drawn from `rng`.
+pub fn assign_new_topic(
+    num_partitions: u32,
+    replication_factor: usize,
+    brokers: &[BrokerId],
+    rng: &mut dyn RandomSource,
+) -> Result<Assignment, PlacementError> {
+    let n = brokers.len().max(1);
+    let start_index = rng.next_u32() as usize % n;
+    let replica_shift = rng.next_u32() as usize % n;
+    assign_replicas(
+        num_partitions,
+        replication_factor,
+        brokers,
+        start_index,
+        replica_shift,
+        0,
+    )
+}
+
+/// Placement for partitions added to an existing topic: Kafka continues from the broker
+/// that holds the first replica of partition 0, numbering the new partitions after the
+/// existing ones.
+pub fn assign_added_partitions(
+    existing: &Assignment,
+    added: u32,
+    brokers: &[BrokerId],
+) -> Result<Assignment, PlacementError> {
+    let mut sorted = brokers.to_vec();
+    sorted.sort_unstable();
+    let replication_factor = existing.first().map_or(0, Vec::len);
+    let first_leader = existing
+        .first()
+        .and_then(|replicas| replicas.first())
+        .copied()
+        .unwrap_or(0);
+    let start_index = sorted.iter().position(|&b| b >= first_leader).unwrap_or(0);
+    assign_replicas(
+        added,
+        replication_factor,
+        &sorted,
+        start_index,
+        start_index,
+        existing.len() as u32,
+    )
+}
+
+/// Why a leader is being chosen (Kafka's election algorithms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElectionKind {
+    /// The leader died or the partition is new.
+    Offline {
+        unclean_leader_election_enable: bool,
+    },
+    /// Give leadership back to the first replica in the assignment.
+    Preferred,
+    /// The current leader is shutting down cleanly.
+    ControlledShutdown,
+}
+
+/// The outcome of a successful election.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Election {
+    pub leader: BrokerId,
+    pub isr: BTreeSet<BrokerId>,
+    /// Chosen from outside the ISR: acknowledged writes may be lost.
+    pub unclean: bool,
+}
+
+/// Kafka's leader election. Clean: the first replica in assignment order that is live
+/// and in the ISR; the ISR keeps its live members. Unclean (offline, when enabled and no
+/// ISR member is live): the first live replica in assignment order, and the ISR becomes
+/// just that replica. Preferred: the first replica of the assignment, if live and in
+/// the ISR. Controlled shutdown: like clean, skipping brokers shutting down, which also
+/// leave the ISR. None: the partition has no eligible leader (it goes offline, or
+/// keeps its current leader for a preferred election).
+pub fn elect_leader(
+    kind: ElectionKind,
+    assignment: &[BrokerId],
+    isr: &BTreeSet<BrokerId>,
+    live: &BTreeSet<BrokerId>,
+    shutting_down: &BTreeSet<BrokerId>,
+) -> Option<Election> {
+    let live_isr: BTreeSet<BrokerId> = isr.intersection(live).copied().collect();
+    let clean = |exclude: &BTreeSet<BrokerId>| {
+        assignment
+            .iter()
+            .find(|b| live_isr.contains(b) && !exclude.contains(b))
+            .map(|&leader| Election {
+                leader,
+                isr: &live_isr - exclude,
+                unclean: false,
+            })
+    };
+    match kind {
+        ElectionKind::Offline {
+            unclean_leader_election_enable,
+        } => clean(&BTreeSet::new()).or_else(|| {
+            if !unclean_leader_election_enable {
+                return None;
+            }
+            let leader = *assignment.iter().find(|b| live.contains(b))?;
+            Some(Election {
+                leader,
+                isr: BTreeSet::from([leader]),
+                unclean: true,
+            })
+        }),
+        ElectionKind::Preferred => {
+            let &preferred = assignment.first()?;
+            live_isr.contains(&preferred).then(|| Election {
+                leader: preferred,
+                isr: live_isr.clone(),
+                unclean: false,
+            })
+        }
+        ElectionKind::ControlledShutdown => clean(shutting_down),
+    }
+}
+
+/// A partition's leadership state as the controller stores it (the `/brokers/topics/<t>/
+/// partitions/<p>/state` node of ZooKeeper-era Kafka).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderAndIsr {
+    /// None while the partition is offline.
+    pub leader: Option<BrokerId>,
+    /// Bumped on every leader change.
+    pub leader_epoch: i32,
+    pub isr: BTreeSet<BrokerId>,
+    /// Bumped on every change at all (the ZooKeeper node version; KRaft's partition
+    /// epoch): what makes ISR updates conditional.
+    pub partition_epoch: i32,
+}
+
+impl LeaderAndIsr {
+    /// The state after an election: a new leader epoch and partition epoch.
+    pub fn elected(&self, election: &Election) -> LeaderAndIsr {
+        LeaderAndIsr {
+            leader: Some(election.leader),
+            leader_epoch: self.leader_epoch + 1,
+            isr: election.isr.clone(),
+            partition_epoch: self.partition_epoch + 1,
+        }
+    }
+
+    /// The state when no replica can lead.
+    pub fn offline(&self) -> LeaderAndIsr {
+        LeaderAndIsr {
+            leader: None,
+            leader_epoch: self.leader_epoch + 1,
+            isr: self.isr.clone(),
+            partition_epoch: self.partition_epoch + 1,
+        }
+    }
+}
+
+/// A leader's request to change the ISR (Kafka's AlterPartition; before 2.7 the leader's
+/// conditional write to ZooKeeper).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IsrChange {
+    pub leader: BrokerId,
+    pub leader_epoch: i32,
+    pub new_isr: BTreeSet<BrokerId>,
+    /// The partition epoch the leader last saw: the update applies only to that version.
+    pub partition_epoch: i32,
+}
+
+/// Why an ISR change was refused, with Kafka's error name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IsrChangeRejected {
+    /// The sender is not the current leader, or leads an older epoch.
+    FencedLeaderEpoch {
+        current_leader: Option<BrokerId>,
+        current_epoch: i32,
+    },
+    /// The state changed since the leader read it.
+    InvalidUpdateVersion { current_partition_epoch: i32 },
+    /// The new ISR names a broker that is not a live replica, or leaves out the leader.
+    IneligibleReplica { broker: BrokerId },
+}
+
+impl fmt::Display for IsrChangeRejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IsrChangeRejected::FencedLeaderEpoch {
+                current_leader,
+                current_epoch,
+            } => write!(
+                f,
+                "the sender is not the leader of epoch {current_epoch} (the leader is {}) (FENCED_LEADER_EPOCH)",
+                current_leader.map_or("none".to_string(), |b| format!("broker {b}"))
+            ),
+            IsrChangeRejected::InvalidUpdateVersion {
+                current_partition_epoch,
+            } => write!(
+                f,
+                "the partition changed since the leader read it; it is at partition epoch {current_partition_epoch} \
+                 (INVALID_UPDATE_VERSION)"
+            ),
+            IsrChangeRejected::IneligibleReplica { broker } => {
+                write!(
+                    f,
+                    "broker {broker} cannot be in the ISR: it is not a live replica (INELIGIBLE_REPLICA)"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for IsrChangeRejected {}
+
+/// Applies a leader's ISR change if it is conditional on the current state: the sender
+/// leads the current epoch, read the current partition epoch, and names only live
+/// replicas (the leader among them). A stale leader's change is refused, never merged.
+pub fn apply_isr_change(
+    current: &LeaderAndIsr,
+    change: &IsrChange,
+    assignment: &[BrokerId],
+    live: &BTreeSet<BrokerId>,
+) -> Result<LeaderAndIsr, IsrChangeRejected> {
+    if current.leader != Some(change.leader) || current.leader_epoch != change.leader_epoch {
+        return Err(IsrChangeRejected::FencedLeaderEpoch {
+            current_leader: current.leader,
+            current_epoch: current.leader_epoch,
+        });
+    }
+    if current.partition_epoch != change.partition_epoch {
+        return Err(IsrChangeRejected::InvalidUpdateVersion {
+            current_partition_epoch: current.partition_epoch,
+        });
+    }
+    if !change.new_isr.contains(&change.leader) {
+        return Err(IsrChangeRejected::IneligibleReplica {
+            broker: change.leader,
+        });
+    }
+    // Only additions must be live: a shrink may drop a broker that already died.
+    if let Some(&broker) = change
+        .new_isr
+        .iter()
+        .find(|b| !assignment.contains(b) || (!current.isr.contains(b) && !live.contains(b)))
+    {
+        return Err(IsrChangeRejected::IneligibleReplica { broker });
+    }
+    Ok(LeaderAndIsr {
+        leader: current.leader,
+        leader_epoch: current.leader_epoch,
+        isr: change.new_isr.clone(),
+        partition_epoch: current.partition_epoch + 1,
+    })
+}
+
+/// Kafka's `checkAndTriggerAutoLeaderRebalance`: for each broker, the share of the
+/// partitions it prefers to lead that it does not lead. Brokers whose share is above
+/// `leader.imbalance.per.broker.percentage` get preferred elections for those
+/// partitions; the result lists them by preferred broker (only live brokers).
+pub fn leader_imbalance<P: Ord + Clone>(
+    partitions: &BTreeMap<P, (Vec<BrokerId>, Option<BrokerId>)>,
+    live: &BTreeSet<BrokerId>,
+    imbalance_percentage: u32,
+) -> BTreeMap<BrokerId, Vec<P>> {
+    let mut preferred_count: BTreeMap<BrokerId, usize> = BTreeMap::new();
+    let mut not_leading: BTreeMap<BrokerId, Vec<P>> = BTreeMap::new();
+    for (partition, (assignment, leader)) in partitions {
+        let Some(&preferred) = assignment.first() else {
+            continue;
+        };
+        *preferred_count.entry(preferred).or_default() += 1;
+        if *leader != Some(preferred) {
+            not_leading
+                .entry(preferred)
+                .or_default()
+                .push(partition.clone());
+        }
+    }
+    not_leading
+        .into_iter()
+        .filter(|(broker, imbalanced)| {
+            let total = preferred_count[broker];
+            live.contains(broker) && imbalanced.len() * 100 > total * imbalance_percentage as usize
+        })
+        .collect()
+}
