@@ -6,6 +6,7 @@
 pub mod config;
 pub mod controller;
 pub mod log;
+pub mod metadata;
 pub mod partitioner;
 pub mod record;
 pub mod replication;
