@@ -7,6 +7,7 @@ pub mod config;
 pub mod controller;
 pub mod log;
 pub mod metadata;
+pub mod partition;
 pub mod partitioner;
 pub mod record;
 pub mod replication;

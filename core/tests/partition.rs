@@ -1,0 +1,458 @@
+//! Partition replicas wired together by hand (no network, no clock but `now`): HW lagging
+//! LEO, acks and min.insync.replicas, ISR shrink and expand, and the two KIP-101 failure
+//! timelines (kafka-facts.md section 5.5) under the pre-0.11 high-watermark truncation
+//! and under leader-epoch truncation.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use kafkasim_core::controller::{IsrChange, LeaderAndIsr, apply_isr_change};
+use kafkasim_core::partition::{
+    Acks, Partition, PartitionConfig, PartitionError, PartitionEvent, TruncationProtocol,
+};
+use kafkasim_core::record::{self, Compression, Record};
+
+fn set(ids: &[i32]) -> BTreeSet<i32> {
+    ids.iter().copied().collect()
+}
+
+fn config(min_insync_replicas: usize, truncation: TruncationProtocol) -> PartitionConfig {
+    PartitionConfig {
+        min_insync_replicas,
+        truncation,
+        ..PartitionConfig::default()
+    }
+}
+
+fn msg(value: &str) -> Vec<Record> {
+    vec![Record::new(0, None, Some(value.as_bytes()))]
+}
+
+fn values(p: &Partition) -> Vec<String> {
+    p.log()
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| String::from_utf8(e.message.value.clone().unwrap().to_vec()).unwrap())
+        .collect()
+}
+
+/// One fetch round trip from `follower` to `leader`; returns the ISR change the leader
+/// proposed, if any.
+fn fetch(leader: &mut Partition, follower: &mut Partition, now_ms: i64) -> Option<IsrChange> {
+    let request = follower
+        .fetch_request()
+        .expect("a follower with a leader fetches");
+    let (response, change) = leader.handle_fetch(&request, now_ms).unwrap();
+    follower.handle_fetch_response(&response, now_ms).unwrap();
+    change
+}
+
+/// The controller commits a proposed ISR change and tells the leader.
+fn commit(
+    state: &mut LeaderAndIsr,
+    change: IsrChange,
+    leader: &mut Partition,
+    assignment: &[i32],
+    live: &BTreeSet<i32>,
+    now_ms: i64,
+) {
+    *state = apply_isr_change(state, &change, assignment, live).unwrap();
+    leader.isr_change_completed(Some(state), now_ms);
+}
+
+struct Cluster {
+    replicas: Vec<Partition>, // index = broker id - 1
+    state: LeaderAndIsr,
+    assignment: Vec<i32>,
+}
+
+impl Cluster {
+    /// Brokers 1..=n, broker 1 leading epoch 0 with everyone in the ISR.
+    fn new(n: i32, config: PartitionConfig) -> Cluster {
+        let assignment: Vec<i32> = (1..=n).collect();
+        let state = LeaderAndIsr {
+            leader: Some(1),
+            leader_epoch: 0,
+            isr: set(&assignment),
+            partition_epoch: 0,
+        };
+        let mut replicas: Vec<Partition> = assignment
+            .iter()
+            .map(|&b| Partition::new(b, config.clone(), 0).unwrap())
+            .collect();
+        replicas[0].make_leader(&state, &assignment, &set(&assignment), 0);
+        for follower in &mut replicas[1..] {
+            follower.make_follower(&state, 0);
+        }
+        Cluster {
+            replicas,
+            state,
+            assignment,
+        }
+    }
+
+    fn pair(&mut self, leader: i32, follower: i32) -> (&mut Partition, &mut Partition) {
+        let (l, f) = ((leader - 1) as usize, (follower - 1) as usize);
+        if l < f {
+            let (a, b) = self.replicas.split_at_mut(f);
+            (&mut a[l], &mut b[0])
+        } else {
+            let (a, b) = self.replicas.split_at_mut(l);
+            (&mut b[0], &mut a[f])
+        }
+    }
+
+    fn fetch(&mut self, leader: i32, follower: i32, now_ms: i64) {
+        let live = set(&self.assignment);
+        let assignment = self.assignment.clone();
+        let (l, f) = self.pair(leader, follower);
+        if let Some(change) = fetch(l, f, now_ms) {
+            let mut state = self.state.clone();
+            let (l, _) = self.pair(leader, follower);
+            commit(&mut state, change, l, &assignment, &live, now_ms);
+            self.state = state;
+        }
+    }
+
+    fn replica(&mut self, broker: i32) -> &mut Partition {
+        &mut self.replicas[(broker - 1) as usize]
+    }
+}
+
+#[test]
+fn the_high_watermark_lags_the_log_end_and_followers_learn_it_a_round_later() {
+    let mut c = Cluster::new(3, config(2, TruncationProtocol::LeaderEpoch));
+    let info = c
+        .replica(1)
+        .append_as_leader(&msg("m0"), Compression::None, Acks::All, 10)
+        .unwrap();
+    let required = info.last_offset + 1;
+    assert_eq!(
+        (c.replica(1).log_end_offset(), c.replica(1).high_watermark()),
+        (1, 0)
+    );
+    assert_eq!(
+        c.replica(1).check_enough_replicas_reach_offset(required),
+        None,
+        "acks=all waits"
+    );
+    // First round: followers get m0; the leader does not know yet that they have it.
+    c.fetch(1, 2, 20);
+    c.fetch(1, 3, 20);
+    assert_eq!(c.replica(1).high_watermark(), 0);
+    assert_eq!(c.replica(2).log_end_offset(), 1);
+    // Second round: their fetch offsets acknowledge m0; the HW moves; they learn it.
+    c.fetch(1, 2, 30);
+    assert_eq!(
+        c.replica(1).high_watermark(),
+        0,
+        "broker 3 has not acknowledged yet"
+    );
+    c.fetch(1, 3, 30);
+    assert_eq!(c.replica(1).high_watermark(), 1);
+    assert_eq!(
+        c.replica(1).check_enough_replicas_reach_offset(required),
+        Some(Ok(()))
+    );
+    assert_eq!(
+        c.replica(2).high_watermark(),
+        0,
+        "broker 2 learns the HW on its next fetch"
+    );
+    c.fetch(1, 2, 40);
+    assert_eq!(c.replica(2).high_watermark(), 1);
+    // Consumers see only what is below the HW.
+    c.replica(1)
+        .append_as_leader(&msg("m1"), Compression::None, Acks::Leader, 50)
+        .unwrap();
+    let visible =
+        record::decode_entries(&c.replica(1).read_for_consumer(0, 1 << 20).unwrap()).unwrap();
+    assert_eq!(visible.len(), 1);
+    let explained: Vec<String> = c
+        .replica(1)
+        .take_events()
+        .iter()
+        .map(|e| e.explain("orders-0", 1))
+        .collect();
+    assert!(explained.contains(&"the high watermark of orders-0 on broker 1 moved from 0 to 1: offsets below 1 are committed".to_string()), "{explained:#?}");
+}
+
+#[test]
+fn a_silent_follower_leaves_the_isr_and_acks_all_is_refused_below_min_isr() {
+    let mut c = Cluster::new(3, config(2, TruncationProtocol::LeaderEpoch));
+    let live = set(&[1, 2, 3]);
+    // Broker 3 stops fetching; broker 2 keeps up. After replica.lag.time.max.ms, 3 leaves.
+    for t in (0..=40_000).step_by(1_000) {
+        c.replica(1)
+            .append_as_leader(&msg("x"), Compression::None, Acks::Leader, t)
+            .unwrap();
+        c.fetch(1, 2, t);
+        if t == 30_000 {
+            assert_eq!(
+                c.replica(1).maybe_shrink_isr(t),
+                None,
+                "exactly 30 s is still in sync"
+            );
+        }
+    }
+    let change = c
+        .replica(1)
+        .maybe_shrink_isr(40_000)
+        .expect("broker 3 is out of sync");
+    assert_eq!(change.new_isr, set(&[1, 2]));
+    let events = c.replica(1).take_events();
+    let shrink = events
+        .iter()
+        .find(|e| matches!(e, PartitionEvent::IsrShrinkProposed { .. }))
+        .unwrap();
+    assert_eq!(
+        shrink.explain("orders-0", 1),
+        "broker 1 asks to remove {3} from the ISR of orders-0: not caught up for more than 30000 ms (replica.lag.time.max.ms)"
+    );
+    let mut state = c.state.clone();
+    commit(&mut state, change, c.replica(1), &[1, 2, 3], &live, 40_000);
+    c.state = state;
+    assert_eq!(c.replica(1).isr(), Some(&set(&[1, 2])));
+    // Broker 2 goes quiet too: ISR {1} < min.insync.replicas 2.
+    let change = c
+        .replica(1)
+        .maybe_shrink_isr(80_000)
+        .expect("broker 2 is out of sync");
+    let mut state = c.state.clone();
+    commit(&mut state, change, c.replica(1), &[1, 2, 3], &live, 80_000);
+    c.state = state;
+    let error = c
+        .replica(1)
+        .append_as_leader(&msg("y"), Compression::None, Acks::All, 80_001)
+        .unwrap_err();
+    assert_eq!(
+        error,
+        PartitionError::NotEnoughReplicas { isr: 1, min_isr: 2 }
+    );
+    assert!(
+        error
+            .to_string()
+            .ends_with("nothing was written (NOT_ENOUGH_REPLICAS)")
+    );
+    // acks=1 is written, but the HW does not move while under min ISR (Kafka 3.7+).
+    let hw = c.replica(1).high_watermark();
+    c.replica(1)
+        .append_as_leader(&msg("z"), Compression::None, Acks::Leader, 80_002)
+        .unwrap();
+    assert_eq!(c.replica(1).high_watermark(), hw);
+    // Broker 3 comes back, catches up and rejoins; the HW moves again.
+    for t in [90_000, 90_001, 90_002] {
+        c.fetch(1, 3, t);
+    }
+    assert_eq!(c.replica(1).isr(), Some(&set(&[1, 3])));
+    assert_eq!(c.replica(1).high_watermark(), c.replica(1).log_end_offset());
+}
+
+#[test]
+fn a_deposed_leader_is_fenced() {
+    let mut c = Cluster::new(2, config(1, TruncationProtocol::LeaderEpoch));
+    let mut request = c.replica(2).fetch_request().unwrap();
+    request.current_leader_epoch = -1;
+    let error = c.replica(1).handle_fetch(&request, 0).unwrap_err();
+    assert_eq!(
+        error,
+        PartitionError::FencedLeaderEpoch {
+            request: -1,
+            current: 0
+        }
+    );
+    let error = c
+        .replica(2)
+        .append_as_leader(&msg("x"), Compression::None, Acks::Leader, 0)
+        .unwrap_err();
+    assert_eq!(
+        error,
+        PartitionError::NotLeaderOrFollower { leader: Some(1) }
+    );
+}
+
+/// KIP-101 failure 1. B=2 leads with m1, m2; A=1 fetched m2, and B's HW moved to 2 (m2 is
+/// acknowledged with acks=all), but A restarts before learning HW 2. Then B dies and A
+/// leads. Returns A's log after it becomes leader.
+fn kip_101_restart_then_failover(truncation: TruncationProtocol) -> Vec<String> {
+    let config = config(1, truncation);
+    let assignment = [1, 2];
+    let live = set(&[1, 2]);
+    let mut state = LeaderAndIsr {
+        leader: Some(2),
+        leader_epoch: 0,
+        isr: live.clone(),
+        partition_epoch: 0,
+    };
+    let mut a = Partition::new(1, config.clone(), 0).unwrap();
+    let mut b = Partition::new(2, config.clone(), 0).unwrap();
+    b.make_leader(&state, &assignment, &live, 0);
+    a.make_follower(&state, 0);
+    let m1 = b
+        .append_as_leader(&msg("m1"), Compression::None, Acks::All, 1)
+        .unwrap();
+    fetch(&mut b, &mut a, 2); // A gets m1
+    fetch(&mut b, &mut a, 3); // A acknowledges m1, learns HW 1
+    let m2 = b
+        .append_as_leader(&msg("m2"), Compression::None, Acks::All, 4)
+        .unwrap();
+    fetch(&mut b, &mut a, 5); // A gets m2; its HW is still 1
+    assert_eq!(
+        (m1.last_offset, m2.last_offset, a.high_watermark()),
+        (0, 1, 1)
+    );
+    // A's next fetch (offset 2) reaches B: m2 is committed and acknowledged...
+    let request = a.fetch_request().unwrap();
+    let (_response, _) = b.handle_fetch(&request, 6).unwrap();
+    assert_eq!(b.high_watermark(), 2);
+    assert_eq!(
+        b.check_enough_replicas_reach_offset(2),
+        Some(Ok(())),
+        "m2 is acknowledged"
+    );
+    // ...but A restarts before the response arrives: its process dies, its log and its
+    // checkpointed HW (1) survive.
+    let log = a.log().clone();
+    let mut a = Partition::with_log(1, config, log, a.epochs().clone(), a.high_watermark());
+    a.make_follower(&state, 7);
+    if let Some(request) = a.fetch_request() {
+        // The restarted follower's first fetch reaches B before B dies; its answer is lost.
+        let _ = b.handle_fetch(&request, 8);
+    }
+    // B dies; the controller elects A, which is in the ISR.
+    state = LeaderAndIsr {
+        leader: Some(1),
+        leader_epoch: 1,
+        isr: set(&[1]),
+        partition_epoch: 1,
+    };
+    a.make_leader(&state, &assignment, &set(&[1]), 9);
+    values(&a)
+}
+
+#[test]
+fn kip_101_restart_loses_an_acknowledged_message_only_with_hw_truncation() {
+    assert_eq!(
+        kip_101_restart_then_failover(TruncationProtocol::HighWatermark),
+        ["m1"],
+        "m2 is lost"
+    );
+    assert_eq!(
+        kip_101_restart_then_failover(TruncationProtocol::LeaderEpoch),
+        ["m1", "m2"],
+        "m2 survives"
+    );
+}
+
+/// KIP-101 failure 2. A=1 leads epoch 0 with m1, m2; B=2 replicated both but only m1 was
+/// flushed. Both lose power. B comes back first, leads epoch 1 and takes m3 at offset 1;
+/// then A comes back as follower. Returns (A's log, B's log) after A has caught up.
+fn kip_101_double_power_loss(truncation: TruncationProtocol) -> (Vec<String>, Vec<String>) {
+    let config = config(1, truncation);
+    let assignment = [1, 2];
+    let live = set(&[1, 2]);
+    let state0 = LeaderAndIsr {
+        leader: Some(1),
+        leader_epoch: 0,
+        isr: live.clone(),
+        partition_epoch: 0,
+    };
+    let mut a = Partition::new(1, config.clone(), 0).unwrap();
+    let mut b = Partition::new(2, config.clone(), 0).unwrap();
+    a.make_leader(&state0, &assignment, &live, 0);
+    b.make_follower(&state0, 0);
+    a.append_as_leader(&msg("m1"), Compression::None, Acks::All, 1)
+        .unwrap();
+    fetch(&mut a, &mut b, 2);
+    b.log_mut().flush(); // m1 reaches B's disk
+    a.append_as_leader(&msg("m2"), Compression::None, Acks::All, 3)
+        .unwrap();
+    fetch(&mut a, &mut b, 4);
+    fetch(&mut a, &mut b, 5);
+    a.log_mut().flush();
+    assert_eq!((a.high_watermark(), b.log_end_offset()), (2, 2));
+    // Power loss: each keeps only what it flushed.
+    let survive = |p: &Partition| {
+        let files: Vec<(i64, Vec<u8>)> = p
+            .log()
+            .segments()
+            .iter()
+            .map(|s| (s.base_offset(), s.log_bytes()[..s.flushed_len()].to_vec()))
+            .collect();
+        let (log, _) =
+            kafkasim_core::log::Log::recover(p.log().config().clone(), files, 10).unwrap();
+        let mut epochs = p.epochs().clone();
+        epochs.truncate_from_end(log.log_end_offset());
+        Partition::with_log(p.broker(), config.clone(), log, epochs, p.high_watermark())
+    };
+    let (mut a, mut b) = (survive(&a), survive(&b));
+    assert_eq!(
+        (values(&a), values(&b)),
+        (
+            vec!["m1".to_string(), "m2".to_string()],
+            vec!["m1".to_string()]
+        )
+    );
+    // B restarts first and leads epoch 1 (the only live replica); it takes m3 at offset 1.
+    let state1 = LeaderAndIsr {
+        leader: Some(2),
+        leader_epoch: 1,
+        isr: set(&[2]),
+        partition_epoch: 1,
+    };
+    b.make_leader(&state1, &assignment, &set(&[2]), 11);
+    b.append_as_leader(&msg("m3"), Compression::None, Acks::Leader, 12)
+        .unwrap();
+    // A comes back as a follower and fetches until it has nothing more to do.
+    a.make_follower(&state1, 13);
+    b.update_live_brokers(&live);
+    for t in 14..20 {
+        fetch(&mut b, &mut a, t);
+    }
+    (values(&a), values(&b))
+}
+
+#[test]
+fn kip_101_double_power_loss_diverges_only_with_hw_truncation() {
+    let (a, b) = kip_101_double_power_loss(TruncationProtocol::HighWatermark);
+    assert_eq!(
+        (a, b),
+        (
+            vec!["m1".to_string(), "m2".to_string()],
+            vec!["m1".to_string(), "m3".to_string()]
+        ),
+        "offset 1 differs forever"
+    );
+    let (a, b) = kip_101_double_power_loss(TruncationProtocol::LeaderEpoch);
+    assert_eq!(a, b, "the follower truncated m2 and fetched m3");
+    assert_eq!(a, ["m1", "m3"]);
+}
+
+#[test]
+fn followers_copy_compressed_sets_and_epochs() {
+    let mut c = Cluster::new(2, config(1, TruncationProtocol::LeaderEpoch));
+    let batch: Vec<Record> = (0..5)
+        .map(|i| Record::new(i, Some(b"k"), Some(format!("v{i}").as_bytes())))
+        .collect();
+    c.replica(1)
+        .append_as_leader(&batch, Compression::Gzip, Acks::All, 1)
+        .unwrap();
+    c.fetch(1, 2, 2);
+    c.fetch(1, 2, 3);
+    let bytes = |p: &mut Partition| {
+        p.log()
+            .segments()
+            .iter()
+            .flat_map(|s| s.log_bytes().to_vec())
+            .collect::<Vec<_>>()
+    };
+    let leader_bytes = bytes(c.replica(1));
+    assert_eq!(bytes(c.replica(2)), leader_bytes);
+    assert_eq!(
+        c.replica(2).epochs().entries().collect::<Vec<_>>(),
+        [(0, 0)]
+    );
+    assert_eq!(c.replica(2).high_watermark(), 5);
+    let _ = Bytes::from(leader_bytes);
+}
