@@ -335,21 +335,8 @@ impl<V: Clone> MetadataStore<V> {
         value: V,
         expected_version: Option<i32>,
     ) -> Result<(i32, Vec<Notification>), MetadataError> {
-        let node = self
-            .nodes
-            .get_mut(path)
-            .ok_or_else(|| MetadataError::NoNode {
-                path: path.to_string(),
-            })?;
-        if let Some(expected) = expected_version
-            && expected != node.version
-        {
-            return Err(MetadataError::BadVersion {
-                path: path.to_string(),
-                expected,
-                actual: node.version,
-            });
-        }
+        self.check_version(path, expected_version)?;
+        let node = self.nodes.get_mut(path).expect("checked above");
         node.value = value;
         node.version += 1;
         let version = node.version;
@@ -362,18 +349,7 @@ impl<V: Clone> MetadataStore<V> {
         path: &str,
         expected_version: Option<i32>,
     ) -> Result<Vec<Notification>, MetadataError> {
-        let node = self.nodes.get(path).ok_or_else(|| MetadataError::NoNode {
-            path: path.to_string(),
-        })?;
-        if let Some(expected) = expected_version
-            && expected != node.version
-        {
-            return Err(MetadataError::BadVersion {
-                path: path.to_string(),
-                expected,
-                actual: node.version,
-            });
-        }
+        self.check_version(path, expected_version)?;
         if !self.children(path, None).is_empty() {
             return Err(MetadataError::NotEmpty {
                 path: path.to_string(),
@@ -381,6 +357,25 @@ impl<V: Clone> MetadataStore<V> {
         }
         self.nodes.remove(path);
         Ok(self.fire_deleted(path))
+    }
+
+    /// The node exists and, when a version is expected, is at that version.
+    fn check_version(
+        &self,
+        path: &str,
+        expected_version: Option<i32>,
+    ) -> Result<(), MetadataError> {
+        let node = self.nodes.get(path).ok_or_else(|| MetadataError::NoNode {
+            path: path.to_string(),
+        })?;
+        match expected_version {
+            Some(expected) if expected != node.version => Err(MetadataError::BadVersion {
+                path: path.to_string(),
+                expected,
+                actual: node.version,
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn fire_deleted(&mut self, path: &str) -> Vec<Notification> {

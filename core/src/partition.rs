@@ -280,6 +280,24 @@ impl PartitionEvent {
     }
 }
 
+/// An ISR change for the controller, remembered as pending until it answers: only one
+/// change is in flight at a time, as with Kafka's AlterPartition.
+fn propose(
+    leader: BrokerId,
+    leader_epoch: i32,
+    partition_epoch: i32,
+    new_isr: BTreeSet<BrokerId>,
+    pending_isr: &mut Option<BTreeSet<BrokerId>>,
+) -> IsrChange {
+    *pending_isr = Some(new_isr.clone());
+    IsrChange {
+        leader,
+        leader_epoch,
+        new_isr,
+        partition_epoch,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Role {
     Leader {
@@ -690,18 +708,18 @@ impl Partition {
         {
             let mut new_isr = isr.clone();
             new_isr.insert(replica);
-            *pending_isr = Some(new_isr.clone());
             self.events.push(PartitionEvent::IsrExpandProposed {
                 added: replica,
                 log_end_offset: fetch_offset,
                 high_watermark,
             });
-            change = Some(IsrChange {
-                leader: broker,
-                leader_epoch: *epoch,
+            change = Some(propose(
+                broker,
+                *epoch,
+                *partition_epoch,
                 new_isr,
-                partition_epoch: *partition_epoch,
-            });
+                pending_isr,
+            ));
         }
         self.maybe_increment_high_watermark(now_ms);
         change
@@ -738,15 +756,15 @@ impl Partition {
             return None;
         }
         let new_isr: BTreeSet<BrokerId> = isr.difference(&removed).copied().collect();
-        *pending_isr = Some(new_isr.clone());
         self.events
             .push(PartitionEvent::IsrShrinkProposed { removed, lag_ms });
-        Some(IsrChange {
-            leader: broker,
-            leader_epoch: *epoch,
+        Some(propose(
+            broker,
+            *epoch,
+            *partition_epoch,
             new_isr,
-            partition_epoch: *partition_epoch,
-        })
+            pending_isr,
+        ))
     }
 
     /// The controller's answer to a proposed ISR change: the committed state, or None
