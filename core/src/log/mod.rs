@@ -224,11 +224,6 @@ pub enum LogError {
     },
     /// Corrupt bytes in a replicated set.
     Corrupt(RecordError),
-    /// Recovery was handed two segments whose offsets overlap.
-    OverlappingSegments {
-        base_offset: i64,
-        previous_next_offset: i64,
-    },
 }
 
 impl fmt::Display for LogError {
@@ -269,14 +264,6 @@ impl fmt::Display for LogError {
                 write!(f, "offsets must increase, but {next} follows {previous}")
             }
             LogError::Corrupt(e) => write!(f, "corrupt message set {e}"),
-            LogError::OverlappingSegments {
-                base_offset,
-                previous_next_offset,
-            } => write!(
-                f,
-                "segment {} starts below offset {previous_next_offset}, where the segment before it ends",
-                segment_file_stem(*base_offset)
-            ),
         }
     }
 }
@@ -771,23 +758,19 @@ impl Log {
         let mut segments: Vec<Segment> = Vec::with_capacity(files.len());
         let mut truncation = None;
         let mut deleted_segments = Vec::new();
-        for (base_offset, bytes) in files {
+        let next_bases: Vec<Option<i64>> = (0..files.len())
+            .map(|n| files.get(n + 1).map(|f| f.0))
+            .collect();
+        for ((base_offset, bytes), next_base_offset) in files.into_iter().zip(next_bases) {
             if truncation.is_some() {
                 deleted_segments.push(base_offset);
                 continue;
-            }
-            if let Some(previous) = segments.last()
-                && base_offset < previous.next_offset()
-            {
-                return Err(LogError::OverlappingSegments {
-                    base_offset,
-                    previous_next_offset: previous.next_offset(),
-                });
             }
             let original_len = bytes.len();
             let (segment, error) = Segment::recover(
                 base_offset,
                 bytes,
+                next_base_offset,
                 config.index_interval_bytes,
                 config.segment_index_bytes,
                 now_ms,

@@ -173,6 +173,7 @@ impl Segment {
     pub fn recover(
         base_offset: i64,
         mut bytes: Vec<u8>,
+        next_segment_base_offset: Option<i64>,
         index_interval_bytes: u32,
         segment_index_bytes: u32,
         now_ms: i64,
@@ -186,7 +187,9 @@ impl Segment {
         let mut valid_len = 0;
         let mut error = None;
         for entry in record::shallow_entries(&bytes) {
-            let header = match entry.and_then(|h| segment.check_recovered_offset(h)) {
+            let header = match entry
+                .and_then(|h| segment.check_recovered_offset(h, next_segment_base_offset))
+            {
                 Ok(header) => header,
                 Err(e) => {
                     error = Some(e);
@@ -210,8 +213,14 @@ impl Segment {
         (segment, error)
     }
 
-    /// Offsets in a segment increase and fit its 4-byte relative offsets.
-    fn check_recovered_offset(&self, header: EntryHeader) -> Result<EntryHeader, RecordError> {
+    /// Offsets in a segment increase, fit its 4-byte relative offsets, and stay below the
+    /// next segment's base offset. The offset field is outside the CRC, so a corrupted
+    /// one is only caught here.
+    fn check_recovered_offset(
+        &self,
+        header: EntryHeader,
+        next_segment_base_offset: Option<i64>,
+    ) -> Result<EntryHeader, RecordError> {
         let relative = header.offset - self.base_offset;
         let detail = if header.offset < self.next_offset {
             format!(
@@ -223,6 +232,11 @@ impl Segment {
             format!(
                 "offset {} is out of range for a segment based at {}",
                 header.offset, self.base_offset
+            )
+        } else if let Some(next) = next_segment_base_offset.filter(|&next| header.offset >= next) {
+            format!(
+                "offset {} is at or past {next}, where the next segment starts",
+                header.offset
             )
         } else {
             return Ok(header);
