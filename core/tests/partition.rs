@@ -456,3 +456,164 @@ fn followers_copy_compressed_sets_and_epochs() {
     assert_eq!(c.replica(2).high_watermark(), 5);
     let _ = Bytes::from(leader_bytes);
 }
+
+/// Jepsen's 2013 Kafka 0.8 loss (kafka-facts.md section 8): RF 3, leader 1, acks=all.
+/// Followers 2 and 3 are cut off past replica.lag.time.max.ms, so the ISR shrinks to {1}
+/// and 1 acknowledges writes alone. Then 1 dies and 2 is elected; 1 comes back as a
+/// follower. Returns the acknowledged writes, and what broker 1 holds at the end (None
+/// when no leader could be elected).
+fn jepsen_2013(min_insync_replicas: usize, unclean: bool) -> (Vec<String>, Option<Vec<String>>) {
+    use kafkasim_core::controller::{ElectionKind, elect_leader};
+    let mut c = Cluster::new(
+        3,
+        config(min_insync_replicas, TruncationProtocol::LeaderEpoch),
+    );
+    let live = set(&[1, 2, 3]);
+    c.replica(1)
+        .append_as_leader(&msg("w0"), Compression::None, Acks::All, 0)
+        .unwrap();
+    c.fetch(1, 2, 1);
+    c.fetch(1, 3, 1);
+    c.fetch(1, 2, 2);
+    c.fetch(1, 3, 2);
+    // 2 and 3 are partitioned away: no more fetches. Writes go on; a follower at the
+    // leader's LEO counts as caught up however long it is silent, so the ISR shrinks only
+    // once they fall behind for replica.lag.time.max.ms.
+    let mut waiting = Vec::new();
+    let mut produce = |c: &mut Cluster, value: &str, t: i64| match c.replica(1).append_as_leader(
+        &msg(value),
+        Compression::None,
+        Acks::All,
+        t,
+    ) {
+        Ok(info) => waiting.push((value.to_string(), info.last_offset + 1)),
+        Err(PartitionError::NotEnoughReplicas { .. }) => {}
+        Err(e) => panic!("{e}"),
+    };
+    produce(&mut c, "w1", 2_000);
+    assert_eq!(
+        c.replica(1).maybe_shrink_isr(20_000),
+        None,
+        "last caught up 20 s ago: still in sync"
+    );
+    let change = c
+        .replica(1)
+        .maybe_shrink_isr(40_000)
+        .expect("followers fell behind");
+    let mut state = c.state.clone();
+    commit(&mut state, change, c.replica(1), &[1, 2, 3], &live, 40_000);
+    c.state = state;
+    produce(&mut c, "w2", 41_000);
+    produce(&mut c, "w3", 42_000);
+    let mut acknowledged = vec!["w0".to_string()];
+    for (value, required_offset) in waiting {
+        if c.replica(1)
+            .check_enough_replicas_reach_offset(required_offset)
+            == Some(Ok(()))
+        {
+            acknowledged.push(value);
+        }
+    }
+    // Broker 1 dies. The controller elects from brokers 2 and 3.
+    let alive = set(&[2, 3]);
+    let kind = ElectionKind::Offline {
+        unclean_leader_election_enable: unclean,
+    };
+    let Some(election) = elect_leader(kind, &[1, 2, 3], &c.state.isr, &alive, &BTreeSet::new())
+    else {
+        return (acknowledged, None);
+    };
+    let next = c.state.elected(&election);
+    c.state = next.clone();
+    c.replica(election.leader)
+        .make_leader(&next, &[1, 2, 3], &alive, 50_000);
+    c.replica(election.leader)
+        .append_as_leader(&msg("after"), Compression::None, Acks::Leader, 50_001)
+        .unwrap();
+    // Broker 1 returns as a follower and catches up with the new leader.
+    c.replica(1).make_follower(&next, 60_000);
+    for t in 60_001..60_005 {
+        c.fetch(election.leader, 1, t);
+    }
+    let held = values(c.replica(1));
+    (acknowledged, Some(held))
+}
+
+#[test]
+fn jepsen_2013_acknowledged_writes_are_lost_with_min_isr_1_and_unclean_election() {
+    let (acknowledged, held) = jepsen_2013(1, true);
+    assert_eq!(
+        acknowledged,
+        ["w0", "w1", "w2", "w3"],
+        "leader 1 acknowledged alone"
+    );
+    let held = held.expect("broker 2 was elected uncleanly");
+    assert_eq!(
+        held,
+        ["w0", "after"],
+        "w1..w3 were acknowledged and are gone"
+    );
+}
+
+#[test]
+fn jepsen_2013_is_prevented_by_min_isr_2_or_by_clean_election() {
+    // min.insync.replicas = 2: the lone leader refuses acks=all writes.
+    let (acknowledged, _) = jepsen_2013(2, true);
+    assert_eq!(
+        acknowledged,
+        ["w0"],
+        "NOT_ENOUGH_REPLICAS: nothing acknowledged that could be lost"
+    );
+    // Unclean election off: nobody outside the ISR may lead; the partition goes offline
+    // instead of losing data.
+    let (acknowledged, held) = jepsen_2013(1, false);
+    assert_eq!(acknowledged.len(), 4);
+    assert_eq!(held, None, "offline, with broker 1 still holding w0..w3");
+}
+
+#[test]
+fn acks_1_loses_what_the_leader_had_alone_when_it_crashes() {
+    let mut c = Cluster::new(3, config(1, TruncationProtocol::LeaderEpoch));
+    c.replica(1)
+        .append_as_leader(&msg("a"), Compression::None, Acks::Leader, 0)
+        .unwrap();
+    c.fetch(1, 2, 1);
+    c.fetch(1, 3, 1);
+    // Acknowledged at once with acks=1, before any follower fetched it.
+    c.replica(1)
+        .append_as_leader(&msg("b"), Compression::None, Acks::Leader, 2)
+        .unwrap();
+    // Broker 1 crashes; broker 2 (in the ISR) is elected cleanly and writes on.
+    let next = LeaderAndIsr {
+        leader: Some(2),
+        leader_epoch: 1,
+        isr: set(&[2, 3]),
+        partition_epoch: 1,
+    };
+    c.state = next.clone();
+    c.replica(2)
+        .make_leader(&next, &[1, 2, 3], &set(&[2, 3]), 10);
+    c.replica(2)
+        .append_as_leader(&msg("c"), Compression::None, Acks::Leader, 11)
+        .unwrap();
+    // Broker 1 returns: its "b" diverges from the new leader's log and is truncated.
+    c.replica(1).make_follower(&next, 20);
+    for t in 21..25 {
+        c.fetch(2, 1, t);
+    }
+    assert_eq!(
+        values(c.replica(1)),
+        ["a", "c"],
+        "the acknowledged b is lost"
+    );
+    let truncated = c
+        .replica(1)
+        .take_events()
+        .into_iter()
+        .find(|e| matches!(e, PartitionEvent::Truncated { .. }))
+        .unwrap();
+    assert_eq!(
+        truncated.explain("orders-0", 1),
+        "broker 1 truncated orders-0 from 2 to 1: the leader says epoch 0 ends at 1 in its log"
+    );
+}
