@@ -7,5 +7,6 @@
 //! faults and checkers come with the cluster issue.
 
 pub mod export;
+pub mod net;
 pub mod rng;
 pub mod runtime;

@@ -1,0 +1,322 @@
+//! kafkasim's message bus on madsim's clock and seeded randomness.
+//!
+//! madsim's own `Endpoint` sleeps 1 ms per send and per receive and has no per-link
+//! faults (shared/reference/madsim-notes.md), so kafkasim carries its messages itself:
+//!
+//! - every directed pair of nodes is a FIFO connection, as Kafka's TCP connections are:
+//!   latency is drawn per message from the link's range, but a message is never delivered
+//!   before one sent earlier on the same link;
+//! - links can lose messages (a seeded draw per message), and be blocked by a network
+//!   partition: a blocked link drops what it carries, in flight or new, until healed;
+//! - resetting a node (a crash) drops its mailbox and everything in flight to or from
+//!   it, as a broken connection does;
+//! - the messages in flight can be listed at any time, for snapshots and the TUI.
+//!
+//! Deliveries are timed by madsim timers on a node of the bus's own, which no fault
+//! touches. Everything random comes from madsim's seeded generator, so one seed gives one
+//! delivery order.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use madsim::rand::Rng;
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::time::Instant;
+
+/// A node's address on the bus (a broker id, the metadata node, a client).
+pub type Addr = i32;
+
+/// A message on its way, or delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope<M> {
+    /// Unique and increasing in send order.
+    pub id: u64,
+    pub from: Addr,
+    pub to: Addr,
+    pub sent_ms: i64,
+    pub deliver_ms: i64,
+    pub message: M,
+}
+
+/// A link's delay and loss.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// Delay of each message, drawn uniformly from `latency_min_ms..=latency_max_ms`.
+    pub latency_min_ms: i64,
+    pub latency_max_ms: i64,
+    /// Probability that a message is lost.
+    pub loss: f64,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            latency_min_ms: 1,
+            latency_max_ms: 5,
+            loss: 0.0,
+        }
+    }
+}
+
+/// Counters of what the bus did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    /// Lost to the link's loss rate.
+    pub lost: u64,
+    /// Dropped by a partition, a reset, or a missing mailbox.
+    pub dropped: u64,
+}
+
+struct Link<M> {
+    queue: VecDeque<Envelope<M>>,
+    /// No message on this link is delivered before this time (FIFO).
+    last_deliver_ms: i64,
+    worker_running: bool,
+}
+
+impl<M> Default for Link<M> {
+    fn default() -> Self {
+        Link {
+            queue: VecDeque::new(),
+            last_deliver_ms: 0,
+            worker_running: false,
+        }
+    }
+}
+
+struct State<M> {
+    mailboxes: BTreeMap<Addr, async_channel::Sender<Envelope<M>>>,
+    links: BTreeMap<(Addr, Addr), Link<M>>,
+    configs: BTreeMap<(Addr, Addr), LinkConfig>,
+    default_config: LinkConfig,
+    blocked: BTreeSet<(Addr, Addr)>,
+    next_id: u64,
+    stats: NetStats,
+}
+
+/// The bus. Cheap to clone: clones share one network.
+pub struct Network<M> {
+    state: Arc<Mutex<State<M>>>,
+    start: Instant,
+    node: Arc<NodeHandle>,
+}
+
+impl<M> Clone for Network<M> {
+    fn clone(&self) -> Self {
+        Network {
+            state: self.state.clone(),
+            start: self.start,
+            node: self.node.clone(),
+        }
+    }
+}
+
+impl<M: Send + 'static> Network<M> {
+    /// A network whose links default to `default_config`. Call inside a simulation.
+    pub fn new(default_config: LinkConfig) -> Network<M> {
+        let node = Handle::current()
+            .create_node()
+            .name("kafkasim-network")
+            .build();
+        Network {
+            state: Arc::new(Mutex::new(State {
+                mailboxes: BTreeMap::new(),
+                links: BTreeMap::new(),
+                configs: BTreeMap::new(),
+                default_config,
+                blocked: BTreeSet::new(),
+                next_id: 1,
+                stats: NetStats::default(),
+            })),
+            start: Instant::now(),
+            node: Arc::new(node),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<M>> {
+        self.state
+            .lock()
+            .expect("the network's state is never poisoned: nothing panics holding it")
+    }
+
+    /// Milliseconds since the network was created: the simulation's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.start.elapsed().as_millis() as i64
+    }
+
+    /// Opens (or reopens, after a reset) `addr`'s mailbox.
+    pub fn register(&self, addr: Addr) -> async_channel::Receiver<Envelope<M>> {
+        let (sender, receiver) = async_channel::unbounded();
+        self.lock().mailboxes.insert(addr, sender);
+        receiver
+    }
+
+    /// Sets the delay and loss of the link `from -> to`.
+    pub fn set_link(&self, from: Addr, to: Addr, config: LinkConfig) {
+        self.lock().configs.insert((from, to), config);
+    }
+
+    /// Splits the nodes into groups that cannot reach each other (nodes in no group are
+    /// not affected). What is in flight between groups is lost.
+    pub fn partition(&self, groups: &[&[Addr]]) {
+        let mut state = self.lock();
+        for (i, a) in groups.iter().enumerate() {
+            for b in groups.iter().skip(i + 1) {
+                for &x in a.iter() {
+                    for &y in b.iter() {
+                        state.blocked.insert((x, y));
+                        state.blocked.insert((y, x));
+                    }
+                }
+            }
+        }
+        drop_blocked_in_flight(&mut state);
+    }
+
+    /// Cuts `addr` off from `others`, both ways.
+    pub fn isolate(&self, addr: Addr, others: &[Addr]) {
+        self.partition(&[&[addr], others]);
+    }
+
+    /// Removes every partition.
+    pub fn heal(&self) {
+        self.lock().blocked.clear();
+    }
+
+    /// A crash: `addr`'s mailbox closes and its connections break, dropping everything in
+    /// flight to or from it.
+    pub fn reset(&self, addr: Addr) {
+        let mut state = self.lock();
+        state.mailboxes.remove(&addr);
+        let mut dropped = 0;
+        for (&(from, to), link) in state.links.iter_mut() {
+            if from == addr || to == addr {
+                dropped += link.queue.len() as u64;
+                link.queue.clear();
+            }
+        }
+        state.stats.dropped += dropped;
+    }
+
+    /// Sends `message`. It arrives after the link's delay, in order with the link's other
+    /// messages, unless it is lost, the link is blocked, or a reset breaks it first.
+    /// Returns the message's id.
+    pub fn send(&self, from: Addr, to: Addr, message: M) -> u64 {
+        let now_ms = self.now_ms();
+        let mut state = self.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        state.stats.sent += 1;
+        let config = state
+            .configs
+            .get(&(from, to))
+            .copied()
+            .unwrap_or(state.default_config);
+        // Both draws happen for every message, so a fault on one link does not shift the
+        // random numbers every other link sees.
+        let mut rng = madsim::rand::thread_rng();
+        let latency_ms =
+            rng.gen_range(config.latency_min_ms..=config.latency_max_ms.max(config.latency_min_ms));
+        let lost = rng.gen_bool(config.loss.clamp(0.0, 1.0));
+        if state.blocked.contains(&(from, to)) {
+            state.stats.dropped += 1;
+            return id;
+        }
+        if lost {
+            state.stats.lost += 1;
+            return id;
+        }
+        let link = state.links.entry((from, to)).or_default();
+        let deliver_ms = (now_ms + latency_ms).max(link.last_deliver_ms);
+        link.last_deliver_ms = deliver_ms;
+        link.queue.push_back(Envelope {
+            id,
+            from,
+            to,
+            sent_ms: now_ms,
+            deliver_ms,
+            message,
+        });
+        if !link.worker_running {
+            link.worker_running = true;
+            let network = self.clone();
+            self.node
+                .spawn(async move { network.run_link((from, to)).await });
+        }
+        id
+    }
+
+    /// Delivers a link's messages as they fall due; ends when the link is empty.
+    async fn run_link(self, link: (Addr, Addr)) {
+        loop {
+            let next_ms = {
+                let mut state = self.lock();
+                let entry = state.links.get_mut(&link).expect("a running link exists");
+                match entry.queue.front() {
+                    Some(envelope) => envelope.deliver_ms,
+                    None => {
+                        entry.worker_running = false;
+                        return;
+                    }
+                }
+            };
+            if next_ms > self.now_ms() {
+                madsim::time::sleep_until(self.start + Duration::from_millis(next_ms as u64)).await;
+            }
+            let now_ms = self.now_ms();
+            let mut state = self.lock();
+            let state = &mut *state;
+            let entry = state.links.get_mut(&link).expect("a running link exists");
+            while entry.queue.front().is_some_and(|e| e.deliver_ms <= now_ms) {
+                let envelope = entry.queue.pop_front().expect("checked");
+                let delivered = match state.mailboxes.get(&envelope.to) {
+                    Some(mailbox) => mailbox.try_send(envelope).is_ok(),
+                    None => false,
+                };
+                if delivered {
+                    state.stats.delivered += 1;
+                } else {
+                    state.stats.dropped += 1;
+                }
+            }
+        }
+    }
+
+    pub fn stats(&self) -> NetStats {
+        self.lock().stats
+    }
+
+    /// Whether `from` can currently reach `to`.
+    pub fn reachable(&self, from: Addr, to: Addr) -> bool {
+        !self.lock().blocked.contains(&(from, to))
+    }
+}
+
+impl<M: Clone + Send + 'static> Network<M> {
+    /// Every message in flight, in delivery order: what a snapshot shows moving.
+    pub fn in_flight(&self) -> Vec<Envelope<M>> {
+        let state = self.lock();
+        let mut all: Vec<Envelope<M>> = state
+            .links
+            .values()
+            .flat_map(|l| l.queue.iter().cloned())
+            .collect();
+        all.sort_by_key(|e| (e.deliver_ms, e.id));
+        all
+    }
+}
+
+/// A partition breaks the connections it cuts: their messages in flight are lost.
+fn drop_blocked_in_flight<M>(state: &mut State<M>) {
+    let mut dropped = 0;
+    for (pair, link) in state.links.iter_mut() {
+        if state.blocked.contains(pair) {
+            dropped += link.queue.len() as u64;
+            link.queue.clear();
+        }
+    }
+    state.stats.dropped += dropped;
+}
