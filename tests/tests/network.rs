@@ -36,7 +36,7 @@ fn each_link_is_fifo_whatever_the_latency() {
         (0..200).collect::<Vec<_>>()
     );
     for e in &delivered {
-        assert!(e.deliver_ms >= e.sent_ms + 1, "{e:?}");
+        assert!(e.deliver_ms > e.sent_ms, "at least 1 ms: {e:?}");
     }
     // Latencies really vary (so FIFO is the bus's doing, not the draw's).
     let latencies: std::collections::BTreeSet<_> =
