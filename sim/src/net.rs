@@ -74,17 +74,9 @@ struct Link<M> {
     queue: VecDeque<Envelope<M>>,
     /// No message on this link is delivered before this time (FIFO).
     last_deliver_ms: i64,
-    worker_running: bool,
-}
-
-impl<M> Default for Link<M> {
-    fn default() -> Self {
-        Link {
-            queue: VecDeque::new(),
-            last_deliver_ms: 0,
-            worker_running: false,
-        }
-    }
+    /// Wakes the link's delivery task when a message arrives on an empty link. One
+    /// long-lived task per link, rather than one per burst: spawning is the costly part.
+    doorbell: async_channel::Sender<()>,
 }
 
 struct State<M> {
@@ -229,9 +221,22 @@ impl<M: Send + 'static> Network<M> {
             state.stats.lost += 1;
             return id;
         }
-        let link = state.links.entry((from, to)).or_default();
+        if !state.links.contains_key(&(from, to)) {
+            let (doorbell, ring) = async_channel::bounded(1);
+            let link = Link {
+                queue: VecDeque::new(),
+                last_deliver_ms: 0,
+                doorbell,
+            };
+            state.links.insert((from, to), link);
+            let network = self.clone();
+            self.node
+                .spawn(async move { network.run_link((from, to), ring).await });
+        }
+        let link = state.links.get_mut(&(from, to)).expect("inserted above");
         let deliver_ms = (now_ms + latency_ms).max(link.last_deliver_ms);
         link.last_deliver_ms = deliver_ms;
+        let was_empty = link.queue.is_empty();
         link.queue.push_back(Envelope {
             id,
             from,
@@ -240,28 +245,29 @@ impl<M: Send + 'static> Network<M> {
             deliver_ms,
             message,
         });
-        if !link.worker_running {
-            link.worker_running = true;
-            let network = self.clone();
-            self.node
-                .spawn(async move { network.run_link((from, to)).await });
+        if was_empty {
+            // Full means the task has not yet taken the previous ring: it will look.
+            let _ = link.doorbell.try_send(());
         }
         id
     }
 
-    /// Delivers a link's messages as they fall due; ends when the link is empty.
-    async fn run_link(self, link: (Addr, Addr)) {
+    /// Delivers a link's messages as they fall due, for as long as the network lives.
+    async fn run_link(self, link: (Addr, Addr), ring: async_channel::Receiver<()>) {
         loop {
             let next_ms = {
-                let mut state = self.lock();
-                let entry = state.links.get_mut(&link).expect("a running link exists");
-                match entry.queue.front() {
-                    Some(envelope) => envelope.deliver_ms,
-                    None => {
-                        entry.worker_running = false;
-                        return;
-                    }
+                let state = self.lock();
+                state
+                    .links
+                    .get(&link)
+                    .and_then(|l| l.queue.front())
+                    .map(|e| e.deliver_ms)
+            };
+            let Some(next_ms) = next_ms else {
+                if ring.recv().await.is_err() {
+                    return;
                 }
+                continue;
             };
             if next_ms > self.now_ms() {
                 madsim::time::sleep_until(self.start + Duration::from_millis(next_ms as u64)).await;
@@ -269,7 +275,7 @@ impl<M: Send + 'static> Network<M> {
             let now_ms = self.now_ms();
             let mut state = self.lock();
             let state = &mut *state;
-            let entry = state.links.get_mut(&link).expect("a running link exists");
+            let entry = state.links.get_mut(&link).expect("links are never removed");
             while entry.queue.front().is_some_and(|e| e.deliver_ms <= now_ms) {
                 let envelope = entry.queue.pop_front().expect("checked");
                 let delivered = match state.mailboxes.get(&envelope.to) {
