@@ -221,19 +221,17 @@ impl<M: Send + 'static> Network<M> {
             state.stats.lost += 1;
             return id;
         }
-        if !state.links.contains_key(&(from, to)) {
+        let link = state.links.entry((from, to)).or_insert_with(|| {
             let (doorbell, ring) = async_channel::bounded(1);
-            let link = Link {
-                queue: VecDeque::new(),
-                last_deliver_ms: 0,
-                doorbell,
-            };
-            state.links.insert((from, to), link);
             let network = self.clone();
             self.node
                 .spawn(async move { network.run_link((from, to), ring).await });
-        }
-        let link = state.links.get_mut(&(from, to)).expect("inserted above");
+            Link {
+                queue: VecDeque::new(),
+                last_deliver_ms: 0,
+                doorbell,
+            }
+        });
         let deliver_ms = (now_ms + latency_ms).max(link.last_deliver_ms);
         link.last_deliver_ms = deliver_ms;
         let was_empty = link.queue.is_empty();
