@@ -6,6 +6,7 @@
 //! files in Kafka's on-disk layout ([`export`]). Brokers, the network, the disk model,
 //! faults and checkers come with the cluster issue.
 
+pub mod disk;
 pub mod export;
 pub mod net;
 pub mod rng;
