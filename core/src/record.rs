@@ -698,20 +698,23 @@ pub fn decode_wrapper(buf: &Bytes, wrapper: &EntryHeader) -> Result<Vec<LogEntry
     };
     // v0 inner offsets are absolute. v1 inner offsets are relative to the first; the
     // wrapper carries the absolute offset of the last (Kafka's DeepRecordsIterator).
+    // Offsets are outside the CRC: crafted ones must not overflow.
+    let invalid = || {
+        err(ErrorKind::InvalidWrapperOffset {
+            wrapper_offset: wrapper.offset,
+            last_relative_offset: last.offset,
+        })
+    };
     let base = match wrapper.magic {
         Magic::V0 => 0,
         Magic::V1 if wrapper.offset == 0 => 0,
-        Magic::V1 => {
-            if wrapper.offset < last.offset {
-                return Err(err(ErrorKind::InvalidWrapperOffset {
-                    wrapper_offset: wrapper.offset,
-                    last_relative_offset: last.offset,
-                }));
-            }
-            wrapper.offset - last.offset
-        }
+        Magic::V1 if wrapper.offset < last.offset => return Err(invalid()),
+        Magic::V1 => wrapper
+            .offset
+            .checked_sub(last.offset)
+            .ok_or_else(invalid)?,
     };
-    Ok(inner
+    inner
         .iter()
         .map(|header| {
             let mut message = header.message(&inflated);
@@ -721,12 +724,10 @@ pub fn decode_wrapper(buf: &Bytes, wrapper: &EntryHeader) -> Result<Vec<LogEntry
                     message.timestamp = wrapper.timestamp;
                 }
             }
-            LogEntry {
-                offset: base + header.offset,
-                message,
-            }
+            let offset = base.checked_add(header.offset).ok_or_else(invalid)?;
+            Ok(LogEntry { offset, message })
         })
-        .collect())
+        .collect()
 }
 
 fn gunzip(compressed: &[u8]) -> Result<Vec<u8>, ErrorKind> {

@@ -1034,3 +1034,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn crafted_offsets_in_segment_files_are_refused_not_overflowed() {
+    let entry = |offset: i64| {
+        let mut bytes = Vec::new();
+        record::Message::new(Magic::V1, 0, None, Some(Bytes::from("x")))
+            .encode_entry(offset, &mut bytes);
+        bytes
+    };
+    for (base, offset) in [
+        (5, i64::MIN),
+        (0, i64::MAX),
+        (i64::MAX - 5, i64::MAX),
+        (7, -1),
+    ] {
+        let (log, report) = Log::recover(config(), vec![(base, entry(offset))], 0).unwrap();
+        assert!(report.truncation.is_some(), "base {base}, offset {offset}");
+        assert_eq!(log.log_end_offset(), base);
+    }
+    // A log that has reached the end of the offset space refuses more.
+    let (mut log, _) =
+        Log::recover(config(), vec![(i64::MAX - 2, entry(i64::MAX - 1))], 0).unwrap();
+    assert_eq!(log.log_end_offset(), i64::MAX);
+    assert_eq!(
+        log.append(&[rec(0, "x")], Compression::None, 0),
+        Err(LogError::OffsetOverflow {
+            log_end_offset: i64::MAX
+        })
+    );
+}

@@ -559,3 +559,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn crafted_offsets_cannot_overflow_a_wrapper() {
+    // Offsets are outside the CRC, so anyone can write any offset with a valid CRC.
+    let mut inner = Vec::new();
+    message(Magic::V1, 0, None, Some(b"x")).encode_entry(i64::MIN, &mut inner);
+    let error = record::decode_entries(&gzip_wrapper(Magic::V1, &inner)).unwrap_err();
+    assert!(
+        matches!(error.kind, ErrorKind::InvalidWrapperOffset { .. }),
+        "{error}"
+    );
+    let mut inner = Vec::new();
+    message(Magic::V1, 0, None, Some(b"a")).encode_entry(i64::MAX, &mut inner);
+    message(Magic::V1, 0, None, Some(b"b")).encode_entry(0, &mut inner);
+    let error = record::decode_entries(&gzip_wrapper(Magic::V1, &inner)).unwrap_err();
+    assert!(
+        matches!(error.kind, ErrorKind::InvalidWrapperOffset { .. }),
+        "{error}"
+    );
+}

@@ -222,6 +222,10 @@ pub enum LogError {
         previous: i64,
         next: i64,
     },
+    /// Offsets would pass i64::MAX.
+    OffsetOverflow {
+        log_end_offset: i64,
+    },
     /// Corrupt bytes in a replicated set.
     Corrupt(RecordError),
 }
@@ -263,6 +267,10 @@ impl fmt::Display for LogError {
             LogError::NonMonotonicOffsets { previous, next } => {
                 write!(f, "offsets must increase, but {next} follows {previous}")
             }
+            LogError::OffsetOverflow { log_end_offset } => write!(
+                f,
+                "the log end offset {log_end_offset} leaves no room for more offsets below i64::MAX"
+            ),
             LogError::Corrupt(e) => write!(f, "corrupt message set {e}"),
         }
     }
@@ -346,6 +354,11 @@ impl Log {
             timestamp_type: self.config.message_timestamp_type,
         };
         let first_offset = self.log_end_offset();
+        if first_offset.checked_add(records.len() as i64).is_none() {
+            return Err(LogError::OffsetOverflow {
+                log_end_offset: first_offset,
+            });
+        }
         let info = record::set_info(format, first_offset, records, now_ms);
         let append_time = (format.timestamp_type == record::TimestampType::LogAppendTime
             && format.magic == record::Magic::V1)
@@ -429,6 +442,9 @@ impl Log {
             _ => record::decode_wrapper(set, first).map_err(LogError::Corrupt)?[0].offset,
         };
         let log_end_offset = self.log_end_offset();
+        if last.offset == i64::MAX {
+            return Err(LogError::OffsetOverflow { log_end_offset });
+        }
         if first_offset < log_end_offset {
             return Err(LogError::UnexpectedAppendOffset {
                 first_offset,
@@ -622,7 +638,7 @@ impl Log {
         let retention_ms = self.config.retention_ms;
         if retention_ms >= 0 {
             self.delete_segments_while(high_watermark, now_ms, &mut outcome, |segment| {
-                let age_ms = now_ms - segment.largest_timestamp();
+                let age_ms = now_ms.saturating_sub(segment.largest_timestamp());
                 (age_ms > retention_ms).then_some(DeletionReason::RetentionMs {
                     age_ms,
                     limit_ms: retention_ms,

@@ -122,8 +122,8 @@ impl Segment {
     /// from its creation to now (Kafka's `timeWaitedForRoll`).
     pub fn time_waited_for_roll(&self, now_ms: i64, incoming_max_timestamp: i64) -> i64 {
         match self.first_entry_timestamp {
-            Some(first) if first >= 0 => incoming_max_timestamp - first,
-            _ => now_ms - self.created_ms,
+            Some(first) if first >= 0 => incoming_max_timestamp.saturating_sub(first),
+            _ => now_ms.saturating_sub(self.created_ms),
         }
     }
 
@@ -221,18 +221,20 @@ impl Segment {
         header: EntryHeader,
         next_segment_base_offset: Option<i64>,
     ) -> Result<EntryHeader, RecordError> {
-        let relative = header.offset - self.base_offset;
         let detail = if header.offset < self.next_offset {
             format!(
                 "offset {} does not follow the previous entry's offset {}",
                 header.offset,
                 self.next_offset - 1
             )
-        } else if relative > i64::from(u32::MAX) {
+        } else if header.offset - self.base_offset > i64::from(u32::MAX) {
+            // No overflow: header.offset >= next_offset >= base_offset here.
             format!(
                 "offset {} is out of range for a segment based at {}",
                 header.offset, self.base_offset
             )
+        } else if header.offset == i64::MAX {
+            "offset i64::MAX leaves no room for a next offset".to_string()
         } else if let Some(next) = next_segment_base_offset.filter(|&next| header.offset >= next) {
             format!(
                 "offset {} is at or past {next}, where the next segment starts",
