@@ -55,7 +55,7 @@ fn dump_file(args: &Args, path: &Path, out: &mut impl Write) -> Result<(), Strin
                 writeln!(
                     out,
                     "offset: {} position: {position}",
-                    base_offset + i64::from(relative)
+                    base_offset.saturating_add(i64::from(relative))
                 )
                 .map_err(io)?;
             }
@@ -69,7 +69,7 @@ fn dump_file(args: &Args, path: &Path, out: &mut impl Write) -> Result<(), Strin
                 writeln!(
                     out,
                     "timestamp: {timestamp} offset: {}",
-                    base_offset + i64::from(relative)
+                    base_offset.saturating_add(i64::from(relative))
                 )
                 .map_err(io)?;
             }
