@@ -44,9 +44,9 @@ pub struct Args {
     /// Messages per append (one produce request's batch)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     batch: u32,
-    /// Bytes of each message's value
-    #[arg(long, default_value_t = 100)]
-    value_bytes: usize,
+    /// Bytes of each message's value (at most 1 MiB, Kafka's max.message.bytes)
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
+    value_bytes: u32,
     /// Keys are this prefix plus the message number; without it keys are null
     #[arg(long)]
     key_prefix: Option<String>,
@@ -140,9 +140,9 @@ fn make_record(args: &Args, i: u32) -> Record {
         pattern
             .iter()
             .cycle()
-            .take(args.value_bytes.saturating_sub(pattern.len())),
+            .take((args.value_bytes as usize).saturating_sub(pattern.len())),
     );
-    value.truncate(args.value_bytes);
+    value.truncate(args.value_bytes as usize);
     Record {
         timestamp: args.start_ms + i64::from(i) * 1000,
         key: args
