@@ -652,26 +652,22 @@ impl Partition {
         Ok((response, change))
     }
 
-    /// The epochs covering the records of a response, as v2 batch headers would carry.
+    /// The epochs covering the records of a response, as v2 batch headers would carry:
+    /// the epoch of the first record, then every epoch that starts among them.
     fn epochs_of_range(&self, fetch_offset: i64, records: &Bytes) -> Vec<(i32, i64)> {
-        let Some(first) = crate::record::shallow_entries(records)
-            .next()
-            .and_then(Result::ok)
-        else {
+        let mut shallow = crate::record::shallow_entries(records).filter_map(Result::ok);
+        let Some(first) = shallow.next() else {
             return Vec::new();
         };
-        // A wrapper's own offset is its last message's; the response starts at or before
-        // the fetch offset.
+        // A wrapper's own offset is its last message's, so the records end after the
+        // last shallow offset; they start at or before the fetch offset.
+        let end = shallow.last().map_or(first.offset, |last| last.offset) + 1;
         let start = fetch_offset.min(first.offset);
         let mut out: Vec<(i32, i64)> = Vec::new();
         if let Some(epoch) = self.epochs.epoch_for_offset(start) {
             out.push((epoch, start));
         }
-        out.extend(
-            self.epochs
-                .entries()
-                .filter(|&(_, s)| s > start && s < self.log.log_end_offset()),
-        );
+        out.extend(self.epochs.entries().filter(|&(_, s)| s > start && s < end));
         out
     }
 

@@ -617,3 +617,64 @@ fn acks_1_loses_what_the_leader_had_alone_when_it_crashes() {
         "broker 1 truncated orders-0 from 2 to 1: the leader says epoch 0 ends at 1 in its log"
     );
 }
+
+#[test]
+fn a_fetch_response_carries_only_the_epochs_of_its_records() {
+    let small = PartitionConfig {
+        replica_fetch_max_bytes: 50,
+        ..config(1, TruncationProtocol::LeaderEpoch)
+    };
+    let mut leader = Partition::new(1, small.clone(), 0).unwrap();
+    let mut follower = Partition::new(2, small, 0).unwrap();
+    let assignment = [1, 2];
+    let live = set(&[1, 2]);
+    // Epoch 0 writes offsets 0..3, epoch 1 writes 3..6.
+    let e0 = LeaderAndIsr {
+        leader: Some(1),
+        leader_epoch: 0,
+        isr: live.clone(),
+        partition_epoch: 0,
+    };
+    leader.make_leader(&e0, &assignment, &live, 0);
+    for v in ["a", "b", "c"] {
+        leader
+            .append_as_leader(&msg(v), Compression::None, Acks::Leader, 1)
+            .unwrap();
+    }
+    let e1 = LeaderAndIsr {
+        leader_epoch: 1,
+        partition_epoch: 1,
+        ..e0
+    };
+    leader.make_leader(&e1, &assignment, &live, 2);
+    for v in ["d", "e", "f"] {
+        leader
+            .append_as_leader(&msg(v), Compression::None, Acks::Leader, 3)
+            .unwrap();
+    }
+    follower.make_follower(&e1, 4);
+    // Each response holds one message (50 bytes max): the follower learns epoch 1 only
+    // when the first record of epoch 1 arrives.
+    let mut seen = Vec::new();
+    for t in 5..12 {
+        let request = follower.fetch_request().unwrap();
+        let (response, _) = leader.handle_fetch(&request, t).unwrap();
+        // One record per response: no epoch may start after it.
+        assert!(
+            response
+                .epochs
+                .iter()
+                .all(|&(_, start)| start <= request.fetch_offset),
+            "{response:?}"
+        );
+        follower.handle_fetch_response(&response, t).unwrap();
+        seen.push(follower.epochs().entries().collect::<Vec<_>>());
+    }
+    assert_eq!(
+        seen[2],
+        [(0, 0)],
+        "three records of epoch 0 fetched, epoch 1 not yet seen"
+    );
+    assert_eq!(seen[3], [(0, 0), (1, 3)]);
+    assert_eq!(values(&follower), ["a", "b", "c", "d", "e", "f"]);
+}
