@@ -3,6 +3,7 @@
 //! touches a file: time comes in as `now_ms`, randomness through [`rng::RandomSource`],
 //! and everything leaves as values. `core/clippy.toml` enforces it.
 
+pub mod checkpoint;
 pub mod config;
 pub mod controller;
 pub mod log;

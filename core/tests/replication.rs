@@ -442,3 +442,28 @@ fn the_high_watermark_is_the_smallest_leo_in_the_isr() {
         "a dead broker is not waited for"
     );
 }
+
+#[test]
+fn offset_checkpoints_use_kafkas_format() {
+    use kafkasim_core::checkpoint::OffsetCheckpoint;
+    let mut hw = OffsetCheckpoint::default();
+    hw.offsets.insert(("orders".to_string(), 0), 42);
+    hw.offsets.insert(("orders".to_string(), 1), 7);
+    hw.offsets.insert(("__consumer_offsets".to_string(), 12), 0);
+    let text = hw.to_text();
+    assert_eq!(
+        text,
+        "0\n3\n__consumer_offsets 12 0\norders 0 42\norders 1 7\n"
+    );
+    assert_eq!(
+        OffsetCheckpoint::from_text("replication-offset-checkpoint", &text).unwrap(),
+        hw
+    );
+    let error = OffsetCheckpoint::from_text("replication-offset-checkpoint", "0\n1\norders x 4\n")
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "replication-offset-checkpoint line 3: \"orders x 4\" is not \"<topic> <partition> <offset>\""
+    );
+    assert!(OffsetCheckpoint::from_text("recovery-point-offset-checkpoint", "").is_err());
+}

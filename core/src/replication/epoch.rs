@@ -10,7 +10,8 @@
 //! another epoch.
 
 use std::collections::BTreeMap;
-use std::fmt;
+
+use crate::checkpoint::{self, CheckpointError};
 
 /// "No epoch": what a replica with no epoch information asks with.
 pub const UNDEFINED_EPOCH: i32 = -1;
@@ -147,91 +148,47 @@ impl LeaderEpochCache {
     /// The `leader-epoch-checkpoint` file: a version line (0), a count line, then one
     /// "epoch start_offset" line per entry.
     pub fn to_checkpoint(&self) -> String {
-        let mut out = format!("0\n{}\n", self.epochs.len());
-        for (epoch, start) in self.entries() {
-            out.push_str(&format!("{epoch} {start}\n"));
-        }
-        out
+        let entries: Vec<String> = self
+            .entries()
+            .map(|(epoch, start)| format!("{epoch} {start}"))
+            .collect();
+        checkpoint::write(&entries)
     }
 
     /// Reads a `leader-epoch-checkpoint` file.
     pub fn from_checkpoint(text: &str) -> Result<LeaderEpochCache, CheckpointError> {
-        let error = |line: usize, message: String| CheckpointError { line, message };
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .map(|(n, line)| (n + 1, line.trim()));
-        match lines.next() {
-            Some((_, "0")) => {}
-            Some((n, other)) => {
-                return Err(error(
-                    n,
-                    format!("version {other:?}: only version 0 exists"),
-                ));
-            }
-            None => {
-                return Err(error(
-                    1,
-                    "the file is empty; it starts with the version line 0".to_string(),
-                ));
-            }
-        }
-        let (n, count) = lines
-            .next()
-            .ok_or_else(|| error(2, "the entry count line is missing".to_string()))?;
-        let count: usize = count
-            .parse()
-            .map_err(|_| error(n, format!("entry count {count:?} is not a number")))?;
-        let mut cache = LeaderEpochCache::new();
-        for expected in 0..count {
-            let (n, line) = lines.next().ok_or_else(|| {
-                error(
-                    3 + expected,
-                    format!("the file says {count} entries but holds {expected}"),
-                )
-            })?;
-            let mut fields = line.split_whitespace();
-            let parsed = match (fields.next(), fields.next(), fields.next()) {
-                (Some(epoch), Some(start), None) => {
-                    epoch.parse::<i32>().ok().zip(start.parse::<i64>().ok())
-                }
+        const FILE: &str = "leader-epoch-checkpoint";
+        let entries = checkpoint::read(
+            FILE,
+            text,
+            "<epoch> <start offset>",
+            |fields| match fields {
+                [epoch, start] => epoch.parse::<i32>().ok().zip(start.parse::<i64>().ok()),
                 _ => None,
+            },
+        )?;
+        let mut cache = LeaderEpochCache::new();
+        for (line, (epoch, start)) in entries {
+            let error = |message: String| CheckpointError {
+                file: FILE,
+                line,
+                message,
             };
-            let (epoch, start) = parsed
-                .filter(|&(epoch, start)| epoch >= 0 && start >= 0)
-                .ok_or_else(|| error(n, format!("{line:?} is not \"<epoch> <start offset>\"")))?;
+            if epoch < 0 || start < 0 {
+                return Err(error(format!("entry ({epoch}, {start}) is negative")));
+            }
             if let Some((last, last_start)) = cache.latest()
                 && (epoch <= last || start < last_start)
             {
-                return Err(error(
-                    n,
-                    format!("entry ({epoch}, {start}) does not follow ({last}, {last_start})"),
-                ));
+                return Err(error(format!(
+                    "entry ({epoch}, {start}) does not follow ({last}, {last_start})"
+                )));
             }
             cache.epochs.insert(epoch, start);
         }
         Ok(cache)
     }
 }
-
-/// A `leader-epoch-checkpoint` file that cannot be read, with the line at fault.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckpointError {
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for CheckpointError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "leader-epoch-checkpoint line {}: {}",
-            self.line, self.message
-        )
-    }
-}
-
-impl std::error::Error for CheckpointError {}
 
 /// Where a follower truncates, and whether it is done or must ask the leader again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
