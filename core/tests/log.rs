@@ -1064,3 +1064,43 @@ fn crafted_offsets_in_segment_files_are_refused_not_overflowed() {
         })
     );
 }
+
+proptest! {
+    #[test]
+    fn retention_never_deletes_the_active_segment(
+        appends in prop::collection::vec((1usize..4, 0i64..500), 1..40),
+        retention_ms in 100i64..3000,
+        retention_bytes in prop::option::of(100i64..2000),
+        hw_back in 0i64..5,
+        later_ms in 0i64..5000,
+    ) {
+        let config = LogConfig {
+            segment_bytes: 300,
+            retention_ms,
+            retention_bytes: retention_bytes.unwrap_or(-1),
+            ..LogConfig::default()
+        };
+        let mut log = Log::new(config, 0).unwrap();
+        let mut now = 0;
+        for (count, advance) in appends {
+            now += advance;
+            let records: Vec<_> = (0..count).map(|_| rec(now, "value-xxxx")).collect();
+            log.append(&records, Compression::None, now).unwrap();
+        }
+        let active = log.active().base_offset();
+        let active_expired = now + later_ms - log.active().largest_timestamp() > retention_ms;
+        let leo = log.log_end_offset();
+        let hw = (leo - hw_back).max(log.log_start_offset());
+        let outcome = log.delete_old_segments(now + later_ms, hw);
+        // The segment active now was never deleted; the log still has one.
+        prop_assert!(outcome.deleted.iter().all(|d| d.base_offset != log.active().base_offset()));
+        prop_assert_eq!(log.log_end_offset(), leo, "retention never changes the LEO");
+        // The segment that was active is gone only if it had expired by time and was
+        // fully below the HW, and then only after a roll made a new active segment.
+        if outcome.deleted.iter().any(|d| d.base_offset == active) {
+            prop_assert!(active_expired && hw == leo);
+            prop_assert!(outcome.roll.is_some());
+            prop_assert!(log.active().is_empty());
+        }
+    }
+}
