@@ -3,13 +3,17 @@
 //! touches a file: time comes in as `now_ms`, randomness through [`rng::RandomSource`],
 //! and everything leaves as values. `core/clippy.toml` enforces it.
 
+pub mod broker;
 pub mod checkpoint;
 pub mod config;
 pub mod controller;
+pub mod event;
 pub mod log;
 pub mod metadata;
 pub mod partition;
 pub mod partitioner;
+pub mod protocol;
 pub mod record;
 pub mod replication;
 pub mod rng;
+pub mod zookeeper;

@@ -111,6 +111,8 @@ impl std::error::Error for MetadataError {}
 pub struct Expiry {
     pub session: SessionId,
     pub client: ClientId,
+    /// The session's timeout (`zookeeper.session.timeout.ms`).
+    pub timeout_ms: i64,
     pub deleted: Vec<String>,
 }
 
@@ -175,6 +177,11 @@ impl<V: Clone> MetadataStore<V> {
         Ok(())
     }
 
+    /// The client that opened a live session.
+    pub fn session_client(&self, session: SessionId) -> Option<ClientId> {
+        self.sessions.get(&session).map(|s| s.client)
+    }
+
     pub fn session_alive(&self, session: SessionId) -> bool {
         self.sessions.contains_key(&session)
     }
@@ -208,7 +215,10 @@ impl<V: Clone> MetadataStore<V> {
 
     /// Closes a session now (a clean shutdown), deleting its ephemeral nodes.
     pub fn close_session(&mut self, session: SessionId) -> (Expiry, Vec<Notification>) {
-        let client = self.sessions.remove(&session).map_or(-1, |s| s.client);
+        let (client, timeout_ms) = self
+            .sessions
+            .remove(&session)
+            .map_or((-1, 0), |s| (s.client, s.timeout_ms));
         let owned: Vec<String> = self
             .nodes
             .iter()
@@ -224,6 +234,7 @@ impl<V: Clone> MetadataStore<V> {
             Expiry {
                 session,
                 client,
+                timeout_ms,
                 deleted: owned,
             },
             notifications,

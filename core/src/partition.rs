@@ -222,6 +222,10 @@ pub enum TruncationReason {
     HighWatermark,
     /// The leader says the follower's epoch ends here.
     DivergingEpoch { epoch: i32, leader_end_offset: i64 },
+    /// The follower was ahead of its leader's log end (OFFSET_OUT_OF_RANGE).
+    LeaderLogEnd { leader_log_end_offset: i64 },
+    /// The leader's log starts after the follower's log end: start over there.
+    BelowLeaderLogStart,
 }
 
 impl PartitionEvent {
@@ -274,6 +278,16 @@ impl PartitionEvent {
                 } => format!(
                     "broker {broker} truncated {partition} from {from} to {to}: the leader says epoch {epoch} \
                      ends at {leader_end_offset} in its log"
+                ),
+                TruncationReason::LeaderLogEnd {
+                    leader_log_end_offset,
+                } => format!(
+                    "broker {broker} truncated {partition} from {from} to {to}: its log was longer than the \
+                     leader's, which ends at {leader_log_end_offset}, so offsets {to}..{from} are discarded"
+                ),
+                TruncationReason::BelowLeaderLogStart => format!(
+                    "broker {broker} emptied {partition} and starts again at offset {to}: the leader's log \
+                     no longer holds offsets below it"
                 ),
             },
         }
@@ -396,6 +410,68 @@ impl Partition {
 
     pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader { .. })
+    }
+
+    /// The leader this replica knows: itself when leading.
+    pub fn leader(&self) -> Option<BrokerId> {
+        self.known_leader()
+    }
+
+    /// The replicas of the partition, on the leader.
+    pub fn assignment(&self) -> Option<&[BrokerId]> {
+        match &self.role {
+            Role::Leader { assignment, .. } => Some(assignment),
+            Role::Follower { .. } => None,
+        }
+    }
+
+    /// An ISR change sent to the controller and not yet answered, on the leader.
+    pub fn pending_isr(&self) -> Option<&BTreeSet<BrokerId>> {
+        match &self.role {
+            Role::Leader { pending_isr, .. } => pending_isr.as_ref(),
+            Role::Follower { .. } => None,
+        }
+    }
+
+    pub fn config(&self) -> &PartitionConfig {
+        &self.config
+    }
+
+    /// New topic or broker configs (`min.insync.replicas`, the truncation protocol...).
+    /// The log keeps the config it was created with.
+    pub fn set_config(&mut self, config: PartitionConfig) {
+        self.config = config;
+    }
+
+    /// Kafka's `handleOutOfRangeError` on a follower: ahead of the leader's log end (the
+    /// leader was elected uncleanly, or lost data), truncate to it; behind the leader's
+    /// log start (retention deleted what it needs), start over there.
+    pub fn reset_after_out_of_range(
+        &mut self,
+        leader_log_start_offset: i64,
+        leader_log_end_offset: i64,
+        now_ms: i64,
+    ) {
+        let log_end_offset = self.log.log_end_offset();
+        if log_end_offset > leader_log_end_offset {
+            self.truncate(
+                leader_log_end_offset,
+                TruncationReason::LeaderLogEnd {
+                    leader_log_end_offset,
+                },
+                now_ms,
+            );
+        } else if log_end_offset < leader_log_start_offset {
+            self.log
+                .truncate_fully_and_start_at(leader_log_start_offset, now_ms);
+            self.epochs = LeaderEpochCache::new();
+            self.high_watermark = leader_log_start_offset;
+            self.events.push(PartitionEvent::Truncated {
+                from: log_end_offset,
+                to: leader_log_start_offset,
+                reason: TruncationReason::BelowLeaderLogStart,
+            });
+        }
     }
 
     pub fn leader_epoch(&self) -> i32 {

@@ -1,0 +1,1211 @@
+//! A Kafka broker (ZooKeeper mode) as one state machine: its ZooKeeper session and
+//! registration, the partitions it hosts (leader or follower), the follower fetchers,
+//! produce and fetch purgatories, ISR checks and AlterPartition, the high-watermark
+//! checkpoint, and, when it wins `/controller`, the [`controller::Controller`] role.
+//!
+//! Its disk is a value ([`BrokerDisk`]): the simulation decides what of it survives a
+//! crash and starts a new broker from what is left.
+
+pub mod controller;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::LogConfig;
+use crate::controller::{IsrChange, LeaderAndIsr};
+use crate::event::{Event, EventKind};
+use crate::log::Log;
+use crate::metadata::{MetadataError, SessionId, WatchEvent};
+use crate::partition::{Acks, Partition, PartitionConfig, PartitionError, TruncationProtocol};
+use crate::protocol::{
+    Actor, ClientError, ConsumerFetch, ConsumerFetchResponse, ConsumerRecords, ControllerRequest,
+    Message, MetadataResponse, NodeId, Outbox, PartitionMetadata, PartitionState, ProduceRequest,
+    ProduceResponse, ReplicaFetch, ReplicaFetchResponse, TopicConfig, TopicPartition, ZNode,
+    ZOOKEEPER, ZkOp, ZkOpResult, ZkRequest, ZkResponse,
+};
+use crate::record::Compression;
+use crate::replication::BrokerId;
+use crate::replication::epoch::LeaderEpochCache;
+use crate::zookeeper::{BROKER_IDS, CONTROLLER, broker_path};
+
+use self::controller::{Controller, ControllerConfig};
+
+/// A broker's configuration: Kafka's broker-level names and defaults (Kafka 4.0, with
+/// ZooKeeper-era settings where KRaft has none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// `replica.lag.time.max.ms`: 30000 since Kafka 2.5, 10000 before.
+    pub replica_lag_time_max_ms: i64,
+    /// `replica.fetch.wait.max.ms`: how long a leader holds a follower fetch with no data.
+    pub replica_fetch_wait_max_ms: i64,
+    /// `replica.fetch.max.bytes`
+    pub replica_fetch_max_bytes: usize,
+    /// `replica.fetch.backoff.ms`: the pause after a fetch failed.
+    pub replica_fetch_backoff_ms: i64,
+    /// `replica.socket.timeout.ms`: a follower fetch unanswered this long is sent again.
+    pub replica_socket_timeout_ms: i64,
+    /// `replica.high.watermark.checkpoint.interval.ms`
+    pub replica_high_watermark_checkpoint_interval_ms: i64,
+    /// `zookeeper.session.timeout.ms`: 18000 since Kafka 2.5, 6000 before.
+    pub zookeeper_session_timeout_ms: i64,
+    /// The truncation rule of the inter-broker protocol: leader epochs (0.11+, with
+    /// KIP-279's fix) or the high watermark (before 0.11).
+    pub replication_protocol: TruncationProtocol,
+    /// Kafka 3.7+ (KAFKA-15583): the HW stands still while the ISR is below
+    /// `min.insync.replicas`.
+    pub hold_high_watermark_below_min_isr: bool,
+    pub controller: ControllerConfig,
+    /// Topic configs for topics created without their own.
+    pub default_topic_config: TopicConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_max_bytes: 1024 * 1024,
+            replica_fetch_backoff_ms: 1_000,
+            replica_socket_timeout_ms: 30_000,
+            replica_high_watermark_checkpoint_interval_ms: 5_000,
+            zookeeper_session_timeout_ms: 18_000,
+            replication_protocol: TruncationProtocol::LeaderEpoch,
+            hold_high_watermark_below_min_isr: true,
+            controller: ControllerConfig::default(),
+            default_topic_config: TopicConfig::default(),
+        }
+    }
+}
+
+impl BrokerConfig {
+    fn partition_config(&self, topic: &TopicConfig) -> PartitionConfig {
+        PartitionConfig {
+            log: topic.log.clone(),
+            replica_lag_time_max_ms: self.replica_lag_time_max_ms,
+            min_insync_replicas: topic.min_insync_replicas,
+            truncation: self.replication_protocol,
+            hold_high_watermark_below_min_isr: self.hold_high_watermark_below_min_isr,
+            replica_fetch_max_bytes: self.replica_fetch_max_bytes,
+        }
+    }
+}
+
+/// One partition's files as they lie on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogDisk {
+    /// The config the log was created with (Kafka reads it from ZooKeeper at startup).
+    pub config: LogConfig,
+    /// Each segment's `.log` bytes by base offset. Indexes are rebuilt by recovery.
+    pub segments: Vec<(i64, Vec<u8>)>,
+    /// The `leader-epoch-checkpoint` file (written and fsynced on every change).
+    pub leader_epoch_checkpoint: String,
+}
+
+/// What a broker finds on its disk when it starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BrokerDisk {
+    pub logs: BTreeMap<TopicPartition, LogDisk>,
+    /// `replication-offset-checkpoint`: the HW of each partition as of the last
+    /// checkpoint (every `replica.high.watermark.checkpoint.interval.ms`, fsynced).
+    pub high_watermarks: BTreeMap<TopicPartition, i64>,
+}
+
+/// A replica this broker hosts, with what the controller said about it.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    pub partition: Partition,
+    pub assignment: Vec<BrokerId>,
+    pub config: TopicConfig,
+    /// Why the follower is not fetching, and until when.
+    fetch_blocked_until_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ZkPurpose {
+    OpenSession,
+    Ping,
+    Register,
+    ReadController,
+    ClaimController,
+    /// Deleting a `/controller` node naming this broker, which no longer controls.
+    Resign,
+    Controller,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Registration {
+    Unregistered,
+    Pending,
+    Registered,
+    /// The previous incarnation's node still exists; retry at this time.
+    Blocked { retry_at_ms: i64 },
+}
+
+/// A follower fetcher: one per leader this broker follows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Fetcher {
+    /// The request in flight and when it is given up.
+    in_flight: Option<(u64, i64)>,
+    backoff_until_ms: i64,
+}
+
+/// An acks=all produce waiting for the HW (Kafka's DelayedProduce).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingProduce {
+    from: NodeId,
+    correlation_id: u64,
+    tp: TopicPartition,
+    first_offset: i64,
+    required_offset: i64,
+    deadline_ms: i64,
+}
+
+/// A follower fetch with nothing to return yet (Kafka's DelayedFetch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ParkedFetch {
+    from: NodeId,
+    request: ReplicaFetch,
+    deadline_ms: i64,
+}
+
+/// The cluster as this broker's metadata cache knows it (from UpdateMetadata).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetadataCache {
+    pub live_brokers: BTreeSet<BrokerId>,
+    pub partitions: BTreeMap<TopicPartition, PartitionState>,
+}
+
+/// A broker.
+#[derive(Clone, Debug)]
+pub struct Broker {
+    id: BrokerId,
+    config: BrokerConfig,
+    session: Option<SessionId>,
+    next_xid: u64,
+    zk_pending: BTreeMap<u64, (i64, ZkPurpose)>,
+    next_ping_ms: Option<i64>,
+    registration: Registration,
+    /// The controller as `/controller` last said.
+    controller_id: Option<BrokerId>,
+    controller: Option<Controller>,
+    /// The highest controller epoch seen: requests from older controllers are ignored.
+    controller_epoch: i32,
+    replicas: BTreeMap<TopicPartition, Replica>,
+    metadata: MetadataCache,
+    fetchers: BTreeMap<BrokerId, Fetcher>,
+    produce_purgatory: Vec<PendingProduce>,
+    fetch_purgatory: Vec<ParkedFetch>,
+    /// ISR changes sent to the controller and not answered: (change, resend time).
+    alter_pending: BTreeMap<TopicPartition, (IsrChange, i64)>,
+    high_watermark_checkpoint: BTreeMap<TopicPartition, i64>,
+    next_isr_check_ms: i64,
+    next_checkpoint_ms: i64,
+    next_correlation: u64,
+    rng_seed: u64,
+    controllers_started: u64,
+    /// The time of the latest input: timers at or before it that are still set are
+    /// waiting on something else (a backoff), not due.
+    now_ms: i64,
+}
+
+/// ZooKeeper's client treats a request unanswered for 2/3 of the session timeout as a
+/// lost connection.
+fn zk_request_timeout_ms(session_timeout_ms: i64) -> i64 {
+    session_timeout_ms * 2 / 3
+}
+
+impl Broker {
+    /// Starts a broker on what its disk holds: every log is recovered from its bytes, its
+    /// epoch cache trimmed to the recovered log, its HW read from the checkpoint. Then it
+    /// opens a ZooKeeper session.
+    pub fn start(
+        id: BrokerId,
+        config: BrokerConfig,
+        disk: BrokerDisk,
+        rng_seed: u64,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) -> Broker {
+        let mut broker = Broker {
+            id,
+            config,
+            session: None,
+            next_xid: 1,
+            zk_pending: BTreeMap::new(),
+            next_ping_ms: None,
+            registration: Registration::Unregistered,
+            controller_id: None,
+            controller: None,
+            controller_epoch: 0,
+            replicas: BTreeMap::new(),
+            metadata: MetadataCache::default(),
+            fetchers: BTreeMap::new(),
+            produce_purgatory: Vec::new(),
+            fetch_purgatory: Vec::new(),
+            alter_pending: BTreeMap::new(),
+            high_watermark_checkpoint: disk.high_watermarks.clone(),
+            next_isr_check_ms: now_ms,
+            next_checkpoint_ms: now_ms,
+            next_correlation: 1,
+            rng_seed,
+            controllers_started: 0,
+            now_ms,
+        };
+        broker.next_isr_check_ms = now_ms + broker.config.replica_lag_time_max_ms / 2;
+        broker.next_checkpoint_ms = now_ms + broker.config.replica_high_watermark_checkpoint_interval_ms;
+        for (tp, log_disk) in disk.logs {
+            // Recovery refuses only an invalid config, which the log was created with
+            // and so cannot have.
+            let Ok((log, report)) = Log::recover(log_disk.config.clone(), log_disk.segments, now_ms) else {
+                continue;
+            };
+            if let Some(truncation) = &report.truncation {
+                out.emit(Event {
+                    time_ms: now_ms,
+                    node: id,
+                    kind: EventKind::LogRecovered {
+                        broker: id,
+                        tp: tp.clone(),
+                        log_end_offset: log.log_end_offset(),
+                        dropped_bytes: truncation.dropped_bytes,
+                    },
+                });
+            }
+            let mut epochs = LeaderEpochCache::from_checkpoint(&log_disk.leader_epoch_checkpoint)
+                .unwrap_or_else(|_| LeaderEpochCache::new());
+            epochs.truncate_from_end(log.log_end_offset());
+            let high_watermark = disk.high_watermarks.get(&tp).copied().unwrap_or(0);
+            let topic_config = TopicConfig {
+                log: log_disk.config,
+                ..broker.config.default_topic_config.clone()
+            };
+            let partition = Partition::with_log(
+                id,
+                broker.config.partition_config(&topic_config),
+                log,
+                epochs,
+                high_watermark,
+            );
+            broker.replicas.insert(
+                tp,
+                Replica {
+                    partition,
+                    assignment: Vec::new(),
+                    config: topic_config,
+                    fetch_blocked_until_ms: 0,
+                },
+            );
+        }
+        out.emit(Event {
+            time_ms: now_ms,
+            node: id,
+            kind: EventKind::BrokerStarted {
+                broker: id,
+                partitions: broker.replicas.len(),
+            },
+        });
+        broker.open_session(now_ms, out);
+        broker
+    }
+
+    pub fn id(&self) -> BrokerId {
+        self.id
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    pub fn replicas(&self) -> &BTreeMap<TopicPartition, Replica> {
+        &self.replicas
+    }
+
+    pub fn metadata(&self) -> &MetadataCache {
+        &self.metadata
+    }
+
+    /// The active controller role, if this broker holds it.
+    pub fn controller(&self) -> Option<&Controller> {
+        self.controller.as_ref().filter(|c| c.resigned().is_none())
+    }
+
+    /// Which broker this one believes is the controller.
+    pub fn known_controller(&self) -> Option<BrokerId> {
+        self.controller_id
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.registration == Registration::Registered
+    }
+
+    /// What is on this broker's disk now: everything written, with each segment's
+    /// flushed length (the simulation decides what a crash keeps).
+    pub fn logs(&self) -> impl Iterator<Item = (&TopicPartition, &Partition)> {
+        self.replicas.iter().map(|(tp, r)| (tp, &r.partition))
+    }
+
+    /// The last `replication-offset-checkpoint`.
+    pub fn high_watermark_checkpoint(&self) -> &BTreeMap<TopicPartition, i64> {
+        &self.high_watermark_checkpoint
+    }
+
+    /// What a clean shutdown leaves: everything flushed, the HW checkpointed now.
+    pub fn clean_disk(&mut self) -> BrokerDisk {
+        let mut disk = BrokerDisk::default();
+        for (tp, replica) in &mut self.replicas {
+            replica.partition.log_mut().flush();
+            disk.high_watermarks
+                .insert(tp.clone(), replica.partition.high_watermark());
+            disk.logs.insert(tp.clone(), log_disk(&replica.partition, |s| s.log_bytes().to_vec()));
+        }
+        disk
+    }
+
+    fn emit(&self, now_ms: i64, out: &mut Outbox, kind: EventKind) {
+        out.emit(Event {
+            time_ms: now_ms,
+            node: self.id,
+            kind,
+        });
+    }
+
+    fn take_partition_events(&mut self, tp: &TopicPartition, now_ms: i64, out: &mut Outbox) {
+        if let Some(replica) = self.replicas.get_mut(tp) {
+            for event in replica.partition.take_events() {
+                out.emit(Event {
+                    time_ms: now_ms,
+                    node: self.id,
+                    kind: EventKind::Partition {
+                        broker: self.id,
+                        tp: tp.clone(),
+                        event,
+                    },
+                });
+            }
+        }
+    }
+
+    // ----- ZooKeeper ------------------------------------------------------------------
+
+    fn zk_send(&mut self, request: impl FnOnce(u64) -> ZkRequest, purpose: ZkPurpose, now_ms: i64, out: &mut Outbox) {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        let deadline = now_ms + zk_request_timeout_ms(self.config.zookeeper_session_timeout_ms);
+        self.zk_pending.insert(xid, (deadline, purpose));
+        out.send(ZOOKEEPER, Message::Zk(request(xid)));
+    }
+
+    fn zk_multi(&mut self, ops: Vec<ZkOp>, purpose: ZkPurpose, now_ms: i64, out: &mut Outbox) {
+        let Some(session) = self.session else {
+            return;
+        };
+        self.zk_send(|xid| ZkRequest::Multi { xid, session, ops }, purpose, now_ms, out);
+    }
+
+    fn open_session(&mut self, now_ms: i64, out: &mut Outbox) {
+        let timeout_ms = self.config.zookeeper_session_timeout_ms;
+        self.zk_send(
+            |xid| ZkRequest::OpenSession { xid, timeout_ms },
+            ZkPurpose::OpenSession,
+            now_ms,
+            out,
+        );
+    }
+
+    fn register(&mut self, now_ms: i64, out: &mut Outbox) {
+        let Some(session) = self.session else {
+            return;
+        };
+        self.registration = Registration::Pending;
+        let ops = vec![ZkOp::Create {
+            path: broker_path(self.id),
+            value: ZNode::Broker {
+                id: self.id,
+                epoch: session,
+            },
+            ephemeral: true,
+        }];
+        self.zk_multi(ops, ZkPurpose::Register, now_ms, out);
+    }
+
+    fn read_controller(&mut self, now_ms: i64, out: &mut Outbox) {
+        let ops = vec![ZkOp::Get {
+            path: CONTROLLER.to_string(),
+            watch: true,
+        }];
+        self.zk_multi(ops, ZkPurpose::ReadController, now_ms, out);
+    }
+
+    fn on_zk_response(&mut self, response: ZkResponse, now_ms: i64, out: &mut Outbox) {
+        let xid = match &response {
+            ZkResponse::SessionOpened { xid, .. }
+            | ZkResponse::Pong { xid }
+            | ZkResponse::Multi { xid, .. }
+            | ZkResponse::SessionExpired { xid } => *xid,
+        };
+        let Some((_, purpose)) = self.zk_pending.remove(&xid) else {
+            return;
+        };
+        match response {
+            ZkResponse::SessionExpired { .. } => self.on_session_expired(now_ms, out),
+            ZkResponse::SessionOpened { session, .. } => {
+                self.session = Some(session);
+                self.next_ping_ms = Some(now_ms + self.config.zookeeper_session_timeout_ms / 3);
+                self.register(now_ms, out);
+                self.read_controller(now_ms, out);
+            }
+            ZkResponse::Pong { .. } => {}
+            ZkResponse::Multi { result, .. } => match purpose {
+                ZkPurpose::Register => match result {
+                    Ok(_) => {
+                        self.registration = Registration::Registered;
+                        self.emit(now_ms, out, EventKind::BrokerRegistered { broker: self.id });
+                    }
+                    Err((_, MetadataError::NodeExists { .. })) => {
+                        if self.registration != (Registration::Blocked { retry_at_ms: 0 }) {
+                            self.emit(now_ms, out, EventKind::RegistrationBlocked { broker: self.id });
+                        }
+                        self.registration = Registration::Blocked {
+                            retry_at_ms: now_ms + 1_000,
+                        };
+                    }
+                    Err(_) => self.registration = Registration::Unregistered,
+                },
+                ZkPurpose::ReadController => match result.as_deref() {
+                    Ok([ZkOpResult::Value(Some((ZNode::Controller { broker }, version)))]) => {
+                        self.controller_id = Some(*broker);
+                        if *broker == self.id && self.controller.is_none() {
+                            // A deposed controller's node: delete it, if it is still that
+                            // version, so that a live broker takes over.
+                            let ops = vec![ZkOp::Delete {
+                                path: CONTROLLER.to_string(),
+                                version: Some(*version),
+                            }];
+                            self.zk_multi(ops, ZkPurpose::Resign, now_ms, out);
+                        }
+                    }
+                    _ => {
+                        self.controller_id = None;
+                        let ops = vec![ZkOp::Create {
+                            path: CONTROLLER.to_string(),
+                            value: ZNode::Controller { broker: self.id },
+                            ephemeral: true,
+                        }];
+                        self.zk_multi(ops, ZkPurpose::ClaimController, now_ms, out);
+                    }
+                },
+                ZkPurpose::ClaimController => match result {
+                    Ok(_) => {
+                        self.controller_id = Some(self.id);
+                        self.controllers_started += 1;
+                        let seed = self.rng_seed ^ self.controllers_started.wrapping_mul(0x9e37_79b9);
+                        self.controller = Some(Controller::new(self.id, self.config.controller.clone(), seed));
+                    }
+                    // Someone else won: watch who.
+                    Err(_) => self.read_controller(now_ms, out),
+                },
+                ZkPurpose::Controller => {
+                    if let Some(controller) = &mut self.controller {
+                        controller.on_zk_result(result, now_ms, out);
+                    }
+                }
+                ZkPurpose::Resign => self.read_controller(now_ms, out),
+                ZkPurpose::OpenSession | ZkPurpose::Ping => {}
+            },
+        }
+    }
+
+    fn on_session_expired(&mut self, now_ms: i64, out: &mut Outbox) {
+        self.session = None;
+        self.next_ping_ms = None;
+        self.zk_pending.clear();
+        self.registration = Registration::Unregistered;
+        self.resign_controller("its ZooKeeper session expired".to_string(), now_ms, out);
+        self.controller_id = None;
+        self.open_session(now_ms, out);
+    }
+
+    fn resign_controller(&mut self, reason: String, now_ms: i64, out: &mut Outbox) {
+        if let Some(controller) = self.controller.take()
+            && controller.resigned().is_none()
+        {
+            self.emit(
+                now_ms,
+                out,
+                EventKind::ControllerResigned {
+                    broker: self.id,
+                    reason,
+                },
+            );
+        }
+    }
+
+    fn on_watch(&mut self, path: &str, event: WatchEvent, now_ms: i64, out: &mut Outbox) {
+        if path == CONTROLLER {
+            if event == WatchEvent::NodeDeleted && self.controller.is_some() {
+                self.resign_controller("its /controller node was deleted".to_string(), now_ms, out);
+            }
+            self.read_controller(now_ms, out);
+        } else if path == BROKER_IDS
+            && let Some(controller) = &mut self.controller
+        {
+            controller.on_broker_change(now_ms, out);
+        }
+    }
+
+    /// Sends what the controller wants from ZooKeeper; drops a deposed controller.
+    fn drive_controller(&mut self, now_ms: i64, out: &mut Outbox) {
+        let Some(controller) = &mut self.controller else {
+            return;
+        };
+        if controller.resigned().is_some() {
+            // Its ephemeral /controller node may still exist: deleting it lets a live
+            // broker take over (Kafka's controller move).
+            self.controller = None;
+            self.read_controller(now_ms, out);
+            return;
+        }
+        if let Some(ops) = controller.take_zk_request() {
+            self.zk_multi(ops, ZkPurpose::Controller, now_ms, out);
+        }
+    }
+
+    // ----- controller requests ----------------------------------------------------------
+
+    fn on_controller_request(
+        &mut self,
+        from: NodeId,
+        controller_epoch: i32,
+        correlation_id: u64,
+        request: ControllerRequest,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        out.send(from, Message::ControllerAck { correlation_id });
+        if controller_epoch < self.controller_epoch {
+            self.emit(
+                now_ms,
+                out,
+                EventKind::StaleControllerIgnored {
+                    broker: self.id,
+                    epoch: controller_epoch,
+                    current: self.controller_epoch,
+                },
+            );
+            return;
+        }
+        self.controller_epoch = controller_epoch;
+        match request {
+            ControllerRequest::LeaderAndIsr { partitions } => {
+                for state in partitions {
+                    self.become_leader_or_follower(state, now_ms, out);
+                }
+            }
+            ControllerRequest::UpdateMetadata {
+                live_brokers,
+                partitions,
+            } => {
+                for replica in self.replicas.values_mut() {
+                    replica.partition.update_live_brokers(&live_brokers);
+                }
+                self.metadata = MetadataCache {
+                    live_brokers,
+                    partitions: partitions.into_iter().map(|p| (p.tp.clone(), p)).collect(),
+                };
+            }
+        }
+    }
+
+    /// Kafka's `becomeLeaderOrFollower` for one partition: a state with a newer leader
+    /// epoch makes this replica leader or follower; an older or equal one is ignored.
+    fn become_leader_or_follower(&mut self, ps: PartitionState, now_ms: i64, out: &mut Outbox) {
+        if !ps.assignment.contains(&self.id) {
+            return;
+        }
+        let partition_config = self.config.partition_config(&ps.config);
+        let tp = ps.tp.clone();
+        if let Some(replica) = self.replicas.get(&tp)
+            && replica.partition.leader_epoch() >= ps.state.leader_epoch
+            && !replica.assignment.is_empty()
+        {
+            return;
+        }
+        if !self.replicas.contains_key(&tp) {
+            let partition = match Partition::new(self.id, partition_config.clone(), now_ms) {
+                Ok(p) => p,
+                Err(_) => return,
+            };
+            self.replicas.insert(
+                tp.clone(),
+                Replica {
+                    partition,
+                    assignment: Vec::new(),
+                    config: ps.config.clone(),
+                    fetch_blocked_until_ms: 0,
+                },
+            );
+        }
+        let live = self.metadata.live_brokers.clone();
+        let replica = self.replicas.get_mut(&tp).expect("inserted above");
+        replica.assignment = ps.assignment.clone();
+        replica.config = ps.config.clone();
+        replica.fetch_blocked_until_ms = 0;
+        replica.partition.set_config(partition_config);
+        self.alter_pending.remove(&tp);
+        if ps.state.leader == Some(self.id) {
+            let live = if live.is_empty() {
+                ps.assignment.iter().copied().collect()
+            } else {
+                live
+            };
+            replica
+                .partition
+                .make_leader(&ps.state, &ps.assignment, &live, now_ms);
+        } else {
+            replica.partition.make_follower(&ps.state, now_ms);
+            if let Some(leader) = ps.state.leader {
+                self.fetchers.entry(leader).or_default();
+            }
+        }
+        self.take_partition_events(&tp, now_ms, out);
+        self.complete_produces(&tp, now_ms, out);
+        self.complete_parked_fetches(Some(&tp), now_ms, out);
+    }
+
+    // ----- ISR changes -----------------------------------------------------------------
+
+    fn propose_isr_change(&mut self, tp: &TopicPartition, change: IsrChange, now_ms: i64, out: &mut Outbox) {
+        self.alter_pending.insert(tp.clone(), (change, now_ms));
+        self.send_alter(tp, now_ms, out);
+    }
+
+    fn send_alter(&mut self, tp: &TopicPartition, now_ms: i64, out: &mut Outbox) {
+        let retry_ms = self.config.replica_fetch_backoff_ms.max(1);
+        let timeout_ms = self.config.controller.controller_socket_timeout_ms;
+        let controller = self.controller_id;
+        let Some((change, resend_at)) = self.alter_pending.get_mut(tp) else {
+            return;
+        };
+        match controller {
+            Some(controller) => {
+                out.send(
+                    controller,
+                    Message::AlterPartition {
+                        tp: tp.clone(),
+                        change: change.clone(),
+                    },
+                );
+                *resend_at = now_ms + timeout_ms.min(5 * retry_ms);
+            }
+            None => *resend_at = now_ms + retry_ms,
+        }
+    }
+
+    fn on_alter_reply(
+        &mut self,
+        tp: TopicPartition,
+        result: Result<LeaderAndIsr, crate::controller::IsrChangeRejected>,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        if self.alter_pending.remove(&tp).is_none() {
+            return;
+        }
+        let Some(replica) = self.replicas.get_mut(&tp) else {
+            return;
+        };
+        replica.partition.isr_change_completed(result.as_ref().ok(), now_ms);
+        self.take_partition_events(&tp, now_ms, out);
+        self.complete_produces(&tp, now_ms, out);
+    }
+
+    // ----- produce ---------------------------------------------------------------------
+
+    fn on_produce(&mut self, from: NodeId, request: ProduceRequest, now_ms: i64, out: &mut Outbox) {
+        let reply = |out: &mut Outbox, result: Result<i64, ClientError>| {
+            if request.acks != Acks::None {
+                out.send(
+                    from,
+                    Message::ProduceReply(ProduceResponse {
+                        correlation_id: request.correlation_id,
+                        tp: request.tp.clone(),
+                        result,
+                    }),
+                );
+            }
+        };
+        let Some(replica) = self.replicas.get_mut(&request.tp) else {
+            return reply(out, Err(ClientError::UnknownTopicOrPartition));
+        };
+        let info = match replica
+            .partition
+            .append_as_leader(&request.records, Compression::None, request.acks, now_ms)
+        {
+            Ok(info) => info,
+            Err(e) => return reply(out, Err(ClientError::Partition(e))),
+        };
+        let tp = request.tp.clone();
+        self.take_partition_events(&tp, now_ms, out);
+        match request.acks {
+            Acks::None => {}
+            Acks::Leader => reply(out, Ok(info.first_offset)),
+            Acks::All => self.produce_purgatory.push(PendingProduce {
+                from,
+                correlation_id: request.correlation_id,
+                tp: tp.clone(),
+                first_offset: info.first_offset,
+                required_offset: info.last_offset + 1,
+                deadline_ms: now_ms + request.timeout_ms,
+            }),
+        }
+        self.complete_produces(&tp, now_ms, out);
+        self.complete_parked_fetches(Some(&tp), now_ms, out);
+    }
+
+    /// Answers the waiting acks=all produces of `tp` that the HW (or a lost leadership)
+    /// settles.
+    fn complete_produces(&mut self, tp: &TopicPartition, _now_ms: i64, out: &mut Outbox) {
+        if self.produce_purgatory.is_empty() {
+            return;
+        }
+        let replicas = &self.replicas;
+        self.produce_purgatory.retain(|pending| {
+            if &pending.tp != tp {
+                return true;
+            }
+            let outcome = match replicas.get(tp) {
+                None => Some(Err(ClientError::UnknownTopicOrPartition)),
+                Some(r) => r
+                    .partition
+                    .check_enough_replicas_reach_offset(pending.required_offset)
+                    .map(|r| r.map(|()| pending.first_offset).map_err(ClientError::Partition)),
+            };
+            match outcome {
+                None => true,
+                Some(result) => {
+                    out.send(
+                        pending.from,
+                        Message::ProduceReply(ProduceResponse {
+                            correlation_id: pending.correlation_id,
+                            tp: pending.tp.clone(),
+                            result,
+                        }),
+                    );
+                    false
+                }
+            }
+        });
+    }
+
+    // ----- fetch -----------------------------------------------------------------------
+
+    /// The leader's side of a follower fetch. Reading records the follower's fetch
+    /// offset at once (it acknowledges what is below it, and may move the HW); with
+    /// nothing to return the request waits up to `replica.fetch.wait.max.ms`.
+    fn on_replica_fetch(&mut self, from: NodeId, request: ReplicaFetch, now_ms: i64, out: &mut Outbox, parked: bool) {
+        let mut partitions = Vec::with_capacity(request.partitions.len());
+        let mut has_data = false;
+        let mut changes = Vec::new();
+        for (tp, fetch) in &request.partitions {
+            let result = match self.replicas.get_mut(tp) {
+                None => Err(PartitionError::NotLeaderOrFollower { leader: None }),
+                Some(replica) => replica.partition.handle_fetch(fetch, now_ms).map(|(response, change)| {
+                    if let Some(change) = change {
+                        changes.push((tp.clone(), change));
+                    }
+                    response
+                }),
+            };
+            match &result {
+                Ok(r) => has_data |= !r.records.is_empty() || r.diverging_epoch.is_some(),
+                Err(_) => has_data = true,
+            }
+            partitions.push((tp.clone(), result));
+        }
+        for (tp, _) in &request.partitions {
+            self.take_partition_events(tp, now_ms, out);
+            self.complete_produces(tp, now_ms, out);
+        }
+        for (tp, change) in changes {
+            self.propose_isr_change(&tp, change, now_ms, out);
+        }
+        if !has_data && !parked && request.max_wait_ms > 0 {
+            self.fetch_purgatory.push(ParkedFetch {
+                from,
+                deadline_ms: now_ms + request.max_wait_ms,
+                request,
+            });
+            return;
+        }
+        out.send(
+            from,
+            Message::ReplicaFetchReply(ReplicaFetchResponse {
+                correlation_id: request.correlation_id,
+                partitions,
+            }),
+        );
+    }
+
+    /// Answers parked fetches that new data on `tp` (or their deadline) completes.
+    fn complete_parked_fetches(&mut self, tp: Option<&TopicPartition>, now_ms: i64, out: &mut Outbox) {
+        if self.fetch_purgatory.is_empty() {
+            return;
+        }
+        let (due, keep): (Vec<ParkedFetch>, Vec<ParkedFetch>) = std::mem::take(&mut self.fetch_purgatory)
+            .into_iter()
+            .partition(|parked| {
+                parked.deadline_ms <= now_ms
+                    || tp.is_some_and(|tp| parked.request.partitions.iter().any(|(t, _)| t == tp))
+            });
+        self.fetch_purgatory = keep;
+        for parked in due {
+            self.on_replica_fetch(parked.from, parked.request, now_ms, out, true);
+        }
+    }
+
+    fn on_replica_fetch_reply(&mut self, from: NodeId, response: ReplicaFetchResponse, now_ms: i64, out: &mut Outbox) {
+        let Some(fetcher) = self.fetchers.get_mut(&from) else {
+            return;
+        };
+        if fetcher.in_flight.map(|(c, _)| c) != Some(response.correlation_id) {
+            return;
+        }
+        fetcher.in_flight = None;
+        let mut any_ok = false;
+        let backoff = self.config.replica_fetch_backoff_ms;
+        for (tp, result) in response.partitions {
+            let Some(replica) = self.replicas.get_mut(&tp) else {
+                continue;
+            };
+            // The partition may have changed leader while the fetch was out.
+            if replica.partition.is_leader() || replica.partition.leader() != Some(from) {
+                continue;
+            }
+            match result {
+                Ok(data) => {
+                    if replica.partition.handle_fetch_response(&data, now_ms).is_ok() {
+                        any_ok = true;
+                    } else {
+                        replica.fetch_blocked_until_ms = now_ms + backoff;
+                    }
+                }
+                Err(PartitionError::OffsetOutOfRange {
+                    log_start_offset,
+                    log_end_offset,
+                    ..
+                }) => {
+                    // Kafka's handleOutOfRangeError: a follower ahead of its leader cuts
+                    // back to the leader's LEO (the old unclean-election path); one behind
+                    // the leader's log start restarts there.
+                    replica
+                        .partition
+                        .reset_after_out_of_range(log_start_offset, log_end_offset, now_ms);
+                    any_ok = true;
+                }
+                Err(_) => replica.fetch_blocked_until_ms = now_ms + backoff,
+            }
+            self.take_partition_events(&tp, now_ms, out);
+        }
+        if !any_ok && let Some(fetcher) = self.fetchers.get_mut(&from) {
+            fetcher.backoff_until_ms = now_ms + backoff;
+        }
+    }
+
+    /// Sends a fetch from every idle fetcher that has partitions to fetch.
+    fn drive_fetchers(&mut self, now_ms: i64, out: &mut Outbox) {
+        let leaders: Vec<BrokerId> = self.fetchers.keys().copied().collect();
+        for leader in leaders {
+            let fetcher = &self.fetchers[&leader];
+            if fetcher.in_flight.is_some() || fetcher.backoff_until_ms > now_ms {
+                continue;
+            }
+            let partitions: Vec<_> = self
+                .replicas
+                .iter()
+                .filter(|(_, r)| r.partition.leader() == Some(leader) && !r.partition.is_leader())
+                .filter(|(_, r)| r.fetch_blocked_until_ms <= now_ms)
+                .filter_map(|(tp, r)| r.partition.fetch_request().map(|f| (tp.clone(), f)))
+                .collect();
+            if partitions.is_empty() {
+                let follows_any = self
+                    .replicas
+                    .values()
+                    .any(|r| r.partition.leader() == Some(leader) && !r.partition.is_leader());
+                if !follows_any {
+                    self.fetchers.remove(&leader);
+                }
+                continue;
+            }
+            let correlation_id = self.next_correlation;
+            self.next_correlation += 1;
+            let fetcher = self.fetchers.get_mut(&leader).expect("listed above");
+            fetcher.in_flight = Some((correlation_id, now_ms + self.config.replica_socket_timeout_ms));
+            out.send(
+                leader,
+                Message::ReplicaFetch(ReplicaFetch {
+                    correlation_id,
+                    replica: self.id,
+                    max_wait_ms: self.config.replica_fetch_wait_max_ms,
+                    partitions,
+                }),
+            );
+        }
+    }
+
+    fn on_consumer_fetch(&mut self, from: NodeId, request: ConsumerFetch, out: &mut Outbox) {
+        let result = match self.replicas.get(&request.tp) {
+            None => Err(ClientError::UnknownTopicOrPartition),
+            Some(r) if !r.partition.is_leader() => Err(ClientError::Partition(PartitionError::NotLeaderOrFollower {
+                leader: r.partition.leader(),
+            })),
+            Some(r) => r
+                .partition
+                .read_for_consumer(request.offset, request.max_bytes)
+                .map(|records| ConsumerRecords {
+                    records,
+                    high_watermark: r.partition.high_watermark(),
+                    log_start_offset: r.partition.log().log_start_offset(),
+                })
+                .map_err(ClientError::Partition),
+        };
+        out.send(
+            from,
+            Message::FetchReply(ConsumerFetchResponse {
+                correlation_id: request.correlation_id,
+                tp: request.tp,
+                result,
+            }),
+        );
+    }
+
+    fn metadata_response(&self, correlation_id: u64) -> MetadataResponse {
+        MetadataResponse {
+            correlation_id,
+            controller: self.controller_id,
+            brokers: self.metadata.live_brokers.clone(),
+            partitions: self
+                .metadata
+                .partitions
+                .iter()
+                .map(|(tp, ps)| {
+                    (
+                        tp.clone(),
+                        PartitionMetadata {
+                            leader: ps.state.leader,
+                            leader_epoch: ps.state.leader_epoch,
+                            replicas: ps.assignment.clone(),
+                            isr: ps.state.isr.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Work that follows any input: requests the controller queued, fetches to send.
+    fn after(&mut self, now_ms: i64, out: &mut Outbox) {
+        self.drive_controller(now_ms, out);
+        self.drive_fetchers(now_ms, out);
+    }
+}
+
+/// A partition's files, with each segment's bytes chosen by `bytes`.
+pub fn log_disk(partition: &Partition, bytes: impl Fn(&crate::log::Segment) -> Vec<u8>) -> LogDisk {
+    LogDisk {
+        config: partition.log().config().clone(),
+        segments: partition
+            .log()
+            .segments()
+            .iter()
+            .map(|s| (s.base_offset(), bytes(s)))
+            .collect(),
+        leader_epoch_checkpoint: partition.epochs().to_checkpoint(),
+    }
+}
+
+impl Actor for Broker {
+    fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
+        self.now_ms = now_ms;
+        match message {
+            Message::ZkReply(response) => self.on_zk_response(response, now_ms, out),
+            Message::ZkWatch(notification) => self.on_watch(&notification.path, notification.event, now_ms, out),
+            Message::Controller {
+                controller_epoch,
+                correlation_id,
+                request,
+                ..
+            } => self.on_controller_request(from, controller_epoch, correlation_id, request, now_ms, out),
+            Message::ControllerAck { correlation_id } => {
+                if let Some(controller) = &mut self.controller {
+                    controller.on_ack(from, correlation_id, now_ms, out);
+                }
+            }
+            Message::AlterPartition { tp, change } => match &mut self.controller {
+                Some(controller) if controller.is_loaded() => {
+                    controller.on_alter_partition(from, tp, change, now_ms, out)
+                }
+                // Not (yet) the controller: the leader resends after its timeout.
+                _ => {}
+            },
+            Message::AlterPartitionReply { tp, result } => self.on_alter_reply(tp, result, now_ms, out),
+            Message::ReplicaFetch(request) => self.on_replica_fetch(from, request, now_ms, out, false),
+            Message::ReplicaFetchReply(response) => self.on_replica_fetch_reply(from, response, now_ms, out),
+            Message::Produce(request) => self.on_produce(from, request, now_ms, out),
+            Message::Fetch(request) => self.on_consumer_fetch(from, request, out),
+            Message::Metadata { correlation_id } => {
+                out.send(from, Message::MetadataReply(self.metadata_response(correlation_id)));
+            }
+            Message::CreateTopic(request) => match &mut self.controller {
+                Some(controller) if controller.is_loaded() => controller.on_create_topic(from, request, now_ms, out),
+                _ => out.send(
+                    from,
+                    Message::CreateTopicReply(crate::protocol::CreateTopicResponse {
+                        correlation_id: request.correlation_id,
+                        name: request.name,
+                        result: Err(ClientError::NotController),
+                    }),
+                ),
+            },
+            Message::ElectLeaders { correlation_id } => {
+                if let Some(controller) = &mut self.controller {
+                    controller.on_elect_preferred(from, correlation_id, now_ms, out);
+                }
+            }
+            Message::Zk(_)
+            | Message::ProduceReply(_)
+            | Message::FetchReply(_)
+            | Message::MetadataReply(_)
+            | Message::CreateTopicReply(_)
+            | Message::ElectLeadersReply { .. } => {}
+        }
+        self.after(now_ms, out);
+    }
+
+    fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
+        self.now_ms = now_ms;
+        // ZooKeeper: requests that got no answer are a lost connection.
+        let expired: Vec<(u64, ZkPurpose)> = self
+            .zk_pending
+            .iter()
+            .filter(|(_, (deadline, _))| *deadline <= now_ms)
+            .map(|(&xid, (_, purpose))| (xid, purpose.clone()))
+            .collect();
+        for (xid, purpose) in expired {
+            self.zk_pending.remove(&xid);
+            match purpose {
+                ZkPurpose::OpenSession => self.open_session(now_ms, out),
+                ZkPurpose::Ping => {}
+                ZkPurpose::Register => self.register(now_ms, out),
+                ZkPurpose::ReadController | ZkPurpose::ClaimController | ZkPurpose::Resign => {
+                    self.read_controller(now_ms, out)
+                }
+                ZkPurpose::Controller => {
+                    if let Some(controller) = &mut self.controller {
+                        controller.on_zk_connection_loss(now_ms, out);
+                    }
+                }
+            }
+        }
+        if self.next_ping_ms.is_some_and(|at| at <= now_ms) {
+            self.next_ping_ms = Some(now_ms + self.config.zookeeper_session_timeout_ms / 3);
+            if let Some(session) = self.session {
+                self.zk_send(|xid| ZkRequest::Ping { xid, session }, ZkPurpose::Ping, now_ms, out);
+            }
+        }
+        if let Registration::Blocked { retry_at_ms } = self.registration
+            && retry_at_ms <= now_ms
+        {
+            self.register(now_ms, out);
+        }
+        // Follower fetches unanswered for replica.socket.timeout.ms are given up.
+        let backoff = self.config.replica_fetch_backoff_ms;
+        for fetcher in self.fetchers.values_mut() {
+            if fetcher.in_flight.is_some_and(|(_, deadline)| deadline <= now_ms) {
+                fetcher.in_flight = None;
+                fetcher.backoff_until_ms = now_ms + backoff;
+            }
+        }
+        // acks=all produces that waited request.timeout.ms.
+        let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.produce_purgatory)
+            .into_iter()
+            .partition(|p| p.deadline_ms <= now_ms);
+        self.produce_purgatory = waiting;
+        for pending in late {
+            out.send(
+                pending.from,
+                Message::ProduceReply(ProduceResponse {
+                    correlation_id: pending.correlation_id,
+                    tp: pending.tp,
+                    result: Err(ClientError::RequestTimedOut),
+                }),
+            );
+        }
+        self.complete_parked_fetches(None, now_ms, out);
+        // ISR shrink, every replica.lag.time.max.ms / 2.
+        if self.next_isr_check_ms <= now_ms {
+            self.next_isr_check_ms = now_ms + (self.config.replica_lag_time_max_ms / 2).max(1);
+            let tps: Vec<TopicPartition> = self.replicas.keys().cloned().collect();
+            for tp in tps {
+                let replica = self.replicas.get_mut(&tp).expect("listed above");
+                if let Some(change) = replica.partition.maybe_shrink_isr(now_ms) {
+                    self.take_partition_events(&tp, now_ms, out);
+                    self.propose_isr_change(&tp, change, now_ms, out);
+                }
+            }
+        }
+        let resend: Vec<TopicPartition> = self
+            .alter_pending
+            .iter()
+            .filter(|(_, (_, at))| *at <= now_ms)
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in resend {
+            self.send_alter(&tp, now_ms, out);
+        }
+        if self.next_checkpoint_ms <= now_ms {
+            self.next_checkpoint_ms = now_ms + self.config.replica_high_watermark_checkpoint_interval_ms;
+            self.high_watermark_checkpoint = self
+                .replicas
+                .iter()
+                .map(|(tp, r)| (tp.clone(), r.partition.high_watermark()))
+                .collect();
+        }
+        if let Some(controller) = &mut self.controller {
+            controller.tick(now_ms, out);
+        }
+        self.after(now_ms, out);
+    }
+
+    fn next_timer_ms(&self) -> Option<i64> {
+        let mut next = self.next_isr_check_ms.min(self.next_checkpoint_ms);
+        let mut consider = |t: Option<i64>| {
+            if let Some(t) = t {
+                next = next.min(t);
+            }
+        };
+        consider(self.zk_pending.values().map(|(d, _)| *d).min());
+        consider(self.next_ping_ms);
+        if let Registration::Blocked { retry_at_ms } = self.registration {
+            consider(Some(retry_at_ms));
+        }
+        // An idle fetcher waits for its backoff, or for its partitions' backoffs.
+        let now_ms = self.now_ms;
+        for fetcher in self.fetchers.values() {
+            match fetcher.in_flight {
+                Some((_, deadline)) => consider(Some(deadline)),
+                None => consider(Some(fetcher.backoff_until_ms).filter(|&t| t > now_ms)),
+            }
+        }
+        consider(
+            self.replicas
+                .values()
+                .filter(|r| !r.partition.is_leader() && r.fetch_blocked_until_ms > now_ms)
+                .map(|r| r.fetch_blocked_until_ms)
+                .min(),
+        );
+        consider(self.produce_purgatory.iter().map(|p| p.deadline_ms).min());
+        consider(self.fetch_purgatory.iter().map(|p| p.deadline_ms).min());
+        consider(self.alter_pending.values().map(|(_, at)| *at).min());
+        consider(self.controller.as_ref().and_then(Controller::next_timer_ms));
+        Some(next)
+    }
+}

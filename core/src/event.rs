@@ -1,0 +1,267 @@
+//! Every state change of the cluster as a value, with one sentence a student can read
+//! ([`Event::explain`]). The simulation records them in order; the TUI narrates them.
+
+use std::collections::BTreeSet;
+
+use crate::controller::Assignment;
+use crate::partition::PartitionEvent;
+use crate::protocol::{NodeId, TopicPartition};
+use crate::replication::BrokerId;
+
+/// Why the controller chose a leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElectionReason {
+    /// A partition of a new topic gets its first leader.
+    NewPartition,
+    /// The leader's broker is gone (its ZooKeeper session expired).
+    LeaderFailed { previous: BrokerId },
+    /// An offline partition got a live replica back.
+    ReplicaCameBack,
+    /// Leadership returns to the first replica of the assignment.
+    Preferred,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Partition {
+        broker: BrokerId,
+        tp: TopicPartition,
+        event: PartitionEvent,
+    },
+    /// A broker started, having recovered its logs.
+    BrokerStarted {
+        broker: BrokerId,
+        partitions: usize,
+    },
+    /// Recovery after an unclean shutdown cut a log.
+    LogRecovered {
+        broker: BrokerId,
+        tp: TopicPartition,
+        log_end_offset: i64,
+        dropped_bytes: usize,
+    },
+    BrokerRegistered {
+        broker: BrokerId,
+    },
+    /// The broker's previous registration still holds its id.
+    RegistrationBlocked {
+        broker: BrokerId,
+    },
+    SessionExpired {
+        client: NodeId,
+        timeout_ms: i64,
+        deleted: Vec<String>,
+    },
+    ControllerElected {
+        broker: BrokerId,
+        epoch: i32,
+    },
+    ControllerResigned {
+        broker: BrokerId,
+        reason: String,
+    },
+    BrokersFailed {
+        brokers: BTreeSet<BrokerId>,
+    },
+    BrokersStarted {
+        brokers: BTreeSet<BrokerId>,
+    },
+    TopicCreated {
+        topic: String,
+        assignment: Assignment,
+    },
+    LeaderElected {
+        tp: TopicPartition,
+        leader: BrokerId,
+        leader_epoch: i32,
+        isr: BTreeSet<BrokerId>,
+        unclean: bool,
+        reason: ElectionReason,
+    },
+    /// No replica may lead: the partition is unavailable.
+    PartitionOffline {
+        tp: TopicPartition,
+        leader_epoch: i32,
+        isr: BTreeSet<BrokerId>,
+        unclean_leader_election_enable: bool,
+    },
+    /// The controller took dead brokers out of an ISR (the leader stays).
+    IsrShrunkByController {
+        tp: TopicPartition,
+        removed: BTreeSet<BrokerId>,
+        isr: BTreeSet<BrokerId>,
+        leader_epoch: i32,
+    },
+    IsrChangeCommitted {
+        tp: TopicPartition,
+        isr: BTreeSet<BrokerId>,
+        partition_epoch: i32,
+    },
+    IsrChangeRejected {
+        tp: TopicPartition,
+        leader: BrokerId,
+        reason: String,
+    },
+    /// A zombie: a request carried an older controller epoch.
+    StaleControllerIgnored {
+        broker: BrokerId,
+        epoch: i32,
+        current: i32,
+    },
+}
+
+/// An event at a sim time, on a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub time_ms: i64,
+    pub node: NodeId,
+    pub kind: EventKind,
+}
+
+fn brokers(set: &BTreeSet<BrokerId>) -> String {
+    let list: Vec<String> = set.iter().map(|b| b.to_string()).collect();
+    format!("[{}]", list.join(","))
+}
+
+impl Event {
+    /// One sentence for a student.
+    pub fn explain(&self) -> String {
+        match &self.kind {
+            EventKind::Partition { broker, tp, event } => event.explain(&tp.to_string(), *broker),
+            EventKind::BrokerStarted { broker, partitions } => format!(
+                "broker {broker} started with {partitions} partition logs on its disk and connects to ZooKeeper"
+            ),
+            EventKind::LogRecovered {
+                broker,
+                tp,
+                log_end_offset,
+                dropped_bytes,
+            } => format!(
+                "broker {broker} recovered {tp} after an unclean shutdown: {dropped_bytes} bytes at the tail were \
+                 invalid or lost, the log now ends at offset {log_end_offset}"
+            ),
+            EventKind::BrokerRegistered { broker } => format!(
+                "broker {broker} registered at /brokers/ids/{broker} (an ephemeral node that lives as long as its \
+                 ZooKeeper session)"
+            ),
+            EventKind::RegistrationBlocked { broker } => format!(
+                "broker {broker} cannot register yet: /brokers/ids/{broker} still belongs to its previous session, \
+                 which has not expired"
+            ),
+            EventKind::SessionExpired {
+                client,
+                timeout_ms,
+                deleted,
+            } => format!(
+                "ZooKeeper expired the session of node {client}: no heartbeat for {timeout_ms} ms \
+                 (zookeeper.session.timeout.ms); its ephemeral nodes {deleted:?} are deleted"
+            ),
+            EventKind::ControllerElected { broker, epoch } => format!(
+                "broker {broker} became the controller (controller epoch {epoch}): it created /controller first"
+            ),
+            EventKind::ControllerResigned { broker, reason } => {
+                format!("broker {broker} is no longer the controller: {reason}")
+            }
+            EventKind::BrokersFailed { brokers: b } => format!(
+                "the controller sees brokers {} gone (their registrations vanished) and moves their leaderships",
+                brokers(b)
+            ),
+            EventKind::BrokersStarted { brokers: b } => format!(
+                "the controller sees brokers {} registered and sends them their partitions",
+                brokers(b)
+            ),
+            EventKind::TopicCreated { topic, assignment } => {
+                let parts: Vec<String> = assignment
+                    .iter()
+                    .enumerate()
+                    .map(|(p, r)| {
+                        let r: Vec<String> = r.iter().map(|b| b.to_string()).collect();
+                        format!("{topic}-{p} on [{}]", r.join(","))
+                    })
+                    .collect();
+                format!(
+                    "topic {topic} created with Kafka's round-robin placement: {}",
+                    parts.join(", ")
+                )
+            }
+            EventKind::LeaderElected {
+                tp,
+                leader,
+                leader_epoch,
+                isr,
+                unclean,
+                reason,
+            } => {
+                let why = match reason {
+                    ElectionReason::NewPartition => "a new partition".to_string(),
+                    ElectionReason::LeaderFailed { previous } => {
+                        format!("its leader, broker {previous}, is gone")
+                    }
+                    ElectionReason::ReplicaCameBack => "a replica of the offline partition came back".to_string(),
+                    ElectionReason::Preferred => {
+                        "leadership returns to the preferred replica".to_string()
+                    }
+                };
+                if *unclean {
+                    format!(
+                        "UNCLEAN election: broker {leader} leads {tp} in epoch {leader_epoch} although it was not in \
+                         the ISR ({why}; unclean.leader.election.enable = true): acknowledged records it lacks are lost"
+                    )
+                } else {
+                    format!(
+                        "broker {leader} was elected leader of {tp} in epoch {leader_epoch} with ISR {} ({why}; the \
+                         first live replica of the assignment that is in the ISR)",
+                        brokers(isr)
+                    )
+                }
+            }
+            EventKind::PartitionOffline {
+                tp,
+                leader_epoch,
+                isr,
+                unclean_leader_election_enable,
+            } => {
+                if *unclean_leader_election_enable {
+                    format!(
+                        "{tp} is OFFLINE in epoch {leader_epoch}: no replica is alive to lead it"
+                    )
+                } else {
+                    format!(
+                        "{tp} is OFFLINE in epoch {leader_epoch}: no member of its ISR {} is alive, and \
+                         unclean.leader.election.enable = false forbids a leader from outside the ISR",
+                        brokers(isr)
+                    )
+                }
+            }
+            EventKind::IsrShrunkByController {
+                tp,
+                removed,
+                isr,
+                leader_epoch,
+            } => format!(
+                "the controller removed dead brokers {} from the ISR of {tp}: the ISR is now {} (leader epoch {leader_epoch})",
+                brokers(removed),
+                brokers(isr)
+            ),
+            EventKind::IsrChangeCommitted {
+                tp,
+                isr,
+                partition_epoch,
+            } => format!(
+                "the controller committed the ISR of {tp} as {} (partition epoch {partition_epoch})",
+                brokers(isr)
+            ),
+            EventKind::IsrChangeRejected { tp, leader, reason } => {
+                format!("the controller refused broker {leader}'s ISR change for {tp}: {reason}")
+            }
+            EventKind::StaleControllerIgnored {
+                broker,
+                epoch,
+                current,
+            } => format!(
+                "broker {broker} ignored a request from a deposed controller (epoch {epoch}, current {current})"
+            ),
+        }
+    }
+}

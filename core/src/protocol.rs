@@ -1,0 +1,465 @@
+//! The messages kafkasim's nodes exchange, as plain values: ZooKeeper requests and
+//! watches, the controller's LeaderAndIsr and UpdateMetadata, AlterPartition, follower
+//! fetches, and the client requests (Produce, Fetch, Metadata, CreateTopics). Names and
+//! error codes are Kafka's; the wire encoding is not modelled (messages move as values).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::config::LogConfig;
+use crate::controller::{Assignment, IsrChangeRejected, LeaderAndIsr};
+use crate::metadata::{MetadataError, Notification, SessionId};
+use crate::partition::{Acks, FetchRequest, FetchResponse, PartitionError};
+use crate::record::Record;
+use crate::replication::BrokerId;
+
+/// An address on the simulated network: a broker's id, the ZooKeeper node, or a client.
+pub type NodeId = i32;
+
+/// The ZooKeeper node's address. Broker ids must stay below it.
+pub const ZOOKEEPER: NodeId = 10_000;
+
+/// Clients (producers, consumers, the admin) are numbered from here.
+pub const FIRST_CLIENT: NodeId = 20_000;
+
+/// A partition of a topic; shown as Kafka shows it, `orders-0`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: &str, partition: u32) -> TopicPartition {
+        TopicPartition {
+            topic: topic.to_string(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// A topic's configuration, with Kafka's topic-level names (dots as underscores).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// `min.insync.replicas`
+    pub min_insync_replicas: usize,
+    /// `unclean.leader.election.enable`: false since Kafka 0.11; true in 0.8.2 to 0.10.
+    pub unclean_leader_election_enable: bool,
+    /// `segment.bytes`, `retention.ms`, `retention.bytes`, `flush.messages` and the rest.
+    pub log: LogConfig,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        TopicConfig {
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// What a ZooKeeper node holds. Kafka stores JSON; kafkasim stores typed values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZNode {
+    /// A directory such as `/brokers/ids`.
+    Empty,
+    /// `/brokers/ids/<id>`: an ephemeral registration. `epoch` is the registering
+    /// session (Kafka's broker epoch, KIP-380): a new one means the broker restarted.
+    Broker { id: BrokerId, epoch: SessionId },
+    /// `/controller`: an ephemeral node naming the active controller.
+    Controller { broker: BrokerId },
+    /// `/controller_epoch`: bumped by every new controller, checked on every write it
+    /// makes, so a deposed controller's writes fail.
+    ControllerEpoch(i32),
+    /// `/brokers/topics/<topic>`: the replica assignment and the topic's configs.
+    Topic {
+        assignment: Assignment,
+        config: TopicConfig,
+    },
+    /// `/brokers/topics/<topic>/partitions/<p>/state`.
+    PartitionState {
+        state: LeaderAndIsr,
+        controller_epoch: i32,
+    },
+}
+
+/// One ZooKeeper operation. A request carries a list of them applied atomically: all or
+/// none (ZooKeeper's `multi`; reads in a batch are ZooKeeper 3.6's `multiRead`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZkOp {
+    Create {
+        path: String,
+        value: ZNode,
+        ephemeral: bool,
+    },
+    Set {
+        path: String,
+        value: ZNode,
+        version: Option<i32>,
+    },
+    Delete {
+        path: String,
+        version: Option<i32>,
+    },
+    /// Fails the batch unless `path` is at `version`.
+    Check {
+        path: String,
+        version: i32,
+    },
+    Get {
+        path: String,
+        watch: bool,
+    },
+    Children {
+        path: String,
+        watch: bool,
+    },
+}
+
+/// One operation's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZkOpResult {
+    Done,
+    /// A `Set`'s new version.
+    Version(i32),
+    /// A `Get`: the value and version, or None when the node does not exist.
+    Value(Option<(ZNode, i32)>),
+    Children(Vec<String>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZkRequest {
+    /// Opens a session that expires after `timeout_ms` without traffic.
+    OpenSession { xid: u64, timeout_ms: i64 },
+    /// Keeps the session alive (any request does).
+    Ping { xid: u64, session: SessionId },
+    /// Operations applied atomically, in order.
+    Multi {
+        xid: u64,
+        session: SessionId,
+        ops: Vec<ZkOp>,
+    },
+}
+
+impl ZkRequest {
+    pub fn xid(&self) -> u64 {
+        match self {
+            ZkRequest::OpenSession { xid, .. }
+            | ZkRequest::Ping { xid, .. }
+            | ZkRequest::Multi { xid, .. } => *xid,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZkResponse {
+    SessionOpened {
+        xid: u64,
+        session: SessionId,
+    },
+    Pong {
+        xid: u64,
+    },
+    /// The results of a `Multi`, or the index of the first operation that failed.
+    Multi {
+        xid: u64,
+        result: Result<Vec<ZkOpResult>, (usize, MetadataError)>,
+    },
+    /// The session is gone: the client must open a new one.
+    SessionExpired {
+        xid: u64,
+    },
+}
+
+/// One partition in a LeaderAndIsr request: its state, replicas and configs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionState {
+    pub tp: TopicPartition,
+    pub state: LeaderAndIsr,
+    pub assignment: Vec<BrokerId>,
+    pub config: TopicConfig,
+}
+
+/// What the controller tells brokers. Requests to one broker go one at a time, in
+/// order, each resent until acknowledged (Kafka's `ControllerChannelManager`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControllerRequest {
+    /// Become leader or follower of these partitions.
+    LeaderAndIsr { partitions: Vec<PartitionState> },
+    /// The cluster as the controller sees it, for the brokers' metadata caches.
+    UpdateMetadata {
+        live_brokers: BTreeSet<BrokerId>,
+        partitions: Vec<PartitionState>,
+    },
+}
+
+/// A follower's fetch for every partition it follows on one leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaFetch {
+    pub correlation_id: u64,
+    pub replica: BrokerId,
+    /// `replica.fetch.wait.max.ms`: how long the leader may hold the request.
+    pub max_wait_ms: i64,
+    pub partitions: Vec<(TopicPartition, FetchRequest)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaFetchResponse {
+    pub correlation_id: u64,
+    pub partitions: Vec<(TopicPartition, Result<FetchResponse, PartitionError>)>,
+}
+
+/// Kafka's error codes for client requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    Partition(PartitionError),
+    UnknownTopicOrPartition,
+    /// acks=all did not complete within the request's timeout.
+    RequestTimedOut,
+    /// CreateTopics for a topic that exists.
+    TopicAlreadyExists,
+    /// The request went to a broker that is not the controller.
+    NotController,
+    InvalidReplicationFactor(String),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Partition(e) => write!(f, "{e}"),
+            ClientError::UnknownTopicOrPartition => {
+                write!(f, "this broker knows no such partition (UNKNOWN_TOPIC_OR_PARTITION)")
+            }
+            ClientError::RequestTimedOut => write!(
+                f,
+                "not enough replicas acknowledged before the request timed out (REQUEST_TIMED_OUT)"
+            ),
+            ClientError::TopicAlreadyExists => write!(f, "the topic exists (TOPIC_ALREADY_EXISTS)"),
+            ClientError::NotController => {
+                write!(f, "this broker is not the controller (NOT_CONTROLLER)")
+            }
+            ClientError::InvalidReplicationFactor(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl ClientError {
+    /// Kafka's error name, for histories and checkers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClientError::Partition(e) => match e {
+                PartitionError::NotLeaderOrFollower { .. } => "NOT_LEADER_OR_FOLLOWER",
+                PartitionError::NotEnoughReplicas { .. } => "NOT_ENOUGH_REPLICAS",
+                PartitionError::NotEnoughReplicasAfterAppend { .. } => {
+                    "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
+                }
+                PartitionError::FencedLeaderEpoch { .. } => "FENCED_LEADER_EPOCH",
+                PartitionError::UnknownLeaderEpoch { .. } => "UNKNOWN_LEADER_EPOCH",
+                PartitionError::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
+                PartitionError::Log(_) => "CORRUPT_MESSAGE",
+            },
+            ClientError::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            ClientError::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ClientError::TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
+            ClientError::NotController => "NOT_CONTROLLER",
+            ClientError::InvalidReplicationFactor(_) => "INVALID_REPLICATION_FACTOR",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProduceRequest {
+    pub correlation_id: u64,
+    pub tp: TopicPartition,
+    pub records: Vec<Record>,
+    pub acks: Acks,
+    /// How long acks=all may wait for the ISR (the producer's `request.timeout.ms`).
+    pub timeout_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProduceResponse {
+    pub correlation_id: u64,
+    pub tp: TopicPartition,
+    /// The offset of the first record, or the error.
+    pub result: Result<i64, ClientError>,
+}
+
+/// A consumer's fetch of one partition: only offsets below the high watermark.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerFetch {
+    pub correlation_id: u64,
+    pub tp: TopicPartition,
+    pub offset: i64,
+    pub max_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerFetchResponse {
+    pub correlation_id: u64,
+    pub tp: TopicPartition,
+    pub result: Result<ConsumerRecords, ClientError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerRecords {
+    pub records: Bytes,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+/// What a broker's metadata cache says about one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionMetadata {
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: i32,
+    pub replicas: Vec<BrokerId>,
+    pub isr: BTreeSet<BrokerId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetadataResponse {
+    pub correlation_id: u64,
+    pub controller: Option<BrokerId>,
+    pub brokers: BTreeSet<BrokerId>,
+    pub partitions: BTreeMap<TopicPartition, PartitionMetadata>,
+}
+
+/// A new topic: placed by the controller with Kafka's round-robin rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateTopic {
+    pub correlation_id: u64,
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: usize,
+    pub config: TopicConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateTopicResponse {
+    pub correlation_id: u64,
+    pub name: String,
+    pub result: Result<Assignment, ClientError>,
+}
+
+/// Everything that travels between nodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Zk(ZkRequest),
+    ZkReply(ZkResponse),
+    /// A watch fired (ZooKeeper's watcher event).
+    ZkWatch(Notification),
+    Controller {
+        controller_id: BrokerId,
+        controller_epoch: i32,
+        correlation_id: u64,
+        request: ControllerRequest,
+    },
+    ControllerAck {
+        correlation_id: u64,
+    },
+    /// A leader asks the controller to change the ISR (Kafka's AlterPartition).
+    AlterPartition {
+        tp: TopicPartition,
+        change: crate::controller::IsrChange,
+    },
+    AlterPartitionReply {
+        tp: TopicPartition,
+        result: Result<LeaderAndIsr, IsrChangeRejected>,
+    },
+    ReplicaFetch(ReplicaFetch),
+    ReplicaFetchReply(ReplicaFetchResponse),
+    Produce(ProduceRequest),
+    ProduceReply(ProduceResponse),
+    Fetch(ConsumerFetch),
+    FetchReply(ConsumerFetchResponse),
+    Metadata {
+        correlation_id: u64,
+    },
+    MetadataReply(MetadataResponse),
+    CreateTopic(CreateTopic),
+    CreateTopicReply(CreateTopicResponse),
+    /// Preferred-leader election for every partition (`kafka-leader-election.sh`).
+    ElectLeaders {
+        correlation_id: u64,
+    },
+    ElectLeadersReply {
+        correlation_id: u64,
+        moved: Vec<TopicPartition>,
+    },
+}
+
+impl Message {
+    /// Kafka's name for the request or response, for the in-flight view.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Zk(ZkRequest::OpenSession { .. }) => "ZkConnect",
+            Message::Zk(ZkRequest::Ping { .. }) => "ZkPing",
+            Message::Zk(ZkRequest::Multi { .. }) => "ZkMulti",
+            Message::ZkReply(_) => "ZkResponse",
+            Message::ZkWatch(_) => "ZkWatch",
+            Message::Controller {
+                request: ControllerRequest::LeaderAndIsr { .. },
+                ..
+            } => "LeaderAndIsr",
+            Message::Controller {
+                request: ControllerRequest::UpdateMetadata { .. },
+                ..
+            } => "UpdateMetadata",
+            Message::ControllerAck { .. } => "ControllerResponse",
+            Message::AlterPartition { .. } => "AlterPartition",
+            Message::AlterPartitionReply { .. } => "AlterPartitionResponse",
+            Message::ReplicaFetch(_) => "Fetch (replica)",
+            Message::ReplicaFetchReply(_) => "FetchResponse (replica)",
+            Message::Produce(_) => "Produce",
+            Message::ProduceReply(_) => "ProduceResponse",
+            Message::Fetch(_) => "Fetch",
+            Message::FetchReply(_) => "FetchResponse",
+            Message::Metadata { .. } => "Metadata",
+            Message::MetadataReply(_) => "MetadataResponse",
+            Message::CreateTopic(_) => "CreateTopics",
+            Message::CreateTopicReply(_) => "CreateTopicsResponse",
+            Message::ElectLeaders { .. } => "ElectLeaders",
+            Message::ElectLeadersReply { .. } => "ElectLeadersResponse",
+        }
+    }
+}
+
+/// Where a state machine's output goes: messages to send and events to narrate.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub sends: Vec<(NodeId, Message)>,
+    pub events: Vec<crate::event::Event>,
+}
+
+impl Outbox {
+    pub fn send(&mut self, to: NodeId, message: Message) {
+        self.sends.push((to, message));
+    }
+
+    pub fn emit(&mut self, event: crate::event::Event) {
+        self.events.push(event);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sends.is_empty() && self.events.is_empty()
+    }
+}
+
+/// A node's state machine, sans IO: messages and due timers in, sends and events out.
+pub trait Actor {
+    fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox);
+    /// Called when the time from [`Actor::next_timer_ms`] has come.
+    fn tick(&mut self, now_ms: i64, out: &mut Outbox);
+    /// When the actor next needs [`Actor::tick`], if ever.
+    fn next_timer_ms(&self) -> Option<i64>;
+}
