@@ -16,4 +16,5 @@ pub mod protocol;
 pub mod record;
 pub mod replication;
 pub mod rng;
+pub mod workload;
 pub mod zookeeper;

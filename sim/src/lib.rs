@@ -6,8 +6,12 @@
 //! files in Kafka's on-disk layout ([`export`]). Brokers, the network, the disk model,
 //! faults and checkers come with the cluster issue.
 
+pub mod check;
+pub mod cluster;
 pub mod disk;
 pub mod export;
 pub mod net;
 pub mod rng;
 pub mod runtime;
+pub mod snapshot;
+pub mod trace;

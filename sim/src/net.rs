@@ -293,6 +293,11 @@ impl<M: Send + 'static> Network<M> {
         self.lock().stats
     }
 
+    /// The directed links a partition blocks now.
+    pub fn blocked(&self) -> BTreeSet<(Addr, Addr)> {
+        self.lock().blocked.clone()
+    }
+
     /// Whether `from` can currently reach `to`.
     pub fn reachable(&self, from: Addr, to: Addr) -> bool {
         !self.lock().blocked.contains(&(from, to))

@@ -1,0 +1,730 @@
+//! A Kafka cluster on madsim: one madsim node per broker, one for ZooKeeper, one per
+//! client, all talking over kafkasim's bus ([`crate::net`]). Each node runs one core
+//! state machine: the runner feeds it messages and due timers and sends what it says.
+//!
+//! A broker's state lives outside its node's tasks, so killing the node (a crash)
+//! leaves the disk behind: [`crate::disk`] decides what of it survives, and a restart
+//! starts a new broker on that.
+//!
+//! Build one with [`ClusterBuilder`] inside a simulation ([`crate::runtime::run_seeded`]):
+//!
+//! ```ignore
+//! let mut cluster = ClusterBuilder::new(3).topic("orders", 1, 3).start().await;
+//! cluster.crash(1, Crash::Process);
+//! cluster.sleep_ms(30_000).await;
+//! let snapshot = cluster.snapshot();
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
+use kafkasim_core::partition::TruncationProtocol;
+use kafkasim_core::protocol::{
+    Actor, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, TopicConfig, TopicPartition, ZOOKEEPER,
+};
+use kafkasim_core::replication::BrokerId;
+use kafkasim_core::rng::RandomSource;
+use kafkasim_core::workload::{ProducerConfig, ProducerStats, TestProducer, WriteOp};
+use kafkasim_core::zookeeper::ZooKeeper;
+use madsim::runtime::{Handle, NodeHandle};
+
+use crate::disk::{Crash, surviving_segments};
+use crate::net::{Envelope, LinkConfig, Network};
+use crate::rng::SimRng;
+use crate::snapshot::{self, BrokerStatus, ClusterSnapshot, InFlight, NetworkSnapshot};
+use crate::trace::{Fault, TraceEntry};
+
+/// What to do when a replica invariant fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invariants {
+    Off,
+    /// Record the violation in the trace (lessons that show a violation on purpose).
+    Record,
+    /// Panic at once: a broken invariant must fail loudly.
+    Panic,
+}
+
+/// A topic created when the cluster starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: usize,
+    pub config: TopicConfig,
+}
+
+/// How to build a cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterBuilder {
+    pub brokers: i32,
+    pub broker: BrokerConfig,
+    pub link: LinkConfig,
+    pub topics: Vec<TopicSpec>,
+    pub invariants: Invariants,
+    /// Keep every core event in the trace (off for benchmarks).
+    pub trace_events: bool,
+}
+
+impl ClusterBuilder {
+    /// `brokers` brokers numbered 1..=brokers, Kafka's defaults, 1-5 ms links, replica
+    /// invariants checked after every step.
+    pub fn new(brokers: i32) -> ClusterBuilder {
+        ClusterBuilder {
+            brokers,
+            broker: BrokerConfig::default(),
+            link: LinkConfig::default(),
+            topics: Vec::new(),
+            invariants: Invariants::Panic,
+            trace_events: true,
+        }
+    }
+
+    /// A topic with the default topic config.
+    pub fn topic(self, name: &str, partitions: u32, replication_factor: usize) -> ClusterBuilder {
+        let config = self.broker.default_topic_config.clone();
+        self.topic_with(name, partitions, replication_factor, config)
+    }
+
+    pub fn topic_with(
+        mut self,
+        name: &str,
+        partitions: u32,
+        replication_factor: usize,
+        config: TopicConfig,
+    ) -> ClusterBuilder {
+        self.topics.push(TopicSpec {
+            name: name.to_string(),
+            partitions,
+            replication_factor,
+            config,
+        });
+        self
+    }
+
+    /// `min.insync.replicas` for topics added after this call.
+    pub fn min_insync_replicas(mut self, n: usize) -> ClusterBuilder {
+        self.broker.default_topic_config.min_insync_replicas = n;
+        self
+    }
+
+    /// `unclean.leader.election.enable` for topics added after this call.
+    pub fn unclean_leader_election(mut self, enable: bool) -> ClusterBuilder {
+        self.broker.default_topic_config.unclean_leader_election_enable = enable;
+        self
+    }
+
+    /// The follower truncation rule: leader epochs (default) or the pre-0.11 HW rule.
+    pub fn replication_protocol(mut self, protocol: TruncationProtocol) -> ClusterBuilder {
+        self.broker.replication_protocol = protocol;
+        self
+    }
+
+    pub fn broker_config(mut self, edit: impl FnOnce(&mut BrokerConfig)) -> ClusterBuilder {
+        edit(&mut self.broker);
+        self
+    }
+
+    pub fn link(mut self, link: LinkConfig) -> ClusterBuilder {
+        self.link = link;
+        self
+    }
+
+    pub fn invariants(mut self, invariants: Invariants) -> ClusterBuilder {
+        self.invariants = invariants;
+        self
+    }
+
+    pub fn trace_events(mut self, on: bool) -> ClusterBuilder {
+        self.trace_events = on;
+        self
+    }
+
+    /// Starts ZooKeeper and the brokers, waits until every broker registered and a
+    /// controller loaded the cluster, then creates the topics and waits until each
+    /// partition has a leader. Call inside a simulation.
+    pub async fn start(self) -> Cluster {
+        let net: Network<Message> = Network::new(self.link);
+        let world = Arc::new(World {
+            net: net.clone(),
+            brokers: Mutex::new(BTreeMap::new()),
+            trace: Mutex::new(Vec::new()),
+            invariants: self.invariants,
+            trace_events: self.trace_events,
+        });
+        let admin_inbox = net.register(FIRST_CLIENT);
+        let mut cluster = Cluster {
+            handle: Handle::current(),
+            world,
+            config: self.broker.clone(),
+            nodes: BTreeMap::new(),
+            down: BTreeMap::new(),
+            paused: BTreeSet::new(),
+            producers: BTreeMap::new(),
+            admin_inbox,
+            next_client: FIRST_CLIENT + 1,
+            next_correlation: 1,
+            broker_ids: (1..=self.brokers).collect(),
+        };
+        let zookeeper = Arc::new(Mutex::new(Some(ZooKeeper::new())));
+        cluster.spawn_node(ZOOKEEPER, "zookeeper", zookeeper);
+        for id in 1..=self.brokers {
+            cluster.start_broker(id, BrokerDisk::default());
+        }
+        cluster
+            .wait_until(60_000, |s| {
+                s.controller.is_some() && s.brokers.values().all(|b| b.registered)
+            })
+            .await
+            .expect("the brokers register and elect a controller within a minute");
+        for topic in self.topics {
+            cluster
+                .create_topic(&topic.name, topic.partitions, topic.replication_factor, topic.config)
+                .await
+                .unwrap_or_else(|e| panic!("topic {}: {e}", topic.name));
+        }
+        cluster
+    }
+}
+
+/// What every node runner shares.
+struct World {
+    net: Network<Message>,
+    /// Each broker's state; None while it is down.
+    brokers: Mutex<BTreeMap<BrokerId, Slot<Broker>>>,
+    trace: Mutex<Vec<TraceEntry>>,
+    invariants: Invariants,
+    trace_events: bool,
+}
+
+type Slot<A> = Arc<Mutex<Option<A>>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().expect("no simulation code panics while holding a lock")
+}
+
+impl World {
+    fn record(&self, entry: TraceEntry) {
+        lock(&self.trace).push(entry);
+    }
+
+    /// Runs the replica invariants over every broker that is up.
+    fn check_invariants(&self, now_ms: i64) {
+        if self.invariants == Invariants::Off {
+            return;
+        }
+        let slots: Vec<Slot<Broker>> = lock(&self.brokers).values().cloned().collect();
+        let guards: Vec<MutexGuard<'_, Option<Broker>>> = slots.iter().map(|s| lock(s)).collect();
+        let brokers: Vec<&Broker> = guards.iter().filter_map(|g| g.as_ref()).collect();
+        for violation in invariant_violations(&brokers) {
+            match self.invariants {
+                Invariants::Panic => panic!("at {now_ms} ms: invariant violated: {violation}"),
+                Invariants::Record => {
+                    let mut trace = lock(&self.trace);
+                    // One line per distinct violation, not one per step.
+                    let seen = trace
+                        .iter()
+                        .any(|e| matches!(e, TraceEntry::Violation { text, .. } if *text == violation));
+                    if !seen {
+                        trace.push(TraceEntry::Violation {
+                            time_ms: now_ms,
+                            text: violation,
+                        });
+                    }
+                }
+                Invariants::Off => {}
+            }
+        }
+    }
+}
+
+/// The replica invariants: HW <= LEO; a leader is in its own ISR; the ISR is within the
+/// replicas; a follower of the newest leader holds the leader's log below its own HW.
+pub fn invariant_violations(brokers: &[&Broker]) -> Vec<String> {
+    let mut violations = Vec::new();
+    let mut leaders: BTreeMap<&TopicPartition, (i32, &Broker)> = BTreeMap::new();
+    for broker in brokers {
+        for (tp, replica) in broker.replicas() {
+            let p = &replica.partition;
+            if p.high_watermark() > p.log_end_offset() {
+                violations.push(format!(
+                    "broker {}: {tp} has HW {} above its LEO {}",
+                    broker.id(),
+                    p.high_watermark(),
+                    p.log_end_offset()
+                ));
+            }
+            if let Some(isr) = p.isr() {
+                if !isr.contains(&broker.id()) {
+                    violations.push(format!("broker {} leads {tp} but is not in its ISR {isr:?}", broker.id()));
+                }
+                if let Some(outside) = isr.iter().find(|b| !replica.assignment.contains(b)) {
+                    violations.push(format!("the ISR {isr:?} of {tp} names broker {outside}, not a replica"));
+                }
+                let epoch = p.leader_epoch();
+                if leaders.get(tp).is_none_or(|(e, _)| *e < epoch) {
+                    leaders.insert(tp, (epoch, broker));
+                }
+            }
+        }
+    }
+    for broker in brokers {
+        for (tp, replica) in broker.replicas() {
+            let p = &replica.partition;
+            let Some((epoch, leader)) = leaders.get(tp) else {
+                continue;
+            };
+            if p.is_leader() || p.leader() != Some(leader.id()) || p.leader_epoch() != *epoch {
+                continue;
+            }
+            let leader_partition = &leader.replicas()[tp].partition;
+            if let Some(offset) = snapshot::first_difference(p, leader_partition, p.high_watermark()) {
+                violations.push(format!(
+                    "broker {}'s log of {tp} differs from its leader broker {}'s at offset {offset}, below its HW {}",
+                    broker.id(),
+                    leader.id(),
+                    p.high_watermark()
+                ));
+            }
+        }
+    }
+    violations
+}
+
+/// Feeds one actor its messages and due timers, forever (until its node is killed).
+async fn run_node<A: Actor + Send + 'static>(
+    addr: NodeId,
+    slot: Slot<A>,
+    inbox: async_channel::Receiver<Envelope<Message>>,
+    world: Arc<World>,
+) {
+    loop {
+        let now_ms = world.net.now_ms();
+        let next = match lock(&slot).as_ref() {
+            Some(actor) => actor.next_timer_ms(),
+            None => return,
+        };
+        let first = match next {
+            Some(at) if at <= now_ms => None,
+            Some(at) => {
+                let wait = Duration::from_millis((at - now_ms) as u64);
+                match madsim::time::timeout(wait, inbox.recv()).await {
+                    Ok(Ok(envelope)) => Some(envelope),
+                    Ok(Err(_)) => return,
+                    Err(_) => None,
+                }
+            }
+            None => match inbox.recv().await {
+                Ok(envelope) => Some(envelope),
+                Err(_) => return,
+            },
+        };
+        let now_ms = world.net.now_ms();
+        let mut out = Outbox::default();
+        let ticked = {
+            let mut guard = lock(&slot);
+            let Some(actor) = guard.as_mut() else {
+                return;
+            };
+            let ticked = match first {
+                Some(envelope) => {
+                    actor.handle(now_ms, envelope.from, envelope.message, &mut out);
+                    false
+                }
+                None => {
+                    actor.tick(now_ms, &mut out);
+                    true
+                }
+            };
+            // Everything else already delivered is handled at the same instant.
+            while let Ok(envelope) = inbox.try_recv() {
+                actor.handle(now_ms, envelope.from, envelope.message, &mut out);
+            }
+            ticked && actor.next_timer_ms().is_some_and(|at| at <= now_ms)
+        };
+        for (to, message) in out.sends {
+            world.net.send(addr, to, message);
+        }
+        if world.trace_events && !out.events.is_empty() {
+            let mut trace = lock(&world.trace);
+            trace.extend(out.events.into_iter().map(TraceEntry::Event));
+        }
+        world.check_invariants(now_ms);
+        if ticked {
+            // A timer that stays due after its tick must not spin at one instant.
+            madsim::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// A running cluster. Its methods act at the current sim time.
+pub struct Cluster {
+    handle: Handle,
+    world: Arc<World>,
+    config: BrokerConfig,
+    nodes: BTreeMap<NodeId, NodeHandle>,
+    /// The disks of brokers that are down.
+    down: BTreeMap<BrokerId, BrokerDisk>,
+    paused: BTreeSet<NodeId>,
+    producers: BTreeMap<NodeId, Slot<TestProducer>>,
+    admin_inbox: async_channel::Receiver<Envelope<Message>>,
+    next_client: NodeId,
+    next_correlation: u64,
+    broker_ids: Vec<BrokerId>,
+}
+
+impl Cluster {
+    pub fn now_ms(&self) -> i64 {
+        self.world.net.now_ms()
+    }
+
+    pub fn network(&self) -> &Network<Message> {
+        &self.world.net
+    }
+
+    pub fn broker_ids(&self) -> &[BrokerId] {
+        &self.broker_ids
+    }
+
+    fn spawn_node<A: Actor + Send + 'static>(&mut self, addr: NodeId, name: &str, slot: Slot<A>) {
+        let inbox = self.world.net.register(addr);
+        let node = self.handle.create_node().name(name).build();
+        node.spawn(run_node(addr, slot, inbox, self.world.clone()));
+        self.nodes.insert(addr, node);
+    }
+
+    fn dispatch(&self, from: NodeId, out: Outbox) {
+        for (to, message) in out.sends {
+            self.world.net.send(from, to, message);
+        }
+        if self.world.trace_events {
+            let mut trace = lock(&self.world.trace);
+            trace.extend(out.events.into_iter().map(TraceEntry::Event));
+        }
+    }
+
+    fn start_broker(&mut self, id: BrokerId, disk: BrokerDisk) {
+        let mut out = Outbox::default();
+        let seed = u64::from(SimRng.next_u32()) << 32 | u64::from(SimRng.next_u32());
+        let broker = Broker::start(id, self.config.clone(), disk, seed, self.now_ms(), &mut out);
+        let slot = {
+            let mut brokers = lock(&self.world.brokers);
+            let slot = brokers.entry(id).or_default().clone();
+            *lock(&slot) = Some(broker);
+            slot
+        };
+        // Register the mailbox before the broker's first requests can be answered.
+        self.spawn_node(id, &format!("broker-{id}"), slot);
+        self.dispatch(id, out);
+    }
+
+    fn record(&self, fault: Fault) {
+        self.world.record(TraceEntry::Fault {
+            time_ms: self.now_ms(),
+            fault,
+        });
+    }
+
+    /// Kills broker `id`'s process (`Crash::Process`) or its machine's power
+    /// (`Crash::PowerLoss`). Its connections break; its disk keeps what the crash kind
+    /// leaves, until [`Cluster::restart`].
+    pub fn crash(&mut self, id: BrokerId, crash: Crash) {
+        let Some(node) = self.nodes.remove(&id) else {
+            return;
+        };
+        self.paused.remove(&id);
+        self.handle.kill(node.id());
+        self.world.net.reset(id);
+        let slot = lock(&self.world.brokers).get(&id).cloned();
+        let Some(broker) = slot.and_then(|s| lock(&s).take()) else {
+            return;
+        };
+        let mut disk = BrokerDisk {
+            high_watermarks: broker.high_watermark_checkpoint().clone(),
+            ..BrokerDisk::default()
+        };
+        for (tp, partition) in broker.logs() {
+            let kept = surviving_segments(partition.log(), crash, &mut SimRng);
+            let mut files = log_disk(partition, |_| Vec::new());
+            files.segments = kept;
+            disk.logs.insert(tp.clone(), files);
+        }
+        self.down.insert(id, disk);
+        self.record(Fault::Crash { broker: id, crash });
+    }
+
+    /// Starts a crashed broker again on what its disk kept.
+    pub fn restart(&mut self, id: BrokerId) {
+        let Some(disk) = self.down.remove(&id) else {
+            return;
+        };
+        self.record(Fault::Restart { broker: id });
+        self.start_broker(id, disk);
+    }
+
+    pub fn is_up(&self, id: BrokerId) -> bool {
+        self.nodes.contains_key(&id)
+    }
+
+    /// Splits the nodes into groups that cannot reach each other. ZooKeeper and clients
+    /// are nodes too: put ZooKeeper in a group to say which side can reach it.
+    pub fn partition(&mut self, groups: &[&[NodeId]]) {
+        self.world.net.partition(groups);
+        self.record(Fault::Partition {
+            groups: groups.iter().map(|g| g.to_vec()).collect(),
+        });
+    }
+
+    /// Cuts `node` off from every other node, ZooKeeper and clients included.
+    pub fn isolate(&mut self, node: NodeId) {
+        let others: Vec<NodeId> = self
+            .nodes
+            .keys()
+            .copied()
+            .chain(std::iter::once(FIRST_CLIENT))
+            .filter(|&n| n != node)
+            .collect();
+        self.world.net.isolate(node, &others);
+        self.record(Fault::Isolate { node });
+    }
+
+    pub fn heal(&mut self) {
+        self.world.net.heal();
+        self.record(Fault::Heal);
+    }
+
+    /// Sets the delay and loss of the link `from -> to`.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, config: LinkConfig) {
+        self.world.net.set_link(from, to, config);
+        self.record(Fault::Link { from, to, config });
+    }
+
+    /// Freezes a node (a stop-the-world pause): its messages wait in its mailbox.
+    pub fn pause(&mut self, node: NodeId) {
+        if let Some(handle) = self.nodes.get(&node)
+            && self.paused.insert(node)
+        {
+            self.handle.pause(handle.id());
+            self.record(Fault::Pause { node });
+        }
+    }
+
+    pub fn resume(&mut self, node: NodeId) {
+        if let Some(handle) = self.nodes.get(&node)
+            && self.paused.remove(&node)
+        {
+            self.handle.resume(handle.id());
+            self.record(Fault::Resume { node });
+        }
+    }
+
+    /// Advances sim time by `ms`.
+    pub async fn sleep_ms(&self, ms: i64) {
+        madsim::time::sleep(Duration::from_millis(ms.max(0) as u64)).await;
+    }
+
+    pub async fn sleep_until_ms(&self, at_ms: i64) {
+        let now = self.now_ms();
+        if at_ms > now {
+            self.sleep_ms(at_ms - now).await;
+        }
+    }
+
+    /// Polls the snapshot every 10 ms until `done` holds; returns the time it took, or
+    /// None after `timeout_ms`.
+    pub async fn wait_until(&self, timeout_ms: i64, done: impl Fn(&ClusterSnapshot) -> bool) -> Option<i64> {
+        let start = self.now_ms();
+        loop {
+            if done(&self.snapshot_without_records()) {
+                return Some(self.now_ms() - start);
+            }
+            if self.now_ms() - start >= timeout_ms {
+                return None;
+            }
+            self.sleep_ms(10).await;
+        }
+    }
+
+    /// Creates a topic through the controller (Kafka's CreateTopics) and waits until
+    /// every partition has a leader.
+    pub async fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: u32,
+        replication_factor: usize,
+        config: TopicConfig,
+    ) -> Result<(), String> {
+        for _attempt in 0..20 {
+            let snapshot = self.snapshot_without_records();
+            let Some((controller, _)) = snapshot.controller else {
+                self.sleep_ms(100).await;
+                continue;
+            };
+            let correlation_id = self.next_correlation;
+            self.next_correlation += 1;
+            let request = CreateTopic {
+                correlation_id,
+                name: name.to_string(),
+                partitions,
+                replication_factor,
+                config: config.clone(),
+            };
+            self.world.net.send(FIRST_CLIENT, controller, Message::CreateTopic(request));
+            let reply = madsim::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match self.admin_inbox.recv().await {
+                        Ok(envelope) => {
+                            if let Message::CreateTopicReply(r) = envelope.message
+                                && r.correlation_id == correlation_id
+                            {
+                                return Some(r);
+                            }
+                        }
+                        Err(_) => return None,
+                    }
+                }
+            })
+            .await;
+            match reply {
+                Ok(Some(r)) => match r.result {
+                    Ok(_) => break,
+                    Err(e) if e.code() == "NOT_CONTROLLER" => continue,
+                    Err(e) => return Err(e.to_string()),
+                },
+                _ => continue,
+            }
+        }
+        let name = name.to_string();
+        self.wait_until(60_000, |s| {
+            (0..partitions).all(|p| {
+                s.partitions
+                    .get(&TopicPartition::new(&name, p))
+                    .is_some_and(|ps| ps.replica_states.values().any(|r| r.is_leader))
+            })
+        })
+        .await
+        .map(|_| ())
+        .ok_or_else(|| format!("topic {name}'s partitions got no leader within a minute"))
+    }
+
+    /// Starts a test producer node; returns its address.
+    pub fn add_producer(&mut self, mut config: ProducerConfig) -> NodeId {
+        let addr = self.next_client;
+        self.next_client += 1;
+        if config.bootstrap.is_empty() {
+            config.bootstrap = self.broker_ids.clone();
+        }
+        let producer = TestProducer::new(config, self.now_ms());
+        let slot = Arc::new(Mutex::new(Some(producer)));
+        self.producers.insert(addr, slot.clone());
+        self.spawn_node(addr, &format!("producer-{addr}"), slot);
+        addr
+    }
+
+    /// A producer's writes so far.
+    pub fn history(&self, producer: NodeId) -> Vec<WriteOp> {
+        self.producers
+            .get(&producer)
+            .and_then(|s| lock(s).as_ref().map(|p| p.history().to_vec()))
+            .unwrap_or_default()
+    }
+
+    pub fn producer_stats(&self, producer: NodeId) -> ProducerStats {
+        self.producers
+            .get(&producer)
+            .and_then(|s| lock(s).as_ref().map(|p| p.stats().clone()))
+            .unwrap_or_default()
+    }
+
+    /// Everything narrated so far.
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        lock(&self.world.trace).clone()
+    }
+
+    /// The narrated timeline, one line per entry.
+    pub fn timeline(&self) -> String {
+        lock(&self.world.trace).iter().map(TraceEntry::line).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Invariant violations recorded so far (in [`Invariants::Record`] mode).
+    pub fn violations(&self) -> Vec<String> {
+        lock(&self.world.trace)
+            .iter()
+            .filter_map(|e| match e {
+                TraceEntry::Violation { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Runs `f` on a broker that is up.
+    pub fn with_broker<T>(&self, id: BrokerId, f: impl FnOnce(&Broker) -> T) -> Option<T> {
+        let slot = lock(&self.world.brokers).get(&id).cloned()?;
+        let guard = lock(&slot);
+        guard.as_ref().map(f)
+    }
+
+    /// The cluster now, every replica's records included.
+    pub fn snapshot(&self) -> ClusterSnapshot {
+        self.snapshot_with(true)
+    }
+
+    /// The cluster now, without the records (cheaper).
+    pub fn snapshot_without_records(&self) -> ClusterSnapshot {
+        self.snapshot_with(false)
+    }
+
+    fn snapshot_with(&self, with_records: bool) -> ClusterSnapshot {
+        let slots: BTreeMap<BrokerId, Slot<Broker>> = lock(&self.world.brokers).clone();
+        let guards: BTreeMap<BrokerId, MutexGuard<'_, Option<Broker>>> =
+            slots.iter().map(|(&id, s)| (id, lock(s))).collect();
+        let up: BTreeMap<BrokerId, &Broker> = guards
+            .iter()
+            .filter_map(|(&id, g)| g.as_ref().map(|b| (id, b)))
+            .collect();
+        let controller = up
+            .values()
+            .filter_map(|b| b.controller().filter(|c| c.is_loaded()).map(|c| (b, c.epoch())))
+            .max_by_key(|(_, epoch)| *epoch);
+        let brokers = self
+            .broker_ids
+            .iter()
+            .map(|&id| {
+                let broker = up.get(&id);
+                (
+                    id,
+                    BrokerStatus {
+                        up: broker.is_some(),
+                        paused: self.paused.contains(&id),
+                        registered: broker.is_some_and(|b| b.is_registered()),
+                        known_controller: broker.and_then(|b| b.known_controller()),
+                    },
+                )
+            })
+            .collect();
+        let net = &self.world.net;
+        ClusterSnapshot {
+            time_ms: self.now_ms(),
+            brokers,
+            controller: controller.map(|(b, epoch)| (b.id(), epoch)),
+            partitions: snapshot::partitions(&up, controller.map(|(b, _)| *b), with_records),
+            network: NetworkSnapshot {
+                blocked: net.blocked(),
+                in_flight: net
+                    .in_flight()
+                    .into_iter()
+                    .map(|e| InFlight {
+                        id: e.id,
+                        from: e.from,
+                        to: e.to,
+                        kind: e.message.kind(),
+                        sent_ms: e.sent_ms,
+                        deliver_ms: e.deliver_ms,
+                    })
+                    .collect(),
+                stats: net.stats(),
+            },
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The cluster as a plain value at one sim time: what the TUI draws and `--json`
+//! prints. Built from the brokers' own state, never re-derived.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kafkasim_core::broker::Broker;
+use kafkasim_core::partition::Partition;
+use kafkasim_core::protocol::{NodeId, TopicPartition};
+use kafkasim_core::record;
+use kafkasim_core::replication::BrokerId;
+
+use crate::net::NetStats;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSnapshot {
+    pub time_ms: i64,
+    pub brokers: BTreeMap<BrokerId, BrokerStatus>,
+    /// The active controller and its epoch.
+    pub controller: Option<(BrokerId, i32)>,
+    pub partitions: BTreeMap<TopicPartition, PartitionSnapshot>,
+    pub network: NetworkSnapshot,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerStatus {
+    pub up: bool,
+    pub paused: bool,
+    /// Registered in ZooKeeper (`/brokers/ids/<id>`).
+    pub registered: bool,
+    /// The controller this broker believes in.
+    pub known_controller: Option<BrokerId>,
+}
+
+/// A partition: the controller's record of it, and every replica's own state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionSnapshot {
+    /// The assignment, preferred leader first.
+    pub replicas: Vec<BrokerId>,
+    /// The controller's view (what ZooKeeper holds): leader, epoch and ISR.
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: i32,
+    pub isr: BTreeSet<BrokerId>,
+    /// Each up broker's replica.
+    pub replica_states: BTreeMap<BrokerId, ReplicaSnapshot>,
+}
+
+impl PartitionSnapshot {
+    /// Replicas out of the ISR (OSR).
+    pub fn out_of_sync(&self) -> Vec<BrokerId> {
+        self.replicas.iter().filter(|b| !self.isr.contains(b)).copied().collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaSnapshot {
+    pub is_leader: bool,
+    pub leader_epoch: i32,
+    pub log_end_offset: i64,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+    /// On the leader: its ISR (which may be ahead of the controller's while a change is
+    /// committed, or stale on a deposed leader).
+    pub isr: Option<BTreeSet<BrokerId>>,
+    /// On the leader: each follower's fetch state.
+    pub followers: BTreeMap<BrokerId, FollowerSnapshot>,
+    /// The records, offset and value (UTF-8, lossy).
+    pub records: Vec<(i64, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowerSnapshot {
+    pub log_end_offset: i64,
+    pub last_caught_up_time_ms: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkSnapshot {
+    /// Directed links a partition blocks.
+    pub blocked: BTreeSet<(NodeId, NodeId)>,
+    pub in_flight: Vec<InFlight>,
+    pub stats: NetStats,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    pub id: u64,
+    pub from: NodeId,
+    pub to: NodeId,
+    /// Kafka's name for the request or response.
+    pub kind: &'static str,
+    pub sent_ms: i64,
+    pub deliver_ms: i64,
+}
+
+/// The values in a replica's log, by offset.
+pub fn records(partition: &Partition) -> Vec<(i64, String)> {
+    let Ok(entries) = partition.log().entries() else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .map(|e| {
+            let value = e
+                .message
+                .value
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_default();
+            (e.offset, value)
+        })
+        .collect()
+}
+
+/// A replica's state as the snapshot shows it.
+pub fn replica_snapshot(partition: &Partition, with_records: bool) -> ReplicaSnapshot {
+    ReplicaSnapshot {
+        is_leader: partition.is_leader(),
+        leader_epoch: partition.leader_epoch(),
+        log_end_offset: partition.log_end_offset(),
+        high_watermark: partition.high_watermark(),
+        log_start_offset: partition.log().log_start_offset(),
+        isr: partition.isr().cloned(),
+        followers: partition
+            .followers()
+            .map(|f| {
+                f.iter()
+                    .map(|(&b, s)| {
+                        (
+                            b,
+                            FollowerSnapshot {
+                                log_end_offset: s.log_end_offset,
+                                last_caught_up_time_ms: s.last_caught_up_time_ms,
+                            },
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        records: if with_records { records(partition) } else { Vec::new() },
+    }
+}
+
+/// Fills the partitions of a snapshot from the brokers that are up, with the
+/// controller's view taken from `controller`.
+pub fn partitions(
+    brokers: &BTreeMap<BrokerId, &Broker>,
+    controller: Option<&Broker>,
+    with_records: bool,
+) -> BTreeMap<TopicPartition, PartitionSnapshot> {
+    let mut out: BTreeMap<TopicPartition, PartitionSnapshot> = BTreeMap::new();
+    if let Some(c) = controller.and_then(|b| b.controller()) {
+        for (tp, state) in c.partition_states() {
+            let replicas = c
+                .topics()
+                .get(&tp.topic)
+                .and_then(|t| t.assignment.get(tp.partition as usize))
+                .cloned()
+                .unwrap_or_default();
+            out.insert(
+                tp.clone(),
+                PartitionSnapshot {
+                    replicas,
+                    leader: state.leader,
+                    leader_epoch: state.leader_epoch,
+                    isr: state.isr.clone(),
+                    replica_states: BTreeMap::new(),
+                },
+            );
+        }
+    }
+    for (&id, broker) in brokers {
+        for (tp, replica) in broker.replicas() {
+            let entry = out.entry(tp.clone()).or_insert_with(|| PartitionSnapshot {
+                replicas: replica.assignment.clone(),
+                leader: None,
+                leader_epoch: -1,
+                isr: BTreeSet::new(),
+                replica_states: BTreeMap::new(),
+            });
+            entry
+                .replica_states
+                .insert(id, replica_snapshot(&replica.partition, with_records));
+        }
+    }
+    out
+}
+
+/// The first entries where two replicas' logs differ below `limit`: (offset, CRC) pairs
+/// compared, so equal offsets holding different messages are caught.
+pub fn first_difference(a: &Partition, b: &Partition, limit: i64) -> Option<i64> {
+    let list = |p: &Partition| -> Vec<(i64, u32)> {
+        p.log()
+            .segments()
+            .iter()
+            .flat_map(|s| {
+                record::shallow_entries(s.log_bytes())
+                    .filter_map(Result::ok)
+                    .map(|h| (h.offset, h.crc))
+                    .collect::<Vec<_>>()
+            })
+            .take_while(|&(offset, _)| offset < limit)
+            .collect()
+    };
+    let (la, lb) = (list(a), list(b));
+    for (x, y) in la.iter().zip(lb.iter()) {
+        if x != y {
+            return Some(x.0.min(y.0));
+        }
+    }
+    if la.len() != lb.len() {
+        let shorter = la.len().min(lb.len());
+        return Some(la.get(shorter).or(lb.get(shorter)).map_or(0, |e| e.0));
+    }
+    None
+}

@@ -1,0 +1,102 @@
+//! The run's narrated history: every core event and every injected fault, in order,
+//! each with its sim time and one sentence to read.
+
+use kafkasim_core::event::Event;
+use kafkasim_core::protocol::{NodeId, ZOOKEEPER};
+use kafkasim_core::replication::BrokerId;
+
+use crate::disk::Crash;
+use crate::net::LinkConfig;
+
+/// A fault the simulation injected.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    Crash { broker: BrokerId, crash: Crash },
+    Restart { broker: BrokerId },
+    Partition { groups: Vec<Vec<NodeId>> },
+    Isolate { node: NodeId },
+    Heal,
+    Pause { node: NodeId },
+    Resume { node: NodeId },
+    Link { from: NodeId, to: NodeId, config: LinkConfig },
+}
+
+/// A node's name for a student: `broker 2`, `zookeeper`, `client 20001`.
+pub fn node_name(node: NodeId) -> String {
+    if node == ZOOKEEPER {
+        "zookeeper".to_string()
+    } else if node >= kafkasim_core::protocol::FIRST_CLIENT {
+        format!("client {node}")
+    } else {
+        format!("broker {node}")
+    }
+}
+
+impl Fault {
+    pub fn explain(&self) -> String {
+        match self {
+            Fault::Crash { broker, crash: Crash::Process } => format!(
+                "FAULT: broker {broker}'s process crashed; the page cache survives, so everything it wrote is kept"
+            ),
+            Fault::Crash { broker, crash: Crash::PowerLoss } => format!(
+                "FAULT: broker {broker} lost power; bytes not flushed to disk may be lost, the last message may be torn"
+            ),
+            Fault::Restart { broker } => format!("broker {broker} restarts and recovers its logs"),
+            Fault::Partition { groups } => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|g| g.iter().map(|&n| node_name(n)).collect::<Vec<_>>().join(", "))
+                    .map(|g| format!("{{{g}}}"))
+                    .collect();
+                format!("FAULT: the network is partitioned into {}", groups.join(" | "))
+            }
+            Fault::Isolate { node } => format!("FAULT: {} is cut off from every other node", node_name(*node)),
+            Fault::Heal => "the network heals: every node can reach every other again".to_string(),
+            Fault::Pause { node } => format!(
+                "FAULT: {} is paused (a stop-the-world pause): it neither sends nor handles anything",
+                node_name(*node)
+            ),
+            Fault::Resume { node } => format!("{} resumes where it stopped", node_name(*node)),
+            Fault::Link { from, to, config } => format!(
+                "the link {} -> {} now delays messages {}..={} ms and loses {:.0}% of them",
+                node_name(*from),
+                node_name(*to),
+                config.latency_min_ms,
+                config.latency_max_ms,
+                config.loss * 100.0
+            ),
+        }
+    }
+}
+
+/// One line of the history.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TraceEntry {
+    Event(Event),
+    Fault { time_ms: i64, fault: Fault },
+    /// An invariant failed (in recording mode).
+    Violation { time_ms: i64, text: String },
+}
+
+impl TraceEntry {
+    pub fn time_ms(&self) -> i64 {
+        match self {
+            TraceEntry::Event(e) => e.time_ms,
+            TraceEntry::Fault { time_ms, .. } | TraceEntry::Violation { time_ms, .. } => *time_ms,
+        }
+    }
+
+    pub fn explain(&self) -> String {
+        match self {
+            TraceEntry::Event(e) => e.explain(),
+            TraceEntry::Fault { fault, .. } => fault.explain(),
+            TraceEntry::Violation { text, .. } => format!("INVARIANT VIOLATED: {text}"),
+        }
+    }
+
+    /// `  12.345s  <sentence>`: the narrated timeline's line.
+    pub fn line(&self) -> String {
+        let t = self.time_ms();
+        format!("{:>4}.{:03}s  {}", t / 1000, t % 1000, self.explain())
+    }
+}
