@@ -20,13 +20,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
-use kafkasim_core::partition::TruncationProtocol;
+use kafkasim_core::partition::{Acks, TruncationProtocol};
+use kafkasim_core::record::Record;
 use kafkasim_core::protocol::{
-    Actor, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, TopicConfig, TopicPartition, ZOOKEEPER,
+    Actor, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest, TopicConfig, TopicPartition,
+    ZOOKEEPER,
 };
 use kafkasim_core::replication::BrokerId;
 use kafkasim_core::rng::RandomSource;
-use kafkasim_core::workload::{ProducerConfig, ProducerStats, TestProducer, WriteOp};
+use kafkasim_core::workload::{Outcome, ProducerConfig, ProducerStats, TestProducer, WriteOp};
 use kafkasim_core::zookeeper::ZooKeeper;
 use madsim::runtime::{Handle, NodeHandle};
 
@@ -166,6 +168,7 @@ impl ClusterBuilder {
             next_client: FIRST_CLIENT + 1,
             next_correlation: 1,
             broker_ids: (1..=self.brokers).collect(),
+            admin_history: Vec::new(),
         };
         let zookeeper = Arc::new(Mutex::new(Some(ZooKeeper::new())));
         cluster.spawn_node(ZOOKEEPER, "zookeeper", zookeeper);
@@ -372,6 +375,7 @@ pub struct Cluster {
     next_client: NodeId,
     next_correlation: u64,
     broker_ids: Vec<BrokerId>,
+    admin_history: Vec<WriteOp>,
 }
 
 impl Cluster {
@@ -606,6 +610,107 @@ impl Cluster {
         .await
         .map(|_| ())
         .ok_or_else(|| format!("topic {name}'s partitions got no leader within a minute"))
+    }
+
+    /// The partition's leader, as the controller recorded it.
+    pub fn leader(&self, tp: &TopicPartition) -> Option<BrokerId> {
+        self.snapshot_without_records().partitions.get(tp).and_then(|p| p.leader)
+    }
+
+    /// The active controller.
+    pub fn controller(&self) -> Option<BrokerId> {
+        self.snapshot_without_records().controller.map(|(b, _)| b)
+    }
+
+    /// Writes one record with `value` through the admin client to the partition's
+    /// leader and waits for the answer: the offset, Kafka's error code, or
+    /// `NO_LEADER` / `NO_RESPONSE`.
+    pub async fn produce(&mut self, tp: &TopicPartition, value: &str, acks: Acks) -> Result<i64, String> {
+        let Some(leader) = self.leader(tp) else {
+            self.admin_history.push(WriteOp {
+                value: value.to_string(),
+                tp: tp.clone(),
+                leader: -1,
+                invoked_ms: self.now_ms(),
+                outcome: Outcome::Failed {
+                    code: "NO_LEADER",
+                    completed_ms: self.now_ms(),
+                },
+            });
+            return Err("NO_LEADER".to_string());
+        };
+        let invoked_ms = self.now_ms();
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        let request_timeout_ms = 30_000;
+        self.world.net.send(
+            FIRST_CLIENT,
+            leader,
+            Message::Produce(ProduceRequest {
+                correlation_id,
+                tp: tp.clone(),
+                records: vec![Record::new(self.now_ms(), None, Some(value.as_bytes()))],
+                acks,
+                timeout_ms: request_timeout_ms,
+            }),
+        );
+        if acks == Acks::None {
+            return Ok(-1);
+        }
+        let wait = Duration::from_millis(request_timeout_ms as u64 + 1_000);
+        let reply = madsim::time::timeout(wait, async {
+            while let Ok(envelope) = self.admin_inbox.recv().await {
+                if let Message::ProduceReply(r) = envelope.message
+                    && r.correlation_id == correlation_id
+                {
+                    return Some(r.result);
+                }
+            }
+            None
+        })
+        .await;
+        let completed_ms = self.now_ms();
+        let (outcome, result) = match reply {
+            Ok(Some(Ok(offset))) => (
+                Outcome::Ok {
+                    offset: Some(offset),
+                    completed_ms,
+                },
+                Ok(offset),
+            ),
+            Ok(Some(Err(e))) => (
+                Outcome::Failed {
+                    code: e.code(),
+                    completed_ms,
+                },
+                Err(e.code().to_string()),
+            ),
+            _ => (Outcome::Unknown { completed_ms }, Err("NO_RESPONSE".to_string())),
+        };
+        self.admin_history.push(WriteOp {
+            value: value.to_string(),
+            tp: tp.clone(),
+            leader,
+            invoked_ms,
+            outcome,
+        });
+        result
+    }
+
+    /// The writes made with [`Cluster::produce`].
+    pub fn admin_history(&self) -> &[WriteOp] {
+        &self.admin_history
+    }
+
+    /// The values of a broker's replica of `tp`, by offset.
+    pub fn log_values(&self, broker: BrokerId, tp: &TopicPartition) -> Vec<String> {
+        self.with_broker(broker, |b| {
+            b.replicas()
+                .get(tp)
+                .map(|r| snapshot::records(&r.partition).into_iter().map(|(_, v)| v).collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
     }
 
     /// Starts a test producer node; returns its address.

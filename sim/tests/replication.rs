@@ -1,0 +1,534 @@
+//! The replication lessons on the simulated cluster, each asserting its outcome:
+//! acks and min.insync.replicas under leader crashes, ISR shrink and expand, Jepsen's
+//! 2013 Kafka loss, both KIP-101 failures, and what process crashes and power losses
+//! keep. Replica invariants are checked after every step of every node (they panic on
+//! a violation) except where a lesson shows a violation on purpose (they record it).
+
+use kafkasim_core::partition::{Acks, TruncationProtocol};
+use kafkasim_core::protocol::{TopicConfig, TopicPartition};
+use kafkasim_core::workload::ProducerConfig;
+use kafkasim_sim::check::{LostWrite, lost_writes};
+use kafkasim_sim::cluster::{Cluster, ClusterBuilder, Invariants};
+use kafkasim_sim::disk::Crash;
+use kafkasim_sim::runtime::run_seeded;
+use kafkasim_sim::snapshot::ClusterSnapshot;
+use madsim::rand::Rng;
+
+/// Kafka 2.4's failure detection (zookeeper.session.timeout.ms = 6000,
+/// replica.lag.time.max.ms = 10000): the same rules, shorter runs.
+fn kafka_2_4_timeouts(builder: ClusterBuilder) -> ClusterBuilder {
+    builder.broker_config(|b| {
+        b.zookeeper_session_timeout_ms = 6_000;
+        b.replica_lag_time_max_ms = 10_000;
+    })
+}
+
+fn orders(p: u32) -> TopicPartition {
+    TopicPartition::new("orders", p)
+}
+
+/// A partition of `orders` whose leader is the controller, so cutting its followers
+/// away never cuts the leader from the controller.
+fn partition_led_by_controller(c: &Cluster, partitions: u32) -> TopicPartition {
+    let controller = c.controller().expect("a controller");
+    (0..partitions)
+        .map(orders)
+        .find(|tp| c.leader(tp) == Some(controller))
+        .expect("with 3 brokers and 3 partitions every broker leads one")
+}
+
+fn followers(c: &Cluster, tp: &TopicPartition) -> Vec<i32> {
+    let leader = c.leader(tp);
+    let snapshot = c.snapshot_without_records();
+    snapshot.partitions[tp]
+        .replicas
+        .iter()
+        .copied()
+        .filter(|&b| Some(b) != leader)
+        .collect()
+}
+
+/// Writes with acks=1 every 500 ms until the snapshot satisfies `done` (a follower at
+/// the leader's LEO counts as caught up, so only new data lets a silent follower fall
+/// behind). Returns how long it took.
+async fn write_until(
+    c: &mut Cluster,
+    tp: &TopicPartition,
+    timeout_ms: i64,
+    done: impl Fn(&ClusterSnapshot) -> bool,
+) -> Option<i64> {
+    let start = c.now_ms();
+    let mut n = 0;
+    while c.now_ms() - start < timeout_ms {
+        if done(&c.snapshot_without_records()) {
+            return Some(c.now_ms() - start);
+        }
+        let _ = c.produce(tp, &format!("filler-{n}"), Acks::Leader).await;
+        n += 1;
+        c.sleep_ms(500).await;
+    }
+    None
+}
+
+fn isr_is(s: &ClusterSnapshot, tp: &TopicPartition, isr: &[i32]) -> bool {
+    s.partitions
+        .get(tp)
+        .is_some_and(|p| p.isr.iter().copied().eq(isr.iter().copied()) && p.leader.is_some())
+}
+
+fn all_in_sync(s: &ClusterSnapshot) -> bool {
+    s.partitions
+        .values()
+        .all(|p| p.leader.is_some() && p.isr.len() == p.replicas.len())
+        && s.brokers.values().all(|b| b.up && b.registered)
+}
+
+// ----- acks=all with min.insync.replicas=2 survives repeated leader crashes -------------
+
+struct CrashRun {
+    acknowledged: usize,
+    lost: Vec<LostWrite>,
+    leader_changes: usize,
+    timeline: String,
+}
+
+fn crash_leaders_under_load(seed: u64) -> CrashRun {
+    run_seeded(seed, || async {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .min_insync_replicas(2)
+            .unclean_leader_election(false)
+            .topic("orders", 2, 3)
+            .start()
+            .await;
+        let fault_phase_ms = 60_000;
+        let producer = c.add_producer(ProducerConfig {
+            partitions: 2,
+            acks: Acks::All,
+            interval_ms: 20,
+            request_timeout_ms: 10_000,
+            stop_ms: Some(c.now_ms() + fault_phase_ms),
+            ..ProducerConfig::default()
+        });
+        let end = c.now_ms() + fault_phase_ms;
+        while c.now_ms() < end - 15_000 {
+            let pause = madsim::rand::thread_rng().gen_range(1_000..5_000);
+            c.sleep_ms(pause).await;
+            let tp = orders(madsim::rand::thread_rng().gen_range(0..2));
+            if let Some(leader) = c.leader(&tp)
+                && c.is_up(leader)
+            {
+                c.crash(leader, Crash::Process);
+                let down = madsim::rand::thread_rng().gen_range(500..8_000);
+                c.sleep_ms(down).await;
+                c.restart(leader);
+            }
+        }
+        // Recovery: every broker back in every ISR, every answer in.
+        c.sleep_until_ms(end).await;
+        let recovered = c.wait_until(120_000, all_in_sync).await;
+        assert!(recovered.is_some(), "the cluster recovers\n{}", c.timeline());
+        c.sleep_ms(12_000).await;
+        let snapshot = c.snapshot();
+        let history = c.history(producer);
+        let leader_changes = c
+            .trace()
+            .iter()
+            .filter(|e| e.explain().contains("was elected leader") && e.explain().contains("is gone"))
+            .count();
+        CrashRun {
+            acknowledged: history.iter().filter(|o| o.acknowledged_offset().is_some()).count(),
+            lost: lost_writes(&history, &snapshot),
+            leader_changes,
+            timeline: c.timeline(),
+        }
+    })
+}
+
+#[test]
+fn acks_all_with_min_isr_2_loses_nothing_when_leaders_crash_repeatedly() {
+    let mut total_changes = 0;
+    for seed in 1..=8 {
+        let run = crash_leaders_under_load(seed);
+        assert!(run.lost.is_empty(), "seed {seed} lost {:#?}\n{}", run.lost, run.timeline);
+        assert!(run.acknowledged > 500, "seed {seed}: {} acknowledged", run.acknowledged);
+        assert!(run.leader_changes >= 2, "seed {seed}: {} leader changes\n{}", run.leader_changes, run.timeline);
+        total_changes += run.leader_changes;
+    }
+    assert!(total_changes >= 20, "{total_changes} leader changes over all seeds");
+}
+
+// ----- acks=1 loses what the followers had not fetched ------------------------------
+
+#[test]
+fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_fetch() {
+    let (acked, lost, timeline) = run_seeded(3, || async {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3)).topic("orders", 1, 3).start().await;
+        let tp = orders(0);
+        assert_eq!(c.produce(&tp, "before", Acks::All).await, Ok(0));
+        let leader = c.leader(&tp).unwrap();
+        let followers = followers(&c, &tp);
+        // The followers cannot fetch, for less than replica.lag.time.max.ms: they stay in
+        // the ISR, and acks=1 is answered by the leader alone.
+        c.partition(&[&[leader], &followers]);
+        let mut acked = Vec::new();
+        for n in 0..4 {
+            let value = format!("acks1-{n}");
+            let offset = c.produce(&tp, &value, Acks::Leader).await;
+            assert_eq!(offset, Ok(n + 1), "the leader alone acknowledges acks=1");
+            acked.push(value);
+        }
+        c.crash(leader, Crash::Process);
+        c.heal();
+        let elected = c
+            .wait_until(20_000, |s| s.partitions[&tp].leader.is_some_and(|l| l != leader))
+            .await;
+        assert!(elected.is_some(), "a follower in the ISR takes over\n{}", c.timeline());
+        assert_eq!(c.produce(&tp, "after", Acks::All).await, Ok(1), "the new leader's log ends at 1");
+        c.restart(leader);
+        assert!(c.wait_until(60_000, all_in_sync).await.is_some(), "{}", c.timeline());
+        for b in c.broker_ids().to_vec() {
+            assert_eq!(c.log_values(b, &tp), ["before", "after"], "broker {b}");
+        }
+        (acked, lost_writes(c.admin_history(), &c.snapshot()), c.timeline())
+    });
+    let lost: Vec<&str> = lost.iter().map(|l| l.value.as_str()).collect();
+    assert_eq!(lost, acked, "exactly the acks=1 writes are lost\n{timeline}");
+    assert!(
+        timeline.contains("truncated orders-0 from 5 to 1"),
+        "the old leader throws them away when it follows\n{timeline}"
+    );
+}
+
+// ----- ISR shrink and expand; NOT_ENOUGH_REPLICAS ---------------------------------------
+
+#[test]
+fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
+    let timeline = run_seeded(5, || async {
+        let mut c = ClusterBuilder::new(3).min_insync_replicas(2).topic("orders", 3, 3).start().await;
+        let tp = partition_led_by_controller(&c, 3);
+        let leader = c.leader(&tp).unwrap();
+        let f = followers(&c, &tp);
+        assert_eq!(c.produce(&tp, "m0", Acks::All).await, Ok(0));
+
+        // One follower cannot reach the leader: after replica.lag.time.max.ms (30000) it
+        // is out of the ISR, found by the check that runs every 15000 ms.
+        c.partition(&[&[leader], &[f[0]]]);
+        let cut = c.now_ms();
+        let mut rest: Vec<i32> = vec![leader, f[1]];
+        rest.sort();
+        let shrunk = write_until(&mut c, &tp, 60_000, |s| isr_is(s, &tp, &rest))
+            .await
+            .unwrap_or_else(|| panic!("the ISR shrinks\n{}", c.timeline()));
+        assert!(
+            (30_000..=46_000).contains(&shrunk),
+            "out of the ISR {shrunk} ms after the cut, {} ms after its last fetch",
+            c.now_ms() - cut
+        );
+        assert!(c.produce(&tp, "m1", Acks::All).await.is_ok(), "2 in sync meet min.insync.replicas=2");
+
+        // Both followers cut: the ISR is the leader alone, acks=all is refused.
+        c.heal();
+        c.partition(&[&[leader], &f]);
+        write_until(&mut c, &tp, 60_000, |s| isr_is(s, &tp, &[leader]))
+            .await
+            .unwrap_or_else(|| panic!("the ISR shrinks to the leader\n{}", c.timeline()));
+        assert_eq!(c.produce(&tp, "refused", Acks::All).await, Err("NOT_ENOUGH_REPLICAS".to_string()));
+        assert!(!c.log_values(leader, &tp).contains(&"refused".to_string()), "nothing was appended");
+        // acks=1 is still written, but the HW stands still below min.insync.replicas
+        // (Kafka 3.7+).
+        let high_watermark = |c: &Cluster| c.snapshot_without_records().partitions[&tp].replica_states[&leader].high_watermark;
+        let before = high_watermark(&c);
+        let offset = c.produce(&tp, "acks1", Acks::Leader).await.expect("acks=1 is written");
+        assert!(offset >= before);
+        c.sleep_ms(1_000).await;
+        assert_eq!(high_watermark(&c), before, "the HW holds below min.insync.replicas");
+
+        c.heal();
+        let expanded = c.wait_until(60_000, |s| s.partitions[&tp].isr.len() == 3).await;
+        assert!(expanded.is_some(), "both followers catch up and rejoin\n{}", c.timeline());
+        let last = c.produce(&tp, "m3", Acks::All).await.expect("acks=all works again");
+        c.sleep_ms(1_000).await;
+        let snapshot = c.snapshot_without_records();
+        for b in c.broker_ids().to_vec() {
+            let replica = &snapshot.partitions[&tp].replica_states[&b];
+            assert_eq!((replica.log_end_offset, replica.high_watermark), (last + 1, last + 1), "broker {b}");
+        }
+        c.timeline()
+    });
+    assert!(timeline.contains("not caught up for more than 30000 ms (replica.lag.time.max.ms)"), "{timeline}");
+    assert!(timeline.contains("asks to add broker"), "{timeline}");
+}
+
+// ----- Jepsen 2013 --------------------------------------------------------------------
+
+struct JepsenRun {
+    /// The writes made while the followers were cut off, and their answers.
+    during: Vec<Result<i64, String>>,
+    lost: Vec<String>,
+    timeline: String,
+}
+
+/// Kingsbury's Kafka 0.8 test: the followers are cut off until the ISR is the leader
+/// alone, the leader acknowledges writes, dies, and a replica from outside the ISR takes
+/// over; when the old leader returns it truncates to the new leader's log.
+fn jepsen_2013(min_insync_replicas: usize, unclean: bool) -> JepsenRun {
+    run_seeded(11, move || async move {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .min_insync_replicas(min_insync_replicas)
+            .unclean_leader_election(unclean)
+            .invariants(Invariants::Record)
+            .topic("orders", 3, 3)
+            .start()
+            .await;
+        let tp = partition_led_by_controller(&c, 3);
+        let leader = c.leader(&tp).unwrap();
+        let f = followers(&c, &tp);
+        assert_eq!(c.produce(&tp, "w0", Acks::All).await, Ok(0));
+        c.partition(&[&[leader], &f]);
+        write_until(&mut c, &tp, 30_000, |s| isr_is(s, &tp, &[leader]))
+            .await
+            .unwrap_or_else(|| panic!("the ISR shrinks to the leader\n{}", c.timeline()));
+        let mut during = Vec::new();
+        for n in 1..=5 {
+            during.push(c.produce(&tp, &format!("w{n}"), Acks::All).await);
+        }
+        c.crash(leader, Crash::Process);
+        c.heal();
+        c.sleep_ms(15_000).await;
+        for n in 6..=7 {
+            let _ = c.produce(&tp, &format!("w{n}"), Acks::All).await;
+        }
+        c.restart(leader);
+        assert!(c.wait_until(60_000, all_in_sync).await.is_some(), "{}", c.timeline());
+        // The acks=1 fillers that made the ISR shrink are not the lesson.
+        let lost = lost_writes(c.admin_history(), &c.snapshot())
+            .into_iter()
+            .map(|l| l.value)
+            .filter(|v| v.starts_with('w'))
+            .collect();
+        JepsenRun {
+            during,
+            lost,
+            timeline: c.timeline(),
+        }
+    })
+}
+
+#[test]
+fn jepsen_2013_loss_with_min_isr_1_and_unclean_election() {
+    let run = jepsen_2013(1, true);
+    assert!(run.during.iter().all(Result::is_ok), "the lone leader acknowledges: {:?}", run.during);
+    assert_eq!(run.lost, ["w1", "w2", "w3", "w4", "w5"], "{}", run.timeline);
+    assert!(run.timeline.contains("UNCLEAN election"), "{}", run.timeline);
+}
+
+#[test]
+fn jepsen_2013_no_loss_with_min_isr_2() {
+    let run = jepsen_2013(2, true);
+    assert!(
+        run.during.iter().all(|r| r == &Err("NOT_ENOUGH_REPLICAS".to_string())),
+        "{:?}",
+        run.during
+    );
+    assert!(run.lost.is_empty(), "{:?}\n{}", run.lost, run.timeline);
+}
+
+#[test]
+fn jepsen_2013_no_loss_with_unclean_election_off() {
+    let run = jepsen_2013(1, false);
+    assert!(run.during.iter().all(Result::is_ok), "{:?}", run.during);
+    assert!(run.lost.is_empty(), "{:?}\n{}", run.lost, run.timeline);
+    assert!(run.timeline.contains("is OFFLINE"), "{}", run.timeline);
+    assert!(!run.timeline.contains("UNCLEAN"), "{}", run.timeline);
+}
+
+// ----- KIP-101 --------------------------------------------------------------------------
+
+/// KIP-101 failure 1 on the cluster. B leads a partition of A and B (the controller is
+/// the third broker); m2 is committed (B's HW is 2) while A, which has m2, still has HW
+/// 1 (the answer carrying HW 2 waits in B's fetch purgatory). A's process restarts; it
+/// becomes a follower while cut off from B; B dies before A can fetch m2 again, and A
+/// takes over. Under the pre-0.11 rule A truncated to its HW on becoming a follower, so
+/// m2 is gone. The controller, like Kafka's since KIP-380, saw A restart and took it
+/// out of the ISR, so A's election is unclean: unclean.leader.election.enable = true,
+/// as it was by default in the Kafka versions that used this rule.
+fn kip_101_failure_1(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>, String) {
+    run_seeded(21, move || async move {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .replication_protocol(protocol)
+            .unclean_leader_election(true)
+            .invariants(Invariants::Record)
+            .topic("orders", 3, 2)
+            .start()
+            .await;
+        let controller = c.controller().unwrap();
+        let snapshot = c.snapshot_without_records();
+        let tp = (0..3)
+            .map(orders)
+            .find(|tp| !snapshot.partitions[tp].replicas.contains(&controller))
+            .unwrap();
+        let b = c.leader(&tp).unwrap();
+        let a = followers(&c, &tp)[0];
+        assert_eq!(c.produce(&tp, "m1", Acks::All).await, Ok(0));
+        // Let A's HW checkpoint (every 5000 ms) record HW 1.
+        c.sleep_ms(6_000).await;
+        assert_eq!(c.produce(&tp, "m2", Acks::All).await, Ok(1), "m2 is acknowledged");
+        let state = c.snapshot_without_records();
+        let (ra, rb) = (&state.partitions[&tp].replica_states[&a], &state.partitions[&tp].replica_states[&b]);
+        assert_eq!((ra.log_end_offset, ra.high_watermark, rb.high_watermark), (2, 1, 2), "A has m2 but HW 1");
+        c.crash(a, Crash::Process);
+        c.partition(&[&[a], &[b]]);
+        c.restart(a);
+        // A registers once its old session expires and is told to follow B.
+        c.wait_until(30_000, |s| {
+            s.partitions[&tp].replica_states.get(&a).is_some_and(|r| r.leader_epoch >= 1)
+        })
+        .await
+            .unwrap_or_else(|| panic!("A follows again\n{}", c.timeline()));
+        c.sleep_ms(100).await;
+        let a_after_restart = c.log_values(a, &tp);
+        c.crash(b, Crash::Process);
+        c.heal();
+        c.wait_until(30_000, |s| s.partitions[&tp].leader == Some(a))
+            .await
+            .unwrap_or_else(|| panic!("A leads\n{}", c.timeline()));
+        let lost = lost_writes(c.admin_history(), &c.snapshot()).into_iter().map(|l| l.value).collect();
+        (a_after_restart, lost, c.timeline())
+    })
+}
+
+#[test]
+fn kip_101_failure_1_loses_an_acknowledged_write_only_with_hw_truncation() {
+    let (a_log, lost, timeline) = kip_101_failure_1(TruncationProtocol::HighWatermark);
+    assert_eq!(a_log, ["m1"], "A truncated m2 to its HW\n{timeline}");
+    assert_eq!(lost, ["m2"], "{timeline}");
+    assert!(timeline.contains("to its high watermark 1 (the pre-0.11 rule)"), "{timeline}");
+
+    let (a_log, lost, timeline) = kip_101_failure_1(TruncationProtocol::LeaderEpoch);
+    assert_eq!(a_log, ["m1", "m2"], "A keeps m2\n{timeline}");
+    assert!(lost.is_empty(), "{lost:?}\n{timeline}");
+}
+
+/// KIP-101 failure 2 on the cluster: A leads a partition of A and B with m1 and m2; B
+/// fetched both but only m1 reached its disk (one message per segment: a roll flushes the
+/// previous one). A's process and B's power fail. B comes back first, leads epoch 1 and
+/// takes m3 at offset 1; A comes back as its follower. With HW truncation A keeps m2 at
+/// offset 1 (its checkpointed HW is 2): the logs diverge silently. With leader epochs A
+/// asks where epoch 0 ends (1), truncates m2 and fetches m3.
+fn kip_101_failure_2(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>, Vec<String>) {
+    run_seeded(22, move || async move {
+        let mut topic = TopicConfig::default();
+        // One message per segment: appending the next one rolls (and flushes) the last.
+        topic.log.segment_bytes = 40;
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .replication_protocol(protocol)
+            .invariants(Invariants::Record)
+            .topic_with("orders", 3, 2, topic)
+            .start()
+            .await;
+        let controller = c.controller().unwrap();
+        let snapshot = c.snapshot_without_records();
+        let tp = (0..3)
+            .map(orders)
+            .find(|tp| !snapshot.partitions[tp].replicas.contains(&controller))
+            .unwrap();
+        let a = c.leader(&tp).unwrap();
+        let b = followers(&c, &tp)[0];
+        assert_eq!(c.produce(&tp, "m1", Acks::All).await, Ok(0));
+        assert_eq!(c.produce(&tp, "m2", Acks::All).await, Ok(1));
+        // Let both HW checkpoints record HW 2.
+        c.sleep_ms(6_000).await;
+        c.crash(a, Crash::Process);
+        c.crash(b, Crash::PowerLoss);
+        c.restart(b);
+        c.wait_until(30_000, |s| s.partitions[&tp].leader == Some(b))
+            .await
+            .unwrap_or_else(|| panic!("B leads\n{}", c.timeline()));
+        assert_eq!(c.log_values(b, &tp), ["m1"], "m2 was not flushed on B");
+        assert_eq!(c.produce(&tp, "m3", Acks::Leader).await, Ok(1));
+        c.restart(a);
+        // A catches up from offset 2 (HW rule) or 1 (epoch rule) and rejoins the ISR.
+        c.wait_until(30_000, |s| s.partitions[&tp].isr.len() == 2)
+            .await
+            .unwrap_or_else(|| panic!("A rejoins the ISR\n{}", c.timeline()));
+        c.sleep_ms(1_000).await;
+        (c.log_values(a, &tp), c.log_values(b, &tp), c.violations())
+    })
+}
+
+#[test]
+fn kip_101_failure_2_diverges_only_with_hw_truncation() {
+    let (a, b, violations) = kip_101_failure_2(TruncationProtocol::HighWatermark);
+    assert_eq!(a, ["m1", "m2"]);
+    assert_eq!(b, ["m1", "m3"], "offset 1 differs");
+    assert!(
+        violations.iter().any(|v| v.contains("differs from its leader")),
+        "the invariant checker sees the divergence: {violations:?}"
+    );
+
+    let (a, b, violations) = kip_101_failure_2(TruncationProtocol::LeaderEpoch);
+    assert_eq!(a, ["m1", "m3"]);
+    assert_eq!(b, ["m1", "m3"]);
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+// ----- what crashes keep ------------------------------------------------------------
+
+fn crash_every_replica(crash: Crash, seed: u64) -> (usize, Vec<LostWrite>, String) {
+    run_seeded(seed, move || async move {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .min_insync_replicas(2)
+            .invariants(Invariants::Record)
+            .topic("orders", 1, 3)
+            .start()
+            .await;
+        let tp = orders(0);
+        let mut acked = 0;
+        for n in 0..20 {
+            if c.produce(&tp, &format!("r{n}"), Acks::All).await.is_ok() {
+                acked += 1;
+            }
+        }
+        for b in [1, 2, 3] {
+            c.crash(b, crash);
+        }
+        for b in [1, 2, 3] {
+            c.restart(b);
+        }
+        assert!(c.wait_until(60_000, all_in_sync).await.is_some(), "{}", c.timeline());
+        (acked, lost_writes(c.admin_history(), &c.snapshot()), c.timeline())
+    })
+}
+
+#[test]
+fn a_process_crash_of_every_replica_loses_nothing() {
+    let (acked, lost, timeline) = crash_every_replica(Crash::Process, 31);
+    assert_eq!(acked, 20);
+    assert!(lost.is_empty(), "{lost:#?}\n{timeline}");
+}
+
+#[test]
+fn a_power_loss_of_every_replica_loses_unflushed_acknowledged_writes() {
+    // Kafka never forces a flush by default (flush.messages), so acknowledged writes
+    // live in page caches; losing power everywhere loses a seeded part of them.
+    let (acked, lost, timeline) = crash_every_replica(Crash::PowerLoss, 31);
+    assert_eq!(acked, 20);
+    assert!(!lost.is_empty(), "{timeline}");
+    assert!(timeline.contains("recovered orders-0 after an unclean shutdown"), "{timeline}");
+    // What is lost is a suffix: recovery keeps a prefix of every log.
+    let first_lost = lost.iter().map(|l| l.offset).min().unwrap();
+    assert!(lost.iter().all(|l| l.offset >= first_lost));
+    assert_eq!(lost.len() as i64, 20 - first_lost, "{lost:#?}");
+}
+
+// ----- determinism ------------------------------------------------------------------
+
+#[test]
+fn the_same_seed_gives_the_same_trace_byte_for_byte() {
+    let first = crash_leaders_under_load(4);
+    let second = crash_leaders_under_load(4);
+    assert_eq!(first.timeline, second.timeline);
+    assert!(first.timeline.lines().count() > 100);
+    let other = crash_leaders_under_load(5);
+    assert_ne!(first.timeline, other.timeline, "another seed, another run");
+}
