@@ -103,6 +103,11 @@ pub enum EventKind {
         leader: BrokerId,
         reason: String,
     },
+    /// A controller request addressed to an earlier incarnation of this broker.
+    StaleBrokerEpochIgnored {
+        broker: BrokerId,
+        request_epoch: u64,
+    },
     /// A zombie: a request carried an older controller epoch.
     StaleControllerIgnored {
         broker: BrokerId,
@@ -198,7 +203,9 @@ impl Event {
                     ElectionReason::LeaderFailed { previous } => {
                         format!("its leader, broker {previous}, is gone")
                     }
-                    ElectionReason::ReplicaCameBack => "a replica of the offline partition came back".to_string(),
+                    ElectionReason::ReplicaCameBack => {
+                        "a replica of the offline partition came back".to_string()
+                    }
                     ElectionReason::Preferred => {
                         "leadership returns to the preferred replica".to_string()
                     }
@@ -255,6 +262,13 @@ impl Event {
             EventKind::IsrChangeRejected { tp, leader, reason } => {
                 format!("the controller refused broker {leader}'s ISR change for {tp}: {reason}")
             }
+            EventKind::StaleBrokerEpochIgnored {
+                broker,
+                request_epoch,
+            } => format!(
+                "broker {broker} refused a controller request for broker epoch {request_epoch}: it was meant for \
+                 an earlier run of this broker (STALE_BROKER_EPOCH, KIP-380)"
+            ),
             EventKind::StaleControllerIgnored {
                 broker,
                 epoch,

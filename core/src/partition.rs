@@ -342,6 +342,9 @@ pub struct Partition {
     high_watermark: i64,
     role: Role,
     events: Vec<PartitionEvent>,
+    /// A follower got a fetch answer without divergence in its current epoch: its log
+    /// below its HW is then the leader's (what the replica invariant checks).
+    fetched_in_epoch: bool,
 }
 
 impl Partition {
@@ -381,6 +384,7 @@ impl Partition {
                 leader: None,
             },
             events: Vec::new(),
+            fetched_in_epoch: false,
         }
     }
 
@@ -410,6 +414,12 @@ impl Partition {
 
     pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader { .. })
+    }
+
+    /// Whether this follower has had a fetch answered, without divergence, by the
+    /// leader of its current epoch.
+    pub fn fetched_in_epoch(&self) -> bool {
+        self.fetched_in_epoch
     }
 
     /// The leader this replica knows: itself when leading.
@@ -544,6 +554,7 @@ impl Partition {
     /// high watermark right away; under the epoch protocol it truncates when the leader
     /// answers its first fetch.
     pub fn make_follower(&mut self, state: &LeaderAndIsr, now_ms: i64) {
+        self.fetched_in_epoch = false;
         self.role = Role::Follower {
             epoch: state.leader_epoch,
             leader: state.leader,
@@ -920,6 +931,7 @@ impl Partition {
             self.truncate(state.offset, reason, now_ms);
             return Ok(());
         }
+        self.fetched_in_epoch = true;
         if !response.records.is_empty() {
             self.log
                 .append_as_follower(&response.records, now_ms)

@@ -160,6 +160,9 @@ impl ZkRequest {
     }
 }
 
+/// A `Multi`'s outcome: every result, or the first failing op's index and error.
+pub type MultiResult = Result<Vec<ZkOpResult>, (usize, MetadataError)>;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ZkResponse {
     SessionOpened {
@@ -172,7 +175,7 @@ pub enum ZkResponse {
     /// The results of a `Multi`, or the index of the first operation that failed.
     Multi {
         xid: u64,
-        result: Result<Vec<ZkOpResult>, (usize, MetadataError)>,
+        result: MultiResult,
     },
     /// The session is gone: the client must open a new one.
     SessionExpired {
@@ -237,7 +240,10 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Partition(e) => write!(f, "{e}"),
             ClientError::UnknownTopicOrPartition => {
-                write!(f, "this broker knows no such partition (UNKNOWN_TOPIC_OR_PARTITION)")
+                write!(
+                    f,
+                    "this broker knows no such partition (UNKNOWN_TOPIC_OR_PARTITION)"
+                )
             }
             ClientError::RequestTimedOut => write!(
                 f,
@@ -361,6 +367,8 @@ pub enum Message {
     Controller {
         controller_id: BrokerId,
         controller_epoch: i32,
+        /// The broker epoch the controller knows for the receiver (KIP-380).
+        broker_epoch: SessionId,
         correlation_id: u64,
         request: ControllerRequest,
     },

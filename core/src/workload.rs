@@ -10,7 +10,8 @@ use bytes::Bytes;
 
 use crate::partition::Acks;
 use crate::protocol::{
-    Actor, Message, MetadataResponse, NodeId, Outbox, ProduceRequest, ProduceResponse, TopicPartition,
+    Actor, Message, MetadataResponse, NodeId, Outbox, ProduceRequest, ProduceResponse,
+    TopicPartition,
 };
 use crate::record::Record;
 use crate::replication::BrokerId;
@@ -62,12 +63,20 @@ impl Default for ProducerConfig {
 pub enum Outcome {
     Pending,
     /// Acknowledged at this offset (acks=0: sent, offset unknown).
-    Ok { offset: Option<i64>, completed_ms: i64 },
+    Ok {
+        offset: Option<i64>,
+        completed_ms: i64,
+    },
     /// Refused with Kafka's error code: it was not written (or, for
     /// NOT_ENOUGH_REPLICAS_AFTER_APPEND and REQUEST_TIMED_OUT, it may have been).
-    Failed { code: &'static str, completed_ms: i64 },
+    Failed {
+        code: &'static str,
+        completed_ms: i64,
+    },
     /// No answer: it may or may not have been written.
-    Unknown { completed_ms: i64 },
+    Unknown {
+        completed_ms: i64,
+    },
 }
 
 /// One record's write.
@@ -307,7 +316,10 @@ impl TestProducer {
             Err(error) => {
                 self.stats.failed += flight.records as u64;
                 let code = error.code();
-                if matches!(code, "NOT_LEADER_OR_FOLLOWER" | "UNKNOWN_TOPIC_OR_PARTITION" | "FENCED_LEADER_EPOCH") {
+                if matches!(
+                    code,
+                    "NOT_LEADER_OR_FOLLOWER" | "UNKNOWN_TOPIC_OR_PARTITION" | "FENCED_LEADER_EPOCH"
+                ) {
                     self.leaders.remove(&flight.tp);
                     self.refresh_metadata = true;
                 }
@@ -345,12 +357,17 @@ impl Actor for TestProducer {
             .map(|(&c, _)| c)
             .collect();
         for correlation_id in late {
-            let flight = self.in_flight.remove(&correlation_id).expect("listed above");
+            let flight = self
+                .in_flight
+                .remove(&correlation_id)
+                .expect("listed above");
             self.stats.unknown += flight.records as u64;
             self.leaders.remove(&flight.tp);
             self.refresh_metadata = true;
             for &i in &flight.ops {
-                self.history[i].outcome = Outcome::Unknown { completed_ms: now_ms };
+                self.history[i].outcome = Outcome::Unknown {
+                    completed_ms: now_ms,
+                };
             }
         }
         if self.metadata_pending.is_some_and(|at| at <= now_ms) {
@@ -366,10 +383,13 @@ impl Actor for TestProducer {
 
     fn next_timer_ms(&self) -> Option<i64> {
         let give_up = self.in_flight.values().map(|f| f.give_up_ms).min();
-        let send = (self.config.interval_ms > 0 && self.config.stop_ms.is_none_or(|s| self.next_send_ms < s))
-            .then_some(self.next_send_ms);
+        let send = (self.config.interval_ms > 0
+            && self.config.stop_ms.is_none_or(|s| self.next_send_ms < s))
+        .then_some(self.next_send_ms);
         // Without an interval, sends follow replies and metadata.
-        let metadata = self.metadata_pending.or(self.metadata_retry_ms.filter(|_| self.refresh_metadata));
+        let metadata = self
+            .metadata_pending
+            .or(self.metadata_retry_ms.filter(|_| self.refresh_metadata));
         [give_up, send, metadata].into_iter().flatten().min()
     }
 }

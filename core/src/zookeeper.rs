@@ -5,7 +5,10 @@
 
 use crate::event::{Event, EventKind};
 use crate::metadata::{MetadataError, MetadataStore, Notification, SessionId};
-use crate::protocol::{Actor, Message, NodeId, Outbox, ZNode, ZOOKEEPER, ZkOp, ZkOpResult, ZkRequest, ZkResponse};
+use crate::protocol::{
+    Actor, Message, MultiResult, NodeId, Outbox, ZNode, ZOOKEEPER, ZkOp, ZkOpResult, ZkRequest,
+    ZkResponse,
+};
 
 /// The paths Kafka's brokers expect to exist.
 pub const BROKER_IDS: &str = "/brokers/ids";
@@ -53,7 +56,11 @@ impl ZooKeeper {
         &self.store
     }
 
-    fn apply(&mut self, session: SessionId, op: &ZkOp) -> Result<(ZkOpResult, Vec<Notification>), MetadataError> {
+    fn apply(
+        &mut self,
+        session: SessionId,
+        op: &ZkOp,
+    ) -> Result<(ZkOpResult, Vec<Notification>), MetadataError> {
         match op {
             ZkOp::Create {
                 path,
@@ -73,7 +80,9 @@ impl ZooKeeper {
                 let (version, fired) = self.store.set(path, value.clone(), *version)?;
                 Ok((ZkOpResult::Version(version), fired))
             }
-            ZkOp::Delete { path, version } => Ok((ZkOpResult::Done, self.store.delete(path, *version)?)),
+            ZkOp::Delete { path, version } => {
+                Ok((ZkOpResult::Done, self.store.delete(path, *version)?))
+            }
             ZkOp::Check { path, version } => match self.store.peek(path) {
                 None => Err(MetadataError::NoNode { path: path.clone() }),
                 Some((_, actual)) if actual != *version => Err(MetadataError::BadVersion {
@@ -89,7 +98,10 @@ impl ZooKeeper {
             }
             ZkOp::Children { path, watch } => {
                 let client = watch.then(|| self.client_of(session)).flatten();
-                Ok((ZkOpResult::Children(self.store.children(path, client)), Vec::new()))
+                Ok((
+                    ZkOpResult::Children(self.store.children(path, client)),
+                    Vec::new(),
+                ))
             }
         }
     }
@@ -99,11 +111,7 @@ impl ZooKeeper {
     }
 
     /// Applies `ops` all or nothing: on a failure the store is left as it was.
-    fn multi(
-        &mut self,
-        session: SessionId,
-        ops: &[ZkOp],
-    ) -> (Result<Vec<ZkOpResult>, (usize, MetadataError)>, Vec<Notification>) {
+    fn multi(&mut self, session: SessionId, ops: &[ZkOp]) -> (MultiResult, Vec<Notification>) {
         let before = (ops.len() > 1).then(|| self.store.clone());
         let mut results = Vec::with_capacity(ops.len());
         let mut fired = Vec::new();

@@ -46,9 +46,21 @@ pub fn lost_writes(history: &[WriteOp], snapshot: &ClusterSnapshot) -> Vec<LostW
             .leader
             .and_then(|l| partition.replica_states.get(&l))
             .filter(|r| r.is_leader)
-            .or_else(|| partition.replica_states.values().max_by_key(|r| r.log_end_offset));
+            .or_else(|| {
+                partition
+                    .replica_states
+                    .values()
+                    .max_by_key(|r| r.log_end_offset)
+            });
         if let Some(replica) = replica {
-            logs.insert(tp, replica.records.iter().map(|(o, v)| (*o, v.as_str())).collect());
+            logs.insert(
+                tp,
+                replica
+                    .records
+                    .iter()
+                    .map(|(o, v)| (*o, v.as_str()))
+                    .collect(),
+            );
         }
     }
     history

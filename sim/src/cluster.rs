@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
 use kafkasim_core::partition::{Acks, TruncationProtocol};
-use kafkasim_core::record::Record;
 use kafkasim_core::protocol::{
-    Actor, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest, TopicConfig, TopicPartition,
-    ZOOKEEPER,
+    Actor, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest, TopicConfig,
+    TopicPartition, ZOOKEEPER,
 };
+use kafkasim_core::record::Record;
 use kafkasim_core::replication::BrokerId;
 use kafkasim_core::rng::RandomSource;
 use kafkasim_core::workload::{Outcome, ProducerConfig, ProducerStats, TestProducer, WriteOp};
@@ -113,7 +113,9 @@ impl ClusterBuilder {
 
     /// `unclean.leader.election.enable` for topics added after this call.
     pub fn unclean_leader_election(mut self, enable: bool) -> ClusterBuilder {
-        self.broker.default_topic_config.unclean_leader_election_enable = enable;
+        self.broker
+            .default_topic_config
+            .unclean_leader_election_enable = enable;
         self
     }
 
@@ -183,7 +185,12 @@ impl ClusterBuilder {
             .expect("the brokers register and elect a controller within a minute");
         for topic in self.topics {
             cluster
-                .create_topic(&topic.name, topic.partitions, topic.replication_factor, topic.config)
+                .create_topic(
+                    &topic.name,
+                    topic.partitions,
+                    topic.replication_factor,
+                    topic.config,
+                )
                 .await
                 .unwrap_or_else(|e| panic!("topic {}: {e}", topic.name));
         }
@@ -204,7 +211,8 @@ struct World {
 type Slot<A> = Arc<Mutex<Option<A>>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().expect("no simulation code panics while holding a lock")
+    m.lock()
+        .expect("no simulation code panics while holding a lock")
 }
 
 impl World {
@@ -226,9 +234,9 @@ impl World {
                 Invariants::Record => {
                     let mut trace = lock(&self.trace);
                     // One line per distinct violation, not one per step.
-                    let seen = trace
-                        .iter()
-                        .any(|e| matches!(e, TraceEntry::Violation { text, .. } if *text == violation));
+                    let seen = trace.iter().any(
+                        |e| matches!(e, TraceEntry::Violation { text, .. } if *text == violation),
+                    );
                     if !seen {
                         trace.push(TraceEntry::Violation {
                             time_ms: now_ms,
@@ -260,10 +268,15 @@ pub fn invariant_violations(brokers: &[&Broker]) -> Vec<String> {
             }
             if let Some(isr) = p.isr() {
                 if !isr.contains(&broker.id()) {
-                    violations.push(format!("broker {} leads {tp} but is not in its ISR {isr:?}", broker.id()));
+                    violations.push(format!(
+                        "broker {} leads {tp} but is not in its ISR {isr:?}",
+                        broker.id()
+                    ));
                 }
                 if let Some(outside) = isr.iter().find(|b| !replica.assignment.contains(b)) {
-                    violations.push(format!("the ISR {isr:?} of {tp} names broker {outside}, not a replica"));
+                    violations.push(format!(
+                        "the ISR {isr:?} of {tp} names broker {outside}, not a replica"
+                    ));
                 }
                 let epoch = p.leader_epoch();
                 if leaders.get(tp).is_none_or(|(e, _)| *e < epoch) {
@@ -278,11 +291,19 @@ pub fn invariant_violations(brokers: &[&Broker]) -> Vec<String> {
             let Some((epoch, leader)) = leaders.get(tp) else {
                 continue;
             };
-            if p.is_leader() || p.leader() != Some(leader.id()) || p.leader_epoch() != *epoch {
+            // A follower is judged once its leader has answered it in this epoch: until
+            // then it may hold what truncation is about to remove.
+            if p.is_leader()
+                || p.leader() != Some(leader.id())
+                || p.leader_epoch() != *epoch
+                || !p.fetched_in_epoch()
+            {
                 continue;
             }
             let leader_partition = &leader.replicas()[tp].partition;
-            if let Some(offset) = snapshot::first_difference(p, leader_partition, p.high_watermark()) {
+            if let Some(offset) =
+                snapshot::first_difference(p, leader_partition, p.high_watermark())
+            {
                 violations.push(format!(
                     "broker {}'s log of {tp} differs from its leader broker {}'s at offset {offset}, below its HW {}",
                     broker.id(),
@@ -537,7 +558,11 @@ impl Cluster {
 
     /// Polls the snapshot every 10 ms until `done` holds; returns the time it took, or
     /// None after `timeout_ms`.
-    pub async fn wait_until(&self, timeout_ms: i64, done: impl Fn(&ClusterSnapshot) -> bool) -> Option<i64> {
+    pub async fn wait_until(
+        &self,
+        timeout_ms: i64,
+        done: impl Fn(&ClusterSnapshot) -> bool,
+    ) -> Option<i64> {
         let start = self.now_ms();
         loop {
             if done(&self.snapshot_without_records()) {
@@ -574,7 +599,9 @@ impl Cluster {
                 replication_factor,
                 config: config.clone(),
             };
-            self.world.net.send(FIRST_CLIENT, controller, Message::CreateTopic(request));
+            self.world
+                .net
+                .send(FIRST_CLIENT, controller, Message::CreateTopic(request));
             let reply = madsim::time::timeout(Duration::from_secs(5), async {
                 loop {
                     match self.admin_inbox.recv().await {
@@ -614,7 +641,10 @@ impl Cluster {
 
     /// The partition's leader, as the controller recorded it.
     pub fn leader(&self, tp: &TopicPartition) -> Option<BrokerId> {
-        self.snapshot_without_records().partitions.get(tp).and_then(|p| p.leader)
+        self.snapshot_without_records()
+            .partitions
+            .get(tp)
+            .and_then(|p| p.leader)
     }
 
     /// The active controller.
@@ -625,7 +655,12 @@ impl Cluster {
     /// Writes one record with `value` through the admin client to the partition's
     /// leader and waits for the answer: the offset, Kafka's error code, or
     /// `NO_LEADER` / `NO_RESPONSE`.
-    pub async fn produce(&mut self, tp: &TopicPartition, value: &str, acks: Acks) -> Result<i64, String> {
+    pub async fn produce(
+        &mut self,
+        tp: &TopicPartition,
+        value: &str,
+        acks: Acks,
+    ) -> Result<i64, String> {
         let Some(leader) = self.leader(tp) else {
             self.admin_history.push(WriteOp {
                 value: value.to_string(),
@@ -685,7 +720,10 @@ impl Cluster {
                 },
                 Err(e.code().to_string()),
             ),
-            _ => (Outcome::Unknown { completed_ms }, Err("NO_RESPONSE".to_string())),
+            _ => (
+                Outcome::Unknown { completed_ms },
+                Err("NO_RESPONSE".to_string()),
+            ),
         };
         self.admin_history.push(WriteOp {
             value: value.to_string(),
@@ -707,7 +745,12 @@ impl Cluster {
         self.with_broker(broker, |b| {
             b.replicas()
                 .get(tp)
-                .map(|r| snapshot::records(&r.partition).into_iter().map(|(_, v)| v).collect())
+                .map(|r| {
+                    snapshot::records(&r.partition)
+                        .into_iter()
+                        .map(|(_, v)| v)
+                        .collect()
+                })
                 .unwrap_or_default()
         })
         .unwrap_or_default()
@@ -749,7 +792,11 @@ impl Cluster {
 
     /// The narrated timeline, one line per entry.
     pub fn timeline(&self) -> String {
-        lock(&self.world.trace).iter().map(TraceEntry::line).collect::<Vec<_>>().join("\n")
+        lock(&self.world.trace)
+            .iter()
+            .map(TraceEntry::line)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Invariant violations recorded so far (in [`Invariants::Record`] mode).
@@ -790,7 +837,11 @@ impl Cluster {
             .collect();
         let controller = up
             .values()
-            .filter_map(|b| b.controller().filter(|c| c.is_loaded()).map(|c| (b, c.epoch())))
+            .filter_map(|b| {
+                b.controller()
+                    .filter(|c| c.is_loaded())
+                    .map(|c| (b, c.epoch()))
+            })
             .max_by_key(|(_, epoch)| *epoch);
         let brokers = self
             .broker_ids

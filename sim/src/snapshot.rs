@@ -47,7 +47,11 @@ pub struct PartitionSnapshot {
 impl PartitionSnapshot {
     /// Replicas out of the ISR (OSR).
     pub fn out_of_sync(&self) -> Vec<BrokerId> {
-        self.replicas.iter().filter(|b| !self.isr.contains(b)).copied().collect()
+        self.replicas
+            .iter()
+            .filter(|b| !self.isr.contains(b))
+            .copied()
+            .collect()
     }
 }
 
@@ -135,7 +139,11 @@ pub fn replica_snapshot(partition: &Partition, with_records: bool) -> ReplicaSna
                     .collect()
             })
             .unwrap_or_default(),
-        records: if with_records { records(partition) } else { Vec::new() },
+        records: if with_records {
+            records(partition)
+        } else {
+            Vec::new()
+        },
     }
 }
 

@@ -11,14 +11,31 @@ use crate::net::LinkConfig;
 /// A fault the simulation injected.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
-    Crash { broker: BrokerId, crash: Crash },
-    Restart { broker: BrokerId },
-    Partition { groups: Vec<Vec<NodeId>> },
-    Isolate { node: NodeId },
+    Crash {
+        broker: BrokerId,
+        crash: Crash,
+    },
+    Restart {
+        broker: BrokerId,
+    },
+    Partition {
+        groups: Vec<Vec<NodeId>>,
+    },
+    Isolate {
+        node: NodeId,
+    },
     Heal,
-    Pause { node: NodeId },
-    Resume { node: NodeId },
-    Link { from: NodeId, to: NodeId, config: LinkConfig },
+    Pause {
+        node: NodeId,
+    },
+    Resume {
+        node: NodeId,
+    },
+    Link {
+        from: NodeId,
+        to: NodeId,
+        config: LinkConfig,
+    },
 }
 
 /// A node's name for a student: `broker 2`, `zookeeper`, `client 20001`.
@@ -35,22 +52,39 @@ pub fn node_name(node: NodeId) -> String {
 impl Fault {
     pub fn explain(&self) -> String {
         match self {
-            Fault::Crash { broker, crash: Crash::Process } => format!(
+            Fault::Crash {
+                broker,
+                crash: Crash::Process,
+            } => format!(
                 "FAULT: broker {broker}'s process crashed; the page cache survives, so everything it wrote is kept"
             ),
-            Fault::Crash { broker, crash: Crash::PowerLoss } => format!(
+            Fault::Crash {
+                broker,
+                crash: Crash::PowerLoss,
+            } => format!(
                 "FAULT: broker {broker} lost power; bytes not flushed to disk may be lost, the last message may be torn"
             ),
             Fault::Restart { broker } => format!("broker {broker} restarts and recovers its logs"),
             Fault::Partition { groups } => {
                 let groups: Vec<String> = groups
                     .iter()
-                    .map(|g| g.iter().map(|&n| node_name(n)).collect::<Vec<_>>().join(", "))
+                    .map(|g| {
+                        g.iter()
+                            .map(|&n| node_name(n))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
                     .map(|g| format!("{{{g}}}"))
                     .collect();
-                format!("FAULT: the network is partitioned into {}", groups.join(" | "))
+                format!(
+                    "FAULT: the network is partitioned into {}",
+                    groups.join(" | ")
+                )
             }
-            Fault::Isolate { node } => format!("FAULT: {} is cut off from every other node", node_name(*node)),
+            Fault::Isolate { node } => format!(
+                "FAULT: {} is cut off from every other node",
+                node_name(*node)
+            ),
             Fault::Heal => "the network heals: every node can reach every other again".to_string(),
             Fault::Pause { node } => format!(
                 "FAULT: {} is paused (a stop-the-world pause): it neither sends nor handles anything",
@@ -73,9 +107,15 @@ impl Fault {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceEntry {
     Event(Event),
-    Fault { time_ms: i64, fault: Fault },
+    Fault {
+        time_ms: i64,
+        fault: Fault,
+    },
     /// An invariant failed (in recording mode).
-    Violation { time_ms: i64, text: String },
+    Violation {
+        time_ms: i64,
+        text: String,
+    },
 }
 
 impl TraceEntry {

@@ -126,17 +126,26 @@ fn crash_leaders_under_load(seed: u64) -> CrashRun {
         // Recovery: every broker back in every ISR, every answer in.
         c.sleep_until_ms(end).await;
         let recovered = c.wait_until(120_000, all_in_sync).await;
-        assert!(recovered.is_some(), "the cluster recovers\n{}", c.timeline());
+        assert!(
+            recovered.is_some(),
+            "the cluster recovers\n{}",
+            c.timeline()
+        );
         c.sleep_ms(12_000).await;
         let snapshot = c.snapshot();
         let history = c.history(producer);
         let leader_changes = c
             .trace()
             .iter()
-            .filter(|e| e.explain().contains("was elected leader") && e.explain().contains("is gone"))
+            .filter(|e| {
+                e.explain().contains("was elected leader") && e.explain().contains("is gone")
+            })
             .count();
         CrashRun {
-            acknowledged: history.iter().filter(|o| o.acknowledged_offset().is_some()).count(),
+            acknowledged: history
+                .iter()
+                .filter(|o| o.acknowledged_offset().is_some())
+                .count(),
             lost: lost_writes(&history, &snapshot),
             leader_changes,
             timeline: c.timeline(),
@@ -149,12 +158,29 @@ fn acks_all_with_min_isr_2_loses_nothing_when_leaders_crash_repeatedly() {
     let mut total_changes = 0;
     for seed in 1..=8 {
         let run = crash_leaders_under_load(seed);
-        assert!(run.lost.is_empty(), "seed {seed} lost {:#?}\n{}", run.lost, run.timeline);
-        assert!(run.acknowledged > 500, "seed {seed}: {} acknowledged", run.acknowledged);
-        assert!(run.leader_changes >= 2, "seed {seed}: {} leader changes\n{}", run.leader_changes, run.timeline);
+        assert!(
+            run.lost.is_empty(),
+            "seed {seed} lost {:#?}\n{}",
+            run.lost,
+            run.timeline
+        );
+        assert!(
+            run.acknowledged > 500,
+            "seed {seed}: {} acknowledged",
+            run.acknowledged
+        );
+        assert!(
+            run.leader_changes >= 2,
+            "seed {seed}: {} leader changes\n{}",
+            run.leader_changes,
+            run.timeline
+        );
         total_changes += run.leader_changes;
     }
-    assert!(total_changes >= 20, "{total_changes} leader changes over all seeds");
+    assert!(
+        total_changes >= 20,
+        "{total_changes} leader changes over all seeds"
+    );
 }
 
 // ----- acks=1 loses what the followers had not fetched ------------------------------
@@ -162,7 +188,10 @@ fn acks_all_with_min_isr_2_loses_nothing_when_leaders_crash_repeatedly() {
 #[test]
 fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_fetch() {
     let (acked, lost, timeline) = run_seeded(3, || async {
-        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3)).topic("orders", 1, 3).start().await;
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .topic("orders", 1, 3)
+            .start()
+            .await;
         let tp = orders(0);
         assert_eq!(c.produce(&tp, "before", Acks::All).await, Ok(0));
         let leader = c.leader(&tp).unwrap();
@@ -180,19 +209,40 @@ fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_f
         c.crash(leader, Crash::Process);
         c.heal();
         let elected = c
-            .wait_until(20_000, |s| s.partitions[&tp].leader.is_some_and(|l| l != leader))
+            .wait_until(20_000, |s| {
+                s.partitions[&tp].leader.is_some_and(|l| l != leader)
+            })
             .await;
-        assert!(elected.is_some(), "a follower in the ISR takes over\n{}", c.timeline());
-        assert_eq!(c.produce(&tp, "after", Acks::All).await, Ok(1), "the new leader's log ends at 1");
+        assert!(
+            elected.is_some(),
+            "a follower in the ISR takes over\n{}",
+            c.timeline()
+        );
+        assert_eq!(
+            c.produce(&tp, "after", Acks::All).await,
+            Ok(1),
+            "the new leader's log ends at 1"
+        );
         c.restart(leader);
-        assert!(c.wait_until(60_000, all_in_sync).await.is_some(), "{}", c.timeline());
+        assert!(
+            c.wait_until(60_000, all_in_sync).await.is_some(),
+            "{}",
+            c.timeline()
+        );
         for b in c.broker_ids().to_vec() {
             assert_eq!(c.log_values(b, &tp), ["before", "after"], "broker {b}");
         }
-        (acked, lost_writes(c.admin_history(), &c.snapshot()), c.timeline())
+        (
+            acked,
+            lost_writes(c.admin_history(), &c.snapshot()),
+            c.timeline(),
+        )
     });
     let lost: Vec<&str> = lost.iter().map(|l| l.value.as_str()).collect();
-    assert_eq!(lost, acked, "exactly the acks=1 writes are lost\n{timeline}");
+    assert_eq!(
+        lost, acked,
+        "exactly the acks=1 writes are lost\n{timeline}"
+    );
     assert!(
         timeline.contains("truncated orders-0 from 5 to 1"),
         "the old leader throws them away when it follows\n{timeline}"
@@ -204,7 +254,11 @@ fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_f
 #[test]
 fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
     let timeline = run_seeded(5, || async {
-        let mut c = ClusterBuilder::new(3).min_insync_replicas(2).topic("orders", 3, 3).start().await;
+        let mut c = ClusterBuilder::new(3)
+            .min_insync_replicas(2)
+            .topic("orders", 3, 3)
+            .start()
+            .await;
         let tp = partition_led_by_controller(&c, 3);
         let leader = c.leader(&tp).unwrap();
         let f = followers(&c, &tp);
@@ -224,7 +278,10 @@ fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
             "out of the ISR {shrunk} ms after the cut, {} ms after its last fetch",
             c.now_ms() - cut
         );
-        assert!(c.produce(&tp, "m1", Acks::All).await.is_ok(), "2 in sync meet min.insync.replicas=2");
+        assert!(
+            c.produce(&tp, "m1", Acks::All).await.is_ok(),
+            "2 in sync meet min.insync.replicas=2"
+        );
 
         // Both followers cut: the ISR is the leader alone, acks=all is refused.
         c.heal();
@@ -232,30 +289,61 @@ fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
         write_until(&mut c, &tp, 60_000, |s| isr_is(s, &tp, &[leader]))
             .await
             .unwrap_or_else(|| panic!("the ISR shrinks to the leader\n{}", c.timeline()));
-        assert_eq!(c.produce(&tp, "refused", Acks::All).await, Err("NOT_ENOUGH_REPLICAS".to_string()));
-        assert!(!c.log_values(leader, &tp).contains(&"refused".to_string()), "nothing was appended");
+        assert_eq!(
+            c.produce(&tp, "refused", Acks::All).await,
+            Err("NOT_ENOUGH_REPLICAS".to_string())
+        );
+        assert!(
+            !c.log_values(leader, &tp).contains(&"refused".to_string()),
+            "nothing was appended"
+        );
         // acks=1 is still written, but the HW stands still below min.insync.replicas
         // (Kafka 3.7+).
-        let high_watermark = |c: &Cluster| c.snapshot_without_records().partitions[&tp].replica_states[&leader].high_watermark;
+        let high_watermark = |c: &Cluster| {
+            c.snapshot_without_records().partitions[&tp].replica_states[&leader].high_watermark
+        };
         let before = high_watermark(&c);
-        let offset = c.produce(&tp, "acks1", Acks::Leader).await.expect("acks=1 is written");
+        let offset = c
+            .produce(&tp, "acks1", Acks::Leader)
+            .await
+            .expect("acks=1 is written");
         assert!(offset >= before);
         c.sleep_ms(1_000).await;
-        assert_eq!(high_watermark(&c), before, "the HW holds below min.insync.replicas");
+        assert_eq!(
+            high_watermark(&c),
+            before,
+            "the HW holds below min.insync.replicas"
+        );
 
         c.heal();
-        let expanded = c.wait_until(60_000, |s| s.partitions[&tp].isr.len() == 3).await;
-        assert!(expanded.is_some(), "both followers catch up and rejoin\n{}", c.timeline());
-        let last = c.produce(&tp, "m3", Acks::All).await.expect("acks=all works again");
+        let expanded = c
+            .wait_until(60_000, |s| s.partitions[&tp].isr.len() == 3)
+            .await;
+        assert!(
+            expanded.is_some(),
+            "both followers catch up and rejoin\n{}",
+            c.timeline()
+        );
+        let last = c
+            .produce(&tp, "m3", Acks::All)
+            .await
+            .expect("acks=all works again");
         c.sleep_ms(1_000).await;
         let snapshot = c.snapshot_without_records();
         for b in c.broker_ids().to_vec() {
             let replica = &snapshot.partitions[&tp].replica_states[&b];
-            assert_eq!((replica.log_end_offset, replica.high_watermark), (last + 1, last + 1), "broker {b}");
+            assert_eq!(
+                (replica.log_end_offset, replica.high_watermark),
+                (last + 1, last + 1),
+                "broker {b}"
+            );
         }
         c.timeline()
     });
-    assert!(timeline.contains("not caught up for more than 30000 ms (replica.lag.time.max.ms)"), "{timeline}");
+    assert!(
+        timeline.contains("not caught up for more than 30000 ms (replica.lag.time.max.ms)"),
+        "{timeline}"
+    );
     assert!(timeline.contains("asks to add broker"), "{timeline}");
 }
 
@@ -299,7 +387,11 @@ fn jepsen_2013(min_insync_replicas: usize, unclean: bool) -> JepsenRun {
             let _ = c.produce(&tp, &format!("w{n}"), Acks::All).await;
         }
         c.restart(leader);
-        assert!(c.wait_until(60_000, all_in_sync).await.is_some(), "{}", c.timeline());
+        assert!(
+            c.wait_until(60_000, all_in_sync).await.is_some(),
+            "{}",
+            c.timeline()
+        );
         // The acks=1 fillers that made the ISR shrink are not the lesson.
         let lost = lost_writes(c.admin_history(), &c.snapshot())
             .into_iter()
@@ -317,16 +409,26 @@ fn jepsen_2013(min_insync_replicas: usize, unclean: bool) -> JepsenRun {
 #[test]
 fn jepsen_2013_loss_with_min_isr_1_and_unclean_election() {
     let run = jepsen_2013(1, true);
-    assert!(run.during.iter().all(Result::is_ok), "the lone leader acknowledges: {:?}", run.during);
+    assert!(
+        run.during.iter().all(Result::is_ok),
+        "the lone leader acknowledges: {:?}",
+        run.during
+    );
     assert_eq!(run.lost, ["w1", "w2", "w3", "w4", "w5"], "{}", run.timeline);
-    assert!(run.timeline.contains("UNCLEAN election"), "{}", run.timeline);
+    assert!(
+        run.timeline.contains("UNCLEAN election"),
+        "{}",
+        run.timeline
+    );
 }
 
 #[test]
 fn jepsen_2013_no_loss_with_min_isr_2() {
     let run = jepsen_2013(2, true);
     assert!(
-        run.during.iter().all(|r| r == &Err("NOT_ENOUGH_REPLICAS".to_string())),
+        run.during
+            .iter()
+            .all(|r| r == &Err("NOT_ENOUGH_REPLICAS".to_string())),
         "{:?}",
         run.during
     );
@@ -372,19 +474,33 @@ fn kip_101_failure_1(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>,
         assert_eq!(c.produce(&tp, "m1", Acks::All).await, Ok(0));
         // Let A's HW checkpoint (every 5000 ms) record HW 1.
         c.sleep_ms(6_000).await;
-        assert_eq!(c.produce(&tp, "m2", Acks::All).await, Ok(1), "m2 is acknowledged");
+        assert_eq!(
+            c.produce(&tp, "m2", Acks::All).await,
+            Ok(1),
+            "m2 is acknowledged"
+        );
         let state = c.snapshot_without_records();
-        let (ra, rb) = (&state.partitions[&tp].replica_states[&a], &state.partitions[&tp].replica_states[&b]);
-        assert_eq!((ra.log_end_offset, ra.high_watermark, rb.high_watermark), (2, 1, 2), "A has m2 but HW 1");
+        let (ra, rb) = (
+            &state.partitions[&tp].replica_states[&a],
+            &state.partitions[&tp].replica_states[&b],
+        );
+        assert_eq!(
+            (ra.log_end_offset, ra.high_watermark, rb.high_watermark),
+            (2, 1, 2),
+            "A has m2 but HW 1"
+        );
         c.crash(a, Crash::Process);
         c.partition(&[&[a], &[b]]);
         c.restart(a);
         // A registers once its old session expires and is told to follow B.
         c.wait_until(30_000, |s| {
-            s.partitions[&tp].replica_states.get(&a).is_some_and(|r| r.leader_epoch >= 1)
+            s.partitions[&tp]
+                .replica_states
+                .get(&a)
+                .is_some_and(|r| r.leader_epoch >= 1)
         })
         .await
-            .unwrap_or_else(|| panic!("A follows again\n{}", c.timeline()));
+        .unwrap_or_else(|| panic!("A follows again\n{}", c.timeline()));
         c.sleep_ms(100).await;
         let a_after_restart = c.log_values(a, &tp);
         c.crash(b, Crash::Process);
@@ -392,7 +508,10 @@ fn kip_101_failure_1(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>,
         c.wait_until(30_000, |s| s.partitions[&tp].leader == Some(a))
             .await
             .unwrap_or_else(|| panic!("A leads\n{}", c.timeline()));
-        let lost = lost_writes(c.admin_history(), &c.snapshot()).into_iter().map(|l| l.value).collect();
+        let lost = lost_writes(c.admin_history(), &c.snapshot())
+            .into_iter()
+            .map(|l| l.value)
+            .collect();
         (a_after_restart, lost, c.timeline())
     })
 }
@@ -402,7 +521,10 @@ fn kip_101_failure_1_loses_an_acknowledged_write_only_with_hw_truncation() {
     let (a_log, lost, timeline) = kip_101_failure_1(TruncationProtocol::HighWatermark);
     assert_eq!(a_log, ["m1"], "A truncated m2 to its HW\n{timeline}");
     assert_eq!(lost, ["m2"], "{timeline}");
-    assert!(timeline.contains("to its high watermark 1 (the pre-0.11 rule)"), "{timeline}");
+    assert!(
+        timeline.contains("to its high watermark 1 (the pre-0.11 rule)"),
+        "{timeline}"
+    );
 
     let (a_log, lost, timeline) = kip_101_failure_1(TruncationProtocol::LeaderEpoch);
     assert_eq!(a_log, ["m1", "m2"], "A keeps m2\n{timeline}");
@@ -462,7 +584,9 @@ fn kip_101_failure_2_diverges_only_with_hw_truncation() {
     assert_eq!(a, ["m1", "m2"]);
     assert_eq!(b, ["m1", "m3"], "offset 1 differs");
     assert!(
-        violations.iter().any(|v| v.contains("differs from its leader")),
+        violations
+            .iter()
+            .any(|v| v.contains("differs from its leader")),
         "the invariant checker sees the divergence: {violations:?}"
     );
 
@@ -495,8 +619,16 @@ fn crash_every_replica(crash: Crash, seed: u64) -> (usize, Vec<LostWrite>, Strin
         for b in [1, 2, 3] {
             c.restart(b);
         }
-        assert!(c.wait_until(60_000, all_in_sync).await.is_some(), "{}", c.timeline());
-        (acked, lost_writes(c.admin_history(), &c.snapshot()), c.timeline())
+        assert!(
+            c.wait_until(60_000, all_in_sync).await.is_some(),
+            "{}",
+            c.timeline()
+        );
+        (
+            acked,
+            lost_writes(c.admin_history(), &c.snapshot()),
+            c.timeline(),
+        )
     })
 }
 
@@ -514,7 +646,10 @@ fn a_power_loss_of_every_replica_loses_unflushed_acknowledged_writes() {
     let (acked, lost, timeline) = crash_every_replica(Crash::PowerLoss, 31);
     assert_eq!(acked, 20);
     assert!(!lost.is_empty(), "{timeline}");
-    assert!(timeline.contains("recovered orders-0 after an unclean shutdown"), "{timeline}");
+    assert!(
+        timeline.contains("recovered orders-0 after an unclean shutdown"),
+        "{timeline}"
+    );
     // What is lost is a suffix: recovery keeps a prefix of every log.
     let first_lost = lost.iter().map(|l| l.offset).min().unwrap();
     assert!(lost.iter().all(|l| l.offset >= first_lost));

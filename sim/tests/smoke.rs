@@ -8,7 +8,11 @@ use kafkasim_sim::runtime::run_seeded;
 #[test]
 fn smoke() {
     let (timeline, acked, lost) = run_seeded(1, || async {
-        let mut cluster = ClusterBuilder::new(3).min_insync_replicas(2).topic("orders", 2, 3).start().await;
+        let mut cluster = ClusterBuilder::new(3)
+            .min_insync_replicas(2)
+            .topic("orders", 2, 3)
+            .start()
+            .await;
         let p = cluster.add_producer(ProducerConfig {
             partitions: 2,
             acks: Acks::All,
@@ -18,10 +22,20 @@ fn smoke() {
         cluster.sleep_ms(3_000).await;
         let snap = cluster.snapshot();
         let history = cluster.history(p);
-        let acked = history.iter().filter(|o| o.acknowledged_offset().is_some()).count();
+        let acked = history
+            .iter()
+            .filter(|o| o.acknowledged_offset().is_some())
+            .count();
         let lost = lost_writes(&history, &snap);
         let tp = TopicPartition::new("orders", 0);
-        println!("{:?}", snap.partitions[&tp].replica_states.values().map(|r| (r.log_end_offset, r.high_watermark)).collect::<Vec<_>>());
+        println!(
+            "{:?}",
+            snap.partitions[&tp]
+                .replica_states
+                .values()
+                .map(|r| (r.log_end_offset, r.high_watermark))
+                .collect::<Vec<_>>()
+        );
         (cluster.timeline(), acked, lost)
     });
     println!("{timeline}");

@@ -17,8 +17,8 @@ use crate::controller::{
 use crate::event::{ElectionReason, Event, EventKind};
 use crate::metadata::{MetadataError, SessionId};
 use crate::protocol::{
-    ClientError, ControllerRequest, CreateTopic, CreateTopicResponse, Message, NodeId, Outbox,
-    PartitionState, TopicConfig, TopicPartition, ZNode, ZkOp, ZkOpResult,
+    ClientError, ControllerRequest, CreateTopic, CreateTopicResponse, Message, MultiResult, NodeId,
+    Outbox, PartitionState, TopicConfig, TopicPartition, ZNode, ZkOp, ZkOpResult,
 };
 use crate::replication::BrokerId;
 use crate::rng::SplitMix64;
@@ -79,13 +79,28 @@ enum ControllerEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Step {
     ReadEpoch,
-    WriteEpoch { epoch: i32 },
-    LoadIndex { failover: bool },
-    LoadDetails { failover: bool, brokers: Vec<BrokerId>, topics: Vec<String> },
-    LoadStates { failover: bool, live: BTreeMap<BrokerId, SessionId> },
+    WriteEpoch {
+        epoch: i32,
+    },
+    LoadIndex {
+        failover: bool,
+    },
+    LoadDetails {
+        failover: bool,
+        brokers: Vec<BrokerId>,
+        topics: Vec<String>,
+    },
+    LoadStates {
+        failover: bool,
+        live: BTreeMap<BrokerId, SessionId>,
+    },
     BrokerChildren,
-    BrokerDetails { brokers: Vec<BrokerId> },
-    Write { write: Write },
+    BrokerDetails {
+        brokers: Vec<BrokerId>,
+    },
+    Write {
+        write: Write,
+    },
 }
 
 /// A conditional write and what follows its success.
@@ -101,10 +116,21 @@ enum After {
     /// Send every live broker everything (controller failover).
     Failover,
     /// Send the changed partitions; `started` brokers get all of theirs.
-    Changes { started: BTreeSet<BrokerId> },
-    AlterPartition { to: NodeId, tp: TopicPartition },
-    CreateTopic { from: NodeId, request: CreateTopic, info: TopicInfo },
-    Rebalance { reply_to: Option<(NodeId, u64)> },
+    Changes {
+        started: BTreeSet<BrokerId>,
+    },
+    AlterPartition {
+        to: NodeId,
+        tp: TopicPartition,
+    },
+    CreateTopic {
+        from: NodeId,
+        request: CreateTopic,
+        info: TopicInfo,
+    },
+    Rebalance {
+        reply_to: Option<(NodeId, u64)>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -267,7 +293,13 @@ impl Controller {
         self.process(now_ms, out);
     }
 
-    pub fn on_create_topic(&mut self, from: NodeId, request: CreateTopic, now_ms: i64, out: &mut Outbox) {
+    pub fn on_create_topic(
+        &mut self,
+        from: NodeId,
+        request: CreateTopic,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         self.queue
             .push_back(ControllerEvent::CreateTopic { from, request });
         self.process(now_ms, out);
@@ -275,7 +307,13 @@ impl Controller {
 
     /// Preferred-leader election on demand (`kafka-leader-election.sh --election-type
     /// preferred`); the reply lists the partitions whose leader moved.
-    pub fn on_elect_preferred(&mut self, from: NodeId, correlation_id: u64, now_ms: i64, out: &mut Outbox) {
+    pub fn on_elect_preferred(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         self.queue.push_back(ControllerEvent::Rebalance {
             reply_to: Some((from, correlation_id)),
         });
@@ -286,7 +324,11 @@ impl Controller {
         let Some(channel) = self.channels.get_mut(&from) else {
             return;
         };
-        if channel.queue.front().is_some_and(|(c, _)| *c == correlation_id) {
+        if channel
+            .queue
+            .front()
+            .is_some_and(|(c, _)| *c == correlation_id)
+        {
             channel.queue.pop_front();
             channel.resend_at_ms = None;
             self.transmit(from, now_ms, out);
@@ -338,19 +380,16 @@ impl Controller {
     }
 
     /// The answer to the outstanding ZooKeeper request.
-    pub fn on_zk_result(
-        &mut self,
-        result: Result<Vec<ZkOpResult>, (usize, MetadataError)>,
-        now_ms: i64,
-        out: &mut Outbox,
-    ) {
+    pub fn on_zk_result(&mut self, result: MultiResult, now_ms: i64, out: &mut Outbox) {
         let Some(step) = self.waiting.take() else {
             return;
         };
         match step {
             Step::ReadEpoch => {
                 let current = match result.as_deref() {
-                    Ok([ZkOpResult::Value(Some((ZNode::ControllerEpoch(e), version)))]) => Some((*e, *version)),
+                    Ok([ZkOpResult::Value(Some((ZNode::ControllerEpoch(e), version)))]) => {
+                        Some((*e, *version))
+                    }
                     _ => None,
                 };
                 let (epoch, op) = match current {
@@ -416,7 +455,8 @@ impl Controller {
                     [ZkOpResult::Children(b), ZkOpResult::Children(t)] => (b.clone(), t.clone()),
                     _ => return self.reload(now_ms, out),
                 };
-                let brokers: Vec<BrokerId> = brokers.iter().filter_map(|b| b.parse().ok()).collect();
+                let brokers: Vec<BrokerId> =
+                    brokers.iter().filter_map(|b| b.parse().ok()).collect();
                 let mut ops: Vec<ZkOp> = brokers
                     .iter()
                     .map(|&b| ZkOp::Get {
@@ -449,7 +489,9 @@ impl Controller {
                 self.topics.clear();
                 let mut ops = Vec::new();
                 for (topic, result) in topics.iter().zip(results.iter().skip(brokers.len())) {
-                    if let ZkOpResult::Value(Some((ZNode::Topic { assignment, config }, _))) = result {
+                    if let ZkOpResult::Value(Some((ZNode::Topic { assignment, config }, _))) =
+                        result
+                    {
                         for p in 0..assignment.len() as u32 {
                             ops.push(ZkOp::Get {
                                 path: partition_state_path(topic, p),
@@ -474,14 +516,17 @@ impl Controller {
                 self.states.clear();
                 let partitions: Vec<TopicPartition> = self.all_partitions();
                 for (tp, result) in partitions.into_iter().zip(results) {
-                    if let ZkOpResult::Value(Some((ZNode::PartitionState { state, .. }, version))) = result {
+                    if let ZkOpResult::Value(Some((ZNode::PartitionState { state, .. }, version))) =
+                        result
+                    {
                         self.states.insert(tp, (state, version));
                     }
                 }
                 let previous = std::mem::take(&mut self.live);
                 self.loaded = true;
                 if failover && self.config.auto_leader_rebalance_enable {
-                    self.next_rebalance_ms = Some(now_ms + self.config.leader_imbalance_check_interval_ms);
+                    self.next_rebalance_ms =
+                        Some(now_ms + self.config.leader_imbalance_check_interval_ms);
                 }
                 let failed: BTreeSet<BrokerId> = previous
                     .iter()
@@ -507,7 +552,9 @@ impl Controller {
             }
             Step::BrokerChildren => {
                 let brokers: Vec<BrokerId> = match result.as_deref() {
-                    Ok([ZkOpResult::Children(b)]) => b.iter().filter_map(|b| b.parse().ok()).collect(),
+                    Ok([ZkOpResult::Children(b)]) => {
+                        b.iter().filter_map(|b| b.parse().ok()).collect()
+                    }
                     _ => return self.reload(now_ms, out),
                 };
                 let ops = brokers
@@ -536,10 +583,22 @@ impl Controller {
                     .map(|(&b, _)| b)
                     .collect();
                 if !failed.is_empty() {
-                    self.emit(now_ms, out, EventKind::BrokersFailed { brokers: failed.clone() });
+                    self.emit(
+                        now_ms,
+                        out,
+                        EventKind::BrokersFailed {
+                            brokers: failed.clone(),
+                        },
+                    );
                 }
                 if !started.is_empty() {
-                    self.emit(now_ms, out, EventKind::BrokersStarted { brokers: started.clone() });
+                    self.emit(
+                        now_ms,
+                        out,
+                        EventKind::BrokersStarted {
+                            brokers: started.clone(),
+                        },
+                    );
                 }
                 self.set_live(live, &failed, &started);
                 let changes = self.reconcile(&failed);
@@ -590,7 +649,9 @@ impl Controller {
                 ControllerEvent::AlterPartition { from, tp, change } => {
                     self.alter_partition(from, tp, change, now_ms, out)
                 }
-                ControllerEvent::CreateTopic { from, request } => self.create_topic(from, request, now_ms, out),
+                ControllerEvent::CreateTopic { from, request } => {
+                    self.create_topic(from, request, now_ms, out)
+                }
                 ControllerEvent::Rebalance { reply_to } => self.rebalance(reply_to, now_ms, out),
             }
         }
@@ -599,7 +660,9 @@ impl Controller {
     fn all_partitions(&self) -> Vec<TopicPartition> {
         self.topics
             .iter()
-            .flat_map(|(t, info)| (0..info.assignment.len() as u32).map(move |p| TopicPartition::new(t, p)))
+            .flat_map(|(t, info)| {
+                (0..info.assignment.len() as u32).map(move |p| TopicPartition::new(t, p))
+            })
             .collect()
     }
 
@@ -630,7 +693,10 @@ impl Controller {
     /// leader failed get a new one (or go offline), dead followers leave ISRs, offline
     /// partitions with a replica back get a leader. A broker that bounced counts as
     /// failed for its old leaderships first, then as live.
-    fn reconcile(&self, failed: &BTreeSet<BrokerId>) -> Vec<(TopicPartition, LeaderAndIsr, EventKind)> {
+    fn reconcile(
+        &self,
+        failed: &BTreeSet<BrokerId>,
+    ) -> Vec<(TopicPartition, LeaderAndIsr, EventKind)> {
         let live = self.live_brokers();
         let without_failed: BTreeSet<BrokerId> = live.difference(failed).copied().collect();
         let mut changes = Vec::new();
@@ -674,8 +740,14 @@ impl Controller {
             }
             // First without the failed brokers (their old incarnation is gone), then, for
             // a partition still offline, with every live broker.
-            let election = elect_leader(kind, assignment, &state.isr, &without_failed, &BTreeSet::new())
-                .or_else(|| elect_leader(kind, assignment, &state.isr, &live, &BTreeSet::new()));
+            let election = elect_leader(
+                kind,
+                assignment,
+                &state.isr,
+                &without_failed,
+                &BTreeSet::new(),
+            )
+            .or_else(|| elect_leader(kind, assignment, &state.isr, &live, &BTreeSet::new()));
             match election {
                 Some(election) => {
                     let next = state.elected(&election);
@@ -726,7 +798,9 @@ impl Controller {
         };
         for (tp, state, event) in changes {
             let version = self.states.get(&tp).map(|(_, v)| *v);
-            write.changes.push((tp.clone(), state.clone(), ops.len(), Some(event)));
+            write
+                .changes
+                .push((tp.clone(), state.clone(), ops.len(), Some(event)));
             ops.push(ZkOp::Set {
                 path: partition_state_path(&tp.topic, tp.partition),
                 value: ZNode::PartitionState {
@@ -808,7 +882,11 @@ impl Controller {
                 }
                 self.broadcast_metadata(now_ms, out);
             }
-            After::CreateTopic { from, request, info } => {
+            After::CreateTopic {
+                from,
+                request,
+                info,
+            } => {
                 let partitions: Vec<TopicPartition> = (0..info.assignment.len() as u32)
                     .map(|p| TopicPartition::new(&request.name, p))
                     .collect();
@@ -868,14 +946,25 @@ impl Controller {
         })
     }
 
-    fn send_leader_and_isr(&mut self, broker: BrokerId, partitions: &[TopicPartition], now_ms: i64, out: &mut Outbox) {
+    fn send_leader_and_isr(
+        &mut self,
+        broker: BrokerId,
+        partitions: &[TopicPartition],
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         let partitions: Vec<PartitionState> = partitions
             .iter()
             .filter_map(|tp| self.partition_state(tp))
             .filter(|ps| ps.assignment.contains(&broker))
             .collect();
         if !partitions.is_empty() {
-            self.enqueue(broker, ControllerRequest::LeaderAndIsr { partitions }, now_ms, out);
+            self.enqueue(
+                broker,
+                ControllerRequest::LeaderAndIsr { partitions },
+                now_ms,
+                out,
+            );
         }
     }
 
@@ -895,7 +984,13 @@ impl Controller {
         }
     }
 
-    fn enqueue(&mut self, broker: BrokerId, request: ControllerRequest, now_ms: i64, out: &mut Outbox) {
+    fn enqueue(
+        &mut self,
+        broker: BrokerId,
+        request: ControllerRequest,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         let correlation_id = self.next_correlation;
         self.next_correlation += 1;
         let Some(channel) = self.channels.get_mut(&broker) else {
@@ -909,7 +1004,12 @@ impl Controller {
 
     /// Sends the head of a broker's queue and arms its resend timer.
     fn transmit(&mut self, broker: BrokerId, now_ms: i64, out: &mut Outbox) {
-        let (id, epoch, timeout) = (self.id, self.epoch, self.config.controller_socket_timeout_ms);
+        let (id, epoch, timeout) = (
+            self.id,
+            self.epoch,
+            self.config.controller_socket_timeout_ms,
+        );
+        let broker_epoch = self.live.get(&broker).copied().unwrap_or_default();
         let Some(channel) = self.channels.get_mut(&broker) else {
             return;
         };
@@ -920,6 +1020,7 @@ impl Controller {
                     Message::Controller {
                         controller_id: id,
                         controller_epoch: epoch,
+                        broker_epoch,
                         correlation_id: *correlation_id,
                         request: request.clone(),
                     },
@@ -932,7 +1033,14 @@ impl Controller {
 
     // ----- the events ------------------------------------------------------------------
 
-    fn alter_partition(&mut self, from: NodeId, tp: TopicPartition, change: IsrChange, now_ms: i64, out: &mut Outbox) {
+    fn alter_partition(
+        &mut self,
+        from: NodeId,
+        tp: TopicPartition,
+        change: IsrChange,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         let Some((current, _)) = self.states.get(&tp).cloned() else {
             return;
         };
@@ -1013,7 +1121,9 @@ impl Controller {
             &mut self.rng,
         ) {
             Ok(a) => a,
-            Err(e) => return reply_error(out, ClientError::InvalidReplicationFactor(e.to_string())),
+            Err(e) => {
+                return reply_error(out, ClientError::InvalidReplicationFactor(e.to_string()));
+            }
         };
         let info = TopicInfo {
             assignment: assignment.clone(),
@@ -1039,7 +1149,11 @@ impl Controller {
         let mut changes = Vec::new();
         for (p, replicas) in assignment.iter().enumerate() {
             // A new partition: the first live replica leads, the live replicas are the ISR.
-            let isr: BTreeSet<BrokerId> = replicas.iter().filter(|b| live.contains(b)).copied().collect();
+            let isr: BTreeSet<BrokerId> = replicas
+                .iter()
+                .filter(|b| live.contains(b))
+                .copied()
+                .collect();
             let leader = replicas.iter().find(|b| live.contains(b)).copied();
             let state = LeaderAndIsr {
                 leader,
@@ -1073,7 +1187,11 @@ impl Controller {
         }
         let write = Write {
             changes,
-            after: After::CreateTopic { from, request, info },
+            after: After::CreateTopic {
+                from,
+                request,
+                info,
+            },
         };
         self.request(ops, Step::Write { write });
     }
@@ -1097,8 +1215,13 @@ impl Controller {
         for tp in imbalanced.into_values().flatten() {
             let (state, _) = &self.states[&tp];
             let assignment = self.assignment(&tp);
-            if let Some(election) = elect_leader(ElectionKind::Preferred, assignment, &state.isr, &live, &BTreeSet::new())
-                && state.leader != Some(election.leader)
+            if let Some(election) = elect_leader(
+                ElectionKind::Preferred,
+                assignment,
+                &state.isr,
+                &live,
+                &BTreeSet::new(),
+            ) && state.leader != Some(election.leader)
             {
                 let next = state.elected(&election);
                 let event = EventKind::LeaderElected {

@@ -126,8 +126,6 @@ enum ZkPurpose {
     Register,
     ReadController,
     ClaimController,
-    /// Deleting a `/controller` node naming this broker, which no longer controls.
-    Resign,
     Controller,
 }
 
@@ -137,7 +135,9 @@ enum Registration {
     Pending,
     Registered,
     /// The previous incarnation's node still exists; retry at this time.
-    Blocked { retry_at_ms: i64 },
+    Blocked {
+        retry_at_ms: i64,
+    },
 }
 
 /// A follower fetcher: one per leader this broker follows.
@@ -184,6 +184,8 @@ pub struct Broker {
     zk_pending: BTreeMap<u64, (i64, ZkPurpose)>,
     next_ping_ms: Option<i64>,
     registration: Registration,
+    /// The broker epoch of the current registration (its session, KIP-380).
+    registered_epoch: Option<SessionId>,
     /// The controller as `/controller` last said.
     controller_id: Option<BrokerId>,
     controller: Option<Controller>,
@@ -233,6 +235,7 @@ impl Broker {
             zk_pending: BTreeMap::new(),
             next_ping_ms: None,
             registration: Registration::Unregistered,
+            registered_epoch: None,
             controller_id: None,
             controller: None,
             controller_epoch: 0,
@@ -251,11 +254,14 @@ impl Broker {
             now_ms,
         };
         broker.next_isr_check_ms = now_ms + broker.config.replica_lag_time_max_ms / 2;
-        broker.next_checkpoint_ms = now_ms + broker.config.replica_high_watermark_checkpoint_interval_ms;
+        broker.next_checkpoint_ms =
+            now_ms + broker.config.replica_high_watermark_checkpoint_interval_ms;
         for (tp, log_disk) in disk.logs {
             // Recovery refuses only an invalid config, which the log was created with
             // and so cannot have.
-            let Ok((log, report)) = Log::recover(log_disk.config.clone(), log_disk.segments, now_ms) else {
+            let Ok((log, report)) =
+                Log::recover(log_disk.config.clone(), log_disk.segments, now_ms)
+            else {
                 continue;
             };
             if let Some(truncation) = &report.truncation {
@@ -355,7 +361,10 @@ impl Broker {
             replica.partition.log_mut().flush();
             disk.high_watermarks
                 .insert(tp.clone(), replica.partition.high_watermark());
-            disk.logs.insert(tp.clone(), log_disk(&replica.partition, |s| s.log_bytes().to_vec()));
+            disk.logs.insert(
+                tp.clone(),
+                log_disk(&replica.partition, |s| s.log_bytes().to_vec()),
+            );
         }
         disk
     }
@@ -386,7 +395,13 @@ impl Broker {
 
     // ----- ZooKeeper ------------------------------------------------------------------
 
-    fn zk_send(&mut self, request: impl FnOnce(u64) -> ZkRequest, purpose: ZkPurpose, now_ms: i64, out: &mut Outbox) {
+    fn zk_send(
+        &mut self,
+        request: impl FnOnce(u64) -> ZkRequest,
+        purpose: ZkPurpose,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         let xid = self.next_xid;
         self.next_xid += 1;
         let deadline = now_ms + zk_request_timeout_ms(self.config.zookeeper_session_timeout_ms);
@@ -398,7 +413,12 @@ impl Broker {
         let Some(session) = self.session else {
             return;
         };
-        self.zk_send(|xid| ZkRequest::Multi { xid, session, ops }, purpose, now_ms, out);
+        self.zk_send(
+            |xid| ZkRequest::Multi { xid, session, ops },
+            purpose,
+            now_ms,
+            out,
+        );
     }
 
     fn open_session(&mut self, now_ms: i64, out: &mut Outbox) {
@@ -458,11 +478,16 @@ impl Broker {
                 ZkPurpose::Register => match result {
                     Ok(_) => {
                         self.registration = Registration::Registered;
+                        self.registered_epoch = self.session;
                         self.emit(now_ms, out, EventKind::BrokerRegistered { broker: self.id });
                     }
                     Err((_, MetadataError::NodeExists { .. })) => {
                         if self.registration != (Registration::Blocked { retry_at_ms: 0 }) {
-                            self.emit(now_ms, out, EventKind::RegistrationBlocked { broker: self.id });
+                            self.emit(
+                                now_ms,
+                                out,
+                                EventKind::RegistrationBlocked { broker: self.id },
+                            );
                         }
                         self.registration = Registration::Blocked {
                             retry_at_ms: now_ms + 1_000,
@@ -471,17 +496,10 @@ impl Broker {
                     Err(_) => self.registration = Registration::Unregistered,
                 },
                 ZkPurpose::ReadController => match result.as_deref() {
-                    Ok([ZkOpResult::Value(Some((ZNode::Controller { broker }, version)))]) => {
+                    Ok([ZkOpResult::Value(Some((ZNode::Controller { broker }, _)))]) => {
+                        // It may name this broker's previous incarnation: that node goes
+                        // when the old session expires, and the watch says so.
                         self.controller_id = Some(*broker);
-                        if *broker == self.id && self.controller.is_none() {
-                            // A deposed controller's node: delete it, if it is still that
-                            // version, so that a live broker takes over.
-                            let ops = vec![ZkOp::Delete {
-                                path: CONTROLLER.to_string(),
-                                version: Some(*version),
-                            }];
-                            self.zk_multi(ops, ZkPurpose::Resign, now_ms, out);
-                        }
                     }
                     _ => {
                         self.controller_id = None;
@@ -497,8 +515,13 @@ impl Broker {
                     Ok(_) => {
                         self.controller_id = Some(self.id);
                         self.controllers_started += 1;
-                        let seed = self.rng_seed ^ self.controllers_started.wrapping_mul(0x9e37_79b9);
-                        self.controller = Some(Controller::new(self.id, self.config.controller.clone(), seed));
+                        let seed =
+                            self.rng_seed ^ self.controllers_started.wrapping_mul(0x9e37_79b9);
+                        self.controller = Some(Controller::new(
+                            self.id,
+                            self.config.controller.clone(),
+                            seed,
+                        ));
                     }
                     // Someone else won: watch who.
                     Err(_) => self.read_controller(now_ms, out),
@@ -508,7 +531,6 @@ impl Broker {
                         controller.on_zk_result(result, now_ms, out);
                     }
                 }
-                ZkPurpose::Resign => self.read_controller(now_ms, out),
                 ZkPurpose::OpenSession | ZkPurpose::Ping => {}
             },
         }
@@ -558,8 +580,7 @@ impl Broker {
             return;
         };
         if controller.resigned().is_some() {
-            // Its ephemeral /controller node may still exist: deleting it lets a live
-            // broker take over (Kafka's controller move).
+            // A newer controller exists and holds /controller.
             self.controller = None;
             self.read_controller(now_ms, out);
             return;
@@ -571,16 +592,33 @@ impl Broker {
 
     // ----- controller requests ----------------------------------------------------------
 
+    #[allow(clippy::too_many_arguments)]
     fn on_controller_request(
         &mut self,
         from: NodeId,
         controller_epoch: i32,
+        broker_epoch: SessionId,
         correlation_id: u64,
         request: ControllerRequest,
         now_ms: i64,
         out: &mut Outbox,
     ) {
         out.send(from, Message::ControllerAck { correlation_id });
+        // KIP-380: a request addressed to this broker's previous incarnation (or sent
+        // before this one registered) is refused with STALE_BROKER_EPOCH.
+        if self.registration != Registration::Registered
+            || self.registered_epoch != Some(broker_epoch)
+        {
+            self.emit(
+                now_ms,
+                out,
+                EventKind::StaleBrokerEpochIgnored {
+                    broker: self.id,
+                    request_epoch: broker_epoch,
+                },
+            );
+            return;
+        }
         if controller_epoch < self.controller_epoch {
             self.emit(
                 now_ms,
@@ -673,7 +711,13 @@ impl Broker {
 
     // ----- ISR changes -----------------------------------------------------------------
 
-    fn propose_isr_change(&mut self, tp: &TopicPartition, change: IsrChange, now_ms: i64, out: &mut Outbox) {
+    fn propose_isr_change(
+        &mut self,
+        tp: &TopicPartition,
+        change: IsrChange,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         self.alter_pending.insert(tp.clone(), (change, now_ms));
         self.send_alter(tp, now_ms, out);
     }
@@ -713,7 +757,9 @@ impl Broker {
         let Some(replica) = self.replicas.get_mut(&tp) else {
             return;
         };
-        replica.partition.isr_change_completed(result.as_ref().ok(), now_ms);
+        replica
+            .partition
+            .isr_change_completed(result.as_ref().ok(), now_ms);
         self.take_partition_events(&tp, now_ms, out);
         self.complete_produces(&tp, now_ms, out);
     }
@@ -736,10 +782,12 @@ impl Broker {
         let Some(replica) = self.replicas.get_mut(&request.tp) else {
             return reply(out, Err(ClientError::UnknownTopicOrPartition));
         };
-        let info = match replica
-            .partition
-            .append_as_leader(&request.records, Compression::None, request.acks, now_ms)
-        {
+        let info = match replica.partition.append_as_leader(
+            &request.records,
+            Compression::None,
+            request.acks,
+            now_ms,
+        ) {
             Ok(info) => info,
             Err(e) => return reply(out, Err(ClientError::Partition(e))),
         };
@@ -777,7 +825,10 @@ impl Broker {
                 Some(r) => r
                     .partition
                     .check_enough_replicas_reach_offset(pending.required_offset)
-                    .map(|r| r.map(|()| pending.first_offset).map_err(ClientError::Partition)),
+                    .map(|r| {
+                        r.map(|()| pending.first_offset)
+                            .map_err(ClientError::Partition)
+                    }),
             };
             match outcome {
                 None => true,
@@ -801,19 +852,31 @@ impl Broker {
     /// The leader's side of a follower fetch. Reading records the follower's fetch
     /// offset at once (it acknowledges what is below it, and may move the HW); with
     /// nothing to return the request waits up to `replica.fetch.wait.max.ms`.
-    fn on_replica_fetch(&mut self, from: NodeId, request: ReplicaFetch, now_ms: i64, out: &mut Outbox, parked: bool) {
+    fn on_replica_fetch(
+        &mut self,
+        from: NodeId,
+        request: ReplicaFetch,
+        now_ms: i64,
+        out: &mut Outbox,
+        parked: bool,
+    ) {
         let mut partitions = Vec::with_capacity(request.partitions.len());
         let mut has_data = false;
         let mut changes = Vec::new();
         for (tp, fetch) in &request.partitions {
             let result = match self.replicas.get_mut(tp) {
                 None => Err(PartitionError::NotLeaderOrFollower { leader: None }),
-                Some(replica) => replica.partition.handle_fetch(fetch, now_ms).map(|(response, change)| {
-                    if let Some(change) = change {
-                        changes.push((tp.clone(), change));
-                    }
-                    response
-                }),
+                Some(replica) => {
+                    replica
+                        .partition
+                        .handle_fetch(fetch, now_ms)
+                        .map(|(response, change)| {
+                            if let Some(change) = change {
+                                changes.push((tp.clone(), change));
+                            }
+                            response
+                        })
+                }
             };
             match &result {
                 Ok(r) => has_data |= !r.records.is_empty() || r.diverging_epoch.is_some(),
@@ -846,23 +909,37 @@ impl Broker {
     }
 
     /// Answers parked fetches that new data on `tp` (or their deadline) completes.
-    fn complete_parked_fetches(&mut self, tp: Option<&TopicPartition>, now_ms: i64, out: &mut Outbox) {
+    fn complete_parked_fetches(
+        &mut self,
+        tp: Option<&TopicPartition>,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         if self.fetch_purgatory.is_empty() {
             return;
         }
-        let (due, keep): (Vec<ParkedFetch>, Vec<ParkedFetch>) = std::mem::take(&mut self.fetch_purgatory)
-            .into_iter()
-            .partition(|parked| {
-                parked.deadline_ms <= now_ms
-                    || tp.is_some_and(|tp| parked.request.partitions.iter().any(|(t, _)| t == tp))
-            });
+        let (due, keep): (Vec<ParkedFetch>, Vec<ParkedFetch>) =
+            std::mem::take(&mut self.fetch_purgatory)
+                .into_iter()
+                .partition(|parked| {
+                    parked.deadline_ms <= now_ms
+                        || tp.is_some_and(|tp| {
+                            parked.request.partitions.iter().any(|(t, _)| t == tp)
+                        })
+                });
         self.fetch_purgatory = keep;
         for parked in due {
             self.on_replica_fetch(parked.from, parked.request, now_ms, out, true);
         }
     }
 
-    fn on_replica_fetch_reply(&mut self, from: NodeId, response: ReplicaFetchResponse, now_ms: i64, out: &mut Outbox) {
+    fn on_replica_fetch_reply(
+        &mut self,
+        from: NodeId,
+        response: ReplicaFetchResponse,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
         let Some(fetcher) = self.fetchers.get_mut(&from) else {
             return;
         };
@@ -882,7 +959,11 @@ impl Broker {
             }
             match result {
                 Ok(data) => {
-                    if replica.partition.handle_fetch_response(&data, now_ms).is_ok() {
+                    if replica
+                        .partition
+                        .handle_fetch_response(&data, now_ms)
+                        .is_ok()
+                    {
                         any_ok = true;
                     } else {
                         replica.fetch_blocked_until_ms = now_ms + backoff;
@@ -896,9 +977,11 @@ impl Broker {
                     // Kafka's handleOutOfRangeError: a follower ahead of its leader cuts
                     // back to the leader's LEO (the old unclean-election path); one behind
                     // the leader's log start restarts there.
-                    replica
-                        .partition
-                        .reset_after_out_of_range(log_start_offset, log_end_offset, now_ms);
+                    replica.partition.reset_after_out_of_range(
+                        log_start_offset,
+                        log_end_offset,
+                        now_ms,
+                    );
                     any_ok = true;
                 }
                 Err(_) => replica.fetch_blocked_until_ms = now_ms + backoff,
@@ -938,7 +1021,10 @@ impl Broker {
             let correlation_id = self.next_correlation;
             self.next_correlation += 1;
             let fetcher = self.fetchers.get_mut(&leader).expect("listed above");
-            fetcher.in_flight = Some((correlation_id, now_ms + self.config.replica_socket_timeout_ms));
+            fetcher.in_flight = Some((
+                correlation_id,
+                now_ms + self.config.replica_socket_timeout_ms,
+            ));
             out.send(
                 leader,
                 Message::ReplicaFetch(ReplicaFetch {
@@ -954,9 +1040,11 @@ impl Broker {
     fn on_consumer_fetch(&mut self, from: NodeId, request: ConsumerFetch, out: &mut Outbox) {
         let result = match self.replicas.get(&request.tp) {
             None => Err(ClientError::UnknownTopicOrPartition),
-            Some(r) if !r.partition.is_leader() => Err(ClientError::Partition(PartitionError::NotLeaderOrFollower {
-                leader: r.partition.leader(),
-            })),
+            Some(r) if !r.partition.is_leader() => Err(ClientError::Partition(
+                PartitionError::NotLeaderOrFollower {
+                    leader: r.partition.leader(),
+                },
+            )),
             Some(r) => r
                 .partition
                 .read_for_consumer(request.offset, request.max_bytes)
@@ -1027,13 +1115,24 @@ impl Actor for Broker {
         self.now_ms = now_ms;
         match message {
             Message::ZkReply(response) => self.on_zk_response(response, now_ms, out),
-            Message::ZkWatch(notification) => self.on_watch(&notification.path, notification.event, now_ms, out),
+            Message::ZkWatch(notification) => {
+                self.on_watch(&notification.path, notification.event, now_ms, out)
+            }
             Message::Controller {
                 controller_epoch,
+                broker_epoch,
                 correlation_id,
                 request,
                 ..
-            } => self.on_controller_request(from, controller_epoch, correlation_id, request, now_ms, out),
+            } => self.on_controller_request(
+                from,
+                controller_epoch,
+                broker_epoch,
+                correlation_id,
+                request,
+                now_ms,
+                out,
+            ),
             Message::ControllerAck { correlation_id } => {
                 if let Some(controller) = &mut self.controller {
                     controller.on_ack(from, correlation_id, now_ms, out);
@@ -1046,16 +1145,27 @@ impl Actor for Broker {
                 // Not (yet) the controller: the leader resends after its timeout.
                 _ => {}
             },
-            Message::AlterPartitionReply { tp, result } => self.on_alter_reply(tp, result, now_ms, out),
-            Message::ReplicaFetch(request) => self.on_replica_fetch(from, request, now_ms, out, false),
-            Message::ReplicaFetchReply(response) => self.on_replica_fetch_reply(from, response, now_ms, out),
+            Message::AlterPartitionReply { tp, result } => {
+                self.on_alter_reply(tp, result, now_ms, out)
+            }
+            Message::ReplicaFetch(request) => {
+                self.on_replica_fetch(from, request, now_ms, out, false)
+            }
+            Message::ReplicaFetchReply(response) => {
+                self.on_replica_fetch_reply(from, response, now_ms, out)
+            }
             Message::Produce(request) => self.on_produce(from, request, now_ms, out),
             Message::Fetch(request) => self.on_consumer_fetch(from, request, out),
             Message::Metadata { correlation_id } => {
-                out.send(from, Message::MetadataReply(self.metadata_response(correlation_id)));
+                out.send(
+                    from,
+                    Message::MetadataReply(self.metadata_response(correlation_id)),
+                );
             }
             Message::CreateTopic(request) => match &mut self.controller {
-                Some(controller) if controller.is_loaded() => controller.on_create_topic(from, request, now_ms, out),
+                Some(controller) if controller.is_loaded() => {
+                    controller.on_create_topic(from, request, now_ms, out)
+                }
                 _ => out.send(
                     from,
                     Message::CreateTopicReply(crate::protocol::CreateTopicResponse {
@@ -1095,7 +1205,7 @@ impl Actor for Broker {
                 ZkPurpose::OpenSession => self.open_session(now_ms, out),
                 ZkPurpose::Ping => {}
                 ZkPurpose::Register => self.register(now_ms, out),
-                ZkPurpose::ReadController | ZkPurpose::ClaimController | ZkPurpose::Resign => {
+                ZkPurpose::ReadController | ZkPurpose::ClaimController => {
                     self.read_controller(now_ms, out)
                 }
                 ZkPurpose::Controller => {
@@ -1108,7 +1218,12 @@ impl Actor for Broker {
         if self.next_ping_ms.is_some_and(|at| at <= now_ms) {
             self.next_ping_ms = Some(now_ms + self.config.zookeeper_session_timeout_ms / 3);
             if let Some(session) = self.session {
-                self.zk_send(|xid| ZkRequest::Ping { xid, session }, ZkPurpose::Ping, now_ms, out);
+                self.zk_send(
+                    |xid| ZkRequest::Ping { xid, session },
+                    ZkPurpose::Ping,
+                    now_ms,
+                    out,
+                );
             }
         }
         if let Registration::Blocked { retry_at_ms } = self.registration
@@ -1119,7 +1234,10 @@ impl Actor for Broker {
         // Follower fetches unanswered for replica.socket.timeout.ms are given up.
         let backoff = self.config.replica_fetch_backoff_ms;
         for fetcher in self.fetchers.values_mut() {
-            if fetcher.in_flight.is_some_and(|(_, deadline)| deadline <= now_ms) {
+            if fetcher
+                .in_flight
+                .is_some_and(|(_, deadline)| deadline <= now_ms)
+            {
                 fetcher.in_flight = None;
                 fetcher.backoff_until_ms = now_ms + backoff;
             }
@@ -1162,7 +1280,8 @@ impl Actor for Broker {
             self.send_alter(&tp, now_ms, out);
         }
         if self.next_checkpoint_ms <= now_ms {
-            self.next_checkpoint_ms = now_ms + self.config.replica_high_watermark_checkpoint_interval_ms;
+            self.next_checkpoint_ms =
+                now_ms + self.config.replica_high_watermark_checkpoint_interval_ms;
             self.high_watermark_checkpoint = self
                 .replicas
                 .iter()
