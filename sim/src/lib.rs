@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod cluster;
+pub mod conductor;
 pub mod disk;
 pub mod export;
 pub mod net;

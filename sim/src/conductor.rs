@@ -1,0 +1,340 @@
+//! Stepping, pausing and forking a simulation (madsim has no `step()`).
+//!
+//! The simulation runs on its own thread. A conductor task wakes every [`TICK_MS`] of
+//! sim time, applies the commands that are due, and, when the caller's target is
+//! reached, sends a [`Frame`] and blocks the thread on a std channel until told to go
+//! on: virtual time stands still meanwhile. The ticks fall at the same sim times
+//! whether the run pauses a thousand times or never, so pausing, stepping and running
+//! headless follow one trajectory (shared/reference/madsim-notes.md).
+//!
+//! A command given while paused is applied at that tick and stamped with its sim time;
+//! [`Simulation::commands`] lists them all, so a run replays from its seed and command
+//! list, and [`Simulation::fork`] re-runs it with more commands: a fresh runtime that
+//! reaches exactly the same state before the first new one.
+
+use std::collections::VecDeque;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use kafkasim_core::protocol::NodeId;
+use kafkasim_core::replication::BrokerId;
+use kafkasim_core::workload::ProducerConfig;
+
+use crate::cluster::{Cluster, ClusterBuilder};
+use crate::disk::Crash;
+use crate::net::LinkConfig;
+use crate::snapshot::ClusterSnapshot;
+use crate::trace::TraceEntry;
+
+/// The conductor's cadence: commands apply and runs pause on multiples of it.
+pub const TICK_MS: i64 = 10;
+
+/// Something to do to the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Crash {
+        broker: BrokerId,
+        crash: Crash,
+    },
+    Restart {
+        broker: BrokerId,
+    },
+    Partition {
+        groups: Vec<Vec<NodeId>>,
+    },
+    Isolate {
+        node: NodeId,
+    },
+    Heal,
+    Pause {
+        node: NodeId,
+    },
+    Resume {
+        node: NodeId,
+    },
+    Link {
+        from: NodeId,
+        to: NodeId,
+        config: LinkConfig,
+    },
+    /// Starts a test producer node.
+    StartProducer(ProducerConfig),
+}
+
+/// A command and the sim time it applies at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timed {
+    pub at_ms: i64,
+    pub command: Command,
+}
+
+impl Timed {
+    pub fn new(at_ms: i64, command: Command) -> Timed {
+        Timed { at_ms, command }
+    }
+}
+
+fn apply(cluster: &mut Cluster, command: &Command) {
+    match command {
+        Command::Crash { broker, crash } => cluster.crash(*broker, *crash),
+        Command::Restart { broker } => cluster.restart(*broker),
+        Command::Partition { groups } => {
+            let groups: Vec<&[NodeId]> = groups.iter().map(Vec::as_slice).collect();
+            cluster.partition(&groups);
+        }
+        Command::Isolate { node } => cluster.isolate(*node),
+        Command::Heal => cluster.heal(),
+        Command::Pause { node } => cluster.pause(*node),
+        Command::Resume { node } => cluster.resume(*node),
+        Command::Link { from, to, config } => cluster.set_link(*from, *to, *config),
+        Command::StartProducer(config) => {
+            cluster.add_producer(config.clone());
+        }
+    }
+}
+
+/// What a paused simulation shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub time_ms: i64,
+    pub snapshot: ClusterSnapshot,
+    /// The trace entries since the previous frame.
+    pub new_entries: Vec<TraceEntry>,
+}
+
+enum Request {
+    /// Run until this sim time.
+    RunUntil(i64),
+    /// Run until the trace grows, or at most until this sim time.
+    NextEvent { limit_ms: i64 },
+    /// Apply now, and stay paused.
+    Inject(Command),
+}
+
+enum Reply {
+    Frame(Frame),
+    /// The command was applied at this sim time.
+    Applied(i64),
+}
+
+/// A simulation on its own thread, paused between requests.
+pub struct Simulation {
+    seed: u64,
+    builder: ClusterBuilder,
+    commands: Vec<Timed>,
+    requests: mpsc::Sender<Request>,
+    replies: mpsc::Receiver<Reply>,
+    thread: Option<thread::JoinHandle<()>>,
+    time_ms: i64,
+    trace: Vec<TraceEntry>,
+}
+
+impl Simulation {
+    /// Starts the cluster (its brokers registered, its topics led) and pauses at the first
+    /// tick. `commands` apply at their times as the run passes them.
+    pub fn start(seed: u64, builder: ClusterBuilder, mut commands: Vec<Timed>) -> Simulation {
+        commands.sort_by_key(|c| c.at_ms);
+        let (requests, request_rx) = mpsc::channel();
+        let (reply_tx, replies) = mpsc::channel();
+        let script = commands.clone();
+        let run_builder = builder.clone();
+        let thread = thread::Builder::new()
+            .name(format!("kafkasim seed {seed}"))
+            .spawn(move || {
+                let runtime =
+                    madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+                runtime.block_on(conduct(run_builder, script, request_rx, reply_tx));
+            })
+            .expect("the OS could not start a simulation thread");
+        let mut simulation = Simulation {
+            seed,
+            builder,
+            commands,
+            requests,
+            replies,
+            thread: Some(thread),
+            time_ms: 0,
+            trace: Vec::new(),
+        };
+        // The conductor sends a first frame once the cluster is up.
+        simulation.receive_frame();
+        simulation
+    }
+
+    fn receive_frame(&mut self) -> Frame {
+        match self.replies.recv() {
+            Ok(Reply::Frame(frame)) => {
+                self.time_ms = frame.time_ms;
+                self.trace.extend(frame.new_entries.iter().cloned());
+                frame
+            }
+            Ok(Reply::Applied(_)) => unreachable!("a frame was asked for"),
+            Err(_) => self.resume_panic(),
+        }
+    }
+
+    /// The simulation thread ended without answering: it panicked. Re-raise it here.
+    fn resume_panic(&mut self) -> ! {
+        match self.thread.take().map(thread::JoinHandle::join) {
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            _ => panic!("the simulation thread stopped"),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn time_ms(&self) -> i64 {
+        self.time_ms
+    }
+
+    /// Every trace entry so far.
+    pub fn trace(&self) -> &[TraceEntry] {
+        &self.trace
+    }
+
+    /// The commands of this run, each with the time it applied (or will apply) at.
+    pub fn commands(&self) -> &[Timed] {
+        &self.commands
+    }
+
+    /// Runs until `at_ms` (rounded up to a tick) and pauses there.
+    pub fn run_until(&mut self, at_ms: i64) -> Frame {
+        if self.requests.send(Request::RunUntil(at_ms)).is_err() {
+            self.resume_panic();
+        }
+        self.receive_frame()
+    }
+
+    /// Runs until something is narrated (or `limit_ms` more passes) and pauses there.
+    pub fn step(&mut self, limit_ms: i64) -> Frame {
+        let limit_ms = self.time_ms + limit_ms;
+        if self.requests.send(Request::NextEvent { limit_ms }).is_err() {
+            self.resume_panic();
+        }
+        self.receive_frame()
+    }
+
+    /// Applies `command` now, while paused; it is recorded with the current time.
+    pub fn inject(&mut self, command: Command) {
+        if self
+            .requests
+            .send(Request::Inject(command.clone()))
+            .is_err()
+        {
+            self.resume_panic();
+        }
+        match self.replies.recv() {
+            Ok(Reply::Applied(at_ms)) => self.commands.push(Timed { at_ms, command }),
+            Ok(Reply::Frame(_)) => unreachable!("an injection is answered with its time"),
+            Err(_) => self.resume_panic(),
+        }
+    }
+
+    /// A new simulation of the same seed and commands plus `extra`: identical to this
+    /// one until the first extra command.
+    pub fn fork(&self, extra: Vec<Timed>) -> Simulation {
+        let mut commands = self.commands.clone();
+        commands.extend(extra);
+        Simulation::start(self.seed, self.builder.clone(), commands)
+    }
+}
+
+impl Drop for Simulation {
+    fn drop(&mut self) {
+        // Closing the channel ends the conductor, which ends the runtime.
+        let (dead, _) = mpsc::channel();
+        self.requests = dead;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs the commands with no pauses until `until_ms`: the headless run.
+pub fn run_headless(
+    seed: u64,
+    builder: ClusterBuilder,
+    commands: Vec<Timed>,
+    until_ms: i64,
+) -> Frame {
+    let mut simulation = Simulation::start(seed, builder, commands);
+    let frame = simulation.run_until(until_ms);
+    Frame {
+        time_ms: frame.time_ms,
+        snapshot: frame.snapshot,
+        new_entries: simulation.trace.clone(),
+    }
+}
+
+enum Target {
+    Paused,
+    Until(i64),
+    NextEvent { trace_len: usize, limit_ms: i64 },
+}
+
+/// The conductor: the simulation's main task.
+async fn conduct(
+    builder: ClusterBuilder,
+    commands: Vec<Timed>,
+    requests: mpsc::Receiver<Request>,
+    replies: mpsc::Sender<Reply>,
+) {
+    let mut cluster = builder.start().await;
+    let mut pending: VecDeque<Timed> = commands.into();
+    let mut sent = 0;
+    let mut target = Target::Paused;
+    loop {
+        let now_ms = cluster.now_ms();
+        while pending.front().is_some_and(|c| c.at_ms <= now_ms) {
+            let timed = pending.pop_front().expect("checked");
+            apply(&mut cluster, &timed.command);
+        }
+        let trace = cluster.trace();
+        let reached = match target {
+            Target::Paused => true,
+            Target::Until(at) => now_ms >= at,
+            Target::NextEvent {
+                trace_len,
+                limit_ms,
+            } => trace.len() > trace_len || now_ms >= limit_ms,
+        };
+        if reached {
+            let frame = Frame {
+                time_ms: now_ms,
+                snapshot: cluster.snapshot(),
+                new_entries: trace[sent..].to_vec(),
+            };
+            sent = trace.len();
+            if replies.send(Reply::Frame(frame)).is_err() {
+                return;
+            }
+            // Paused: the whole simulation waits here, virtual time standing still.
+            loop {
+                match requests.recv() {
+                    Ok(Request::RunUntil(at)) => {
+                        target = Target::Until(at);
+                        break;
+                    }
+                    Ok(Request::NextEvent { limit_ms }) => {
+                        target = Target::NextEvent {
+                            trace_len: trace.len(),
+                            limit_ms,
+                        };
+                        break;
+                    }
+                    Ok(Request::Inject(command)) => {
+                        apply(&mut cluster, &command);
+                        if replies.send(Reply::Applied(now_ms)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+        }
+        madsim::time::sleep(Duration::from_millis(TICK_MS as u64)).await;
+    }
+}

@@ -1,0 +1,138 @@
+//! Pausing, stepping and running headless give one trajectory; a fork is its parent up
+//! to the fork point, and its own command list replays it exactly.
+
+use kafkasim_core::partition::Acks;
+use kafkasim_core::workload::ProducerConfig;
+use kafkasim_sim::cluster::ClusterBuilder;
+use kafkasim_sim::conductor::{Command, Simulation, Timed, run_headless};
+use kafkasim_sim::disk::Crash;
+use kafkasim_sim::trace::TraceEntry;
+
+fn builder() -> ClusterBuilder {
+    ClusterBuilder::new(3)
+        .broker_config(|b| b.zookeeper_session_timeout_ms = 6_000)
+        .min_insync_replicas(2)
+        .topic("orders", 2, 3)
+}
+
+fn script() -> Vec<Timed> {
+    vec![
+        Timed::new(
+            0,
+            Command::StartProducer(ProducerConfig {
+                partitions: 2,
+                acks: Acks::All,
+                interval_ms: 50,
+                ..ProducerConfig::default()
+            }),
+        ),
+        Timed::new(
+            3_000,
+            Command::Crash {
+                broker: 1,
+                crash: Crash::PowerLoss,
+            },
+        ),
+        Timed::new(
+            6_000,
+            Command::Partition {
+                groups: vec![vec![2], vec![3]],
+            },
+        ),
+        Timed::new(9_000, Command::Heal),
+        Timed::new(11_000, Command::Restart { broker: 1 }),
+        Timed::new(13_000, Command::Pause { node: 2 }),
+        Timed::new(14_000, Command::Resume { node: 2 }),
+    ]
+}
+
+fn lines(entries: &[TraceEntry]) -> Vec<String> {
+    entries.iter().map(TraceEntry::line).collect()
+}
+
+const END_MS: i64 = 20_000;
+
+#[test]
+fn pausing_stepping_and_headless_follow_one_trajectory() {
+    let headless = run_headless(7, builder(), script(), END_MS);
+
+    let mut stepped = Simulation::start(7, builder(), script());
+    let mut frames = 0;
+    while stepped.time_ms() < 4_000 {
+        let before = stepped.time_ms();
+        let frame = stepped.step(1_000);
+        // A step ends at the first narrated event, or when its limit passes.
+        assert!(
+            !frame.new_entries.is_empty() || frame.time_ms >= before + 1_000,
+            "a step from {before} ended at {} with nothing to show",
+            frame.time_ms
+        );
+        frames += 1;
+    }
+    for at in (4_000..END_MS).step_by(777) {
+        stepped.run_until(at);
+        frames += 1;
+    }
+    let last = stepped.run_until(END_MS);
+    assert!(frames > 20, "{frames} pauses");
+    assert_eq!(last.time_ms, headless.time_ms);
+    assert_eq!(lines(stepped.trace()), lines(&headless.new_entries));
+    assert_eq!(
+        last.snapshot, headless.snapshot,
+        "the same cluster, record for record"
+    );
+    assert!(headless.new_entries.len() > 100);
+}
+
+#[test]
+fn a_fork_is_its_parent_until_the_fork_point_and_replays_from_its_commands() {
+    let parent = run_headless(9, builder(), script(), END_MS);
+
+    let mut live = Simulation::start(9, builder(), script());
+    live.run_until(7_500);
+    let fork_ms = live.time_ms();
+    live.inject(Command::Crash {
+        broker: 3,
+        crash: Crash::Process,
+    });
+    let forked = live.run_until(END_MS);
+    let forked_trace = lines(live.trace());
+
+    // Identical before the fork point, different after it.
+    let before = |trace: &[String], entries: &[TraceEntry]| -> Vec<String> {
+        trace
+            .iter()
+            .zip(entries)
+            .filter(|(_, e)| e.time_ms() < fork_ms)
+            .map(|(l, _)| l.clone())
+            .collect()
+    };
+    let parent_lines = lines(&parent.new_entries);
+    assert_eq!(
+        before(&forked_trace, live.trace()),
+        before(&parent_lines, &parent.new_entries)
+    );
+    assert_ne!(forked_trace, parent_lines);
+    assert!(
+        forked_trace
+            .iter()
+            .any(|l| l.contains("broker 3's process crashed"))
+    );
+
+    // The recorded commands replay the forked run exactly, headless.
+    let replay = run_headless(9, builder(), live.commands().to_vec(), END_MS);
+    assert_eq!(lines(&replay.new_entries), forked_trace);
+    assert_eq!(replay.snapshot, forked.snapshot);
+
+    // And Simulation::fork does the same from the parent's command list.
+    let parent_sim = Simulation::start(9, builder(), script());
+    let mut fork = parent_sim.fork(vec![Timed::new(
+        fork_ms,
+        Command::Crash {
+            broker: 3,
+            crash: Crash::Process,
+        },
+    )]);
+    fork.run_until(END_MS);
+    assert_eq!(lines(fork.trace()), forked_trace);
+}
