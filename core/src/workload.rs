@@ -386,10 +386,16 @@ impl Actor for TestProducer {
         let send = (self.config.interval_ms > 0
             && self.config.stop_ms.is_none_or(|s| self.next_send_ms < s))
         .then_some(self.next_send_ms);
-        // Without an interval, sends follow replies and metadata.
-        let metadata = self
-            .metadata_pending
-            .or(self.metadata_retry_ms.filter(|_| self.refresh_metadata));
+        // Without an interval, sends follow replies. Metadata is due at once when needed
+        // (the first request, after an error), or after retry.backoff.ms when the last
+        // answer lacked leaders.
+        let metadata = match self.metadata_pending {
+            Some(deadline) => Some(deadline),
+            None if self.refresh_metadata => {
+                Some(self.metadata_retry_ms.unwrap_or(self.next_send_ms))
+            }
+            None => None,
+        };
         [give_up, send, metadata].into_iter().flatten().min()
     }
 }
