@@ -61,6 +61,9 @@ pub struct LogConfig {
     /// messages. Kafka's default never forces a flush and leaves it to the OS; segments
     /// are flushed when they roll.
     pub flush_messages: i64,
+    /// `flush.ms` (`log.flush.interval.ms`): fsync a log whose last flush is this old.
+    /// Like `flush.messages`, never forced by default.
+    pub flush_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -77,6 +80,7 @@ impl Default for LogConfig {
             compression_type: CompressionType::Producer,
             message_timestamp_type: TimestampType::CreateTime,
             flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
         }
     }
 }
@@ -147,6 +151,9 @@ impl LogConfig {
                 self.max_message_bytes.to_string(),
                 "at least 14 bytes",
             );
+        }
+        if self.flush_ms < 0 {
+            return error("flush.ms", self.flush_ms.to_string(), "0 or more ms");
         }
         if self.flush_messages < 1 {
             return error(

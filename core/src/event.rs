@@ -71,6 +71,11 @@ pub enum EventKind {
         topic: String,
         assignment: Assignment,
     },
+    PartitionsAdded {
+        topic: String,
+        first: u32,
+        assignment: Assignment,
+    },
     LeaderElected {
         tp: TopicPartition,
         leader: BrokerId,
@@ -187,6 +192,25 @@ impl Event {
                     .collect();
                 format!(
                     "topic {topic} created with Kafka's round-robin placement: {}",
+                    parts.join(", ")
+                )
+            }
+            EventKind::PartitionsAdded {
+                topic,
+                first,
+                assignment,
+            } => {
+                let parts: Vec<String> = assignment
+                    .iter()
+                    .enumerate()
+                    .map(|(n, r)| {
+                        let r: Vec<String> = r.iter().map(|b| b.to_string()).collect();
+                        format!("{topic}-{} on [{}]", *first as usize + n, r.join(","))
+                    })
+                    .collect();
+                format!(
+                    "topic {topic} grew to {} partitions: {} (keys may now hash to other partitions)",
+                    *first as usize + assignment.len(),
                     parts.join(", ")
                 )
             }

@@ -214,6 +214,11 @@ pub enum PartitionEvent {
         to: i64,
         reason: TruncationReason,
     },
+    /// Retention deleted whole segments from the start of the log.
+    SegmentsDeleted {
+        deleted: Vec<crate::log::DeletedSegment>,
+        log_start_offset: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -266,6 +271,16 @@ impl PartitionEvent {
             ),
             PartitionEvent::IsrCommitted { isr } => {
                 format!("the ISR of {partition} is now {isr:?}")
+            }
+            PartitionEvent::SegmentsDeleted {
+                deleted,
+                log_start_offset,
+            } => {
+                let what: Vec<String> = deleted.iter().map(|d| d.to_string()).collect();
+                format!(
+                    "broker {broker} applied retention to {partition}: {}; the log now starts at offset {log_start_offset}",
+                    what.join("; ")
+                )
             }
             PartitionEvent::Truncated { from, to, reason } => match reason {
                 TruncationReason::HighWatermark => format!(
@@ -968,6 +983,22 @@ impl Partition {
         self.high_watermark = self.high_watermark.min(to);
         self.events
             .push(PartitionEvent::Truncated { from, to, reason });
+    }
+
+    /// Kafka's retention check (every `log.retention.check.interval.ms`): deletes whole
+    /// segments past `retention.ms` or `retention.bytes`, never at or above the HW, and
+    /// moves the epoch cache's start with the log's.
+    pub fn apply_retention(&mut self, now_ms: i64) {
+        let outcome = self.log.delete_old_segments(now_ms, self.high_watermark);
+        if outcome.deleted.is_empty() {
+            return;
+        }
+        let log_start_offset = self.log.log_start_offset();
+        self.epochs.truncate_from_start(log_start_offset);
+        self.events.push(PartitionEvent::SegmentsDeleted {
+            deleted: outcome.deleted,
+            log_start_offset,
+        });
     }
 
     /// What a consumer may read: records from `offset` below the high watermark.

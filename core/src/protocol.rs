@@ -233,6 +233,7 @@ pub enum ClientError {
     /// The request went to a broker that is not the controller.
     NotController,
     InvalidReplicationFactor(String),
+    InvalidPartitions(String),
 }
 
 impl fmt::Display for ClientError {
@@ -253,7 +254,9 @@ impl fmt::Display for ClientError {
             ClientError::NotController => {
                 write!(f, "this broker is not the controller (NOT_CONTROLLER)")
             }
-            ClientError::InvalidReplicationFactor(why) => write!(f, "{why}"),
+            ClientError::InvalidReplicationFactor(why) | ClientError::InvalidPartitions(why) => {
+                write!(f, "{why}")
+            }
         }
     }
 }
@@ -278,6 +281,7 @@ impl ClientError {
             ClientError::TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
             ClientError::NotController => "NOT_CONTROLLER",
             ClientError::InvalidReplicationFactor(_) => "INVALID_REPLICATION_FACTOR",
+            ClientError::InvalidPartitions(_) => "INVALID_PARTITIONS",
         }
     }
 }
@@ -360,6 +364,10 @@ pub struct CreateTopicResponse {
 /// Everything that travels between nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
+    /// Not sent by anyone: the network tells a node that its connection to the sender
+    /// broke. Requests in flight on it will get no answer (they may or may not have
+    /// been handled), as Kafka's NetworkClient reports a disconnect.
+    ConnectionLost,
     Zk(ZkRequest),
     ZkReply(ZkResponse),
     /// A watch fired (ZooKeeper's watcher event).
@@ -396,6 +404,18 @@ pub enum Message {
     MetadataReply(MetadataResponse),
     CreateTopic(CreateTopic),
     CreateTopicReply(CreateTopicResponse),
+    /// More partitions for a topic, `total` in all (Kafka's CreatePartitions).
+    CreatePartitions {
+        correlation_id: u64,
+        topic: String,
+        total: u32,
+    },
+    /// The new partitions' replicas, or the error.
+    CreatePartitionsReply {
+        correlation_id: u64,
+        topic: String,
+        result: Result<Assignment, ClientError>,
+    },
     /// Preferred-leader election for every partition (`kafka-leader-election.sh`).
     ElectLeaders {
         correlation_id: u64,
@@ -410,6 +430,7 @@ impl Message {
     /// Kafka's name for the request or response, for the in-flight view.
     pub fn kind(&self) -> &'static str {
         match self {
+            Message::ConnectionLost => "ConnectionLost",
             Message::Zk(ZkRequest::OpenSession { .. }) => "ZkConnect",
             Message::Zk(ZkRequest::Ping { .. }) => "ZkPing",
             Message::Zk(ZkRequest::Multi { .. }) => "ZkMulti",
@@ -436,6 +457,8 @@ impl Message {
             Message::MetadataReply(_) => "MetadataResponse",
             Message::CreateTopic(_) => "CreateTopics",
             Message::CreateTopicReply(_) => "CreateTopicsResponse",
+            Message::CreatePartitions { .. } => "CreatePartitions",
+            Message::CreatePartitionsReply { .. } => "CreatePartitionsResponse",
             Message::ElectLeaders { .. } => "ElectLeaders",
             Message::ElectLeadersReply { .. } => "ElectLeadersResponse",
         }

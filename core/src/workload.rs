@@ -109,6 +109,7 @@ pub struct ProducerStats {
 #[derive(Clone, Debug)]
 struct InFlight {
     tp: TopicPartition,
+    broker: BrokerId,
     /// Indexes into the history (empty without history).
     ops: Vec<usize>,
     records: usize,
@@ -128,6 +129,8 @@ pub struct TestProducer {
     next_partition: u32,
     next_send_ms: i64,
     metadata_pending: Option<i64>,
+    /// The broker asked for metadata.
+    metadata_to: Option<BrokerId>,
     next_bootstrap: usize,
     refresh_metadata: bool,
     /// `retry.backoff.ms` after metadata that lacked leaders.
@@ -153,6 +156,7 @@ impl TestProducer {
             next_partition: 0,
             next_send_ms: now_ms,
             metadata_pending: None,
+            metadata_to: None,
             next_bootstrap: 0,
             refresh_metadata: true,
             metadata_retry_ms: None,
@@ -180,6 +184,7 @@ impl TestProducer {
         let correlation_id = self.next_correlation;
         self.next_correlation += 1;
         self.metadata_pending = Some(now_ms + 1_000);
+        self.metadata_to = Some(broker);
         self.refresh_metadata = false;
         out.send(broker, Message::Metadata { correlation_id });
     }
@@ -292,11 +297,45 @@ impl TestProducer {
             correlation_id,
             InFlight {
                 tp,
+                broker: leader,
                 ops,
                 records: count,
                 give_up_ms: now_ms + self.config.request_timeout_ms + NETWORK_MARGIN_MS,
             },
         );
+    }
+
+    /// The connection to `broker` broke: its requests in flight may or may not have
+    /// been written, and the answer will never come.
+    fn on_connection_lost(&mut self, broker: BrokerId, now_ms: i64) {
+        let broken: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.broker == broker)
+            .map(|(&c, _)| c)
+            .collect();
+        for correlation_id in broken {
+            let flight = self
+                .in_flight
+                .remove(&correlation_id)
+                .expect("listed above");
+            self.give_up(flight, now_ms);
+        }
+        if self.metadata_to == Some(broker) {
+            self.metadata_pending = None;
+        }
+        self.refresh_metadata = true;
+    }
+
+    fn give_up(&mut self, flight: InFlight, now_ms: i64) {
+        self.stats.unknown += flight.records as u64;
+        self.leaders.remove(&flight.tp);
+        self.refresh_metadata = true;
+        for &i in &flight.ops {
+            self.history[i].outcome = Outcome::Unknown {
+                completed_ms: now_ms,
+            };
+        }
     }
 
     fn on_produce_reply(&mut self, reply: ProduceResponse, now_ms: i64) {
@@ -335,8 +374,9 @@ impl TestProducer {
 }
 
 impl Actor for TestProducer {
-    fn handle(&mut self, now_ms: i64, _from: NodeId, message: Message, out: &mut Outbox) {
+    fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         match message {
+            Message::ConnectionLost => self.on_connection_lost(from, now_ms),
             Message::MetadataReply(response) => self.on_metadata(response, now_ms),
             Message::ProduceReply(reply) => self.on_produce_reply(reply, now_ms),
             _ => {}

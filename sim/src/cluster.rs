@@ -20,10 +20,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
+use kafkasim_core::controller::Assignment;
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{
-    Actor, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest, TopicConfig,
-    TopicPartition, ZOOKEEPER,
+    Actor, ClientError, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest,
+    TopicConfig, TopicPartition, ZOOKEEPER,
 };
 use kafkasim_core::record::Record;
 use kafkasim_core::replication::BrokerId;
@@ -149,7 +150,8 @@ impl ClusterBuilder {
     /// controller loaded the cluster, then creates the topics and waits until each
     /// partition has a leader. Call inside a simulation.
     pub async fn start(self) -> Cluster {
-        let net: Network<Message> = Network::new(self.link);
+        let net: Network<Message> =
+            Network::new(self.link).with_disconnect_notices(|_| Message::ConnectionLost);
         let world = Arc::new(World {
             net: net.clone(),
             brokers: Mutex::new(BTreeMap::new()),
@@ -460,7 +462,12 @@ impl Cluster {
         };
         self.paused.remove(&id);
         self.handle.kill(node.id());
-        self.world.net.reset(id);
+        match crash {
+            // The OS of a crashed process resets its connections: peers know at once.
+            Crash::Process => self.world.net.reset_and_notify(id),
+            // A machine without power says nothing: peers find out by timeouts.
+            Crash::PowerLoss => self.world.net.reset(id),
+        }
         let slot = lock(&self.world.brokers).get(&id).cloned();
         let Some(broker) = slot.and_then(|s| lock(&s).take()) else {
             return;
@@ -575,6 +582,58 @@ impl Cluster {
         }
     }
 
+    /// Sends an admin request to the controller and waits for its answer, trying again
+    /// (a new controller, a lost message) up to 20 times. `request` builds the message
+    /// from a correlation id; `answer` picks the reply out of the admin mailbox:
+    /// `Some(Ok)` is done, `Some(Err)` is final unless it is NOT_CONTROLLER.
+    async fn ask_controller<T>(
+        &mut self,
+        request: impl Fn(u64) -> Message,
+        answer: impl Fn(Message, u64) -> Option<Result<T, ClientError>>,
+    ) -> Result<T, String> {
+        for _attempt in 0..20 {
+            let Some(controller) = self.controller() else {
+                self.sleep_ms(100).await;
+                continue;
+            };
+            let correlation_id = self.next_correlation;
+            self.next_correlation += 1;
+            self.world
+                .net
+                .send(FIRST_CLIENT, controller, request(correlation_id));
+            let inbox = &self.admin_inbox;
+            let reply = madsim::time::timeout(Duration::from_secs(5), async {
+                while let Ok(envelope) = inbox.recv().await {
+                    if let Some(result) = answer(envelope.message, correlation_id) {
+                        return Some(result);
+                    }
+                }
+                None
+            })
+            .await;
+            match reply {
+                Ok(Some(Ok(value))) => return Ok(value),
+                Ok(Some(Err(e))) if e.code() != "NOT_CONTROLLER" => return Err(e.to_string()),
+                _ => continue,
+            }
+        }
+        Err("no controller answered 20 attempts".to_string())
+    }
+
+    /// Waits until partitions `from..to` of `topic` have a leader.
+    async fn wait_for_leaders(&self, topic: &str, from: u32, to: u32) -> Result<(), String> {
+        self.wait_until(60_000, |s| {
+            (from..to).all(|p| {
+                s.partitions
+                    .get(&TopicPartition::new(topic, p))
+                    .is_some_and(|ps| ps.replica_states.values().any(|r| r.is_leader))
+            })
+        })
+        .await
+        .map(|_| ())
+        .ok_or_else(|| format!("topic {topic}'s partitions got no leader within a minute"))
+    }
+
     /// Creates a topic through the controller (Kafka's CreateTopics) and waits until
     /// every partition has a leader.
     pub async fn create_topic(
@@ -584,59 +643,57 @@ impl Cluster {
         replication_factor: usize,
         config: TopicConfig,
     ) -> Result<(), String> {
-        for _attempt in 0..20 {
-            let snapshot = self.snapshot_without_records();
-            let Some((controller, _)) = snapshot.controller else {
-                self.sleep_ms(100).await;
-                continue;
-            };
-            let correlation_id = self.next_correlation;
-            self.next_correlation += 1;
-            let request = CreateTopic {
+        let request = |correlation_id| {
+            Message::CreateTopic(CreateTopic {
                 correlation_id,
                 name: name.to_string(),
                 partitions,
                 replication_factor,
                 config: config.clone(),
-            };
-            self.world
-                .net
-                .send(FIRST_CLIENT, controller, Message::CreateTopic(request));
-            let reply = madsim::time::timeout(Duration::from_secs(5), async {
-                loop {
-                    match self.admin_inbox.recv().await {
-                        Ok(envelope) => {
-                            if let Message::CreateTopicReply(r) = envelope.message
-                                && r.correlation_id == correlation_id
-                            {
-                                return Some(r);
-                            }
-                        }
-                        Err(_) => return None,
-                    }
-                }
             })
-            .await;
-            match reply {
-                Ok(Some(r)) => match r.result {
-                    Ok(_) => break,
-                    Err(e) if e.code() == "NOT_CONTROLLER" => continue,
-                    Err(e) => return Err(e.to_string()),
-                },
-                _ => continue,
-            }
-        }
-        let name = name.to_string();
-        self.wait_until(60_000, |s| {
-            (0..partitions).all(|p| {
-                s.partitions
-                    .get(&TopicPartition::new(&name, p))
-                    .is_some_and(|ps| ps.replica_states.values().any(|r| r.is_leader))
-            })
-        })
-        .await
-        .map(|_| ())
-        .ok_or_else(|| format!("topic {name}'s partitions got no leader within a minute"))
+        };
+        let answer = |message, correlation_id| match message {
+            Message::CreateTopicReply(r) if r.correlation_id == correlation_id => Some(r.result),
+            _ => None,
+        };
+        self.ask_controller(request, answer).await?;
+        self.wait_for_leaders(name, 0, partitions).await
+    }
+
+    /// Grows a topic to `total` partitions (`kafka-topics.sh --alter --partitions`) and
+    /// waits until the new ones have a leader. Returns the new partitions' replicas.
+    pub async fn add_partitions(&mut self, topic: &str, total: u32) -> Result<Assignment, String> {
+        let request = |correlation_id| Message::CreatePartitions {
+            correlation_id,
+            topic: topic.to_string(),
+            total,
+        };
+        let answer = |message, correlation_id| match message {
+            Message::CreatePartitionsReply {
+                correlation_id: c,
+                result,
+                ..
+            } if c == correlation_id => Some(result),
+            _ => None,
+        };
+        let added = self.ask_controller(request, answer).await?;
+        let first = total - added.len() as u32;
+        self.wait_for_leaders(topic, first, total).await?;
+        Ok(added)
+    }
+
+    /// Preferred-leader election for every partition (`kafka-leader-election.sh
+    /// --election-type preferred --all-topic-partitions`). Returns the partitions moved.
+    pub async fn elect_preferred_leaders(&mut self) -> Result<Vec<TopicPartition>, String> {
+        let request = |correlation_id| Message::ElectLeaders { correlation_id };
+        let answer = |message, correlation_id| match message {
+            Message::ElectLeadersReply {
+                correlation_id: c,
+                moved,
+            } if c == correlation_id => Some(Ok(moved)),
+            _ => None,
+        };
+        self.ask_controller(request, answer).await
     }
 
     /// The partition's leader, as the controller recorded it.
@@ -695,10 +752,13 @@ impl Cluster {
         let wait = Duration::from_millis(request_timeout_ms as u64 + 1_000);
         let reply = madsim::time::timeout(wait, async {
             while let Ok(envelope) = self.admin_inbox.recv().await {
-                if let Message::ProduceReply(r) = envelope.message
-                    && r.correlation_id == correlation_id
-                {
-                    return Some(r.result);
+                match envelope.message {
+                    Message::ProduceReply(r) if r.correlation_id == correlation_id => {
+                        return Some(r.result);
+                    }
+                    // The answer will never come: the outcome is unknown.
+                    Message::ConnectionLost if envelope.from == leader => return None,
+                    _ => {}
                 }
             }
             None

@@ -6,10 +6,16 @@
 //! - every directed pair of nodes is a FIFO connection, as Kafka's TCP connections are:
 //!   latency is drawn per message from the link's range, but a message is never delivered
 //!   before one sent earlier on the same link;
-//! - links can lose messages (a seeded draw per message), and be blocked by a network
-//!   partition: a blocked link drops what it carries, in flight or new, until healed;
+//! - links can lose messages (a seeded draw per message). Over TCP a message is only
+//!   lost when its connection breaks, so a loss breaks the connection: what is in
+//!   flight both ways between the pair is dropped, and both ends are told (a
+//!   "connection lost" notice, when the network was given a way to make one), as
+//!   Kafka's network client learns of a disconnect and fails its in-flight requests;
+//! - links can be blocked by a network partition: a blocked link drops what it carries,
+//!   in flight or new, until healed. Nobody is told: the ends find out by timeouts;
 //! - resetting a node (a crash) drops its mailbox and everything in flight to or from
-//!   it, as a broken connection does;
+//!   it; a process crash also tells its peers (the OS resets its connections), a
+//!   machine that lost power does not;
 //! - the messages in flight can be listed at any time, for snapshots and the TUI.
 //!
 //! Deliveries are timed by madsim timers on a node of the bus's own, which no fault
@@ -87,6 +93,8 @@ struct State<M> {
     blocked: BTreeSet<(Addr, Addr)>,
     next_id: u64,
     stats: NetStats,
+    /// Builds the notice an end gets when its connection to the given peer breaks.
+    disconnect_notice: Option<fn(Addr) -> M>,
 }
 
 /// The bus. Cheap to clone: clones share one network.
@@ -122,10 +130,17 @@ impl<M: Send + 'static> Network<M> {
                 blocked: BTreeSet::new(),
                 next_id: 1,
                 stats: NetStats::default(),
+                disconnect_notice: None,
             })),
             start: Instant::now(),
             node: Arc::new(node),
         }
+    }
+
+    /// Tells each end of a broken connection, with `notice(peer)` from the peer.
+    pub fn with_disconnect_notices(self, notice: fn(Addr) -> M) -> Network<M> {
+        self.lock().disconnect_notice = Some(notice);
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State<M>> {
@@ -181,8 +196,33 @@ impl<M: Send + 'static> Network<M> {
     /// A crash: `addr`'s mailbox closes and its connections break, dropping everything in
     /// flight to or from it.
     pub fn reset(&self, addr: Addr) {
+        self.reset_node(addr, false);
+    }
+
+    /// A process crash: like [`Network::reset`], and every node that had a connection
+    /// with `addr` is told it broke.
+    pub fn reset_and_notify(&self, addr: Addr) {
+        self.reset_node(addr, true);
+    }
+
+    fn reset_node(&self, addr: Addr, notify: bool) {
+        let now_ms = self.now_ms();
         let mut state = self.lock();
         state.mailboxes.remove(&addr);
+        if notify {
+            let peers: BTreeSet<Addr> = state
+                .links
+                .keys()
+                .filter_map(|&(a, b)| match (a == addr, b == addr) {
+                    (true, false) => Some(b),
+                    (false, true) => Some(a),
+                    _ => None,
+                })
+                .collect();
+            for peer in peers {
+                notify_end(&mut state, peer, addr, now_ms);
+            }
+        }
         let mut dropped = 0;
         for (&(from, to), link) in state.links.iter_mut() {
             if from == addr || to == addr {
@@ -219,6 +259,7 @@ impl<M: Send + 'static> Network<M> {
         }
         if lost {
             state.stats.lost += 1;
+            break_connection(&mut state, from, to, now_ms);
             return id;
         }
         let link = state.links.entry((from, to)).or_insert_with(|| {
@@ -316,6 +357,42 @@ impl<M: Clone + Send + 'static> Network<M> {
         all.sort_by_key(|e| (e.deliver_ms, e.id));
         all
     }
+}
+
+/// A lost message breaks the connection between `a` and `b`: both directions lose what
+/// they carry, and both ends are told.
+fn break_connection<M>(state: &mut State<M>, a: Addr, b: Addr, now_ms: i64) {
+    let mut dropped = 0;
+    for pair in [(a, b), (b, a)] {
+        if let Some(link) = state.links.get_mut(&pair) {
+            dropped += link.queue.len() as u64;
+            link.queue.clear();
+        }
+    }
+    state.stats.dropped += dropped;
+    notify_end(state, a, b, now_ms);
+    notify_end(state, b, a, now_ms);
+}
+
+/// Puts "the connection to `peer` broke" straight into `end`'s mailbox.
+fn notify_end<M>(state: &mut State<M>, end: Addr, peer: Addr, now_ms: i64) {
+    let Some(notice) = state.disconnect_notice else {
+        return;
+    };
+    let Some(mailbox) = state.mailboxes.get(&end) else {
+        return;
+    };
+    let id = state.next_id;
+    state.next_id += 1;
+    let envelope = Envelope {
+        id,
+        from: peer,
+        to: end,
+        sent_ms: now_ms,
+        deliver_ms: now_ms,
+        message: notice(peer),
+    };
+    let _ = mailbox.try_send(envelope);
 }
 
 /// A partition breaks the connections it cuts: their messages in flight are lost.

@@ -192,9 +192,11 @@ pub fn partitions(
     out
 }
 
-/// The first entries where two replicas' logs differ below `limit`: (offset, CRC) pairs
-/// compared, so equal offsets holding different messages are caught.
+/// The first offset below `limit` where two replicas' logs differ: (offset, CRC) pairs
+/// compared, so equal offsets holding different messages are caught. Only offsets both
+/// logs still hold are compared (retention may have moved one log's start).
 pub fn first_difference(a: &Partition, b: &Partition, limit: i64) -> Option<i64> {
+    let start = a.log().log_start_offset().max(b.log().log_start_offset());
     let list = |p: &Partition| -> Vec<(i64, u32)> {
         p.log()
             .segments()
@@ -205,6 +207,7 @@ pub fn first_difference(a: &Partition, b: &Partition, limit: i64) -> Option<i64>
                     .map(|h| (h.offset, h.crc))
                     .collect::<Vec<_>>()
             })
+            .skip_while(|&(offset, _)| offset < start)
             .take_while(|&(offset, _)| offset < limit)
             .collect()
     };
@@ -216,7 +219,7 @@ pub fn first_difference(a: &Partition, b: &Partition, limit: i64) -> Option<i64>
     }
     if la.len() != lb.len() {
         let shorter = la.len().min(lb.len());
-        return Some(la.get(shorter).or(lb.get(shorter)).map_or(0, |e| e.0));
+        return Some(la.get(shorter).or(lb.get(shorter)).map_or(start, |e| e.0));
     }
     None
 }

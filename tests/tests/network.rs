@@ -137,10 +137,16 @@ fn a_reset_drops_the_mailbox_and_what_is_in_flight() {
     assert_eq!(after_restart, [4]);
 }
 
+/// Messages at or above this are "connection lost" notices: NOTICE + the peer.
+const NOTICE: u32 = 1_000_000;
+
 #[test]
-fn lossy_links_lose_about_their_share() {
-    let stats = run_seeded(5, || async {
-        let net = Network::new(LinkConfig::default());
+fn a_lost_message_breaks_its_connection_and_both_ends_are_told() {
+    // Over TCP a message is only lost with its connection: what the link carried both
+    // ways is dropped, and each end gets a notice from the other.
+    let (stats, got, notices_at_1) = run_seeded(5, || async {
+        let net = Network::new(LinkConfig::default())
+            .with_disconnect_notices(|peer| NOTICE + peer as u32);
         net.set_link(
             1,
             2,
@@ -149,17 +155,28 @@ fn lossy_links_lose_about_their_share() {
                 ..LinkConfig::default()
             },
         );
-        let inbox = net.register(2);
+        let inbox1 = net.register(1);
+        let inbox2 = net.register(2);
         for i in 0..1000 {
             net.send(1, 2, i);
         }
         madsim::time::sleep(Duration::from_millis(20)).await;
-        let got = drain(&inbox);
-        // What arrives is still in order.
-        assert!(got.windows(2).all(|w| w[0].message < w[1].message));
-        net.stats()
+        let got = drain(&inbox2);
+        let at_1 = drain(&inbox1);
+        (net.stats(), got, at_1)
     });
     assert_eq!(stats.sent, 1000);
-    assert_eq!(stats.lost + stats.delivered, 1000);
+    assert_eq!(stats.lost + stats.dropped + stats.delivered, 1000);
     assert!((230..=370).contains(&stats.lost), "{stats:?}");
+    let (notices, data): (Vec<u32>, Vec<u32>) =
+        got.iter().map(|e| e.message).partition(|&m| m >= NOTICE);
+    assert_eq!(
+        notices.len() as u64,
+        stats.lost,
+        "node 2 hears of every break"
+    );
+    assert!(notices.iter().all(|&m| m == NOTICE + 1), "from node 1");
+    assert_eq!(notices_at_1.len() as u64, stats.lost, "and so does node 1");
+    // What arrives is still in order.
+    assert!(data.windows(2).all(|w| w[0] < w[1]));
 }

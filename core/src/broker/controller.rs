@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::controller::{
-    ElectionKind, IsrChange, LeaderAndIsr, apply_isr_change, assign_new_topic, elect_leader,
-    leader_imbalance,
+    Assignment, ElectionKind, IsrChange, LeaderAndIsr, apply_isr_change, assign_added_partitions,
+    assign_new_topic, elect_leader, leader_imbalance,
 };
 use crate::event::{ElectionReason, Event, EventKind};
 use crate::metadata::{MetadataError, SessionId};
@@ -69,6 +69,12 @@ enum ControllerEvent {
         from: NodeId,
         request: CreateTopic,
     },
+    CreatePartitions {
+        from: NodeId,
+        correlation_id: u64,
+        topic: String,
+        total: u32,
+    },
     /// Preferred-leader elections: the periodic check, or on demand.
     Rebalance {
         reply_to: Option<(NodeId, u64)>,
@@ -123,14 +129,50 @@ enum After {
         to: NodeId,
         tp: TopicPartition,
     },
-    CreateTopic {
+    /// A topic was created or grew: its new partitions start at `first`.
+    NewPartitions {
         from: NodeId,
-        request: CreateTopic,
+        reply: TopicReply,
+        topic: String,
         info: TopicInfo,
+        first: u32,
     },
     Rebalance {
         reply_to: Option<(NodeId, u64)>,
     },
+}
+
+/// Which admin request to answer once new partitions are written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TopicReply {
+    CreateTopic { correlation_id: u64 },
+    CreatePartitions { correlation_id: u64 },
+}
+
+impl TopicReply {
+    fn send(
+        &self,
+        out: &mut Outbox,
+        to: NodeId,
+        topic: &str,
+        result: Result<Assignment, ClientError>,
+    ) {
+        let message = match *self {
+            TopicReply::CreateTopic { correlation_id } => {
+                Message::CreateTopicReply(CreateTopicResponse {
+                    correlation_id,
+                    name: topic.to_string(),
+                    result,
+                })
+            }
+            TopicReply::CreatePartitions { correlation_id } => Message::CreatePartitionsReply {
+                correlation_id,
+                topic: topic.to_string(),
+                result,
+            },
+        };
+        out.send(to, message);
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -305,6 +347,25 @@ impl Controller {
         self.process(now_ms, out);
     }
 
+    /// More partitions for a topic (`kafka-topics.sh --alter --partitions`).
+    pub fn on_create_partitions(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        topic: String,
+        total: u32,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        self.queue.push_back(ControllerEvent::CreatePartitions {
+            from,
+            correlation_id,
+            topic,
+            total,
+        });
+        self.process(now_ms, out);
+    }
+
     /// Preferred-leader election on demand (`kafka-leader-election.sh --election-type
     /// preferred`); the reply lists the partitions whose leader moved.
     pub fn on_elect_preferred(
@@ -332,6 +393,16 @@ impl Controller {
             channel.queue.pop_front();
             channel.resend_at_ms = None;
             self.transmit(from, now_ms, out);
+        }
+    }
+
+    /// The connection to `broker` broke: its unacknowledged request is sent again after
+    /// a short backoff (Kafka's RequestSendThread reconnects and retries).
+    pub fn on_connection_lost(&mut self, broker: BrokerId, now_ms: i64) {
+        if let Some(channel) = self.channels.get_mut(&broker)
+            && let Some(at) = &mut channel.resend_at_ms
+        {
+            *at = (*at).min(now_ms + 100);
         }
     }
 
@@ -612,16 +683,15 @@ impl Controller {
                     out,
                 ),
                 Err((_, error)) => {
-                    if let After::CreateTopic { from, request, .. } = &write.after {
-                        let reply = CreateTopicResponse {
-                            correlation_id: request.correlation_id,
-                            name: request.name.clone(),
-                            result: Err(match error {
-                                MetadataError::NodeExists { .. } => ClientError::TopicAlreadyExists,
-                                other => ClientError::InvalidReplicationFactor(other.to_string()),
-                            }),
+                    if let After::NewPartitions {
+                        from, reply, topic, ..
+                    } = &write.after
+                    {
+                        let error = match error {
+                            MetadataError::NodeExists { .. } => ClientError::TopicAlreadyExists,
+                            other => ClientError::InvalidPartitions(other.to_string()),
                         };
-                        out.send(*from, Message::CreateTopicReply(reply));
+                        reply.send(out, *from, topic, Err(error));
                     }
                     self.reload(now_ms, out);
                 }
@@ -649,6 +719,12 @@ impl Controller {
                 ControllerEvent::AlterPartition { from, tp, change } => {
                     self.alter_partition(from, tp, change, now_ms, out)
                 }
+                ControllerEvent::CreatePartitions {
+                    from,
+                    correlation_id,
+                    topic,
+                    total,
+                } => self.create_partitions(from, correlation_id, topic, total, out),
                 ControllerEvent::CreateTopic { from, request } => {
                     self.create_topic(from, request, now_ms, out)
                 }
@@ -819,16 +895,24 @@ impl Controller {
 
     /// A write succeeded: update the cache, narrate, and tell the brokers.
     fn written(&mut self, write: Write, results: &[ZkOpResult], now_ms: i64, out: &mut Outbox) {
-        if let After::CreateTopic { request, info, .. } = &write.after {
-            self.topics.insert(request.name.clone(), info.clone());
-            self.emit(
-                now_ms,
-                out,
+        if let After::NewPartitions {
+            topic, info, first, ..
+        } = &write.after
+        {
+            self.topics.insert(topic.clone(), info.clone());
+            let kind = if *first == 0 {
                 EventKind::TopicCreated {
-                    topic: request.name.clone(),
+                    topic: topic.clone(),
                     assignment: info.assignment.clone(),
-                },
-            );
+                }
+            } else {
+                EventKind::PartitionsAdded {
+                    topic: topic.clone(),
+                    first: *first,
+                    assignment: info.assignment[*first as usize..].to_vec(),
+                }
+            };
+            self.emit(now_ms, out, kind);
         }
         let mut changed = Vec::new();
         for (tp, state, index, event) in write.changes {
@@ -882,13 +966,15 @@ impl Controller {
                 }
                 self.broadcast_metadata(now_ms, out);
             }
-            After::CreateTopic {
+            After::NewPartitions {
                 from,
-                request,
+                reply,
+                topic,
                 info,
+                first,
             } => {
-                let partitions: Vec<TopicPartition> = (0..info.assignment.len() as u32)
-                    .map(|p| TopicPartition::new(&request.name, p))
+                let partitions: Vec<TopicPartition> = (first..info.assignment.len() as u32)
+                    .map(|p| TopicPartition::new(&topic, p))
                     .collect();
                 for &broker in &live {
                     let mine: Vec<TopicPartition> = partitions
@@ -901,12 +987,8 @@ impl Controller {
                     }
                 }
                 self.broadcast_metadata(now_ms, out);
-                let reply = CreateTopicResponse {
-                    correlation_id: request.correlation_id,
-                    name: request.name,
-                    result: Ok(info.assignment),
-                };
-                out.send(from, Message::CreateTopicReply(reply));
+                let added = info.assignment[first as usize..].to_vec();
+                reply.send(out, from, &topic, Ok(added));
             }
             After::Rebalance { reply_to } => {
                 for &broker in &live {
@@ -1126,29 +1208,90 @@ impl Controller {
             }
         };
         let info = TopicInfo {
-            assignment: assignment.clone(),
+            assignment,
             config: request.config.clone(),
         };
-        let mut ops = vec![
-            self.epoch_check(),
-            ZkOp::Create {
-                path: topic_path(&request.name),
-                value: ZNode::Topic {
-                    assignment: assignment.clone(),
-                    config: request.config.clone(),
-                },
+        let reply = TopicReply::CreateTopic {
+            correlation_id: request.correlation_id,
+        };
+        self.write_new_partitions(from, reply, &request.name, info, 0, true);
+    }
+
+    /// Kafka's CreatePartitions: more partitions for a topic, placed after the existing
+    /// ones (`assign_added_partitions`). Partitions are never removed.
+    fn create_partitions(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        topic: String,
+        total: u32,
+        out: &mut Outbox,
+    ) {
+        let reply = TopicReply::CreatePartitions { correlation_id };
+        let Some(existing) = self.topics.get(&topic).cloned() else {
+            return reply.send(out, from, &topic, Err(ClientError::UnknownTopicOrPartition));
+        };
+        let current = existing.assignment.len() as u32;
+        if total <= current {
+            let why = format!(
+                "topic {topic} has {current} partitions; the new count must be larger, not {total} (INVALID_PARTITIONS)"
+            );
+            return reply.send(out, from, &topic, Err(ClientError::InvalidPartitions(why)));
+        }
+        let brokers: Vec<BrokerId> = self.live.keys().copied().collect();
+        let added = match assign_added_partitions(&existing.assignment, total - current, &brokers) {
+            Ok(a) => a,
+            Err(e) => {
+                return reply.send(
+                    out,
+                    from,
+                    &topic,
+                    Err(ClientError::InvalidReplicationFactor(e.to_string())),
+                );
+            }
+        };
+        let mut info = existing;
+        info.assignment.extend(added);
+        self.write_new_partitions(from, reply, &topic, info, current, false);
+    }
+
+    /// Writes a topic's assignment and the state of its partitions from `first` on: the
+    /// first live replica leads, the live replicas are the ISR.
+    fn write_new_partitions(
+        &mut self,
+        from: NodeId,
+        reply: TopicReply,
+        topic: &str,
+        info: TopicInfo,
+        first: u32,
+        create: bool,
+    ) {
+        let value = ZNode::Topic {
+            assignment: info.assignment.clone(),
+            config: info.config.clone(),
+        };
+        let mut ops = vec![self.epoch_check()];
+        if create {
+            ops.push(ZkOp::Create {
+                path: topic_path(topic),
+                value,
                 ephemeral: false,
-            },
-            ZkOp::Create {
-                path: format!("{}/partitions", topic_path(&request.name)),
+            });
+            ops.push(ZkOp::Create {
+                path: format!("{}/partitions", topic_path(topic)),
                 value: ZNode::Empty,
                 ephemeral: false,
-            },
-        ];
+            });
+        } else {
+            ops.push(ZkOp::Set {
+                path: topic_path(topic),
+                value,
+                version: None,
+            });
+        }
         let live = self.live_brokers();
         let mut changes = Vec::new();
-        for (p, replicas) in assignment.iter().enumerate() {
-            // A new partition: the first live replica leads, the live replicas are the ISR.
+        for (p, replicas) in info.assignment.iter().enumerate().skip(first as usize) {
             let isr: BTreeSet<BrokerId> = replicas
                 .iter()
                 .filter(|b| live.contains(b))
@@ -1162,11 +1305,11 @@ impl Controller {
                 partition_epoch: 0,
             };
             ops.push(ZkOp::Create {
-                path: format!("{}/partitions/{p}", topic_path(&request.name)),
+                path: format!("{}/partitions/{p}", topic_path(topic)),
                 value: ZNode::Empty,
                 ephemeral: false,
             });
-            let tp = TopicPartition::new(&request.name, p as u32);
+            let tp = TopicPartition::new(topic, p as u32);
             let event = leader.map(|leader| EventKind::LeaderElected {
                 tp: tp.clone(),
                 leader,
@@ -1177,7 +1320,7 @@ impl Controller {
             });
             changes.push((tp, state.clone(), ops.len(), event));
             ops.push(ZkOp::Create {
-                path: partition_state_path(&request.name, p as u32),
+                path: partition_state_path(topic, p as u32),
                 value: ZNode::PartitionState {
                     state,
                     controller_epoch: self.epoch,
@@ -1187,10 +1330,12 @@ impl Controller {
         }
         let write = Write {
             changes,
-            after: After::CreateTopic {
+            after: After::NewPartitions {
                 from,
-                request,
+                reply,
+                topic: topic.to_string(),
                 info,
+                first,
             },
         };
         self.request(ops, Step::Write { write });

@@ -54,6 +54,8 @@ pub struct BrokerConfig {
     /// `min.insync.replicas`.
     pub hold_high_watermark_below_min_isr: bool,
     pub controller: ControllerConfig,
+    /// `log.retention.check.interval.ms`: how often retention runs.
+    pub log_retention_check_interval_ms: i64,
     /// Topic configs for topics created without their own.
     pub default_topic_config: TopicConfig,
 }
@@ -71,6 +73,7 @@ impl Default for BrokerConfig {
             replication_protocol: TruncationProtocol::LeaderEpoch,
             hold_high_watermark_below_min_isr: true,
             controller: ControllerConfig::default(),
+            log_retention_check_interval_ms: 300_000,
             default_topic_config: TopicConfig::default(),
         }
     }
@@ -117,6 +120,8 @@ pub struct Replica {
     pub config: TopicConfig,
     /// Why the follower is not fetching, and until when.
     fetch_blocked_until_ms: i64,
+    /// When the log was last fsynced by `flush.ms`.
+    last_flush_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,6 +206,7 @@ pub struct Broker {
     high_watermark_checkpoint: BTreeMap<TopicPartition, i64>,
     next_isr_check_ms: i64,
     next_checkpoint_ms: i64,
+    next_retention_ms: i64,
     next_correlation: u64,
     rng_seed: u64,
     controllers_started: u64,
@@ -208,6 +214,9 @@ pub struct Broker {
     /// waiting on something else (a backoff), not due.
     now_ms: i64,
 }
+
+/// `retry.backoff.ms`: the pause before a request on a broken connection is sent again.
+const RETRY_BACKOFF_MS: i64 = 100;
 
 /// ZooKeeper's client treats a request unanswered for 2/3 of the session timeout as a
 /// lost connection.
@@ -248,6 +257,7 @@ impl Broker {
             high_watermark_checkpoint: disk.high_watermarks.clone(),
             next_isr_check_ms: now_ms,
             next_checkpoint_ms: now_ms,
+            next_retention_ms: now_ms,
             next_correlation: 1,
             rng_seed,
             controllers_started: 0,
@@ -256,6 +266,7 @@ impl Broker {
         broker.next_isr_check_ms = now_ms + broker.config.replica_lag_time_max_ms / 2;
         broker.next_checkpoint_ms =
             now_ms + broker.config.replica_high_watermark_checkpoint_interval_ms;
+        broker.next_retention_ms = now_ms + broker.config.log_retention_check_interval_ms;
         for (tp, log_disk) in disk.logs {
             // Recovery refuses only an invalid config, which the log was created with
             // and so cannot have.
@@ -298,6 +309,7 @@ impl Broker {
                     assignment: Vec::new(),
                     config: topic_config,
                     fetch_blocked_until_ms: 0,
+                    last_flush_ms: now_ms,
                 },
             );
         }
@@ -536,6 +548,53 @@ impl Broker {
         }
     }
 
+    /// A ZooKeeper request got no answer (its connection broke, or it timed out): its
+    /// outcome is unknown, so the step is tried again.
+    fn zk_request_failed(&mut self, purpose: ZkPurpose, now_ms: i64, out: &mut Outbox) {
+        match purpose {
+            ZkPurpose::OpenSession => self.open_session(now_ms, out),
+            ZkPurpose::Ping => {}
+            ZkPurpose::Register => self.register(now_ms, out),
+            ZkPurpose::ReadController | ZkPurpose::ClaimController => {
+                self.read_controller(now_ms, out)
+            }
+            ZkPurpose::Controller => {
+                if let Some(controller) = &mut self.controller {
+                    controller.on_zk_connection_loss(now_ms, out);
+                }
+            }
+        }
+    }
+
+    /// The network says the connection to `peer` broke: what was in flight on it gets
+    /// no answer.
+    fn on_connection_lost(&mut self, peer: NodeId, now_ms: i64, out: &mut Outbox) {
+        if peer == ZOOKEEPER {
+            // ZooKeeper's CONNECTIONLOSS: the session lives on, the requests failed.
+            let pending = std::mem::take(&mut self.zk_pending);
+            for (_, purpose) in pending.into_values() {
+                self.zk_request_failed(purpose, now_ms, out);
+            }
+        }
+        let backoff = self.config.replica_fetch_backoff_ms;
+        if let Some(fetcher) = self.fetchers.get_mut(&peer)
+            && fetcher.in_flight.take().is_some()
+        {
+            fetcher.backoff_until_ms = now_ms + backoff;
+        }
+        if self.controller_id == Some(peer) {
+            for (_, resend_at) in self.alter_pending.values_mut() {
+                *resend_at = (*resend_at).min(now_ms + RETRY_BACKOFF_MS);
+            }
+        }
+        if let Some(controller) = &mut self.controller {
+            controller.on_connection_lost(peer, now_ms);
+        }
+        // Answers to requests that came over the broken connection cannot be delivered.
+        self.fetch_purgatory.retain(|p| p.from != peer);
+        self.produce_purgatory.retain(|p| p.from != peer);
+    }
+
     fn on_session_expired(&mut self, now_ms: i64, out: &mut Outbox) {
         self.session = None;
         self.next_ping_ms = None;
@@ -679,6 +738,7 @@ impl Broker {
                     assignment: Vec::new(),
                     config: ps.config.clone(),
                     fetch_blocked_until_ms: 0,
+                    last_flush_ms: now_ms,
                 },
             );
         }
@@ -1114,6 +1174,7 @@ impl Actor for Broker {
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         self.now_ms = now_ms;
         match message {
+            Message::ConnectionLost => self.on_connection_lost(from, now_ms, out),
             Message::ZkReply(response) => self.on_zk_response(response, now_ms, out),
             Message::ZkWatch(notification) => {
                 self.on_watch(&notification.path, notification.event, now_ms, out)
@@ -1175,6 +1236,23 @@ impl Actor for Broker {
                     }),
                 ),
             },
+            Message::CreatePartitions {
+                correlation_id,
+                topic,
+                total,
+            } => match &mut self.controller {
+                Some(controller) if controller.is_loaded() => {
+                    controller.on_create_partitions(from, correlation_id, topic, total, now_ms, out)
+                }
+                _ => out.send(
+                    from,
+                    Message::CreatePartitionsReply {
+                        correlation_id,
+                        topic,
+                        result: Err(ClientError::NotController),
+                    },
+                ),
+            },
             Message::ElectLeaders { correlation_id } => {
                 if let Some(controller) = &mut self.controller {
                     controller.on_elect_preferred(from, correlation_id, now_ms, out);
@@ -1185,6 +1263,7 @@ impl Actor for Broker {
             | Message::FetchReply(_)
             | Message::MetadataReply(_)
             | Message::CreateTopicReply(_)
+            | Message::CreatePartitionsReply { .. }
             | Message::ElectLeadersReply { .. } => {}
         }
         self.after(now_ms, out);
@@ -1201,19 +1280,7 @@ impl Actor for Broker {
             .collect();
         for (xid, purpose) in expired {
             self.zk_pending.remove(&xid);
-            match purpose {
-                ZkPurpose::OpenSession => self.open_session(now_ms, out),
-                ZkPurpose::Ping => {}
-                ZkPurpose::Register => self.register(now_ms, out),
-                ZkPurpose::ReadController | ZkPurpose::ClaimController => {
-                    self.read_controller(now_ms, out)
-                }
-                ZkPurpose::Controller => {
-                    if let Some(controller) = &mut self.controller {
-                        controller.on_zk_connection_loss(now_ms, out);
-                    }
-                }
-            }
+            self.zk_request_failed(purpose, now_ms, out);
         }
         if self.next_ping_ms.is_some_and(|at| at <= now_ms) {
             self.next_ping_ms = Some(now_ms + self.config.zookeeper_session_timeout_ms / 3);
@@ -1288,6 +1355,26 @@ impl Actor for Broker {
                 .map(|(tp, r)| (tp.clone(), r.partition.high_watermark()))
                 .collect();
         }
+        if self.next_retention_ms <= now_ms {
+            self.next_retention_ms = now_ms + self.config.log_retention_check_interval_ms;
+            let tps: Vec<TopicPartition> = self.replicas.keys().cloned().collect();
+            for tp in tps {
+                self.replicas
+                    .get_mut(&tp)
+                    .expect("listed above")
+                    .partition
+                    .apply_retention(now_ms);
+                self.take_partition_events(&tp, now_ms, out);
+            }
+        }
+        // flush.ms: fsync the logs whose last flush is that old.
+        for replica in self.replicas.values_mut() {
+            let flush_ms = replica.partition.log().config().flush_ms;
+            if flush_ms < i64::MAX && now_ms - replica.last_flush_ms >= flush_ms {
+                replica.partition.log_mut().flush();
+                replica.last_flush_ms = now_ms;
+            }
+        }
         if let Some(controller) = &mut self.controller {
             controller.tick(now_ms, out);
         }
@@ -1295,7 +1382,16 @@ impl Actor for Broker {
     }
 
     fn next_timer_ms(&self) -> Option<i64> {
-        let mut next = self.next_isr_check_ms.min(self.next_checkpoint_ms);
+        let mut next = self
+            .next_isr_check_ms
+            .min(self.next_checkpoint_ms)
+            .min(self.next_retention_ms);
+        for replica in self.replicas.values() {
+            let flush_ms = replica.partition.log().config().flush_ms;
+            if flush_ms < i64::MAX {
+                next = next.min(replica.last_flush_ms.saturating_add(flush_ms));
+            }
+        }
         let mut consider = |t: Option<i64>| {
             if let Some(t) = t {
                 next = next.min(t);
