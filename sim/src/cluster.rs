@@ -23,8 +23,8 @@ use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
 use kafkasim_core::controller::Assignment;
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{
-    Actor, ClientError, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest,
-    TopicConfig, TopicPartition, ZOOKEEPER,
+    Actor, ClientError, ConsumerFetch, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox,
+    ProduceRequest, TopicConfig, TopicPartition, ZOOKEEPER,
 };
 use kafkasim_core::record::Record;
 use kafkasim_core::replication::BrokerId;
@@ -532,6 +532,17 @@ impl Cluster {
         self.record(Fault::Link { from, to, config });
     }
 
+    /// Holds the messages of the link `from -> to` until [`Cluster::release`].
+    pub fn hold(&mut self, from: NodeId, to: NodeId) {
+        self.world.net.hold(from, to);
+        self.record(Fault::Hold { from, to });
+    }
+
+    pub fn release(&mut self, from: NodeId, to: NodeId) {
+        self.world.net.release(from, to);
+        self.record(Fault::Release { from, to });
+    }
+
     /// Freezes a node (a stop-the-world pause): its messages wait in its mailbox.
     pub fn pause(&mut self, node: NodeId) {
         if let Some(handle) = self.nodes.get(&node)
@@ -795,6 +806,61 @@ impl Cluster {
         result
     }
 
+    /// A consumer's fetch from the partition's leader at `offset`: the values it may
+    /// read (only below the high watermark) and the HW, or Kafka's error code.
+    pub async fn fetch(
+        &mut self,
+        tp: &TopicPartition,
+        offset: i64,
+    ) -> Result<(Vec<(i64, String)>, i64), String> {
+        let leader = self.leader(tp).ok_or("NO_LEADER")?;
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        self.world.net.send(
+            FIRST_CLIENT,
+            leader,
+            Message::Fetch(ConsumerFetch {
+                correlation_id,
+                tp: tp.clone(),
+                offset,
+                max_bytes: 1024 * 1024,
+            }),
+        );
+        let inbox = &self.admin_inbox;
+        let reply = madsim::time::timeout(Duration::from_secs(30), async {
+            while let Ok(envelope) = inbox.recv().await {
+                match envelope.message {
+                    Message::FetchReply(r) if r.correlation_id == correlation_id => {
+                        return Some(r.result);
+                    }
+                    Message::ConnectionLost if envelope.from == leader => return None,
+                    _ => {}
+                }
+            }
+            None
+        })
+        .await;
+        let records = match reply {
+            Ok(Some(Ok(records))) => records,
+            Ok(Some(Err(e))) => return Err(e.code().to_string()),
+            _ => return Err("NO_RESPONSE".to_string()),
+        };
+        let entries =
+            kafkasim_core::record::decode_entries(&records.records).map_err(|e| e.to_string())?;
+        let values = entries
+            .into_iter()
+            .filter(|e| e.offset >= offset)
+            .map(|e| {
+                let value = e
+                    .message
+                    .value
+                    .map(|v| String::from_utf8_lossy(&v).into_owned());
+                (e.offset, value.unwrap_or_default())
+            })
+            .collect();
+        Ok((values, records.high_watermark))
+    }
+
     /// The writes made with [`Cluster::produce`].
     pub fn admin_history(&self) -> &[WriteOp] {
         &self.admin_history
@@ -927,6 +993,7 @@ impl Cluster {
             partitions: snapshot::partitions(&up, controller.map(|(b, _)| *b), with_records),
             network: NetworkSnapshot {
                 blocked: net.blocked(),
+                held: net.held(),
                 in_flight: net
                     .in_flight()
                     .into_iter()

@@ -58,6 +58,14 @@ pub enum Command {
         to: NodeId,
         config: LinkConfig,
     },
+    Hold {
+        from: NodeId,
+        to: NodeId,
+    },
+    Release {
+        from: NodeId,
+        to: NodeId,
+    },
     /// Starts a test producer node.
     StartProducer(ProducerConfig),
 }
@@ -88,6 +96,8 @@ fn apply(cluster: &mut Cluster, command: &Command) {
         Command::Pause { node } => cluster.pause(*node),
         Command::Resume { node } => cluster.resume(*node),
         Command::Link { from, to, config } => cluster.set_link(*from, *to, *config),
+        Command::Hold { from, to } => cluster.hold(*from, *to),
+        Command::Release { from, to } => cluster.release(*from, *to),
         Command::StartProducer(config) => {
             cluster.add_producer(config.clone());
         }

@@ -13,6 +13,8 @@
 //!   Kafka's network client learns of a disconnect and fails its in-flight requests;
 //! - links can be blocked by a network partition: a blocked link drops what it carries,
 //!   in flight or new, until healed. Nobody is told: the ends find out by timeouts;
+//! - links can be held: messages wait, in order, until the hold is released, as TCP
+//!   retransmits across a short outage (a slow or stalled link, nothing lost);
 //! - resetting a node (a crash) drops its mailbox and everything in flight to or from
 //!   it; a process crash also tells its peers (the OS resets its connections), a
 //!   machine that lost power does not;
@@ -91,6 +93,8 @@ struct State<M> {
     configs: BTreeMap<(Addr, Addr), LinkConfig>,
     default_config: LinkConfig,
     blocked: BTreeSet<(Addr, Addr)>,
+    /// Links whose messages wait until released.
+    held: BTreeSet<(Addr, Addr)>,
     next_id: u64,
     stats: NetStats,
     /// Builds the notice an end gets when its connection to the given peer breaks.
@@ -128,6 +132,7 @@ impl<M: Send + 'static> Network<M> {
                 configs: BTreeMap::new(),
                 default_config,
                 blocked: BTreeSet::new(),
+                held: BTreeSet::new(),
                 next_id: 1,
                 stats: NetStats::default(),
                 disconnect_notice: None,
@@ -186,6 +191,26 @@ impl<M: Send + 'static> Network<M> {
     /// Cuts `addr` off from `others`, both ways.
     pub fn isolate(&self, addr: Addr, others: &[Addr]) {
         self.partition(&[&[addr], others]);
+    }
+
+    /// Holds the messages of `from -> to`: they wait, in order, until released.
+    pub fn hold(&self, from: Addr, to: Addr) {
+        self.lock().held.insert((from, to));
+    }
+
+    /// Releases held links: what waited is delivered at once, in order.
+    pub fn release(&self, from: Addr, to: Addr) {
+        let mut state = self.lock();
+        state.held.remove(&(from, to));
+        if let Some(link) = state.links.get(&(from, to)) {
+            // Wake the link's task; a full doorbell means it will look anyway.
+            let _ = link.doorbell.try_send(());
+        }
+    }
+
+    /// The links held now.
+    pub fn held(&self) -> BTreeSet<(Addr, Addr)> {
+        self.lock().held.clone()
     }
 
     /// Removes every partition.
@@ -296,11 +321,15 @@ impl<M: Send + 'static> Network<M> {
         loop {
             let next_ms = {
                 let state = self.lock();
-                state
-                    .links
-                    .get(&link)
-                    .and_then(|l| l.queue.front())
-                    .map(|e| e.deliver_ms)
+                if state.held.contains(&link) {
+                    None
+                } else {
+                    state
+                        .links
+                        .get(&link)
+                        .and_then(|l| l.queue.front())
+                        .map(|e| e.deliver_ms)
+                }
             };
             let Some(next_ms) = next_ms else {
                 if ring.recv().await.is_err() {
@@ -314,6 +343,9 @@ impl<M: Send + 'static> Network<M> {
             let now_ms = self.now_ms();
             let mut state = self.lock();
             let state = &mut *state;
+            if state.held.contains(&link) {
+                continue;
+            }
             let entry = state.links.get_mut(&link).expect("links are never removed");
             while entry.queue.front().is_some_and(|e| e.deliver_ms <= now_ms) {
                 let envelope = entry.queue.pop_front().expect("checked");

@@ -81,6 +81,8 @@ pub struct FollowerSnapshot {
 pub struct NetworkSnapshot {
     /// Directed links a partition blocks.
     pub blocked: BTreeSet<(NodeId, NodeId)>,
+    /// Directed links whose messages wait until released.
+    pub held: BTreeSet<(NodeId, NodeId)>,
     pub in_flight: Vec<InFlight>,
     pub stats: NetStats,
 }

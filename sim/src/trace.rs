@@ -36,6 +36,14 @@ pub enum Fault {
         to: NodeId,
         config: LinkConfig,
     },
+    Hold {
+        from: NodeId,
+        to: NodeId,
+    },
+    Release {
+        from: NodeId,
+        to: NodeId,
+    },
 }
 
 /// A node's name for a student: `broker 2`, `zookeeper`, `client 20001`.
@@ -91,6 +99,16 @@ impl Fault {
                 node_name(*node)
             ),
             Fault::Resume { node } => format!("{} resumes where it stopped", node_name(*node)),
+            Fault::Hold { from, to } => format!(
+                "FAULT: the link {} -> {} holds its messages (a stalled connection: they wait, nothing is lost)",
+                node_name(*from),
+                node_name(*to)
+            ),
+            Fault::Release { from, to } => format!(
+                "the link {} -> {} is released: the held messages arrive, in order",
+                node_name(*from),
+                node_name(*to)
+            ),
             Fault::Link { from, to, config } => format!(
                 "the link {} -> {} now delays messages {}..={} ms and loses {:.0}% of them",
                 node_name(*from),

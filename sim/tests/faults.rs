@@ -4,7 +4,7 @@
 
 use kafkasim_core::partition::Acks;
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
-use kafkasim_core::workload::ProducerConfig;
+use kafkasim_core::workload::{Outcome, ProducerConfig};
 use kafkasim_sim::check::lost_writes;
 use kafkasim_sim::cluster::{Cluster, ClusterBuilder};
 use kafkasim_sim::disk::Crash;
@@ -193,6 +193,65 @@ fn lossy_slow_links_break_connections_but_lose_no_acknowledged_write() {
             acked(&c, producer)
         );
     });
+}
+
+#[test]
+fn held_links_delay_acks_all_without_losing_or_shrinking_anything() {
+    let timeline = run_seeded(48, || async {
+        let mut c = fast(ClusterBuilder::new(3))
+            .min_insync_replicas(2)
+            .topic("orders", 1, 3)
+            .start()
+            .await;
+        let tp = orders(0);
+        let leader = c.leader(&tp).unwrap();
+        let followers: Vec<i32> = [1, 2, 3].into_iter().filter(|&b| b != leader).collect();
+        let producer = c.add_producer(ProducerConfig {
+            acks: Acks::All,
+            interval_ms: 100,
+            ..ProducerConfig::default()
+        });
+        c.sleep_ms(1_000).await;
+        // The leader's answers to its followers stall for 5 s (less than
+        // replica.lag.time.max.ms): the HW cannot move, so acks=all waits.
+        for &f in &followers {
+            c.hold(leader, f);
+        }
+        let held_at = c.now_ms();
+        c.sleep_ms(5_000).await;
+        for &f in &followers {
+            c.release(leader, f);
+        }
+        let released_at = c.now_ms();
+        c.sleep_ms(2_000).await;
+        let history = c.history(producer);
+        let during: Vec<_> = history
+            .iter()
+            .filter(|o| o.invoked_ms >= held_at && o.invoked_ms < released_at)
+            .collect();
+        // At most max.in.flight.requests.per.connection (5) writes wait; the producer
+        // sends no more until answers come.
+        assert!((1..=5).contains(&during.len()), "{during:#?}");
+        for op in &during {
+            match op.outcome {
+                Outcome::Ok { completed_ms, .. } => {
+                    assert!(completed_ms >= released_at, "{op:?} waited for the release")
+                }
+                ref other => panic!("{} ended {other:?}", op.value),
+            }
+        }
+        let snapshot = c.snapshot();
+        assert_eq!(
+            snapshot.partitions[&tp].isr.len(),
+            3,
+            "nobody fell out of the ISR"
+        );
+        assert!(lost_writes(&history, &snapshot).is_empty());
+        assert_eq!(c.network().stats().lost + c.network().stats().dropped, 0);
+        c.timeline()
+    });
+    assert!(timeline.contains("holds its messages"), "{timeline}");
+    assert!(timeline.contains("is released"), "{timeline}");
 }
 
 /// Broker `b` crashes and returns: the partitions it preferred to lead are led by others.

@@ -347,6 +347,93 @@ fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
     assert!(timeline.contains("asks to add broker"), "{timeline}");
 }
 
+/// acks=all waits while the ISR has followers that stopped fetching. When the leader
+/// drops them, Kafka 3.7+ keeps the HW still below min.insync.replicas, so the write
+/// times out (REQUEST_TIMED_OUT); before 3.7 the HW moved, and the write got
+/// NOT_ENOUGH_REPLICAS_AFTER_APPEND: it is in the log, but not safely.
+fn acks_all_while_the_isr_shrinks(
+    hold_high_watermark: bool,
+) -> (Result<i64, String>, bool, String) {
+    run_seeded(6, move || async move {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .broker_config(|b| b.hold_high_watermark_below_min_isr = hold_high_watermark)
+            .min_insync_replicas(2)
+            .topic("orders", 3, 3)
+            .start()
+            .await;
+        let tp = partition_led_by_controller(&c, 3);
+        let leader = c.leader(&tp).unwrap();
+        let f = followers(&c, &tp);
+        c.partition(&[&[leader], &f]);
+        // request.timeout.ms = 30000 covers replica.lag.time.max.ms (10000) and a check.
+        let result = c.produce(&tp, "late", Acks::All).await;
+        let written = c.log_values(leader, &tp).contains(&"late".to_string());
+        (result, written, c.timeline())
+    })
+}
+
+#[test]
+fn acks_all_gets_not_enough_replicas_after_append_or_times_out_as_the_isr_shrinks() {
+    let (result, written, timeline) = acks_all_while_the_isr_shrinks(false);
+    assert_eq!(
+        result,
+        Err("NOT_ENOUGH_REPLICAS_AFTER_APPEND".to_string()),
+        "{timeline}"
+    );
+    assert!(written, "the record is in the leader's log all the same");
+    assert!(
+        timeline.contains("the high watermark of orders"),
+        "{timeline}"
+    );
+
+    let (result, written, timeline) = acks_all_while_the_isr_shrinks(true);
+    assert_eq!(result, Err("REQUEST_TIMED_OUT".to_string()), "{timeline}");
+    assert!(written);
+}
+
+#[test]
+fn consumers_read_only_below_the_high_watermark() {
+    run_seeded(8, || async {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .min_insync_replicas(2)
+            .topic("orders", 3, 3)
+            .start()
+            .await;
+        let tp = partition_led_by_controller(&c, 3);
+        let leader = c.leader(&tp).unwrap();
+        assert_eq!(c.produce(&tp, "committed", Acks::All).await, Ok(0));
+        let f = followers(&c, &tp);
+        c.partition(&[&[leader], &f]);
+        // acks=1: written by the leader, not replicated: above the HW.
+        assert_eq!(c.produce(&tp, "uncommitted", Acks::Leader).await, Ok(1));
+        let (values, high_watermark) = c.fetch(&tp, 0).await.unwrap();
+        assert_eq!(high_watermark, 1);
+        assert_eq!(
+            values,
+            [(0, "committed".to_string())],
+            "the LEO is 2 but the HW is 1"
+        );
+        assert_eq!(c.log_values(leader, &tp), ["committed", "uncommitted"]);
+        c.heal();
+        // The fetches the cut dropped are sent again after replica.socket.timeout.ms.
+        c.wait_until(60_000, |s| {
+            s.partitions[&tp].replica_states[&leader].high_watermark == 2
+        })
+        .await
+        .unwrap_or_else(|| panic!("the followers catch up\n{}", c.timeline()));
+        let (values, _) = c.fetch(&tp, 1).await.unwrap();
+        assert_eq!(
+            values,
+            [(1, "uncommitted".to_string())],
+            "now it is committed"
+        );
+        assert_eq!(
+            c.fetch(&tp, 5).await,
+            Err("OFFSET_OUT_OF_RANGE".to_string())
+        );
+    });
+}
+
 // ----- Jepsen 2013 --------------------------------------------------------------------
 
 struct JepsenRun {
