@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::controller::Assignment;
-use crate::partition::PartitionEvent;
+use crate::partition::{PartitionEvent, broker_list};
 use crate::protocol::{NodeId, TopicPartition};
 use crate::replication::BrokerId;
 
@@ -129,11 +129,6 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-fn brokers(set: &BTreeSet<BrokerId>) -> String {
-    let list: Vec<String> = set.iter().map(|b| b.to_string()).collect();
-    format!("[{}]", list.join(","))
-}
-
 impl Event {
     /// One sentence for a student.
     pub fn explain(&self) -> String {
@@ -175,11 +170,11 @@ impl Event {
             }
             EventKind::BrokersFailed { brokers: b } => format!(
                 "the controller sees brokers {} gone (their registrations vanished) and moves their leaderships",
-                brokers(b)
+                broker_list(b)
             ),
             EventKind::BrokersStarted { brokers: b } => format!(
                 "the controller sees brokers {} registered and sends them their partitions",
-                brokers(b)
+                broker_list(b)
             ),
             EventKind::TopicCreated { topic, assignment } => {
                 let parts: Vec<String> = assignment
@@ -243,7 +238,7 @@ impl Event {
                     format!(
                         "broker {leader} was elected leader of {tp} in epoch {leader_epoch} with ISR {} ({why}; the \
                          first live replica of the assignment that is in the ISR)",
-                        brokers(isr)
+                        broker_list(isr)
                     )
                 }
             }
@@ -261,7 +256,7 @@ impl Event {
                     format!(
                         "{tp} is OFFLINE in epoch {leader_epoch}: no member of its ISR {} is alive, and \
                          unclean.leader.election.enable = false forbids a leader from outside the ISR",
-                        brokers(isr)
+                        broker_list(isr)
                     )
                 }
             }
@@ -272,8 +267,8 @@ impl Event {
                 leader_epoch,
             } => format!(
                 "the controller removed dead brokers {} from the ISR of {tp}: the ISR is now {} (leader epoch {leader_epoch})",
-                brokers(removed),
-                brokers(isr)
+                broker_list(removed),
+                broker_list(isr)
             ),
             EventKind::IsrChangeCommitted {
                 tp,
@@ -281,7 +276,7 @@ impl Event {
                 partition_epoch,
             } => format!(
                 "the controller committed the ISR of {tp} as {} (partition epoch {partition_epoch})",
-                brokers(isr)
+                broker_list(isr)
             ),
             EventKind::IsrChangeRejected { tp, leader, reason } => {
                 format!("the controller refused broker {leader}'s ISR change for {tp}: {reason}")

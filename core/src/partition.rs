@@ -242,8 +242,9 @@ impl PartitionEvent {
                 isr,
                 log_end_offset,
             } => format!(
-                "broker {broker} became leader of {partition} in epoch {epoch} with ISR {isr:?}; \
-                 epoch {epoch} starts at offset {log_end_offset}"
+                "broker {broker} became leader of {partition} in epoch {epoch} with ISR {}; \
+                 epoch {epoch} starts at offset {log_end_offset}",
+                broker_list(isr)
             ),
             PartitionEvent::BecameFollower { epoch, leader } => match leader {
                 Some(leader) => format!(
@@ -258,8 +259,9 @@ impl PartitionEvent {
                  offsets below {to} are committed"
             ),
             PartitionEvent::IsrShrinkProposed { removed, lag_ms } => format!(
-                "broker {broker} asks to remove {removed:?} from the ISR of {partition}: not caught up for \
-                 more than {lag_ms} ms (replica.lag.time.max.ms)"
+                "broker {broker} asks to remove {} from the ISR of {partition}: not caught up for \
+                 more than {lag_ms} ms (replica.lag.time.max.ms)",
+                broker_list(removed)
             ),
             PartitionEvent::IsrExpandProposed {
                 added,
@@ -270,7 +272,7 @@ impl PartitionEvent {
                  {log_end_offset}, at or past the high watermark {high_watermark}"
             ),
             PartitionEvent::IsrCommitted { isr } => {
-                format!("the ISR of {partition} is now {isr:?}")
+                format!("the ISR of {partition} is now {}", broker_list(isr))
             }
             PartitionEvent::SegmentsDeleted {
                 deleted,
@@ -307,6 +309,12 @@ impl PartitionEvent {
             },
         }
     }
+}
+
+/// Brokers as the narration writes them: `[1,2,3]`.
+pub fn broker_list(brokers: &BTreeSet<BrokerId>) -> String {
+    let ids: Vec<String> = brokers.iter().map(|b| b.to_string()).collect();
+    format!("[{}]", ids.join(","))
 }
 
 /// An ISR change for the controller, remembered as pending until it answers: only one

@@ -208,7 +208,7 @@ fn a_silent_follower_leaves_the_isr_and_acks_all_is_refused_below_min_isr() {
         .unwrap();
     assert_eq!(
         shrink.explain("orders-0", 1),
-        "broker 1 asks to remove {3} from the ISR of orders-0: not caught up for more than 30000 ms (replica.lag.time.max.ms)"
+        "broker 1 asks to remove [3] from the ISR of orders-0: not caught up for more than 30000 ms (replica.lag.time.max.ms)"
     );
     let mut state = c.state.clone();
     commit(&mut state, change, c.replica(1), &[1, 2, 3], &live, 40_000);
