@@ -543,6 +543,25 @@ impl Cluster {
         self.record(Fault::Release { from, to });
     }
 
+    /// Injects a fault (or undoes one): the same as calling its method.
+    pub fn inject(&mut self, fault: &Fault) {
+        match fault {
+            Fault::Crash { broker, crash } => self.crash(*broker, *crash),
+            Fault::Restart { broker } => self.restart(*broker),
+            Fault::Partition { groups } => {
+                let groups: Vec<&[NodeId]> = groups.iter().map(Vec::as_slice).collect();
+                self.partition(&groups);
+            }
+            Fault::Isolate { node } => self.isolate(*node),
+            Fault::Heal => self.heal(),
+            Fault::Pause { node } => self.pause(*node),
+            Fault::Resume { node } => self.resume(*node),
+            Fault::Link { from, to, config } => self.set_link(*from, *to, *config),
+            Fault::Hold { from, to } => self.hold(*from, *to),
+            Fault::Release { from, to } => self.release(*from, *to),
+        }
+    }
+
     /// Freezes a node (a stop-the-world pause): its messages wait in its mailbox.
     pub fn pause(&mut self, node: NodeId) {
         if let Some(handle) = self.nodes.get(&node)
@@ -612,23 +631,43 @@ impl Cluster {
             self.world
                 .net
                 .send(FIRST_CLIENT, controller, request(correlation_id));
-            let inbox = &self.admin_inbox;
-            let reply = madsim::time::timeout(Duration::from_secs(5), async {
-                while let Ok(envelope) = inbox.recv().await {
-                    if let Some(result) = answer(envelope.message, correlation_id) {
-                        return Some(result);
-                    }
-                }
-                None
-            })
-            .await;
+            let reply = self
+                .await_reply(controller, 5_000, |m| answer(m, correlation_id))
+                .await;
             match reply {
-                Ok(Some(Ok(value))) => return Ok(value),
-                Ok(Some(Err(e))) if e.code() != "NOT_CONTROLLER" => return Err(e.to_string()),
+                Some(Ok(value)) => return Ok(value),
+                Some(Err(e)) if e.code() != "NOT_CONTROLLER" => return Err(e.to_string()),
                 _ => continue,
             }
         }
         Err("no controller answered 20 attempts".to_string())
+    }
+
+    /// Waits for the admin client's answer from `peer`: the first message `pick` takes,
+    /// or None when the connection to `peer` breaks (the answer will never come) or
+    /// `timeout_ms` passes.
+    async fn await_reply<T>(
+        &self,
+        peer: NodeId,
+        timeout_ms: i64,
+        pick: impl Fn(Message) -> Option<T>,
+    ) -> Option<T> {
+        let inbox = &self.admin_inbox;
+        let wait = Duration::from_millis(timeout_ms.max(0) as u64);
+        let found = madsim::time::timeout(wait, async {
+            while let Ok(envelope) = inbox.recv().await {
+                if envelope.message == Message::ConnectionLost {
+                    if envelope.from == peer {
+                        return None;
+                    }
+                } else if let Some(found) = pick(envelope.message) {
+                    return Some(found);
+                }
+            }
+            None
+        })
+        .await;
+        found.ok().flatten()
     }
 
     /// Waits until partitions `from..to` of `topic` have a leader.
@@ -760,31 +799,22 @@ impl Cluster {
         if acks == Acks::None {
             return Ok(-1);
         }
-        let wait = Duration::from_millis(request_timeout_ms as u64 + 1_000);
-        let reply = madsim::time::timeout(wait, async {
-            while let Ok(envelope) = self.admin_inbox.recv().await {
-                match envelope.message {
-                    Message::ProduceReply(r) if r.correlation_id == correlation_id => {
-                        return Some(r.result);
-                    }
-                    // The answer will never come: the outcome is unknown.
-                    Message::ConnectionLost if envelope.from == leader => return None,
-                    _ => {}
-                }
-            }
-            None
-        })
-        .await;
+        let reply = self
+            .await_reply(leader, request_timeout_ms + 1_000, |m| match m {
+                Message::ProduceReply(r) if r.correlation_id == correlation_id => Some(r.result),
+                _ => None,
+            })
+            .await;
         let completed_ms = self.now_ms();
         let (outcome, result) = match reply {
-            Ok(Some(Ok(offset))) => (
+            Some(Ok(offset)) => (
                 Outcome::Ok {
                     offset: Some(offset),
                     completed_ms,
                 },
                 Ok(offset),
             ),
-            Ok(Some(Err(e))) => (
+            Some(Err(e)) => (
                 Outcome::Failed {
                     code: e.code(),
                     completed_ms,
@@ -826,23 +856,15 @@ impl Cluster {
                 max_bytes: 1024 * 1024,
             }),
         );
-        let inbox = &self.admin_inbox;
-        let reply = madsim::time::timeout(Duration::from_secs(30), async {
-            while let Ok(envelope) = inbox.recv().await {
-                match envelope.message {
-                    Message::FetchReply(r) if r.correlation_id == correlation_id => {
-                        return Some(r.result);
-                    }
-                    Message::ConnectionLost if envelope.from == leader => return None,
-                    _ => {}
-                }
-            }
-            None
-        })
-        .await;
+        let reply = self
+            .await_reply(leader, 30_000, |m| match m {
+                Message::FetchReply(r) if r.correlation_id == correlation_id => Some(r.result),
+                _ => None,
+            })
+            .await;
         let records = match reply {
-            Ok(Some(Ok(records))) => records,
-            Ok(Some(Err(e))) => return Err(e.code().to_string()),
+            Some(Ok(records)) => records,
+            Some(Err(e)) => return Err(e.code().to_string()),
             _ => return Err("NO_RESPONSE".to_string()),
         };
         let entries =

@@ -17,15 +17,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use kafkasim_core::protocol::NodeId;
-use kafkasim_core::replication::BrokerId;
 use kafkasim_core::workload::ProducerConfig;
 
 use crate::cluster::{Cluster, ClusterBuilder};
-use crate::disk::Crash;
-use crate::net::LinkConfig;
 use crate::snapshot::ClusterSnapshot;
-use crate::trace::TraceEntry;
+use crate::trace::{Fault, TraceEntry};
 
 /// The conductor's cadence: commands apply and runs pause on multiples of it.
 pub const TICK_MS: i64 = 10;
@@ -33,41 +29,16 @@ pub const TICK_MS: i64 = 10;
 /// Something to do to the cluster.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Crash {
-        broker: BrokerId,
-        crash: Crash,
-    },
-    Restart {
-        broker: BrokerId,
-    },
-    Partition {
-        groups: Vec<Vec<NodeId>>,
-    },
-    Isolate {
-        node: NodeId,
-    },
-    Heal,
-    Pause {
-        node: NodeId,
-    },
-    Resume {
-        node: NodeId,
-    },
-    Link {
-        from: NodeId,
-        to: NodeId,
-        config: LinkConfig,
-    },
-    Hold {
-        from: NodeId,
-        to: NodeId,
-    },
-    Release {
-        from: NodeId,
-        to: NodeId,
-    },
+    /// A fault (or its undoing: restart, heal, resume, release), as the trace tells it.
+    Fault(Fault),
     /// Starts a test producer node.
     StartProducer(ProducerConfig),
+}
+
+impl From<Fault> for Command {
+    fn from(fault: Fault) -> Command {
+        Command::Fault(fault)
+    }
 }
 
 /// A command and the sim time it applies at.
@@ -78,26 +49,17 @@ pub struct Timed {
 }
 
 impl Timed {
-    pub fn new(at_ms: i64, command: Command) -> Timed {
-        Timed { at_ms, command }
+    pub fn new(at_ms: i64, command: impl Into<Command>) -> Timed {
+        Timed {
+            at_ms,
+            command: command.into(),
+        }
     }
 }
 
 fn apply(cluster: &mut Cluster, command: &Command) {
     match command {
-        Command::Crash { broker, crash } => cluster.crash(*broker, *crash),
-        Command::Restart { broker } => cluster.restart(*broker),
-        Command::Partition { groups } => {
-            let groups: Vec<&[NodeId]> = groups.iter().map(Vec::as_slice).collect();
-            cluster.partition(&groups);
-        }
-        Command::Isolate { node } => cluster.isolate(*node),
-        Command::Heal => cluster.heal(),
-        Command::Pause { node } => cluster.pause(*node),
-        Command::Resume { node } => cluster.resume(*node),
-        Command::Link { from, to, config } => cluster.set_link(*from, *to, *config),
-        Command::Hold { from, to } => cluster.hold(*from, *to),
-        Command::Release { from, to } => cluster.release(*from, *to),
+        Command::Fault(fault) => cluster.inject(fault),
         Command::StartProducer(config) => {
             cluster.add_producer(config.clone());
         }
@@ -228,7 +190,8 @@ impl Simulation {
     }
 
     /// Applies `command` now, while paused; it is recorded with the current time.
-    pub fn inject(&mut self, command: Command) {
+    pub fn inject(&mut self, command: impl Into<Command>) {
+        let command = command.into();
         if self
             .requests
             .send(Request::Inject(command.clone()))

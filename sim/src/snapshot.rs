@@ -21,6 +21,18 @@ pub struct ClusterSnapshot {
     pub network: NetworkSnapshot,
 }
 
+impl ClusterSnapshot {
+    /// Recovered: every broker up and registered, every partition led, every replica in
+    /// its ISR (the end of a fault phase, in TigerBeetle's terms).
+    pub fn all_in_sync(&self) -> bool {
+        self.brokers.values().all(|b| b.up && b.registered)
+            && self
+                .partitions
+                .values()
+                .all(|p| p.leader.is_some() && p.isr.len() == p.replicas.len())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerStatus {
     pub up: bool,

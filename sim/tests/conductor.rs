@@ -6,6 +6,7 @@ use kafkasim_core::workload::ProducerConfig;
 use kafkasim_sim::cluster::ClusterBuilder;
 use kafkasim_sim::conductor::{Command, Simulation, Timed, run_headless};
 use kafkasim_sim::disk::Crash;
+use kafkasim_sim::trace::Fault;
 use kafkasim_sim::trace::TraceEntry;
 
 fn builder() -> ClusterBuilder {
@@ -28,21 +29,21 @@ fn script() -> Vec<Timed> {
         ),
         Timed::new(
             3_000,
-            Command::Crash {
+            Fault::Crash {
                 broker: 1,
                 crash: Crash::PowerLoss,
             },
         ),
         Timed::new(
             6_000,
-            Command::Partition {
+            Fault::Partition {
                 groups: vec![vec![2], vec![3]],
             },
         ),
-        Timed::new(9_000, Command::Heal),
-        Timed::new(11_000, Command::Restart { broker: 1 }),
-        Timed::new(13_000, Command::Pause { node: 2 }),
-        Timed::new(14_000, Command::Resume { node: 2 }),
+        Timed::new(9_000, Fault::Heal),
+        Timed::new(11_000, Fault::Restart { broker: 1 }),
+        Timed::new(13_000, Fault::Pause { node: 2 }),
+        Timed::new(14_000, Fault::Resume { node: 2 }),
     ]
 }
 
@@ -91,7 +92,7 @@ fn a_fork_is_its_parent_until_the_fork_point_and_replays_from_its_commands() {
     let mut live = Simulation::start(9, builder(), script());
     live.run_until(7_500);
     let fork_ms = live.time_ms();
-    live.inject(Command::Crash {
+    live.inject(Fault::Crash {
         broker: 3,
         crash: Crash::Process,
     });
@@ -128,7 +129,7 @@ fn a_fork_is_its_parent_until_the_fork_point_and_replays_from_its_commands() {
     let parent_sim = Simulation::start(9, builder(), script());
     let mut fork = parent_sim.fork(vec![Timed::new(
         fork_ms,
-        Command::Crash {
+        Fault::Crash {
             broker: 3,
             crash: Crash::Process,
         },

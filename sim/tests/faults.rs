@@ -23,13 +23,6 @@ fn fast(builder: ClusterBuilder) -> ClusterBuilder {
     })
 }
 
-fn all_in_sync(s: &ClusterSnapshot) -> bool {
-    s.partitions
-        .values()
-        .all(|p| p.leader.is_some() && p.isr.len() == p.replicas.len())
-        && s.brokers.values().all(|b| b.up && b.registered)
-}
-
 fn acked(c: &Cluster, producer: i32) -> usize {
     c.history(producer)
         .iter()
@@ -67,7 +60,9 @@ fn a_paused_leader_is_replaced_and_cannot_commit_when_it_wakes() {
         c.resume(zombie);
         c.sleep_ms(20_000).await;
         assert!(
-            c.wait_until(60_000, all_in_sync).await.is_some(),
+            c.wait_until(60_000, ClusterSnapshot::all_in_sync)
+                .await
+                .is_some(),
             "{}",
             c.timeline()
         );
@@ -111,7 +106,9 @@ fn a_paused_controller_is_deposed_and_its_requests_are_ignored() {
         assert_eq!(new_epoch, old_epoch + 1);
         c.resume(old);
         assert!(
-            c.wait_until(60_000, all_in_sync).await.is_some(),
+            c.wait_until(60_000, ClusterSnapshot::all_in_sync)
+                .await
+                .is_some(),
             "{}",
             c.timeline()
         );
@@ -177,7 +174,9 @@ fn lossy_slow_links_break_connections_but_lose_no_acknowledged_write() {
             }
         }
         assert!(
-            c.wait_until(120_000, all_in_sync).await.is_some(),
+            c.wait_until(120_000, ClusterSnapshot::all_in_sync)
+                .await
+                .is_some(),
             "{}",
             c.timeline()
         );
@@ -268,7 +267,9 @@ async fn bounce_preferred_leader(c: &mut Cluster) -> (i32, Vec<TopicPartition>) 
     c.sleep_ms(1_000).await;
     c.restart(b);
     assert!(
-        c.wait_until(60_000, all_in_sync).await.is_some(),
+        c.wait_until(60_000, ClusterSnapshot::all_in_sync)
+            .await
+            .is_some(),
         "{}",
         c.timeline()
     );
@@ -420,7 +421,9 @@ fn flush_ms_bounds_what_a_power_loss_of_every_replica_takes() {
             c.restart(b);
         }
         assert!(
-            c.wait_until(60_000, all_in_sync).await.is_some(),
+            c.wait_until(60_000, ClusterSnapshot::all_in_sync)
+                .await
+                .is_some(),
             "{}",
             c.timeline()
         );

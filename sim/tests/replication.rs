@@ -37,6 +37,17 @@ fn partition_led_by_controller(c: &Cluster, partitions: u32) -> TopicPartition {
         .expect("with 3 brokers and 3 partitions every broker leads one")
 }
 
+/// A partition of `orders` with no replica on the controller, so that crashing its
+/// replicas leaves the controller alone.
+fn partition_apart_from_controller(c: &Cluster, partitions: u32) -> TopicPartition {
+    let controller = c.controller().expect("a controller");
+    let snapshot = c.snapshot_without_records();
+    (0..partitions)
+        .map(orders)
+        .find(|tp| !snapshot.partitions[tp].replicas.contains(&controller))
+        .expect("with RF=2 on 3 brokers one partition in three leaves each broker out")
+}
+
 fn followers(c: &Cluster, tp: &TopicPartition) -> Vec<i32> {
     let leader = c.leader(tp);
     let snapshot = c.snapshot_without_records();
@@ -74,13 +85,6 @@ fn isr_is(s: &ClusterSnapshot, tp: &TopicPartition, isr: &[i32]) -> bool {
     s.partitions
         .get(tp)
         .is_some_and(|p| p.isr.iter().copied().eq(isr.iter().copied()) && p.leader.is_some())
-}
-
-fn all_in_sync(s: &ClusterSnapshot) -> bool {
-    s.partitions
-        .values()
-        .all(|p| p.leader.is_some() && p.isr.len() == p.replicas.len())
-        && s.brokers.values().all(|b| b.up && b.registered)
 }
 
 // ----- acks=all with min.insync.replicas=2 survives repeated leader crashes -------------
@@ -125,7 +129,7 @@ fn crash_leaders_under_load(seed: u64) -> CrashRun {
         }
         // Recovery: every broker back in every ISR, every answer in.
         c.sleep_until_ms(end).await;
-        let recovered = c.wait_until(120_000, all_in_sync).await;
+        let recovered = c.wait_until(120_000, ClusterSnapshot::all_in_sync).await;
         assert!(
             recovered.is_some(),
             "the cluster recovers\n{}",
@@ -225,7 +229,9 @@ fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_f
         );
         c.restart(leader);
         assert!(
-            c.wait_until(60_000, all_in_sync).await.is_some(),
+            c.wait_until(60_000, ClusterSnapshot::all_in_sync)
+                .await
+                .is_some(),
             "{}",
             c.timeline()
         );
@@ -475,7 +481,9 @@ fn jepsen_2013(min_insync_replicas: usize, unclean: bool) -> JepsenRun {
         }
         c.restart(leader);
         assert!(
-            c.wait_until(60_000, all_in_sync).await.is_some(),
+            c.wait_until(60_000, ClusterSnapshot::all_in_sync)
+                .await
+                .is_some(),
             "{}",
             c.timeline()
         );
@@ -550,12 +558,7 @@ fn kip_101_failure_1(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>,
             .topic("orders", 3, 2)
             .start()
             .await;
-        let controller = c.controller().unwrap();
-        let snapshot = c.snapshot_without_records();
-        let tp = (0..3)
-            .map(orders)
-            .find(|tp| !snapshot.partitions[tp].replicas.contains(&controller))
-            .unwrap();
+        let tp = partition_apart_from_controller(&c, 3);
         let b = c.leader(&tp).unwrap();
         let a = followers(&c, &tp)[0];
         assert_eq!(c.produce(&tp, "m1", Acks::All).await, Ok(0));
@@ -635,12 +638,7 @@ fn kip_101_failure_2(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>,
             .topic_with("orders", 3, 2, topic)
             .start()
             .await;
-        let controller = c.controller().unwrap();
-        let snapshot = c.snapshot_without_records();
-        let tp = (0..3)
-            .map(orders)
-            .find(|tp| !snapshot.partitions[tp].replicas.contains(&controller))
-            .unwrap();
+        let tp = partition_apart_from_controller(&c, 3);
         let a = c.leader(&tp).unwrap();
         let b = followers(&c, &tp)[0];
         assert_eq!(c.produce(&tp, "m1", Acks::All).await, Ok(0));
@@ -707,7 +705,9 @@ fn crash_every_replica(crash: Crash, seed: u64) -> (usize, Vec<LostWrite>, Strin
             c.restart(b);
         }
         assert!(
-            c.wait_until(60_000, all_in_sync).await.is_some(),
+            c.wait_until(60_000, ClusterSnapshot::all_in_sync)
+                .await
+                .is_some(),
             "{}",
             c.timeline()
         );

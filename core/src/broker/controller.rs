@@ -414,19 +414,23 @@ impl Controller {
     }
 
     fn reload(&mut self, _now_ms: i64, _out: &mut Outbox) {
-        self.request(
-            vec![
-                ZkOp::Children {
-                    path: BROKER_IDS.to_string(),
-                    watch: true,
-                },
-                ZkOp::Children {
-                    path: TOPICS.to_string(),
-                    watch: false,
-                },
-            ],
-            Step::LoadIndex { failover: false },
-        );
+        self.load(false);
+    }
+
+    /// Reads the cluster from ZooKeeper: the live brokers (watching for changes), the
+    /// topics, then their details. `failover` when this controller just took over.
+    fn load(&mut self, failover: bool) {
+        let ops = vec![
+            ZkOp::Children {
+                path: BROKER_IDS.to_string(),
+                watch: true,
+            },
+            ZkOp::Children {
+                path: TOPICS.to_string(),
+                watch: false,
+            },
+        ];
+        self.request(ops, Step::LoadIndex { failover });
     }
 
     pub fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
@@ -498,19 +502,7 @@ impl Controller {
                             epoch,
                         },
                     );
-                    self.request(
-                        vec![
-                            ZkOp::Children {
-                                path: BROKER_IDS.to_string(),
-                                watch: true,
-                            },
-                            ZkOp::Children {
-                                path: TOPICS.to_string(),
-                                watch: false,
-                            },
-                        ],
-                        Step::LoadIndex { failover: true },
-                    );
+                    self.load(true);
                 }
                 Err((_, error)) => self.resign(
                     format!("another broker claimed the controller epoch first ({error})"),
@@ -936,16 +928,14 @@ impl Controller {
                 self.broadcast_metadata(now_ms, out);
             }
             After::Changes { started } => {
+                let all = self.all_partitions();
                 for &broker in &live {
-                    let mut partitions: Vec<TopicPartition> = if started.contains(&broker) {
-                        self.all_partitions()
+                    let partitions = if started.contains(&broker) {
+                        &all
                     } else {
-                        changed.clone()
+                        &changed
                     };
-                    partitions.retain(|tp| self.assignment(tp).contains(&broker));
-                    if !partitions.is_empty() {
-                        self.send_leader_and_isr(broker, &partitions, now_ms, out);
-                    }
+                    self.send_leader_and_isr(broker, partitions, now_ms, out);
                 }
                 // Even with nothing to move, the live set changed.
                 self.broadcast_metadata(now_ms, out);
@@ -977,14 +967,7 @@ impl Controller {
                     .map(|p| TopicPartition::new(&topic, p))
                     .collect();
                 for &broker in &live {
-                    let mine: Vec<TopicPartition> = partitions
-                        .iter()
-                        .filter(|tp| self.assignment(tp).contains(&broker))
-                        .cloned()
-                        .collect();
-                    if !mine.is_empty() {
-                        self.send_leader_and_isr(broker, &mine, now_ms, out);
-                    }
+                    self.send_leader_and_isr(broker, &partitions, now_ms, out);
                 }
                 self.broadcast_metadata(now_ms, out);
                 let added = info.assignment[first as usize..].to_vec();
@@ -992,14 +975,7 @@ impl Controller {
             }
             After::Rebalance { reply_to } => {
                 for &broker in &live {
-                    let mine: Vec<TopicPartition> = changed
-                        .iter()
-                        .filter(|tp| self.assignment(tp).contains(&broker))
-                        .cloned()
-                        .collect();
-                    if !mine.is_empty() {
-                        self.send_leader_and_isr(broker, &mine, now_ms, out);
-                    }
+                    self.send_leader_and_isr(broker, &changed, now_ms, out);
                 }
                 if !changed.is_empty() {
                     self.broadcast_metadata(now_ms, out);
@@ -1028,6 +1004,7 @@ impl Controller {
         })
     }
 
+    /// Sends `broker` a LeaderAndIsr for those of `partitions` it hosts, if any.
     fn send_leader_and_isr(
         &mut self,
         broker: BrokerId,
