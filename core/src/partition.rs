@@ -983,6 +983,10 @@ impl Partition {
     fn truncate(&mut self, offset: i64, reason: TruncationReason, now_ms: i64) {
         let from = self.log.log_end_offset();
         if offset >= from {
+            // Nothing to cut, but an epoch this replica started as leader without
+            // appending to it (an entry at the log end) must go, or the leader reports
+            // that epoch's divergence again on every fetch (Kafka's truncateTo does the same).
+            self.epochs.truncate_from_end(from);
             return;
         }
         self.log.truncate_to(offset, now_ms);

@@ -678,3 +678,43 @@ fn a_fetch_response_carries_only_the_epochs_of_its_records() {
     assert_eq!(seen[3], [(0, 0), (1, 3)]);
     assert_eq!(values(&follower), ["a", "b", "c", "d", "e", "f"]);
 }
+
+/// A replica that became leader and appended nothing has an epoch entry at its log end.
+/// Following a newer leader that never had that epoch, it must drop the entry, or the
+/// leader reports the same divergence on every fetch and the follower never catches up.
+#[test]
+fn an_empty_epoch_at_the_log_end_is_dropped_so_the_follower_catches_up() {
+    let config = config(1, TruncationProtocol::LeaderEpoch);
+    let assignment = [1, 2];
+    let live = set(&[1, 2]);
+    let epoch = |leader, leader_epoch| LeaderAndIsr {
+        leader: Some(leader),
+        leader_epoch,
+        isr: live.clone(),
+        partition_epoch: leader_epoch,
+    };
+    let mut a = Partition::new(1, config.clone(), 0).unwrap();
+    let mut b = Partition::new(2, config, 0).unwrap();
+    a.make_leader(&epoch(1, 0), &assignment, &live, 0);
+    b.make_follower(&epoch(1, 0), 0);
+    a.append_as_leader(&msg("m0"), Compression::None, Acks::Leader, 1)
+        .unwrap();
+    fetch(&mut a, &mut b, 2);
+    // B leads epoch 1 for a moment (a stale LeaderAndIsr) and appends nothing...
+    b.make_leader(&epoch(2, 1), &assignment, &live, 3);
+    assert_eq!(b.epochs().entries().last(), Some((1, 1)));
+    // ...while A moved on to lead epoch 2 and took m1.
+    a.make_leader(&epoch(1, 2), &assignment, &live, 4);
+    a.append_as_leader(&msg("m1"), Compression::None, Acks::Leader, 5)
+        .unwrap();
+    b.make_follower(&epoch(1, 2), 6);
+    for t in 7..10 {
+        fetch(&mut a, &mut b, t);
+    }
+    assert_eq!(values(&b), ["m0", "m1"], "B caught up");
+    assert!(
+        b.epochs().entries().all(|(e, _)| e != 1),
+        "epoch 1 is gone: {:?}",
+        b.epochs().entries().collect::<Vec<_>>()
+    );
+}

@@ -761,7 +761,12 @@ impl Broker {
         } else {
             replica.partition.make_follower(&ps.state, now_ms);
             if let Some(leader) = ps.state.leader {
-                self.fetchers.entry(leader).or_default();
+                // A fetch already out to this leader was built for other partitions (or
+                // is an old one whose answer was lost): start afresh, as Kafka adds a
+                // partition to its fetcher. A late answer is ignored by its correlation id.
+                let fetcher = self.fetchers.entry(leader).or_default();
+                fetcher.in_flight = None;
+                fetcher.backoff_until_ms = 0;
             }
         }
         self.take_partition_events(&tp, now_ms, out);
