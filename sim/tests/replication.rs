@@ -5,11 +5,12 @@
 //! a violation) except where a lesson shows a violation on purpose (they record it).
 
 use kafkasim_core::partition::{Acks, TruncationProtocol};
-use kafkasim_core::protocol::{TopicConfig, TopicPartition};
+use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::ProducerConfig;
 use kafkasim_sim::check::{LostWrite, lost_writes};
 use kafkasim_sim::cluster::{Cluster, ClusterBuilder, Invariants};
 use kafkasim_sim::disk::Crash;
+use kafkasim_sim::net::LinkConfig;
 use kafkasim_sim::runtime::run_seeded;
 use kafkasim_sim::snapshot::ClusterSnapshot;
 use madsim::rand::Rng;
@@ -779,7 +780,7 @@ fn the_same_seed_gives_the_same_trace_byte_for_byte() {
 }
 
 /// A wider net than the tests above: process crashes and power losses of one broker at
-/// a time, partitions and pauses, over a range of seeds (`KAFKASIM_SEEDS=1..200`), with
+/// a time, partitions, pauses, isolating a broker or ZooKeeper, lossy links, over a range of seeds (`KAFKASIM_SEEDS=1..200`), with
 /// acks=all and min.insync.replicas=2 losing nothing and the invariants armed. Power
 /// losses need `flush.messages=1`: acks=all does not wait for an fsync, so two ISR
 /// members losing power before the third caught up would lose acknowledged writes (it
@@ -816,19 +817,40 @@ fn sweep_single_broker_faults() {
                 c.sleep_ms(rng.gen_range(500..4_000)).await;
                 let broker = rng.gen_range(1..=3);
                 let down_ms = rng.gen_range(200..9_000);
-                match rng.gen_range(0..4) {
+                let nodes = [1, 2, 3, ZOOKEEPER];
+                let lossy = LinkConfig {
+                    loss: 0.02,
+                    ..LinkConfig::default()
+                };
+                match rng.gen_range(0..7) {
                     0 => c.crash(broker, Crash::Process),
                     1 => c.crash(broker, Crash::PowerLoss),
                     2 => {
                         let others: Vec<i32> = (1..=3).filter(|&b| b != broker).collect();
                         c.partition(&[&[broker], &others]);
                     }
-                    _ => c.pause(broker),
+                    3 => c.pause(broker),
+                    4 => c.isolate(broker),
+                    // Every session lapses; the brokers register again after the heal.
+                    5 => c.isolate(ZOOKEEPER),
+                    _ => {
+                        for (&a, &b) in nodes.iter().flat_map(|a| nodes.iter().map(move |b| (a, b)))
+                        {
+                            if a != b {
+                                c.set_link(a, b, lossy);
+                            }
+                        }
+                    }
                 }
                 c.sleep_ms(down_ms).await;
                 c.heal();
                 c.resume(broker);
                 c.restart(broker);
+                for (&a, &b) in nodes.iter().flat_map(|a| nodes.iter().map(move |b| (a, b))) {
+                    if a != b {
+                        c.set_link(a, b, LinkConfig::default());
+                    }
+                }
             }
             c.sleep_until_ms(end).await;
             let recovered = c.wait_until(120_000, ClusterSnapshot::all_in_sync).await;

@@ -566,15 +566,32 @@ impl Broker {
         }
     }
 
+    /// ZooKeeper's CONNECTIONLOSS, from a broken connection or a request unanswered for
+    /// 2/3 of the session timeout: the session may live on, the pending requests failed,
+    /// and a watch event may have been lost. ZooKeeper's client re-sends its watches on
+    /// reconnecting and the server fires those whose nodes changed meanwhile; here the
+    /// broker reads again what its watches cover.
+    fn zk_connection_lost(&mut self, now_ms: i64, out: &mut Outbox) {
+        let pending = std::mem::take(&mut self.zk_pending);
+        let reads_controller = pending
+            .values()
+            .any(|(_, p)| matches!(p, ZkPurpose::ReadController | ZkPurpose::ClaimController));
+        for (_, purpose) in pending.into_values() {
+            self.zk_request_failed(purpose, now_ms, out);
+        }
+        if self.session.is_some() && !reads_controller {
+            self.read_controller(now_ms, out);
+        }
+        if let Some(controller) = &mut self.controller {
+            controller.on_broker_change(now_ms, out);
+        }
+    }
+
     /// The network says the connection to `peer` broke: what was in flight on it gets
     /// no answer.
     fn on_connection_lost(&mut self, peer: NodeId, now_ms: i64, out: &mut Outbox) {
         if peer == ZOOKEEPER {
-            // ZooKeeper's CONNECTIONLOSS: the session lives on, the requests failed.
-            let pending = std::mem::take(&mut self.zk_pending);
-            for (_, purpose) in pending.into_values() {
-                self.zk_request_failed(purpose, now_ms, out);
-            }
+            self.zk_connection_lost(now_ms, out);
         }
         let backoff = self.config.replica_fetch_backoff_ms;
         if let Some(fetcher) = self.fetchers.get_mut(&peer)
@@ -1276,16 +1293,13 @@ impl Actor for Broker {
 
     fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
         self.now_ms = now_ms;
-        // ZooKeeper: requests that got no answer are a lost connection.
-        let expired: Vec<(u64, ZkPurpose)> = self
+        // ZooKeeper: a request that got no answer in time is a lost connection.
+        if self
             .zk_pending
-            .iter()
-            .filter(|(_, (deadline, _))| *deadline <= now_ms)
-            .map(|(&xid, (_, purpose))| (xid, purpose.clone()))
-            .collect();
-        for (xid, purpose) in expired {
-            self.zk_pending.remove(&xid);
-            self.zk_request_failed(purpose, now_ms, out);
+            .values()
+            .any(|(deadline, _)| *deadline <= now_ms)
+        {
+            self.zk_connection_lost(now_ms, out);
         }
         if self.next_ping_ms.is_some_and(|at| at <= now_ms) {
             self.next_ping_ms = Some(now_ms + self.config.zookeeper_session_timeout_ms / 3);
