@@ -75,8 +75,12 @@ pub enum ZNode {
     /// `/brokers/ids/<id>`: an ephemeral registration. `epoch` is the registering
     /// session (Kafka's broker epoch, KIP-380): a new one means the broker restarted.
     Broker { id: BrokerId, epoch: SessionId },
-    /// `/controller`: an ephemeral node naming the active controller.
-    Controller { broker: BrokerId },
+    /// `/controller`: an ephemeral node naming the active controller, and the session
+    /// that created it.
+    Controller {
+        broker: BrokerId,
+        session: SessionId,
+    },
     /// `/controller_epoch`: bumped by every new controller, checked on every write it
     /// makes, so a deposed controller's writes fail.
     ControllerEpoch(i32),

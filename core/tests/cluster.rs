@@ -8,8 +8,8 @@ use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk};
 use kafkasim_core::event::Event;
 use kafkasim_core::partition::Acks;
 use kafkasim_core::protocol::{
-    Actor, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest, TopicConfig,
-    TopicPartition, ZOOKEEPER,
+    Actor, ConsumerFetch, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest,
+    TopicConfig, TopicPartition, ZOOKEEPER,
 };
 use kafkasim_core::record::Record;
 use kafkasim_core::zookeeper::ZooKeeper;
@@ -387,4 +387,58 @@ fn a_restarted_broker_rejoins_the_isr() {
             .log_end_offset(),
         5
     );
+}
+
+#[test]
+fn followers_refuse_produce_and_consumer_fetch_and_acks_0_gets_no_answer() {
+    let mut h = Harness::new(3, BrokerConfig::default());
+    h.run_until(100);
+    h.create_topic("orders", 1, 3, TopicConfig::default());
+    h.run_until(200);
+    let tp = TopicPartition::new("orders", 0);
+    let leader = h.leader_of(&tp).unwrap();
+    let follower = (1..=3).find(|&b| b != leader).unwrap();
+    h.send(
+        follower,
+        Message::Produce(ProduceRequest {
+            correlation_id: 1,
+            tp: tp.clone(),
+            records: vec![Record::new(0, None, Some(b"x"))],
+            acks: Acks::Leader,
+            timeout_ms: 30_000,
+        }),
+    );
+    h.send(
+        follower,
+        Message::Fetch(ConsumerFetch {
+            correlation_id: 2,
+            tp: tp.clone(),
+            offset: 0,
+            max_bytes: 1024,
+        }),
+    );
+    produce(&mut h, &tp, 3, "fire-and-forget", Acks::None);
+    h.run_until(1_000);
+    let mut produce_codes = Vec::new();
+    let mut fetch_codes = Vec::new();
+    for message in h.client_inbox.drain(..) {
+        match message {
+            Message::ProduceReply(r) => {
+                produce_codes.push((r.correlation_id, r.result.map_err(|e| e.code())))
+            }
+            Message::FetchReply(r) => {
+                fetch_codes.push((r.correlation_id, r.result.map(|_| ()).map_err(|e| e.code())))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        produce_codes,
+        [(1, Err("NOT_LEADER_OR_FOLLOWER"))],
+        "acks=0 (3) is not answered"
+    );
+    assert_eq!(fetch_codes, [(2, Err("NOT_LEADER_OR_FOLLOWER"))]);
+    let p = &h.broker(leader).replicas()[&tp].partition;
+    assert_eq!(p.log_end_offset(), 1, "the acks=0 record was written");
+    assert_eq!(p.high_watermark(), 1, "and replicated");
 }

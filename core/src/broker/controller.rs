@@ -410,7 +410,19 @@ impl Controller {
     /// The outcome is unknown, so the controller reloads the cluster from ZooKeeper.
     pub fn on_zk_connection_loss(&mut self, now_ms: i64, out: &mut Outbox) {
         self.waiting = None;
-        self.reload(now_ms, out);
+        if self.epoch == 0 {
+            // Still claiming the controller epoch: claim it again (a claim that did
+            // succeed costs one epoch number, nothing more).
+            self.request(
+                vec![ZkOp::Get {
+                    path: CONTROLLER_EPOCH.to_string(),
+                    watch: false,
+                }],
+                Step::ReadEpoch,
+            );
+        } else {
+            self.reload(now_ms, out);
+        }
     }
 
     fn reload(&mut self, _now_ms: i64, _out: &mut Outbox) {
@@ -606,12 +618,9 @@ impl Controller {
                 };
                 self.set_live(live, &failed, &started);
                 let changes = self.reconcile(&failed);
-                let after = if failover {
-                    After::Failover
-                } else {
-                    After::Changes { started }
-                };
-                self.write_changes(changes, after, now_ms, out);
+                // A reload follows a lost answer: what it would have sent may never have
+                // gone, so every broker gets everything again (stale epochs are ignored).
+                self.write_changes(changes, After::Failover, now_ms, out);
             }
             Step::BrokerChildren => {
                 let brokers: Vec<BrokerId> = match result.as_deref() {

@@ -131,6 +131,8 @@ enum ZkPurpose {
     Register,
     ReadController,
     ClaimController,
+    /// After NODEEXISTS on registration: whose node is it?
+    CheckRegistration,
     Controller,
 }
 
@@ -488,13 +490,26 @@ impl Broker {
             ZkResponse::Pong { .. } => {}
             ZkResponse::Multi { result, .. } => match purpose {
                 ZkPurpose::Register => match result {
-                    Ok(_) => {
-                        self.registration = Registration::Registered;
-                        self.registered_epoch = self.session;
-                        self.emit(now_ms, out, EventKind::BrokerRegistered { broker: self.id });
-                    }
+                    Ok(_) => self.registered(now_ms, out),
                     Err((_, MetadataError::NodeExists { .. })) => {
-                        if self.registration != (Registration::Blocked { retry_at_ms: 0 }) {
+                        // Ours, if an earlier attempt's answer was lost; or the previous
+                        // incarnation's (Kafka's checkedEphemeralCreate asks the same).
+                        let ops = vec![ZkOp::Get {
+                            path: broker_path(self.id),
+                            watch: false,
+                        }];
+                        self.zk_multi(ops, ZkPurpose::CheckRegistration, now_ms, out);
+                    }
+                    Err(_) => self.registration = Registration::Unregistered,
+                },
+                ZkPurpose::CheckRegistration => match result.as_deref() {
+                    Ok([ZkOpResult::Value(Some((ZNode::Broker { epoch, .. }, _)))])
+                        if Some(*epoch) == self.session =>
+                    {
+                        self.registered(now_ms, out)
+                    }
+                    _ => {
+                        if !matches!(self.registration, Registration::Blocked { .. }) {
                             self.emit(
                                 now_ms,
                                 out,
@@ -505,36 +520,38 @@ impl Broker {
                             retry_at_ms: now_ms + 1_000,
                         };
                     }
-                    Err(_) => self.registration = Registration::Unregistered,
                 },
                 ZkPurpose::ReadController => match result.as_deref() {
-                    Ok([ZkOpResult::Value(Some((ZNode::Controller { broker }, _)))]) => {
-                        // It may name this broker's previous incarnation: that node goes
-                        // when the old session expires, and the watch says so.
+                    Ok([ZkOpResult::Value(Some((ZNode::Controller { broker, session }, _)))]) => {
                         self.controller_id = Some(*broker);
+                        // This session's own claim whose answer was lost: take the role.
+                        // A previous incarnation's node goes when its session expires, and
+                        // the watch says so.
+                        if *broker == self.id
+                            && Some(*session) == self.session
+                            && self.controller.is_none()
+                        {
+                            self.become_controller();
+                        }
                     }
                     _ => {
                         self.controller_id = None;
+                        let Some(session) = self.session else {
+                            return;
+                        };
                         let ops = vec![ZkOp::Create {
                             path: CONTROLLER.to_string(),
-                            value: ZNode::Controller { broker: self.id },
+                            value: ZNode::Controller {
+                                broker: self.id,
+                                session,
+                            },
                             ephemeral: true,
                         }];
                         self.zk_multi(ops, ZkPurpose::ClaimController, now_ms, out);
                     }
                 },
                 ZkPurpose::ClaimController => match result {
-                    Ok(_) => {
-                        self.controller_id = Some(self.id);
-                        self.controllers_started += 1;
-                        let seed =
-                            self.rng_seed ^ self.controllers_started.wrapping_mul(0x9e37_79b9);
-                        self.controller = Some(Controller::new(
-                            self.id,
-                            self.config.controller.clone(),
-                            seed,
-                        ));
-                    }
+                    Ok(_) => self.become_controller(),
                     // Someone else won: watch who.
                     Err(_) => self.read_controller(now_ms, out),
                 },
@@ -554,7 +571,7 @@ impl Broker {
         match purpose {
             ZkPurpose::OpenSession => self.open_session(now_ms, out),
             ZkPurpose::Ping => {}
-            ZkPurpose::Register => self.register(now_ms, out),
+            ZkPurpose::Register | ZkPurpose::CheckRegistration => self.register(now_ms, out),
             ZkPurpose::ReadController | ZkPurpose::ClaimController => {
                 self.read_controller(now_ms, out)
             }
@@ -610,6 +627,25 @@ impl Broker {
         // Answers to requests that came over the broken connection cannot be delivered.
         self.fetch_purgatory.retain(|p| p.from != peer);
         self.produce_purgatory.retain(|p| p.from != peer);
+    }
+
+    fn registered(&mut self, now_ms: i64, out: &mut Outbox) {
+        self.registration = Registration::Registered;
+        self.registered_epoch = self.session;
+        self.emit(now_ms, out, EventKind::BrokerRegistered { broker: self.id });
+    }
+
+    /// This broker created `/controller`: it starts the controller role, which first
+    /// claims the next controller epoch.
+    fn become_controller(&mut self) {
+        self.controller_id = Some(self.id);
+        self.controllers_started += 1;
+        let seed = self.rng_seed ^ self.controllers_started.wrapping_mul(0x9e37_79b9);
+        self.controller = Some(Controller::new(
+            self.id,
+            self.config.controller.clone(),
+            seed,
+        ));
     }
 
     fn on_session_expired(&mut self, now_ms: i64, out: &mut Outbox) {
