@@ -19,6 +19,8 @@ pub enum ElectionReason {
     ReplicaCameBack,
     /// Leadership returns to the first replica of the assignment.
     Preferred,
+    /// The leader is shutting down cleanly and hands over first.
+    ControlledShutdown { previous: BrokerId },
 }
 
 /// What happened.
@@ -52,6 +54,20 @@ pub enum EventKind {
         client: NodeId,
         timeout_ms: i64,
         deleted: Vec<String>,
+    },
+    /// A clean shutdown closed the session.
+    SessionClosed {
+        client: NodeId,
+        deleted: Vec<String>,
+    },
+    /// A broker began a controlled shutdown.
+    ShutdownRequested {
+        broker: BrokerId,
+    },
+    /// The controller moved what it could; `remaining` are led still.
+    ShutdownReady {
+        broker: BrokerId,
+        remaining: Vec<TopicPartition>,
     },
     ControllerElected {
         broker: BrokerId,
@@ -97,6 +113,8 @@ pub enum EventKind {
         removed: BTreeSet<BrokerId>,
         isr: BTreeSet<BrokerId>,
         leader_epoch: i32,
+        /// The removed broker is shutting down cleanly (rather than gone).
+        shutting_down: bool,
     },
     IsrChangeCommitted {
         tp: TopicPartition,
@@ -162,6 +180,26 @@ impl Event {
                 "ZooKeeper expired the session of node {client}: no heartbeat for {timeout_ms} ms \
                  (zookeeper.session.timeout.ms); its ephemeral nodes {deleted:?} are deleted"
             ),
+            EventKind::SessionClosed { client, deleted } => format!(
+                "node {client} closed its ZooKeeper session on a clean shutdown: {deleted:?} are deleted at once, \
+                 no session timeout to wait for"
+            ),
+            EventKind::ShutdownRequested { broker } => format!(
+                "broker {broker} begins a controlled shutdown: it asks the controller to move its leaderships first"
+            ),
+            EventKind::ShutdownReady { broker, remaining } => {
+                if remaining.is_empty() {
+                    format!(
+                        "broker {broker} leads nothing any more: it flushes its logs and stops cleanly"
+                    )
+                } else {
+                    let list: Vec<String> = remaining.iter().map(|tp| tp.to_string()).collect();
+                    format!(
+                        "broker {broker} stops although it still leads {}: no other in-sync replica could take over",
+                        list.join(", ")
+                    )
+                }
+            }
             EventKind::ControllerElected { broker, epoch } => format!(
                 "broker {broker} became the controller (controller epoch {epoch}): it created /controller first"
             ),
@@ -228,6 +266,9 @@ impl Event {
                     ElectionReason::Preferred => {
                         "leadership returns to the preferred replica".to_string()
                     }
+                    ElectionReason::ControlledShutdown { previous } => {
+                        format!("broker {previous} is shutting down cleanly and hands over")
+                    }
                 };
                 if *unclean {
                     format!(
@@ -265,8 +306,14 @@ impl Event {
                 removed,
                 isr,
                 leader_epoch,
+                shutting_down,
             } => format!(
-                "the controller removed dead brokers {} from the ISR of {tp}: the ISR is now {} (leader epoch {leader_epoch})",
+                "the controller removed {} brokers {} from the ISR of {tp}: the ISR is now {} (leader epoch {leader_epoch})",
+                if *shutting_down {
+                    "shutting-down"
+                } else {
+                    "dead"
+                },
                 broker_list(removed),
                 broker_list(isr)
             ),

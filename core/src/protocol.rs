@@ -146,6 +146,8 @@ pub enum ZkRequest {
     OpenSession { xid: u64, timeout_ms: i64 },
     /// Keeps the session alive (any request does).
     Ping { xid: u64, session: SessionId },
+    /// Ends the session now (a clean shutdown): its ephemeral nodes go at once.
+    CloseSession { xid: u64, session: SessionId },
     /// Operations applied atomically, in order.
     Multi {
         xid: u64,
@@ -159,6 +161,7 @@ impl ZkRequest {
         match self {
             ZkRequest::OpenSession { xid, .. }
             | ZkRequest::Ping { xid, .. }
+            | ZkRequest::CloseSession { xid, .. }
             | ZkRequest::Multi { xid, .. } => *xid,
         }
     }
@@ -420,6 +423,18 @@ pub enum Message {
         topic: String,
         result: Result<Assignment, ClientError>,
     },
+    /// A broker asks the controller to move its leaderships before it stops (Kafka's
+    /// ControlledShutdown).
+    ControlledShutdown {
+        correlation_id: u64,
+        broker: BrokerId,
+        broker_epoch: SessionId,
+    },
+    /// The partitions the broker still leads (none: it may stop).
+    ControlledShutdownReply {
+        correlation_id: u64,
+        remaining: Vec<TopicPartition>,
+    },
     /// Preferred-leader election for every partition (`kafka-leader-election.sh`).
     ElectLeaders {
         correlation_id: u64,
@@ -437,6 +452,7 @@ impl Message {
             Message::ConnectionLost => "ConnectionLost",
             Message::Zk(ZkRequest::OpenSession { .. }) => "ZkConnect",
             Message::Zk(ZkRequest::Ping { .. }) => "ZkPing",
+            Message::Zk(ZkRequest::CloseSession { .. }) => "ZkClose",
             Message::Zk(ZkRequest::Multi { .. }) => "ZkMulti",
             Message::ZkReply(_) => "ZkResponse",
             Message::ZkWatch(_) => "ZkWatch",
@@ -463,6 +479,8 @@ impl Message {
             Message::CreateTopicReply(_) => "CreateTopicsResponse",
             Message::CreatePartitions { .. } => "CreatePartitions",
             Message::CreatePartitionsReply { .. } => "CreatePartitionsResponse",
+            Message::ControlledShutdown { .. } => "ControlledShutdown",
+            Message::ControlledShutdownReply { .. } => "ControlledShutdownResponse",
             Message::ElectLeaders { .. } => "ElectLeaders",
             Message::ElectLeadersReply { .. } => "ElectLeadersResponse",
         }

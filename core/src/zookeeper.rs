@@ -153,6 +153,20 @@ impl Actor for ZooKeeper {
                 Ok(()) => ZkResponse::Pong { xid },
                 Err(_) => ZkResponse::SessionExpired { xid },
             },
+            ZkRequest::CloseSession { xid, session } => {
+                let (expiry, fired) = self.store.close_session(session);
+                out.emit(Event {
+                    time_ms: now_ms,
+                    node: ZOOKEEPER,
+                    kind: EventKind::SessionClosed {
+                        client: expiry.client,
+                        deleted: expiry.deleted,
+                    },
+                });
+                out.send(from, Message::ZkReply(ZkResponse::Pong { xid }));
+                Self::notify(out, fired);
+                return;
+            }
             ZkRequest::Multi { xid, session, ops } => {
                 if self.store.heartbeat(session, now_ms).is_err() {
                     ZkResponse::SessionExpired { xid }

@@ -173,9 +173,9 @@ impl ClusterBuilder {
             next_correlation: 1,
             broker_ids: (1..=self.brokers).collect(),
             admin_history: Vec::new(),
+            zookeeper: Arc::new(Mutex::new(Some(ZooKeeper::new()))),
         };
-        let zookeeper = Arc::new(Mutex::new(Some(ZooKeeper::new())));
-        cluster.spawn_node(ZOOKEEPER, "zookeeper", zookeeper);
+        cluster.spawn_node(ZOOKEEPER, "zookeeper", cluster.zookeeper.clone());
         for id in 1..=self.brokers {
             cluster.start_broker(id, BrokerDisk::default());
         }
@@ -399,6 +399,7 @@ pub struct Cluster {
     next_correlation: u64,
     broker_ids: Vec<BrokerId>,
     admin_history: Vec<WriteOp>,
+    zookeeper: Slot<ZooKeeper>,
 }
 
 impl Cluster {
@@ -484,6 +485,52 @@ impl Cluster {
         }
         self.down.insert(id, disk);
         self.record(Fault::Crash { broker: id, crash });
+    }
+
+    /// A clean stop (`kafka-server-stop.sh`): the broker's controlled shutdown moves its
+    /// leaderships away, then it flushes, checkpoints and closes its ZooKeeper session;
+    /// its node stops once its registration is gone. [`Cluster::restart`] starts it again
+    /// on a disk that needs no recovery.
+    pub async fn shutdown(&mut self, id: BrokerId) -> Result<(), String> {
+        let mut out = Outbox::default();
+        let now_ms = self.now_ms();
+        let slot = lock(&self.world.brokers)
+            .get(&id)
+            .cloned()
+            .ok_or("no such broker")?;
+        match lock(&slot).as_mut() {
+            Some(broker) => broker.begin_controlled_shutdown(now_ms, &mut out),
+            None => return Err(format!("broker {id} is down")),
+        }
+        self.dispatch(id, out);
+        let stopped = self
+            .wait_until(60_000, |_| {
+                self.with_broker(id, Broker::is_shut_down).unwrap_or(true)
+            })
+            .await;
+        stopped.ok_or_else(|| format!("broker {id} did not finish its controlled shutdown"))?;
+        let path = kafkasim_core::zookeeper::broker_path(id);
+        let registered = |c: &Cluster| {
+            lock(&c.zookeeper)
+                .as_ref()
+                .is_some_and(|zk| zk.store().peek(&path).is_some())
+        };
+        // Its session's close reaches ZooKeeper before the process exits.
+        for _ in 0..100 {
+            if !registered(self) {
+                break;
+            }
+            self.sleep_ms(10).await;
+        }
+        if let Some(node) = self.nodes.remove(&id) {
+            self.handle.kill(node.id());
+        }
+        self.paused.remove(&id);
+        self.world.net.reset_and_notify(id);
+        if let Some(mut broker) = lock(&slot).take() {
+            self.down.insert(id, broker.clean_disk());
+        }
+        Ok(())
     }
 
     /// Starts a crashed broker again on what its disk kept.

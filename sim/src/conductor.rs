@@ -33,6 +33,8 @@ pub enum Command {
     Fault(Fault),
     /// Starts a test producer node.
     StartProducer(ProducerConfig),
+    /// A clean stop of a broker (controlled shutdown); it takes sim time.
+    Shutdown { broker: i32 },
 }
 
 impl From<Fault> for Command {
@@ -57,11 +59,15 @@ impl Timed {
     }
 }
 
-fn apply(cluster: &mut Cluster, command: &Command) {
+async fn apply(cluster: &mut Cluster, command: &Command) {
     match command {
         Command::Fault(fault) => cluster.inject(fault),
         Command::StartProducer(config) => {
             cluster.add_producer(config.clone());
+        }
+        Command::Shutdown { broker } => {
+            // A broker that cannot stop cleanly is narrated by its own events.
+            let _ = cluster.shutdown(*broker).await;
         }
     }
 }
@@ -263,7 +269,7 @@ async fn conduct(
         let now_ms = cluster.now_ms();
         while pending.front().is_some_and(|c| c.at_ms <= now_ms) {
             let timed = pending.pop_front().expect("checked");
-            apply(&mut cluster, &timed.command);
+            apply(&mut cluster, &timed.command).await;
         }
         let trace = cluster.trace();
         let reached = match target {
@@ -299,7 +305,7 @@ async fn conduct(
                         break;
                     }
                     Ok(Request::Inject(command)) => {
-                        apply(&mut cluster, &command);
+                        apply(&mut cluster, &command).await;
                         if replies.send(Reply::Applied(now_ms)).is_err() {
                             return;
                         }

@@ -44,6 +44,9 @@ fn script() -> Vec<Timed> {
         Timed::new(11_000, Fault::Restart { broker: 1 }),
         Timed::new(13_000, Fault::Pause { node: 2 }),
         Timed::new(14_000, Fault::Resume { node: 2 }),
+        // A clean stop takes sim time while the conductor waits for it.
+        Timed::new(16_000, Command::Shutdown { broker: 3 }),
+        Timed::new(17_500, Fault::Restart { broker: 3 }),
     ]
 }
 
@@ -83,6 +86,12 @@ fn pausing_stepping_and_headless_follow_one_trajectory() {
         "the same cluster, record for record"
     );
     assert!(headless.new_entries.len() > 100);
+    let narrated = lines(&headless.new_entries).join("\n");
+    assert!(
+        narrated.contains("broker 3 begins a controlled shutdown"),
+        "{narrated}"
+    );
+    assert!(narrated.contains("broker 3 restarts"), "{narrated}");
 }
 
 #[test]

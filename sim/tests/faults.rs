@@ -431,3 +431,74 @@ fn flush_ms_bounds_what_a_power_loss_of_every_replica_takes() {
         assert!(lost.is_empty(), "{lost:#?}");
     });
 }
+
+#[test]
+fn a_controlled_shutdown_hands_leadership_over_at_once_and_restarts_without_recovery() {
+    let timeline = run_seeded(49, || async {
+        let mut c = fast(ClusterBuilder::new(3))
+            .min_insync_replicas(2)
+            .topic("orders", 3, 3)
+            .start()
+            .await;
+        let producer = c.add_producer(ProducerConfig {
+            partitions: 3,
+            acks: Acks::All,
+            interval_ms: 20,
+            ..ProducerConfig::default()
+        });
+        c.sleep_ms(2_000).await;
+        let stopping = c.leader(&orders(0)).unwrap();
+        let led: Vec<TopicPartition> = (0..3)
+            .map(orders)
+            .filter(|tp| c.leader(tp) == Some(stopping))
+            .collect();
+        let start = c.now_ms();
+        c.shutdown(stopping).await.unwrap();
+        let took = c.now_ms() - start;
+        assert!(
+            took < 1_000,
+            "a clean stop takes {took} ms, not a session timeout"
+        );
+        assert!(!c.is_up(stopping));
+        // If it was the controller, another takes over at once (its session closed).
+        c.wait_until(1_000, |s| s.controller.is_some())
+            .await
+            .expect("a controller");
+        for tp in &led {
+            let leader = c.leader(tp);
+            assert!(
+                leader.is_some() && leader != Some(stopping),
+                "{tp} moved: {leader:?}"
+            );
+        }
+        c.sleep_ms(5_000).await;
+        c.restart(stopping);
+        assert!(
+            c.wait_until(60_000, ClusterSnapshot::all_in_sync)
+                .await
+                .is_some(),
+            "{}",
+            c.timeline()
+        );
+        c.sleep_ms(2_000).await;
+        let lost = lost_writes(&c.history(producer), &c.snapshot());
+        assert!(lost.is_empty(), "{lost:#?}");
+        c.timeline()
+    });
+    assert!(
+        timeline.contains("begins a controlled shutdown"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("is shutting down cleanly and hands over"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("closed its ZooKeeper session on a clean shutdown"),
+        "{timeline}"
+    );
+    assert!(
+        !timeline.contains("after an unclean shutdown"),
+        "a clean disk needs no recovery\n{timeline}"
+    );
+}

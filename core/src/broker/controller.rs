@@ -75,6 +75,11 @@ enum ControllerEvent {
         topic: String,
         total: u32,
     },
+    ControlledShutdown {
+        from: NodeId,
+        correlation_id: u64,
+        broker: BrokerId,
+    },
     /// Preferred-leader elections: the periodic check, or on demand.
     Rebalance {
         reply_to: Option<(NodeId, u64)>,
@@ -140,6 +145,12 @@ enum After {
     Rebalance {
         reply_to: Option<(NodeId, u64)>,
     },
+    /// Answer a controlled shutdown with what the broker still leads.
+    ControlledShutdown {
+        to: NodeId,
+        correlation_id: u64,
+        broker: BrokerId,
+    },
 }
 
 /// Which admin request to answer once new partitions are written.
@@ -190,6 +201,8 @@ pub struct Controller {
     epoch: i32,
     epoch_version: i32,
     loaded: bool,
+    /// Brokers in a controlled shutdown: they lead nothing new and join no ISR.
+    shutting_down: BTreeSet<BrokerId>,
     /// Live brokers and their broker epochs (the session of their registration), so a
     /// broker that bounced between two reads is still seen to have failed (KIP-380).
     live: BTreeMap<BrokerId, SessionId>,
@@ -217,6 +230,7 @@ impl Controller {
             epoch: 0,
             epoch_version: 0,
             loaded: false,
+            shutting_down: BTreeSet::new(),
             live: BTreeMap::new(),
             topics: BTreeMap::new(),
             states: BTreeMap::new(),
@@ -344,6 +358,23 @@ impl Controller {
     ) {
         self.queue
             .push_back(ControllerEvent::CreateTopic { from, request });
+        self.process(now_ms, out);
+    }
+
+    /// A broker's controlled shutdown (`controlled.shutdown.enable`).
+    pub fn on_controlled_shutdown(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        broker: BrokerId,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        self.queue.push_back(ControllerEvent::ControlledShutdown {
+            from,
+            correlation_id,
+            broker,
+        });
         self.process(now_ms, out);
     }
 
@@ -720,6 +751,11 @@ impl Controller {
                 ControllerEvent::AlterPartition { from, tp, change } => {
                     self.alter_partition(from, tp, change, now_ms, out)
                 }
+                ControllerEvent::ControlledShutdown {
+                    from,
+                    correlation_id,
+                    broker,
+                } => self.controlled_shutdown(from, correlation_id, broker, now_ms, out),
                 ControllerEvent::CreatePartitions {
                     from,
                     correlation_id,
@@ -757,6 +793,9 @@ impl Controller {
         started: &BTreeSet<BrokerId>,
     ) {
         self.live = live;
+        for broker in failed.iter().chain(started) {
+            self.shutting_down.remove(broker);
+        }
         for broker in failed {
             // Kafka drops a dead broker's request queue; a new one starts with it.
             self.channels.remove(broker);
@@ -774,7 +813,13 @@ impl Controller {
         &self,
         failed: &BTreeSet<BrokerId>,
     ) -> Vec<(TopicPartition, LeaderAndIsr, EventKind)> {
-        let live = self.live_brokers();
+        // Brokers shutting down may still lead what nobody else could take, but are not
+        // elected anew.
+        let live: BTreeSet<BrokerId> = self
+            .live_brokers()
+            .difference(&self.shutting_down)
+            .copied()
+            .collect();
         let without_failed: BTreeSet<BrokerId> = live.difference(failed).copied().collect();
         let mut changes = Vec::new();
         for (tp, (state, _)) in &self.states {
@@ -786,14 +831,14 @@ impl Controller {
             let kind = ElectionKind::Offline {
                 unclean_leader_election_enable: unclean,
             };
-            let leader_ok = state
-                .leader
-                .is_some_and(|l| live.contains(&l) && !failed.contains(&l));
+            let leader_ok = state.leader.is_some_and(|l| {
+                (live.contains(&l) || self.shutting_down.contains(&l)) && !failed.contains(&l)
+            });
             if leader_ok {
                 let dead: BTreeSet<BrokerId> = state
                     .isr
                     .iter()
-                    .filter(|b| !without_failed.contains(b))
+                    .filter(|b| !without_failed.contains(b) && !self.shutting_down.contains(b))
                     .copied()
                     .collect();
                 if !dead.is_empty() {
@@ -810,6 +855,7 @@ impl Controller {
                         removed: dead,
                         isr,
                         leader_epoch: next.leader_epoch,
+                        shutting_down: false,
                     };
                     changes.push((tp.clone(), next, event));
                 }
@@ -982,6 +1028,29 @@ impl Controller {
                 let added = info.assignment[first as usize..].to_vec();
                 reply.send(out, from, &topic, Ok(added));
             }
+            After::ControlledShutdown {
+                to,
+                correlation_id,
+                broker,
+            } => {
+                for &b in &live {
+                    self.send_leader_and_isr(b, &changed, now_ms, out);
+                }
+                self.broadcast_metadata(now_ms, out);
+                let remaining = self
+                    .states
+                    .iter()
+                    .filter(|(_, (state, _))| state.leader == Some(broker))
+                    .map(|(tp, _)| tp.clone())
+                    .collect();
+                out.send(
+                    to,
+                    Message::ControlledShutdownReply {
+                        correlation_id,
+                        remaining,
+                    },
+                );
+            }
             After::Rebalance { reply_to } => {
                 for &broker in &live {
                     self.send_leader_and_isr(broker, &changed, now_ms, out);
@@ -1127,7 +1196,12 @@ impl Controller {
             return;
         }
         let assignment = self.assignment(&tp).to_vec();
-        match apply_isr_change(&current, &change, &assignment, &self.live_brokers()) {
+        let eligible: BTreeSet<BrokerId> = self
+            .live_brokers()
+            .difference(&self.shutting_down)
+            .copied()
+            .collect();
+        match apply_isr_change(&current, &change, &assignment, &eligible) {
             Ok(next) => {
                 let ops = vec![
                     self.epoch_check(),
@@ -1325,6 +1399,68 @@ impl Controller {
             },
         };
         self.request(ops, Step::Write { write });
+    }
+
+    /// Kafka's `doControlledShutdown`: every partition the broker leads gets a new leader
+    /// from the rest of its ISR (when there is one), and the broker leaves the ISR of the
+    /// partitions it follows. The answer lists what it still leads.
+    fn controlled_shutdown(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        broker: BrokerId,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        self.shutting_down.insert(broker);
+        let live = self.live_brokers();
+        let mut changes = Vec::new();
+        for (tp, (state, _)) in &self.states {
+            let assignment = self.assignment(tp);
+            if !assignment.contains(&broker) {
+                continue;
+            }
+            if state.leader == Some(broker) {
+                let kind = ElectionKind::ControlledShutdown;
+                if let Some(election) =
+                    elect_leader(kind, assignment, &state.isr, &live, &self.shutting_down)
+                {
+                    let next = state.elected(&election);
+                    let event = EventKind::LeaderElected {
+                        tp: tp.clone(),
+                        leader: election.leader,
+                        leader_epoch: next.leader_epoch,
+                        isr: next.isr.clone(),
+                        unclean: false,
+                        reason: ElectionReason::ControlledShutdown { previous: broker },
+                    };
+                    changes.push((tp.clone(), next, event));
+                }
+            } else if state.leader.is_some() && state.isr.contains(&broker) {
+                let mut isr = state.isr.clone();
+                isr.remove(&broker);
+                let next = LeaderAndIsr {
+                    leader: state.leader,
+                    leader_epoch: state.leader_epoch + 1,
+                    isr: isr.clone(),
+                    partition_epoch: state.partition_epoch + 1,
+                };
+                let event = EventKind::IsrShrunkByController {
+                    tp: tp.clone(),
+                    removed: BTreeSet::from([broker]),
+                    isr,
+                    leader_epoch: next.leader_epoch,
+                    shutting_down: true,
+                };
+                changes.push((tp.clone(), next, event));
+            }
+        }
+        let after = After::ControlledShutdown {
+            to: from,
+            correlation_id,
+            broker,
+        };
+        self.write_changes(changes, after, now_ms, out);
     }
 
     fn rebalance(&mut self, reply_to: Option<(NodeId, u64)>, now_ms: i64, out: &mut Outbox) {

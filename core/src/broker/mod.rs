@@ -56,6 +56,10 @@ pub struct BrokerConfig {
     pub controller: ControllerConfig,
     /// `log.retention.check.interval.ms`: how often retention runs.
     pub log_retention_check_interval_ms: i64,
+    /// `controlled.shutdown.max.retries`: attempts before stopping anyway.
+    pub controlled_shutdown_max_retries: u32,
+    /// `controlled.shutdown.retry.backoff.ms`
+    pub controlled_shutdown_retry_backoff_ms: i64,
     /// Topic configs for topics created without their own.
     pub default_topic_config: TopicConfig,
 }
@@ -74,6 +78,8 @@ impl Default for BrokerConfig {
             hold_high_watermark_below_min_isr: true,
             controller: ControllerConfig::default(),
             log_retention_check_interval_ms: 300_000,
+            controlled_shutdown_max_retries: 3,
+            controlled_shutdown_retry_backoff_ms: 5_000,
             default_topic_config: TopicConfig::default(),
         }
     }
@@ -174,6 +180,16 @@ struct ParkedFetch {
     deadline_ms: i64,
 }
 
+/// A controlled shutdown in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Shutdown {
+    correlation_id: u64,
+    attempts: u32,
+    /// When the request is sent again (no answer, or leaderships remain).
+    retry_at_ms: i64,
+    done: bool,
+}
+
 /// The cluster as this broker's metadata cache knows it (from UpdateMetadata).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MetadataCache {
@@ -212,6 +228,7 @@ pub struct Broker {
     next_correlation: u64,
     rng_seed: u64,
     controllers_started: u64,
+    shutdown: Option<Shutdown>,
     /// The time of the latest input: timers at or before it that are still set are
     /// waiting on something else (a backoff), not due.
     now_ms: i64,
@@ -263,6 +280,7 @@ impl Broker {
             next_correlation: 1,
             rng_seed,
             controllers_started: 0,
+            shutdown: None,
             now_ms,
         };
         broker.next_isr_check_ms = now_ms + broker.config.replica_lag_time_max_ms / 2;
@@ -381,6 +399,117 @@ impl Broker {
             );
         }
         disk
+    }
+
+    /// Starts a controlled shutdown (`controlled.shutdown.enable`, Kafka's default): the
+    /// broker asks the controller to move its leaderships, then flushes its logs,
+    /// checkpoints its HW and closes its ZooKeeper session. [`Broker::is_shut_down`]
+    /// says when it may stop.
+    pub fn begin_controlled_shutdown(&mut self, now_ms: i64, out: &mut Outbox) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        self.emit(
+            now_ms,
+            out,
+            EventKind::ShutdownRequested { broker: self.id },
+        );
+        self.shutdown = Some(Shutdown {
+            correlation_id: 0,
+            attempts: 0,
+            retry_at_ms: now_ms,
+            done: false,
+        });
+        self.send_controlled_shutdown(now_ms, out);
+    }
+
+    /// The controlled shutdown finished: the node may stop, and its disk is clean.
+    pub fn is_shut_down(&self) -> bool {
+        self.shutdown.as_ref().is_some_and(|s| s.done)
+    }
+
+    fn send_controlled_shutdown(&mut self, now_ms: i64, out: &mut Outbox) {
+        let backoff = self.config.controlled_shutdown_retry_backoff_ms;
+        let max_retries = self.config.controlled_shutdown_max_retries;
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        let (controller, epoch) = (self.controller_id, self.registered_epoch);
+        let Some(shutdown) = &mut self.shutdown else {
+            return;
+        };
+        if shutdown.done {
+            return;
+        }
+        if shutdown.attempts > max_retries {
+            // Kafka stops anyway after controlled.shutdown.max.retries.
+            return self.finish_shutdown(Vec::new(), now_ms, out);
+        }
+        shutdown.attempts += 1;
+        shutdown.correlation_id = correlation_id;
+        shutdown.retry_at_ms = now_ms + backoff;
+        if let (Some(controller), Some(broker_epoch)) = (controller, epoch) {
+            out.send(
+                controller,
+                Message::ControlledShutdown {
+                    correlation_id,
+                    broker: self.id,
+                    broker_epoch,
+                },
+            );
+        }
+    }
+
+    fn on_controlled_shutdown_reply(
+        &mut self,
+        correlation_id: u64,
+        remaining: Vec<TopicPartition>,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        let max_retries = self.config.controlled_shutdown_max_retries;
+        let Some(shutdown) = &self.shutdown else {
+            return;
+        };
+        if shutdown.done || shutdown.correlation_id != correlation_id {
+            return;
+        }
+        // Leaderships remain: try again after the backoff, up to the retries.
+        if remaining.is_empty() || shutdown.attempts > max_retries {
+            self.finish_shutdown(remaining, now_ms, out);
+        }
+    }
+
+    /// The clean part of a clean shutdown: logs flushed, HW checkpointed, the session
+    /// closed so the registration goes at once.
+    fn finish_shutdown(&mut self, remaining: Vec<TopicPartition>, now_ms: i64, out: &mut Outbox) {
+        for replica in self.replicas.values_mut() {
+            replica.partition.log_mut().flush();
+        }
+        self.high_watermark_checkpoint = self
+            .replicas
+            .iter()
+            .map(|(tp, r)| (tp.clone(), r.partition.high_watermark()))
+            .collect();
+        if let Some(shutdown) = &mut self.shutdown {
+            shutdown.done = true;
+        }
+        self.emit(
+            now_ms,
+            out,
+            EventKind::ShutdownReady {
+                broker: self.id,
+                remaining,
+            },
+        );
+        if let Some(session) = self.session.take() {
+            self.zk_send(
+                |xid| ZkRequest::CloseSession { xid, session },
+                ZkPurpose::Ping,
+                now_ms,
+                out,
+            );
+        }
+        self.next_ping_ms = None;
     }
 
     fn emit(&self, now_ms: i64, out: &mut Outbox, kind: EventKind) {
@@ -1113,6 +1242,11 @@ impl Broker {
 
     /// Sends a fetch from every idle fetcher that has partitions to fetch.
     fn drive_fetchers(&mut self, now_ms: i64, out: &mut Outbox) {
+        if self.shutdown.is_some() {
+            // A broker shutting down stops its fetchers (Kafka's controller sends it
+            // StopReplica), so it does not ask to rejoin ISRs it is leaving.
+            return;
+        }
         let leaders: Vec<BrokerId> = self.fetchers.keys().copied().collect();
         for leader in leaders {
             let fetcher = &self.fetchers[&leader];
@@ -1311,6 +1445,19 @@ impl Actor for Broker {
                     },
                 ),
             },
+            Message::ControlledShutdown {
+                correlation_id,
+                broker,
+                ..
+            } => {
+                if let Some(controller) = &mut self.controller {
+                    controller.on_controlled_shutdown(from, correlation_id, broker, now_ms, out);
+                }
+            }
+            Message::ControlledShutdownReply {
+                correlation_id,
+                remaining,
+            } => self.on_controlled_shutdown_reply(correlation_id, remaining, now_ms, out),
             Message::ElectLeaders { correlation_id } => {
                 if let Some(controller) = &mut self.controller {
                     controller.on_elect_preferred(from, correlation_id, now_ms, out);
@@ -1352,6 +1499,13 @@ impl Actor for Broker {
             && retry_at_ms <= now_ms
         {
             self.register(now_ms, out);
+        }
+        if self
+            .shutdown
+            .as_ref()
+            .is_some_and(|s| !s.done && s.retry_at_ms <= now_ms)
+        {
+            self.send_controlled_shutdown(now_ms, out);
         }
         // Follower fetches unanswered for replica.socket.timeout.ms are given up.
         let backoff = self.config.replica_fetch_backoff_ms;
@@ -1476,6 +1630,12 @@ impl Actor for Broker {
         consider(self.fetch_purgatory.iter().map(|p| p.deadline_ms).min());
         consider(self.alter_pending.values().map(|(_, at)| *at).min());
         consider(self.controller.as_ref().and_then(Controller::next_timer_ms));
+        consider(
+            self.shutdown
+                .as_ref()
+                .filter(|s| !s.done)
+                .map(|s| s.retry_at_ms),
+        );
         Some(next)
     }
 }
