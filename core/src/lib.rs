@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod controller;
 pub mod event;
+pub mod group;
 pub mod log;
 pub mod metadata;
 pub mod partition;
