@@ -597,3 +597,171 @@ fn the_sticky_javadoc_examples() {
         ],
     );
 }
+
+mod properties {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use kafkasim_core::group::assignor::{Outcome, Strategy as Assignor, Subscription, assign};
+    use kafkasim_core::protocol::TopicPartition;
+    use proptest::prelude::*;
+
+    /// Topics t0.. with 1..=8 partitions, members m0.. subscribing to a non-empty subset
+    /// (or all to every topic).
+    fn group() -> impl Strategy<Value = (BTreeMap<String, u32>, Vec<Subscription>)> {
+        (1usize..=4, 1usize..=6, any::<bool>()).prop_flat_map(|(topics, members, equal)| {
+            (
+                proptest::collection::vec(1u32..=8, topics),
+                proptest::collection::vec(
+                    proptest::collection::vec(any::<bool>(), topics),
+                    members,
+                ),
+            )
+                .prop_map(move |(counts, picks)| {
+                    let topics: BTreeMap<String, u32> = counts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| (format!("t{i}"), *n))
+                        .collect();
+                    let names: Vec<String> = topics.keys().cloned().collect();
+                    let members = picks
+                        .iter()
+                        .enumerate()
+                        .map(|(i, pick)| {
+                            let mut subscribed: Vec<String> = names
+                                .iter()
+                                .zip(pick)
+                                .filter(|(_, p)| equal || **p)
+                                .map(|(t, _)| t.clone())
+                                .collect();
+                            if subscribed.is_empty() {
+                                subscribed.push(names[i % names.len()].clone());
+                            }
+                            Subscription {
+                                member_id: format!("m{i}"),
+                                topics: subscribed,
+                                ..Subscription::default()
+                            }
+                        })
+                        .collect();
+                    (topics, members)
+                })
+        })
+    }
+
+    fn subscribed_partitions(
+        topics: &BTreeMap<String, u32>,
+        members: &[Subscription],
+    ) -> BTreeSet<TopicPartition> {
+        topics
+            .iter()
+            .filter(|(t, _)| members.iter().any(|m| m.topics.contains(t)))
+            .flat_map(|(t, n)| (0..*n).map(move |p| TopicPartition::new(t, p)))
+            .collect()
+    }
+
+    /// Every subscribed partition exactly once (assigned or withheld), each to a member
+    /// that subscribes to its topic.
+    fn check_exclusive(topics: &BTreeMap<String, u32>, members: &[Subscription], out: &Outcome) {
+        let mut seen = BTreeSet::new();
+        for (member, list) in &out.assignment {
+            let m = members
+                .iter()
+                .find(|m| &m.member_id == member)
+                .expect("a member");
+            for tp in list {
+                assert!(
+                    m.topics.contains(&tp.topic),
+                    "{member} got {tp} without subscribing"
+                );
+                assert!(seen.insert(tp.clone()), "{tp} assigned twice");
+            }
+        }
+        for tp in out.withheld.keys() {
+            assert!(seen.insert(tp.clone()), "{tp} both assigned and withheld");
+        }
+        assert_eq!(seen, subscribed_partitions(topics, members));
+    }
+
+    fn spread(out: &Outcome) -> usize {
+        let sizes: Vec<usize> = out.assignment.values().map(Vec::len).collect();
+        sizes.iter().max().unwrap() - sizes.iter().min().unwrap()
+    }
+
+    /// The next round: every member owns what it was given, one generation later.
+    fn next_round(members: &[Subscription], out: &Outcome, generation: i32) -> Vec<Subscription> {
+        members
+            .iter()
+            .map(|m| Subscription {
+                owned: out.assignment[&m.member_id].clone(),
+                generation: Some(generation),
+                ..m.clone()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn every_partition_is_assigned_exactly_once((topics, members) in group()) {
+            for strategy in Assignor::ALL {
+                let out = assign(strategy, &topics, &members).unwrap();
+                check_exclusive(&topics, &members, &out);
+            }
+        }
+
+        #[test]
+        fn equal_subscriptions_are_balanced_within_one((topics, members) in group()) {
+            let all: BTreeSet<&String> = members[0].topics.iter().collect();
+            prop_assume!(members.iter().all(|m| m.topics.iter().collect::<BTreeSet<_>>() == all));
+            for strategy in [Assignor::RoundRobin, Assignor::Sticky, Assignor::CooperativeSticky] {
+                let out = assign(strategy, &topics, &members).unwrap();
+                prop_assert!(spread(&out) <= 1, "{strategy:?}: {:?}", out.assignment);
+            }
+            // Range balances each topic on its own.
+            let out = assign(Assignor::Range, &topics, &members).unwrap();
+            for topic in topics.keys() {
+                let counts: Vec<usize> = out.assignment.values().map(|l| l.iter().filter(|tp| &tp.topic == topic).count()).collect();
+                prop_assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1);
+            }
+        }
+
+        #[test]
+        fn sticky_keeps_what_its_quota_allows_when_members_join((topics, members) in group(), joining in 1usize..=3) {
+            let all: BTreeSet<&String> = members[0].topics.iter().collect();
+            prop_assume!(members.iter().all(|m| m.topics.iter().collect::<BTreeSet<_>>() == all));
+            let first = assign(Assignor::Sticky, &topics, &members).unwrap();
+            let mut next = next_round(&members, &first, 1);
+            for j in 0..joining {
+                next.push(Subscription { member_id: format!("new{j}"), generation: Some(1), ..members[0].clone() });
+            }
+            let second = assign(Assignor::Sticky, &topics, &next).unwrap();
+            let total: usize = subscribed_partitions(&topics, &next).len();
+            let min_quota = total / next.len();
+            for m in &members {
+                let kept = second.assignment[&m.member_id].iter().filter(|tp| first.assignment[&m.member_id].contains(tp)).count();
+                prop_assert!(kept >= first.assignment[&m.member_id].len().min(min_quota),
+                    "{} kept {kept} of {:?}", m.member_id, first.assignment[&m.member_id]);
+            }
+        }
+
+        #[test]
+        fn cooperative_rebalances_converge_without_withheld_partitions((topics, members) in group(), leaving in 0usize..=2) {
+            let first = assign(Assignor::CooperativeSticky, &topics, &members).unwrap();
+            let mut current = next_round(&members, &first, 1);
+            let keep = current.len().saturating_sub(leaving).max(1);
+            current.truncate(keep);
+            current.push(Subscription { member_id: "joiner".into(), generation: Some(1), ..members[0].clone() });
+            // Kafka's test allows up to 4 rebalances for the revocations to settle.
+            let mut settled = false;
+            for generation in 2..6 {
+                let out = assign(Assignor::CooperativeSticky, &topics, &current).unwrap();
+                check_exclusive(&topics, &current, &out);
+                if out.withheld.is_empty() {
+                    settled = true;
+                    break;
+                }
+                current = next_round(&current, &out, generation);
+            }
+            prop_assert!(settled, "still withholding after 4 rebalances");
+        }
+    }
+}
