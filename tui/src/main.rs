@@ -1,5 +1,6 @@
 //! `kafkasim`: the command line (and, with the later issues, the terminal UI).
 
+mod assign;
 mod dump_log;
 mod make_log;
 mod partition;
@@ -20,15 +21,18 @@ election and rebalancing do when a broker dies, for engineers who replay a fault
 for bit from a seed, and for students who explore it live.
 
 Built so far: Kafka's message format v0/v1 (CRC, gzip wrappers), a partition's segmented log
-(sparse .index and .timeindex, roll, retention, truncation, recovery from raw bytes) and the
-default partitioner (murmur2, sticky). The replicated cluster, producers and consumer groups,
-scenario files and the terminal UI are being built; the commands below work today.";
+(sparse .index and .timeindex, roll, retention, truncation, recovery from raw bytes), the
+default partitioner (murmur2, sticky), the replicated cluster on the simulated network (a
+library for now, driven by its tests) and the consumer group assignors. Producers and
+consumer groups, scenario files and the terminal UI are being built; the commands below
+work today.";
 
 const EXAMPLES: &str = "\
 Examples:
   kafkasim partition --partitions 6 order-1 order-2 order-3
   kafkasim make-log /tmp/kafkasim-demo --messages 40 --segment-bytes 1024
-  kafkasim dump-log --print-data-log /tmp/kafkasim-demo/demo-0/00000000000000000000.log";
+  kafkasim dump-log --print-data-log /tmp/kafkasim-demo/demo-0/00000000000000000000.log
+  kafkasim assign -s sticky --topic orders:6 --member c1=orders --member c2=orders --member c3=orders";
 
 #[derive(Parser)]
 #[command(name = "kafkasim", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -50,6 +54,9 @@ enum Command {
     MakeLog(make_log::Args),
     /// Print the entries of Kafka segment files (.log, .index, .timeindex), format v0/v1
     DumpLog(dump_log::Args),
+    /// Show what Kafka's assignors (range, roundrobin, sticky, cooperative-sticky) give a group
+    #[command(after_help = assign::AFTER_HELP)]
+    Assign(assign::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +70,7 @@ fn main() -> ExitCode {
         Some(Command::Partition(args)) => partition::run(&args, &mut out),
         Some(Command::MakeLog(args)) => make_log::run(&args, &mut out),
         Some(Command::DumpLog(args)) => dump_log::run(&args, &mut out),
+        Some(Command::Assign(args)) => assign::run(&args, &mut out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -219,3 +219,133 @@ fn make_log_refuses_impossible_configs_with_kafkas_names() {
         stderr(&output)
     );
 }
+
+#[test]
+fn assign_shows_what_each_assignor_gives_and_what_cooperative_holds_back() {
+    let range = kafkasim(&[
+        "assign",
+        "-s",
+        "range",
+        "--topic",
+        "orders:7",
+        "--member",
+        "c1=orders",
+        "--member",
+        "c2=orders",
+        "--member",
+        "c3=orders",
+    ]);
+    assert!(range.status.success(), "{}", stderr(&range));
+    let text = stdout(&range);
+    assert!(
+        text.starts_with("range: 7 partitions of 1 topic to 3 members"),
+        "{text}"
+    );
+    assert!(
+        text.contains("c1          3     0  orders-0 orders-1 orders-2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("c3          2     0  orders-5 orders-6"),
+        "{text}"
+    );
+
+    let cooperative = kafkasim(&[
+        "assign",
+        "-s",
+        "cooperative-sticky",
+        "--topic",
+        "t:4",
+        "--member",
+        "c1=t",
+        "--member",
+        "c2=t",
+        "--member",
+        "c3=t",
+        "--owned",
+        "c1=t-0,t-1",
+        "--owned",
+        "c2=t-2,t-3",
+        "--json",
+    ]);
+    assert!(cooperative.status.success(), "{}", stderr(&cooperative));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&cooperative)).unwrap();
+    assert_eq!(json["strategy"], "cooperative-sticky");
+    assert_eq!(
+        json["assignment"]["c3"],
+        serde_json::json!([]),
+        "the newcomer waits a round"
+    );
+    assert_eq!(json["withheld"].as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn assign_reads_a_group_file_and_explains_bad_input() {
+    let scratch = Scratch::new("assign");
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let good = scratch.file("group.json");
+    std::fs::write(
+        &good,
+        r#"{"strategy": "sticky", "topics": {"t0": 1, "t1": 2, "t2": 3},
+            "members": [{"id": "C0", "topics": ["t0"]}, {"id": "C1", "topics": ["t0", "t1"]},
+                        {"id": "C2", "topics": ["t0", "t1", "t2"], "instance": "app-2"}]}"#,
+    )
+    .unwrap();
+    let out = kafkasim(&["assign", "--file", &good]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("C0          1     0  t0-0"), "{text}");
+    assert!(
+        text.contains("C2          3     0  t2-0 t2-1 t2-2"),
+        "{text}"
+    );
+
+    let typo = scratch.file("typo.json");
+    std::fs::write(
+        &typo,
+        r#"{"topics": {"t": 1}, "members": [{"id": "a", "topcs": ["t"]}]}"#,
+    )
+    .unwrap();
+    let out = kafkasim(&["assign", "-s", "range", "--file", &typo]);
+    assert!(!out.status.success());
+    let error = stderr(&out);
+    assert!(
+        error.contains("typo.json:1:") && error.contains("unknown field `topcs`"),
+        "{error}"
+    );
+
+    for (args, message) in [
+        (
+            vec![
+                "assign", "-s", "range", "--topic", "orders", "--member", "c=orders",
+            ],
+            "write NAME:PARTITIONS",
+        ),
+        (
+            vec![
+                "assign", "-s", "range", "--topic", "orders:2", "--member", "c=order",
+            ],
+            "add it with --topic order:PARTITIONS",
+        ),
+        (
+            vec![
+                "assign", "-s", "sticky", "--topic", "o:2", "--member", "c=o", "--owned", "c=o-7",
+            ],
+            "topic o has partitions 0..1",
+        ),
+        (
+            vec!["assign", "--topic", "o:2", "--member", "c=o"],
+            "choose an assignor with --strategy",
+        ),
+        (
+            vec![
+                "assign", "-s", "range", "--topic", "o:2", "--member", "c=o", "--member", "c=o",
+            ],
+            "member c is listed twice",
+        ),
+    ] {
+        let out = kafkasim(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+}
