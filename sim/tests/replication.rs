@@ -15,6 +15,20 @@ use kafkasim_sim::runtime::run_seeded;
 use kafkasim_sim::snapshot::ClusterSnapshot;
 use madsim::rand::Rng;
 
+/// Prints a lesson's narrated timeline when `KAFKASIM_SHOW` is set, without the high
+/// watermark's every step unless it is `all`: how the book's chapters run these tests.
+fn show(lesson: &str, timeline: &str) {
+    let Ok(level) = std::env::var("KAFKASIM_SHOW") else {
+        return;
+    };
+    println!("=== {lesson}");
+    for line in timeline.lines() {
+        if level == "all" || !line.contains("the high watermark of") {
+            println!("{line}");
+        }
+    }
+}
+
 /// Kafka 2.4's failure detection (zookeeper.session.timeout.ms = 6000,
 /// replica.lag.time.max.ms = 10000): the same rules, shorter runs.
 fn kafka_2_4_timeouts(builder: ClusterBuilder) -> ClusterBuilder {
@@ -268,6 +282,10 @@ fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_f
             c.timeline(),
         )
     });
+    show(
+        "acks=1: the leader dies before its followers fetch",
+        &timeline,
+    );
     let lost: Vec<&str> = lost.iter().map(|l| l.value.as_str()).collect();
     assert_eq!(
         lost, acked,
@@ -370,6 +388,7 @@ fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
         }
         c.timeline()
     });
+    show("ISR shrink and expand", &timeline);
     assert!(
         timeline.contains("not caught up for more than 30000 ms (replica.lag.time.max.ms)"),
         "{timeline}"
@@ -528,6 +547,10 @@ fn jepsen_2013(min_insync_replicas: usize, unclean: bool) -> JepsenRun {
 #[test]
 fn jepsen_2013_loss_with_min_isr_1_and_unclean_election() {
     let run = jepsen_2013(1, true);
+    show(
+        "Jepsen 2013: min.insync.replicas=1, unclean election",
+        &run.timeline,
+    );
     assert!(
         run.during.iter().all(Result::is_ok),
         "the lone leader acknowledges: {:?}",
@@ -544,6 +567,7 @@ fn jepsen_2013_loss_with_min_isr_1_and_unclean_election() {
 #[test]
 fn jepsen_2013_no_loss_with_min_isr_2() {
     let run = jepsen_2013(2, true);
+    show("Jepsen 2013 fixed by min.insync.replicas=2", &run.timeline);
     assert!(
         run.during
             .iter()
@@ -633,6 +657,7 @@ fn kip_101_failure_1(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>,
 #[test]
 fn kip_101_failure_1_loses_an_acknowledged_write_only_with_hw_truncation() {
     let (a_log, lost, timeline) = kip_101_failure_1(TruncationProtocol::HighWatermark);
+    show("KIP-101 failure 1, high-watermark truncation", &timeline);
     assert_eq!(a_log, ["m1"], "A truncated m2 to its HW\n{timeline}");
     assert_eq!(lost, ["m2"], "{timeline}");
     assert!(
