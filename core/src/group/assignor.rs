@@ -640,6 +640,14 @@ impl<'a> General<'a> {
             .is_some_and(|t| t.iter().any(|x| x == topic))
     }
 
+    /// The first consumer in (count, name) order that subscribes to `topic`.
+    fn least_loaded_subscriber(&self, topic: &str) -> Option<String> {
+        self.tree
+            .iter()
+            .map(|(_, c)| c.0.clone())
+            .find(|c| self.subscribes(c, topic))
+    }
+
     fn assign_to(&mut self, tp: TopicPartition, consumer: &str) {
         self.tree_remove(consumer);
         self.current
@@ -684,12 +692,7 @@ impl<'a> General<'a> {
             if self.topic_consumers[&tp.topic].is_empty() {
                 continue;
             }
-            let target = self
-                .tree
-                .iter()
-                .map(|(_, c)| c.0.clone())
-                .find(|c| self.subscribes(c, &tp.topic));
-            if let Some(target) = target {
+            if let Some(target) = self.least_loaded_subscriber(&tp.topic) {
                 self.assign_to(tp.clone(), &target);
             }
         }
@@ -786,12 +789,7 @@ impl<'a> General<'a> {
                     .iter()
                     .any(|other| self.size(&consumer) > self.size(other) + 1);
                 if crowded {
-                    let target = self
-                        .tree
-                        .iter()
-                        .map(|(_, c)| c.0.clone())
-                        .find(|c| self.subscribes(c, &tp.topic));
-                    if let Some(target) = target {
+                    if let Some(target) = self.least_loaded_subscriber(&tp.topic) {
                         self.reassign(tp, &target);
                         performed = true;
                         modified = true;

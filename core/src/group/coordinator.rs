@@ -965,16 +965,7 @@ impl Coordinator {
         generation: i32,
     ) -> Result<(), GroupError> {
         self.now_ms = now_ms;
-        if group_id.is_empty() {
-            return Err(GroupError::InvalidGroupId);
-        }
-        let g = self
-            .groups
-            .get_mut(group_id)
-            .ok_or(GroupError::UnknownMemberId)?;
-        if g.state == GroupState::Dead {
-            return Err(GroupError::CoordinatorNotAvailable);
-        }
+        let g = self.member_group(group_id)?;
         g.validate_member(member_id, instance)?;
         if generation != g.generation {
             return Err(GroupError::IllegalGeneration);
@@ -998,15 +989,9 @@ impl Coordinator {
         }
     }
 
-    /// LeaveGroup for one member (the batch form is a loop over this).
-    pub fn leave(
-        &mut self,
-        now_ms: i64,
-        group_id: &str,
-        member_id: &str,
-        instance: Option<&str>,
-    ) -> Result<(), GroupError> {
-        self.now_ms = now_ms;
+    /// The group a member request names: INVALID_GROUP_ID for an empty id,
+    /// UNKNOWN_MEMBER_ID for an unknown group, COORDINATOR_NOT_AVAILABLE when Dead.
+    fn member_group(&mut self, group_id: &str) -> Result<&mut Group, GroupError> {
         if group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
@@ -1017,6 +1002,19 @@ impl Coordinator {
         if g.state == GroupState::Dead {
             return Err(GroupError::CoordinatorNotAvailable);
         }
+        Ok(g)
+    }
+
+    /// LeaveGroup for one member (the batch form is a loop over this).
+    pub fn leave(
+        &mut self,
+        now_ms: i64,
+        group_id: &str,
+        member_id: &str,
+        instance: Option<&str>,
+    ) -> Result<(), GroupError> {
+        self.now_ms = now_ms;
+        let g = self.member_group(group_id)?;
         if g.pending.remove(member_id).is_some() {
             self.try_complete_join(group_id);
             return Ok(());
