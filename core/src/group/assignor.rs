@@ -788,12 +788,10 @@ impl<'a> General<'a> {
                 let crowded = self.topic_consumers[&tp.topic]
                     .iter()
                     .any(|other| self.size(&consumer) > self.size(other) + 1);
-                if crowded {
-                    if let Some(target) = self.least_loaded_subscriber(&tp.topic) {
-                        self.reassign(tp, &target);
-                        performed = true;
-                        modified = true;
-                    }
+                if crowded && let Some(target) = self.least_loaded_subscriber(&tp.topic) {
+                    self.reassign(tp, &target);
+                    performed = true;
+                    modified = true;
                 }
             }
             if !modified {
