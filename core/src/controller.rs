@@ -235,6 +235,17 @@ impl LeaderAndIsr {
         }
     }
 
+    /// The same leader with `removed` out of the ISR. The ZooKeeper-era controller bumps
+    /// the leader epoch for this too, not only the partition epoch.
+    pub fn shrunk(&self, removed: &BTreeSet<BrokerId>) -> LeaderAndIsr {
+        LeaderAndIsr {
+            leader: self.leader,
+            leader_epoch: self.leader_epoch + 1,
+            isr: self.isr.difference(removed).copied().collect(),
+            partition_epoch: self.partition_epoch + 1,
+        }
+    }
+
     /// The state when no replica can lead.
     pub fn offline(&self) -> LeaderAndIsr {
         LeaderAndIsr {

@@ -842,18 +842,11 @@ impl Controller {
                     .copied()
                     .collect();
                 if !dead.is_empty() {
-                    let isr: BTreeSet<BrokerId> = state.isr.difference(&dead).copied().collect();
-                    // The ZooKeeper-era controller bumps the leader epoch here too.
-                    let next = LeaderAndIsr {
-                        leader: state.leader,
-                        leader_epoch: state.leader_epoch + 1,
-                        isr: isr.clone(),
-                        partition_epoch: state.partition_epoch + 1,
-                    };
+                    let next = state.shrunk(&dead);
                     let event = EventKind::IsrShrunkByController {
                         tp: tp.clone(),
                         removed: dead,
-                        isr,
+                        isr: next.isr.clone(),
                         leader_epoch: next.leader_epoch,
                         shutting_down: false,
                     };
@@ -1437,18 +1430,12 @@ impl Controller {
                     changes.push((tp.clone(), next, event));
                 }
             } else if state.leader.is_some() && state.isr.contains(&broker) {
-                let mut isr = state.isr.clone();
-                isr.remove(&broker);
-                let next = LeaderAndIsr {
-                    leader: state.leader,
-                    leader_epoch: state.leader_epoch + 1,
-                    isr: isr.clone(),
-                    partition_epoch: state.partition_epoch + 1,
-                };
+                let removed = BTreeSet::from([broker]);
+                let next = state.shrunk(&removed);
                 let event = EventKind::IsrShrunkByController {
                     tp: tp.clone(),
-                    removed: BTreeSet::from([broker]),
-                    isr,
+                    removed,
+                    isr: next.isr.clone(),
                     leader_epoch: next.leader_epoch,
                     shutting_down: true,
                 };

@@ -146,6 +146,20 @@ pub struct JoinGroupResponse {
     pub members: Vec<Subscription>,
 }
 
+impl JoinGroupResponse {
+    /// An answer that carries only an error (and the member id, for MEMBER_ID_REQUIRED).
+    pub fn failed(member_id: impl Into<String>, error: GroupError) -> JoinGroupResponse {
+        JoinGroupResponse {
+            error: Some(error),
+            generation: -1,
+            protocol: None,
+            leader: String::new(),
+            member_id: member_id.into(),
+            members: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncGroup {
     pub group_id: String,
@@ -452,16 +466,11 @@ impl Coordinator {
     /// whose join changes nothing) or when the join phase completes.
     pub fn join(&mut self, now_ms: i64, reply_to: ReplyTo, request: JoinGroup) {
         self.now_ms = now_ms;
-        let error = |member_id: &str, error| JoinGroupResponse {
-            error: Some(error),
-            generation: -1,
-            protocol: None,
-            leader: String::new(),
-            member_id: member_id.to_string(),
-            members: Vec::new(),
-        };
         if request.group_id.is_empty() {
-            return self.reply(Reply::Join(reply_to, error("", GroupError::InvalidGroupId)));
+            return self.reply(Reply::Join(
+                reply_to,
+                JoinGroupResponse::failed("", GroupError::InvalidGroupId),
+            ));
         }
         let config = &self.config;
         if !(config.group_min_session_timeout_ms..=config.group_max_session_timeout_ms)
@@ -469,7 +478,7 @@ impl Coordinator {
         {
             return self.reply(Reply::Join(
                 reply_to,
-                error(&request.member_id, GroupError::InvalidSessionTimeout),
+                JoinGroupResponse::failed(&request.member_id, GroupError::InvalidSessionTimeout),
             ));
         }
         let new_member = request.member_id.is_empty();
@@ -477,7 +486,7 @@ impl Coordinator {
             if !new_member {
                 return self.reply(Reply::Join(
                     reply_to,
-                    error(&request.member_id, GroupError::UnknownMemberId),
+                    JoinGroupResponse::failed(&request.member_id, GroupError::UnknownMemberId),
                 ));
             }
             self.groups
@@ -488,13 +497,16 @@ impl Coordinator {
         if g.state == GroupState::Dead {
             return self.reply(Reply::Join(
                 reply_to,
-                error(&request.member_id, GroupError::CoordinatorNotAvailable),
+                JoinGroupResponse::failed(&request.member_id, GroupError::CoordinatorNotAvailable),
             ));
         }
         if !g.supports(&request.protocol_type, &request.protocols) {
             return self.reply(Reply::Join(
                 reply_to,
-                error(&request.member_id, GroupError::InconsistentGroupProtocol),
+                JoinGroupResponse::failed(
+                    &request.member_id,
+                    GroupError::InconsistentGroupProtocol,
+                ),
             ));
         }
         let known = g.members.contains_key(&request.member_id)
@@ -502,7 +514,7 @@ impl Coordinator {
         if !known && g.members.len() + g.pending.len() >= self.config.group_max_size {
             return self.reply(Reply::Join(
                 reply_to,
-                error("", GroupError::GroupMaxSizeReached),
+                JoinGroupResponse::failed("", GroupError::GroupMaxSizeReached),
             ));
         }
         if new_member {
@@ -531,7 +543,7 @@ impl Coordinator {
                 .insert(id.clone(), deadline);
             return self.reply(Reply::Join(
                 reply_to,
-                error(&id, GroupError::MemberIdRequired),
+                JoinGroupResponse::failed(&id, GroupError::MemberIdRequired),
             ));
         }
         let member_id = request.member_id.clone();
@@ -548,7 +560,10 @@ impl Coordinator {
         if let Err(e) =
             self.groups[&group_id].validate_member(&member_id, request.group_instance_id.as_deref())
         {
-            return self.reply(Reply::Join(reply_to, error(&member_id, e)));
+            return self.reply(Reply::Join(
+                reply_to,
+                JoinGroupResponse::failed(&member_id, e),
+            ));
         }
         let g = self.groups.get_mut(&group_id).expect("a group");
         let member = g.members.get_mut(&member_id).expect("validated");
@@ -577,7 +592,7 @@ impl Coordinator {
             GroupState::Empty | GroupState::Dead => {
                 return self.reply(Reply::Join(
                     reply_to,
-                    error(&member_id, GroupError::UnknownMemberId),
+                    JoinGroupResponse::failed(&member_id, GroupError::UnknownMemberId),
                 ));
             }
         }
@@ -643,14 +658,7 @@ impl Coordinator {
         if let Some(to) = member.awaiting_join.take() {
             self.replies.push(Reply::Join(
                 to,
-                JoinGroupResponse {
-                    error: Some(GroupError::FencedInstanceId),
-                    generation: -1,
-                    protocol: None,
-                    leader: String::new(),
-                    member_id: old.to_string(),
-                    members: Vec::new(),
-                },
+                JoinGroupResponse::failed(old.to_string(), GroupError::FencedInstanceId),
             ));
         }
         if let Some(to) = member.awaiting_sync.take() {
@@ -1038,14 +1046,7 @@ impl Coordinator {
         if let Some(to) = member.awaiting_join.take() {
             self.replies.push(Reply::Join(
                 to,
-                JoinGroupResponse {
-                    error: Some(GroupError::UnknownMemberId),
-                    generation: -1,
-                    protocol: None,
-                    leader: String::new(),
-                    member_id: String::new(),
-                    members: Vec::new(),
-                },
+                JoinGroupResponse::failed(String::new(), GroupError::UnknownMemberId),
             ));
         }
         let g = self.groups.get_mut(group_id).expect("a group");
