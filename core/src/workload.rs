@@ -308,33 +308,34 @@ impl TestProducer {
     /// The connection to `broker` broke: its requests in flight may or may not have
     /// been written, and the answer will never come.
     fn on_connection_lost(&mut self, broker: BrokerId, now_ms: i64) {
-        let broken: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, f)| f.broker == broker)
-            .map(|(&c, _)| c)
-            .collect();
-        for correlation_id in broken {
-            let flight = self
-                .in_flight
-                .remove(&correlation_id)
-                .expect("listed above");
-            self.give_up(flight, now_ms);
-        }
+        self.give_up_where(|f| f.broker == broker, now_ms);
         if self.metadata_to == Some(broker) {
             self.metadata_pending = None;
         }
         self.refresh_metadata = true;
     }
 
-    fn give_up(&mut self, flight: InFlight, now_ms: i64) {
-        self.stats.unknown += flight.records as u64;
-        self.leaders.remove(&flight.tp);
-        self.refresh_metadata = true;
-        for &i in &flight.ops {
-            self.history[i].outcome = Outcome::Unknown {
-                completed_ms: now_ms,
-            };
+    /// Gives up on the requests in flight that `which` picks: their outcome is unknown.
+    fn give_up_where(&mut self, which: impl Fn(&InFlight) -> bool, now_ms: i64) {
+        let abandoned: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| which(f))
+            .map(|(&c, _)| c)
+            .collect();
+        for correlation_id in abandoned {
+            let flight = self
+                .in_flight
+                .remove(&correlation_id)
+                .expect("listed above");
+            self.stats.unknown += flight.records as u64;
+            self.leaders.remove(&flight.tp);
+            self.refresh_metadata = true;
+            for &i in &flight.ops {
+                self.history[i].outcome = Outcome::Unknown {
+                    completed_ms: now_ms,
+                };
+            }
         }
     }
 
@@ -390,26 +391,7 @@ impl Actor for TestProducer {
     }
 
     fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
-        let late: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, f)| f.give_up_ms <= now_ms)
-            .map(|(&c, _)| c)
-            .collect();
-        for correlation_id in late {
-            let flight = self
-                .in_flight
-                .remove(&correlation_id)
-                .expect("listed above");
-            self.stats.unknown += flight.records as u64;
-            self.leaders.remove(&flight.tp);
-            self.refresh_metadata = true;
-            for &i in &flight.ops {
-                self.history[i].outcome = Outcome::Unknown {
-                    completed_ms: now_ms,
-                };
-            }
-        }
+        self.give_up_where(|f| f.give_up_ms <= now_ms, now_ms);
         if self.metadata_pending.is_some_and(|at| at <= now_ms) {
             // The metadata request got no answer: ask the next broker.
             self.metadata_pending = None;

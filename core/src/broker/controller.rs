@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::controller::{
-    Assignment, ElectionKind, IsrChange, LeaderAndIsr, apply_isr_change, assign_added_partitions,
-    assign_new_topic, elect_leader, leader_imbalance,
+    Assignment, Election, ElectionKind, IsrChange, LeaderAndIsr, apply_isr_change,
+    assign_added_partitions, assign_new_topic, elect_leader, leader_imbalance,
 };
 use crate::event::{ElectionReason, Event, EventKind};
 use crate::metadata::{MetadataError, SessionId};
@@ -866,7 +866,6 @@ impl Controller {
             .or_else(|| elect_leader(kind, assignment, &state.isr, &live, &BTreeSet::new()));
             match election {
                 Some(election) => {
-                    let next = state.elected(&election);
                     let reason = match state.leader {
                         Some(previous) => ElectionReason::LeaderFailed { previous },
                         None if state.leader_epoch == 0 && state.partition_epoch == 0 => {
@@ -874,15 +873,7 @@ impl Controller {
                         }
                         None => ElectionReason::ReplicaCameBack,
                     };
-                    let event = EventKind::LeaderElected {
-                        tp: tp.clone(),
-                        leader: election.leader,
-                        leader_epoch: next.leader_epoch,
-                        isr: next.isr.clone(),
-                        unclean: election.unclean,
-                        reason,
-                    };
-                    changes.push((tp.clone(), next, event));
+                    changes.push(elected(tp, state, &election, reason));
                 }
                 None if state.leader.is_some() => {
                     let next = state.offline();
@@ -1418,16 +1409,8 @@ impl Controller {
                 if let Some(election) =
                     elect_leader(kind, assignment, &state.isr, &live, &self.shutting_down)
                 {
-                    let next = state.elected(&election);
-                    let event = EventKind::LeaderElected {
-                        tp: tp.clone(),
-                        leader: election.leader,
-                        leader_epoch: next.leader_epoch,
-                        isr: next.isr.clone(),
-                        unclean: false,
-                        reason: ElectionReason::ControlledShutdown { previous: broker },
-                    };
-                    changes.push((tp.clone(), next, event));
+                    let reason = ElectionReason::ControlledShutdown { previous: broker };
+                    changes.push(elected(tp, state, &election, reason));
                 }
             } else if state.leader.is_some() && state.isr.contains(&broker) {
                 let removed = BTreeSet::from([broker]);
@@ -1477,20 +1460,30 @@ impl Controller {
                 &BTreeSet::new(),
             ) && state.leader != Some(election.leader)
             {
-                let next = state.elected(&election);
-                let event = EventKind::LeaderElected {
-                    tp: tp.clone(),
-                    leader: election.leader,
-                    leader_epoch: next.leader_epoch,
-                    isr: next.isr.clone(),
-                    unclean: false,
-                    reason: ElectionReason::Preferred,
-                };
-                changes.push((tp, next, event));
+                changes.push(elected(&tp, state, &election, ElectionReason::Preferred));
             }
         }
         self.write_changes(changes, After::Rebalance { reply_to }, now_ms, out);
     }
+}
+
+/// The state change an election makes, with the event that narrates it.
+fn elected(
+    tp: &TopicPartition,
+    state: &LeaderAndIsr,
+    election: &Election,
+    reason: ElectionReason,
+) -> (TopicPartition, LeaderAndIsr, EventKind) {
+    let next = state.elected(election);
+    let event = EventKind::LeaderElected {
+        tp: tp.clone(),
+        leader: election.leader,
+        leader_epoch: next.leader_epoch,
+        isr: next.isr.clone(),
+        unclean: election.unclean,
+        reason,
+    };
+    (tp.clone(), next, event)
 }
 
 /// Broker ids and their broker epochs from the `Get`s of their registrations.

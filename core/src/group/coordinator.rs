@@ -176,6 +176,16 @@ pub struct SyncGroupResponse {
     pub assignment: Vec<TopicPartition>,
 }
 
+impl SyncGroupResponse {
+    /// An answer that carries only an error.
+    pub fn failed(error: GroupError) -> SyncGroupResponse {
+        SyncGroupResponse {
+            error: Some(error),
+            assignment: Vec::new(),
+        }
+    }
+}
+
 /// A reply to send: to whom, and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -664,10 +674,7 @@ impl Coordinator {
         if let Some(to) = member.awaiting_sync.take() {
             self.replies.push(Reply::Sync(
                 to,
-                SyncGroupResponse {
-                    error: Some(GroupError::FencedInstanceId),
-                    assignment: Vec::new(),
-                },
+                SyncGroupResponse::failed(GroupError::FencedInstanceId),
             ));
         }
         let g = self.groups.get_mut(group_id).expect("a group");
@@ -751,10 +758,7 @@ impl Coordinator {
                 if let Some(to) = m.awaiting_sync.take() {
                     self.replies.push(Reply::Sync(
                         to,
-                        SyncGroupResponse {
-                            error: Some(GroupError::RebalanceInProgress),
-                            assignment: Vec::new(),
-                        },
+                        SyncGroupResponse::failed(GroupError::RebalanceInProgress),
                     ));
                     m.session_deadline_ms = Some(now_ms + m.session_timeout_ms);
                 }
@@ -875,37 +879,44 @@ impl Coordinator {
 
     pub fn sync(&mut self, now_ms: i64, reply_to: ReplyTo, request: SyncGroup) {
         self.now_ms = now_ms;
-        let fail = |error| SyncGroupResponse {
-            error: Some(error),
-            assignment: Vec::new(),
-        };
         if request.group_id.is_empty() {
-            return self.reply(Reply::Sync(reply_to, fail(GroupError::InvalidGroupId)));
+            return self.reply(Reply::Sync(
+                reply_to,
+                SyncGroupResponse::failed(GroupError::InvalidGroupId),
+            ));
         }
         let Some(g) = self.groups.get(&request.group_id) else {
-            return self.reply(Reply::Sync(reply_to, fail(GroupError::UnknownMemberId)));
+            return self.reply(Reply::Sync(
+                reply_to,
+                SyncGroupResponse::failed(GroupError::UnknownMemberId),
+            ));
         };
         if g.state == GroupState::Dead {
             return self.reply(Reply::Sync(
                 reply_to,
-                fail(GroupError::CoordinatorNotAvailable),
+                SyncGroupResponse::failed(GroupError::CoordinatorNotAvailable),
             ));
         }
         if let Err(e) = g.validate_member(&request.member_id, request.group_instance_id.as_deref())
         {
-            return self.reply(Reply::Sync(reply_to, fail(e)));
+            return self.reply(Reply::Sync(reply_to, SyncGroupResponse::failed(e)));
         }
         if request.generation != g.generation {
-            return self.reply(Reply::Sync(reply_to, fail(GroupError::IllegalGeneration)));
+            return self.reply(Reply::Sync(
+                reply_to,
+                SyncGroupResponse::failed(GroupError::IllegalGeneration),
+            ));
         }
         let group_id = request.group_id.clone();
         match g.state {
-            GroupState::Empty => {
-                self.reply(Reply::Sync(reply_to, fail(GroupError::UnknownMemberId)))
-            }
-            GroupState::PreparingRebalance => {
-                self.reply(Reply::Sync(reply_to, fail(GroupError::RebalanceInProgress)))
-            }
+            GroupState::Empty => self.reply(Reply::Sync(
+                reply_to,
+                SyncGroupResponse::failed(GroupError::UnknownMemberId),
+            )),
+            GroupState::PreparingRebalance => self.reply(Reply::Sync(
+                reply_to,
+                SyncGroupResponse::failed(GroupError::RebalanceInProgress),
+            )),
             GroupState::Stable => {
                 let g = self.groups.get_mut(&group_id).expect("a group");
                 g.pending_sync.remove(&request.member_id);
