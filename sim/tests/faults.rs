@@ -2,6 +2,9 @@
 //! preferred-leader elections, partition additions, retention and `flush.ms`, on the
 //! simulated cluster. Replica invariants are checked after every step.
 
+mod common;
+
+use common::{kafka_2_4_timeouts, orders};
 use kafkasim_core::partition::Acks;
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::{Outcome, ProducerConfig};
@@ -11,17 +14,6 @@ use kafkasim_sim::disk::Crash;
 use kafkasim_sim::net::LinkConfig;
 use kafkasim_sim::runtime::run_seeded;
 use kafkasim_sim::snapshot::ClusterSnapshot;
-
-fn orders(p: u32) -> TopicPartition {
-    TopicPartition::new("orders", p)
-}
-
-fn fast(builder: ClusterBuilder) -> ClusterBuilder {
-    builder.broker_config(|b| {
-        b.zookeeper_session_timeout_ms = 6_000;
-        b.replica_lag_time_max_ms = 10_000;
-    })
-}
 
 fn acked(c: &Cluster, producer: i32) -> usize {
     c.history(producer)
@@ -33,7 +25,7 @@ fn acked(c: &Cluster, producer: i32) -> usize {
 #[test]
 fn a_paused_leader_is_replaced_and_cannot_commit_when_it_wakes() {
     let timeline = run_seeded(41, || async {
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .min_insync_replicas(2)
             .topic("orders", 3, 3)
             .start()
@@ -86,7 +78,7 @@ fn a_paused_leader_is_replaced_and_cannot_commit_when_it_wakes() {
 #[test]
 fn a_paused_controller_is_deposed_and_its_requests_are_ignored() {
     let timeline = run_seeded(42, || async {
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .topic("orders", 3, 3)
             .start()
             .await;
@@ -144,7 +136,7 @@ fn lossy_slow_links_break_connections_but_lose_no_acknowledged_write() {
             latency_max_ms: 30,
             loss: 0.01,
         };
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .min_insync_replicas(2)
             .topic("orders", 2, 3)
             .start()
@@ -197,7 +189,7 @@ fn lossy_slow_links_break_connections_but_lose_no_acknowledged_write() {
 #[test]
 fn held_links_delay_acks_all_without_losing_or_shrinking_anything() {
     let timeline = run_seeded(48, || async {
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .min_insync_replicas(2)
             .topic("orders", 1, 3)
             .start()
@@ -282,7 +274,7 @@ async fn bounce_preferred_leader(c: &mut Cluster) -> (i32, Vec<TopicPartition>) 
 #[test]
 fn leadership_returns_to_the_preferred_replica_automatically() {
     let timeline = run_seeded(44, || async {
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .topic("orders", 3, 3)
             .start()
             .await;
@@ -307,7 +299,7 @@ fn leadership_returns_to_the_preferred_replica_automatically() {
 #[test]
 fn a_preferred_election_on_demand_moves_leaders_back_at_once() {
     run_seeded(45, || async {
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .broker_config(|b| b.controller.auto_leader_rebalance_enable = false)
             .topic("orders", 3, 3)
             .start()
@@ -336,7 +328,7 @@ fn a_preferred_election_on_demand_moves_leaders_back_at_once() {
 #[test]
 fn a_topic_grows_new_partitions_with_kafka_placement_and_never_shrinks() {
     let timeline = run_seeded(46, || async {
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .topic("orders", 2, 2)
             .start()
             .await;
@@ -369,7 +361,7 @@ fn retention_deletes_old_segments_on_every_replica() {
         let mut topic = TopicConfig::default();
         topic.log.segment_bytes = 200;
         topic.log.retention_ms = 20_000;
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .broker_config(|b| b.log_retention_check_interval_ms = 5_000)
             .topic_with("orders", 1, 3, topic)
             .start()
@@ -403,7 +395,7 @@ fn flush_ms_bounds_what_a_power_loss_of_every_replica_takes() {
         let mut topic = TopicConfig::default();
         topic.log.flush_ms = 100;
         topic.min_insync_replicas = 2;
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .topic_with("orders", 1, 3, topic)
             .start()
             .await;
@@ -435,7 +427,7 @@ fn flush_ms_bounds_what_a_power_loss_of_every_replica_takes() {
 #[test]
 fn a_controlled_shutdown_hands_leadership_over_at_once_and_restarts_without_recovery() {
     let timeline = run_seeded(49, || async {
-        let mut c = fast(ClusterBuilder::new(3))
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .min_insync_replicas(2)
             .topic("orders", 3, 3)
             .start()

@@ -4,6 +4,9 @@
 //! keep. Replica invariants are checked after every step of every node (they panic on
 //! a violation) except where a lesson shows a violation on purpose (they record it).
 
+mod common;
+
+use common::{kafka_2_4_timeouts, orders};
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::ProducerConfig;
@@ -27,19 +30,6 @@ fn show(lesson: &str, timeline: &str) {
             println!("{line}");
         }
     }
-}
-
-/// Kafka 2.4's failure detection (zookeeper.session.timeout.ms = 6000,
-/// replica.lag.time.max.ms = 10000): the same rules, shorter runs.
-fn kafka_2_4_timeouts(builder: ClusterBuilder) -> ClusterBuilder {
-    builder.broker_config(|b| {
-        b.zookeeper_session_timeout_ms = 6_000;
-        b.replica_lag_time_max_ms = 10_000;
-    })
-}
-
-fn orders(p: u32) -> TopicPartition {
-    TopicPartition::new("orders", p)
 }
 
 /// A partition of `orders` whose leader is the controller, so cutting its followers

@@ -1,0 +1,18 @@
+//! Helpers shared by the sim test files.
+
+use kafkasim_core::protocol::TopicPartition;
+use kafkasim_sim::cluster::ClusterBuilder;
+
+/// Kafka 2.4's failure detection (zookeeper.session.timeout.ms = 6000,
+/// replica.lag.time.max.ms = 10000): the same rules, shorter runs.
+pub fn kafka_2_4_timeouts(builder: ClusterBuilder) -> ClusterBuilder {
+    builder.broker_config(|b| {
+        b.zookeeper_session_timeout_ms = 6_000;
+        b.replica_lag_time_max_ms = 10_000;
+    })
+}
+
+/// Partition `p` of the tests' topic, `orders`.
+pub fn orders(p: u32) -> TopicPartition {
+    TopicPartition::new("orders", p)
+}
