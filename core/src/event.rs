@@ -131,6 +131,18 @@ pub enum EventKind {
         broker: BrokerId,
         request_epoch: u64,
     },
+    /// The group coordinator on `broker` changed a group.
+    Group {
+        broker: BrokerId,
+        event: crate::group::coordinator::GroupEvent,
+    },
+    /// A `__consumer_offsets` record the coordinator could not read was skipped.
+    OffsetsRecordSkipped {
+        broker: BrokerId,
+        tp: TopicPartition,
+        offset: i64,
+        error: String,
+    },
     /// A zombie: a request carried an older controller epoch.
     StaleControllerIgnored {
         broker: BrokerId,
@@ -341,6 +353,17 @@ impl Event {
                 current,
             } => format!(
                 "broker {broker} ignored a request from a deposed controller (epoch {epoch}, current {current})"
+            ),
+            EventKind::Group { broker, event } => {
+                format!("coordinator {broker}: {}", event.explain())
+            }
+            EventKind::OffsetsRecordSkipped {
+                broker,
+                tp,
+                offset,
+                error,
+            } => format!(
+                "broker {broker} skipped the record at offset {offset} of {tp} while loading groups: {error}"
             ),
         }
     }

@@ -10,6 +10,9 @@ use bytes::Bytes;
 
 use crate::config::LogConfig;
 use crate::controller::{Assignment, IsrChangeRejected, LeaderAndIsr};
+use crate::group::coordinator::{
+    GroupError, JoinGroup, JoinGroupResponse, SyncGroup, SyncGroupResponse,
+};
 use crate::metadata::{MetadataError, Notification, SessionId};
 use crate::partition::{Acks, FetchRequest, FetchResponse, PartitionError};
 use crate::record::Record;
@@ -368,6 +371,84 @@ pub struct CreateTopicResponse {
     pub result: Result<Assignment, ClientError>,
 }
 
+/// A consumer group request, to any broker (FindCoordinator) or to the group's
+/// coordinator (the rest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupRequest {
+    /// Which broker coordinates the group: the leader of its `__consumer_offsets`
+    /// partition.
+    FindCoordinator {
+        group_id: String,
+    },
+    Join(JoinGroup),
+    Sync(SyncGroup),
+    Heartbeat {
+        group_id: String,
+        member_id: String,
+        group_instance_id: Option<String>,
+        generation: i32,
+    },
+    Leave {
+        group_id: String,
+        member_id: String,
+        group_instance_id: Option<String>,
+    },
+    /// `generation` -1 and no member id: a commit from outside the group.
+    OffsetCommit {
+        group_id: String,
+        member_id: String,
+        group_instance_id: Option<String>,
+        generation: i32,
+        offsets: Vec<(TopicPartition, i64)>,
+    },
+    OffsetFetch {
+        group_id: String,
+        partitions: Vec<TopicPartition>,
+    },
+}
+
+impl GroupRequest {
+    /// The group the request is about.
+    pub fn group_id(&self) -> &str {
+        match self {
+            GroupRequest::FindCoordinator { group_id }
+            | GroupRequest::Heartbeat { group_id, .. }
+            | GroupRequest::Leave { group_id, .. }
+            | GroupRequest::OffsetCommit { group_id, .. }
+            | GroupRequest::OffsetFetch { group_id, .. } => group_id,
+            GroupRequest::Join(j) => &j.group_id,
+            GroupRequest::Sync(s) => &s.group_id,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupResponse {
+    FindCoordinator(Result<BrokerId, GroupError>),
+    Join(JoinGroupResponse),
+    Sync(SyncGroupResponse),
+    Heartbeat(Result<(), GroupError>),
+    Leave(Result<(), GroupError>),
+    OffsetCommit(Result<(), GroupError>),
+    /// The committed offset of each partition asked for, -1 where there is none.
+    OffsetFetch(Result<Vec<(TopicPartition, i64)>, GroupError>),
+}
+
+impl GroupResponse {
+    /// The error, if the request failed.
+    pub fn error(&self) -> Option<GroupError> {
+        match self {
+            GroupResponse::FindCoordinator(r) => r.as_ref().err().copied(),
+            GroupResponse::Join(r) => r.error,
+            GroupResponse::Sync(r) => r.error,
+            GroupResponse::Heartbeat(r)
+            | GroupResponse::Leave(r)
+            | GroupResponse::OffsetCommit(r) => r.as_ref().err().copied(),
+            GroupResponse::OffsetFetch(r) => r.as_ref().err().copied(),
+        }
+    }
+}
+
 /// Everything that travels between nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -443,6 +524,14 @@ pub enum Message {
         correlation_id: u64,
         moved: Vec<TopicPartition>,
     },
+    Group {
+        correlation_id: u64,
+        request: GroupRequest,
+    },
+    GroupReply {
+        correlation_id: u64,
+        response: GroupResponse,
+    },
 }
 
 impl Message {
@@ -483,6 +572,24 @@ impl Message {
             Message::ControlledShutdownReply { .. } => "ControlledShutdownResponse",
             Message::ElectLeaders { .. } => "ElectLeaders",
             Message::ElectLeadersReply { .. } => "ElectLeadersResponse",
+            Message::Group { request, .. } => match request {
+                GroupRequest::FindCoordinator { .. } => "FindCoordinator",
+                GroupRequest::Join(_) => "JoinGroup",
+                GroupRequest::Sync(_) => "SyncGroup",
+                GroupRequest::Heartbeat { .. } => "Heartbeat",
+                GroupRequest::Leave { .. } => "LeaveGroup",
+                GroupRequest::OffsetCommit { .. } => "OffsetCommit",
+                GroupRequest::OffsetFetch { .. } => "OffsetFetch",
+            },
+            Message::GroupReply { response, .. } => match response {
+                GroupResponse::FindCoordinator(_) => "FindCoordinatorResponse",
+                GroupResponse::Join(_) => "JoinGroupResponse",
+                GroupResponse::Sync(_) => "SyncGroupResponse",
+                GroupResponse::Heartbeat(_) => "HeartbeatResponse",
+                GroupResponse::Leave(_) => "LeaveGroupResponse",
+                GroupResponse::OffsetCommit(_) => "OffsetCommitResponse",
+                GroupResponse::OffsetFetch(_) => "OffsetFetchResponse",
+            },
         }
     }
 }

@@ -93,7 +93,10 @@ impl Harness {
     }
 
     fn replies(&mut self) -> Vec<Reply> {
-        self.c.take_replies()
+        let mut replies = self.c.take_replies();
+        // Nothing stores groups here: replies waiting for a write go out at once.
+        replies.extend(self.c.take_writes().into_iter().flat_map(|w| w.replies));
+        replies
     }
 
     fn state(&self) -> GroupState {

@@ -23,8 +23,8 @@ use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
 use kafkasim_core::controller::Assignment;
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{
-    Actor, ClientError, ConsumerFetch, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox,
-    ProduceRequest, TopicConfig, TopicPartition, ZOOKEEPER,
+    Actor, ClientError, ConsumerFetch, CreateTopic, FIRST_CLIENT, GroupRequest, GroupResponse,
+    Message, NodeId, Outbox, ProduceRequest, TopicConfig, TopicPartition, ZOOKEEPER,
 };
 use kafkasim_core::record::Record;
 use kafkasim_core::replication::BrokerId;
@@ -928,6 +928,69 @@ impl Cluster {
             })
             .collect();
         Ok((values, records.high_watermark))
+    }
+
+    /// Sends one group request from the admin client to `broker` and waits up to
+    /// `timeout_ms` for the answer (None: no answer, or the connection broke).
+    pub async fn group_request(
+        &mut self,
+        broker: BrokerId,
+        request: GroupRequest,
+        timeout_ms: i64,
+    ) -> Option<GroupResponse> {
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        self.world.net.send(
+            FIRST_CLIENT,
+            broker,
+            Message::Group {
+                correlation_id,
+                request,
+            },
+        );
+        self.await_reply(broker, timeout_ms, |m| match m {
+            Message::GroupReply {
+                correlation_id: c,
+                response,
+            } if c == correlation_id => Some(response),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The group's coordinator, asked of the live brokers in turn until one names it
+    /// (the first lookup creates `__consumer_offsets`), or an error after `timeout_ms`.
+    pub async fn find_coordinator(
+        &mut self,
+        group: &str,
+        timeout_ms: i64,
+    ) -> Result<BrokerId, String> {
+        let start = self.now_ms();
+        let mut last = String::from("no answer");
+        while self.now_ms() - start < timeout_ms {
+            let live: Vec<BrokerId> = self
+                .broker_ids
+                .clone()
+                .into_iter()
+                .filter(|b| self.is_up(*b))
+                .collect();
+            for broker in live {
+                let request = GroupRequest::FindCoordinator {
+                    group_id: group.to_string(),
+                };
+                match self.group_request(broker, request, 1_000).await {
+                    Some(GroupResponse::FindCoordinator(Ok(coordinator))) => {
+                        return Ok(coordinator);
+                    }
+                    Some(GroupResponse::FindCoordinator(Err(e))) => last = e.code().to_string(),
+                    _ => {}
+                }
+            }
+            self.sleep_ms(200).await;
+        }
+        Err(format!(
+            "no coordinator for group {group} within {timeout_ms} ms: {last}"
+        ))
     }
 
     /// The writes made with [`Cluster::produce`].

@@ -7,6 +7,7 @@
 //! crash and starts a new broker from what is left.
 
 pub mod controller;
+mod groups;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +29,7 @@ use crate::replication::epoch::LeaderEpochCache;
 use crate::zookeeper::{BROKER_IDS, CONTROLLER, broker_path};
 
 use self::controller::{Controller, ControllerConfig};
+use crate::group::coordinator::{Coordinator, CoordinatorConfig};
 
 /// A broker's configuration: Kafka's broker-level names and defaults (Kafka 4.0, with
 /// ZooKeeper-era settings where KRaft has none).
@@ -62,6 +64,15 @@ pub struct BrokerConfig {
     pub controlled_shutdown_retry_backoff_ms: i64,
     /// Topic configs for topics created without their own.
     pub default_topic_config: TopicConfig,
+    /// `offsets.topic.num.partitions`: how many partitions `__consumer_offsets` gets.
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.topic.replication.factor`: the topic is not created while fewer brokers
+    /// are alive.
+    pub offsets_topic_replication_factor: usize,
+    /// `offsets.commit.timeout.ms`: how long a commit may wait for the ISR.
+    pub offsets_commit_timeout_ms: i64,
+    /// The group coordinator's `group.*` configs.
+    pub group: CoordinatorConfig,
 }
 
 impl Default for BrokerConfig {
@@ -81,6 +92,10 @@ impl Default for BrokerConfig {
             controlled_shutdown_max_retries: 3,
             controlled_shutdown_retry_backoff_ms: 5_000,
             default_topic_config: TopicConfig::default(),
+            offsets_topic_num_partitions: 50,
+            offsets_topic_replication_factor: 3,
+            offsets_commit_timeout_ms: 5_000,
+            group: CoordinatorConfig::default(),
         }
     }
 }
@@ -229,6 +244,12 @@ pub struct Broker {
     rng_seed: u64,
     controllers_started: u64,
     shutdown: Option<Shutdown>,
+    /// The group coordinator for the `__consumer_offsets` partitions this broker leads.
+    coordinator: Coordinator,
+    /// The `__consumer_offsets` partitions whose groups are loaded.
+    coordinated: BTreeSet<u32>,
+    group_writes: Vec<groups::PendingGroupWrite>,
+    offsets_topic_requested_ms: Option<i64>,
     /// The time of the latest input: timers at or before it that are still set are
     /// waiting on something else (a backoff), not due.
     now_ms: i64,
@@ -255,6 +276,7 @@ impl Broker {
         now_ms: i64,
         out: &mut Outbox,
     ) -> Broker {
+        let coordinator = Coordinator::new(config.group.clone(), rng_seed.rotate_left(17));
         let mut broker = Broker {
             id,
             config,
@@ -281,6 +303,10 @@ impl Broker {
             rng_seed,
             controllers_started: 0,
             shutdown: None,
+            coordinator,
+            coordinated: BTreeSet::new(),
+            group_writes: Vec::new(),
+            offsets_topic_requested_ms: None,
             now_ms,
         };
         broker.next_isr_check_ms = now_ms + broker.config.replica_lag_time_max_ms / 2;
@@ -954,6 +980,7 @@ impl Broker {
         self.take_partition_events(&tp, now_ms, out);
         self.complete_produces(&tp, now_ms, out);
         self.complete_parked_fetches(Some(&tp), now_ms, out);
+        self.offsets_leadership_changed(&tp, now_ms, out);
     }
 
     // ----- ISR changes -----------------------------------------------------------------
@@ -1058,7 +1085,8 @@ impl Broker {
 
     /// Answers the waiting acks=all produces of `tp` that the HW (or a lost leadership)
     /// settles.
-    fn complete_produces(&mut self, tp: &TopicPartition, _now_ms: i64, out: &mut Outbox) {
+    fn complete_produces(&mut self, tp: &TopicPartition, now_ms: i64, out: &mut Outbox) {
+        self.complete_group_writes(tp, now_ms, out);
         if self.produce_purgatory.is_empty() {
             return;
         }
@@ -1463,7 +1491,12 @@ impl Actor for Broker {
                     controller.on_elect_preferred(from, correlation_id, now_ms, out);
                 }
             }
+            Message::Group {
+                correlation_id,
+                request,
+            } => self.on_group_request(from, correlation_id, request, now_ms, out),
             Message::Zk(_)
+            | Message::GroupReply { .. }
             | Message::ProduceReply(_)
             | Message::FetchReply(_)
             | Message::MetadataReply(_)
@@ -1534,6 +1567,15 @@ impl Actor for Broker {
             );
         }
         self.complete_parked_fetches(None, now_ms, out);
+        self.expire_group_writes(now_ms, out);
+        if self
+            .coordinator
+            .next_timer_ms()
+            .is_some_and(|t| t <= now_ms)
+        {
+            self.coordinator.tick(now_ms);
+            self.drain_coordinator(now_ms, out);
+        }
         // ISR shrink, every replica.lag.time.max.ms / 2.
         if self.next_isr_check_ms <= now_ms {
             self.next_isr_check_ms = now_ms + (self.config.replica_lag_time_max_ms / 2).max(1);
@@ -1630,6 +1672,8 @@ impl Actor for Broker {
         consider(self.fetch_purgatory.iter().map(|p| p.deadline_ms).min());
         consider(self.alter_pending.values().map(|(_, at)| *at).min());
         consider(self.controller.as_ref().and_then(Controller::next_timer_ms));
+        consider(self.coordinator.next_timer_ms());
+        consider(self.next_group_write_deadline_ms());
         consider(
             self.shutdown
                 .as_ref()

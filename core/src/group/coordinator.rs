@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::assignor::Subscription;
+use super::storage::{StoredGroup, StoredMember, StoredOffset, StoredRecord};
 use crate::protocol::{NodeId, TopicPartition};
 use crate::rng::SplitMix64;
 
@@ -85,6 +86,9 @@ pub enum GroupError {
     GroupMaxSizeReached,
     IllegalGeneration,
     RebalanceInProgress,
+    /// This broker does not host the group: its `__consumer_offsets` partition is led
+    /// elsewhere (the client looks the coordinator up again).
+    NotCoordinator,
 }
 
 impl GroupError {
@@ -100,6 +104,7 @@ impl GroupError {
             GroupError::GroupMaxSizeReached => "GROUP_MAX_SIZE_REACHED",
             GroupError::IllegalGeneration => "ILLEGAL_GENERATION",
             GroupError::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            GroupError::NotCoordinator => "NOT_COORDINATOR",
         }
     }
 }
@@ -193,6 +198,14 @@ pub enum Reply {
     Sync(ReplyTo, SyncGroupResponse),
 }
 
+/// A group whose metadata must be written to `__consumer_offsets` before `replies` go
+/// out (Kafka's `storeGroup`: members learn their assignment only once it is stored).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupWrite {
+    pub group: String,
+    pub replies: Vec<Reply>,
+}
+
 /// What happened, for the narration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupEvent {
@@ -247,6 +260,7 @@ impl GroupEvent {
 struct Member {
     id: String,
     instance: Option<String>,
+    client_id: String,
     session_timeout_ms: i64,
     rebalance_timeout_ms: i64,
     protocols: Vec<(String, Subscription)>,
@@ -413,6 +427,7 @@ pub struct Coordinator {
     groups: BTreeMap<String, Group>,
     rng: SplitMix64,
     replies: Vec<Reply>,
+    writes: Vec<GroupWrite>,
     events: Vec<GroupEvent>,
     now_ms: i64,
 }
@@ -424,6 +439,7 @@ impl Coordinator {
             groups: BTreeMap::new(),
             rng: SplitMix64::new(rng_seed),
             replies: Vec::new(),
+            writes: Vec::new(),
             events: Vec::new(),
             now_ms: 0,
         }
@@ -440,6 +456,11 @@ impl Coordinator {
     /// Replies that became due (parked joins and syncs answered).
     pub fn take_replies(&mut self) -> Vec<Reply> {
         std::mem::take(&mut self.replies)
+    }
+
+    /// Groups to store, each with the replies that wait for the write.
+    pub fn take_writes(&mut self) -> Vec<GroupWrite> {
+        std::mem::take(&mut self.writes)
     }
 
     pub fn take_events(&mut self) -> Vec<GroupEvent> {
@@ -632,6 +653,7 @@ impl Coordinator {
         let member = Member {
             id: id.clone(),
             instance: request.group_instance_id.clone(),
+            client_id: request.client_id.clone(),
             session_timeout_ms: request.session_timeout_ms,
             rebalance_timeout_ms: request.rebalance_timeout_ms,
             protocols: request.protocols.clone(),
@@ -835,6 +857,10 @@ impl Coordinator {
             g.protocol = None;
             g.leader = None;
             self.transition(group_id, GroupState::Empty, why);
+            self.writes.push(GroupWrite {
+                group: group_id.to_string(),
+                replies: Vec::new(),
+            });
             return;
         }
         g.protocol = g.vote();
@@ -955,10 +981,11 @@ impl Coordinator {
                         kind: GroupEventKind::Assigned { generation },
                     });
                     let g = self.groups.get_mut(&group_id).expect("a group");
+                    let mut replies = Vec::new();
                     for m in g.members.values_mut() {
                         if let Some(to) = m.awaiting_sync.take() {
                             m.session_deadline_ms = Some(now_ms + m.session_timeout_ms);
-                            self.replies.push(Reply::Sync(
+                            replies.push(Reply::Sync(
                                 to,
                                 SyncGroupResponse {
                                     error: None,
@@ -967,6 +994,10 @@ impl Coordinator {
                             ));
                         }
                     }
+                    self.writes.push(GroupWrite {
+                        group: group_id.clone(),
+                        replies,
+                    });
                 }
             }
             GroupState::Dead => unreachable!("answered above"),
@@ -1076,7 +1107,8 @@ impl Coordinator {
     // ----- offsets -----------------------------------------------------------------------
 
     /// OffsetCommit: `generation` -1 with no member id is a commit from outside the group
-    /// (`assign()` consumers, tools). Errors apply to every partition.
+    /// (`assign()` consumers, tools). Errors apply to every partition. This checks and
+    /// stores at once; a broker checks, writes to `__consumer_offsets`, then stores.
     pub fn commit(
         &mut self,
         now_ms: i64,
@@ -1085,6 +1117,20 @@ impl Coordinator {
         instance: Option<&str>,
         generation: i32,
         offsets: &[(TopicPartition, i64)],
+    ) -> Result<(), GroupError> {
+        self.check_commit(now_ms, group_id, member_id, instance, generation)?;
+        self.store_offsets(now_ms, group_id, offsets);
+        Ok(())
+    }
+
+    /// Kafka's `validateOffsetCommit`; a valid commit also counts as a heartbeat.
+    pub fn check_commit(
+        &mut self,
+        now_ms: i64,
+        group_id: &str,
+        member_id: &str,
+        instance: Option<&str>,
+        generation: i32,
     ) -> Result<(), GroupError> {
         self.now_ms = now_ms;
         if !self.groups.contains_key(group_id) {
@@ -1118,6 +1164,20 @@ impl Coordinator {
             }
             GroupState::Empty | GroupState::Dead => {}
         }
+        Ok(())
+    }
+
+    /// Offsets that are stored (written to `__consumer_offsets`, or loaded from it).
+    pub fn store_offsets(
+        &mut self,
+        now_ms: i64,
+        group_id: &str,
+        offsets: &[(TopicPartition, i64)],
+    ) {
+        let g = self
+            .groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(group_id));
         for (tp, offset) in offsets {
             g.offsets.insert(
                 tp.clone(),
@@ -1128,7 +1188,6 @@ impl Coordinator {
                 },
             );
         }
-        Ok(())
     }
 
     /// OffsetFetch: the committed offset of each partition, -1 where there is none.
@@ -1148,6 +1207,167 @@ impl Coordinator {
                 (tp.clone(), offset)
             })
             .collect()
+    }
+
+    // ----- __consumer_offsets ------------------------------------------------------------
+
+    /// The group as its metadata record stores it (Kafka's `groupMetadataValue`).
+    pub fn stored_group(&self, group_id: &str) -> Option<StoredGroup> {
+        let g = self.groups.get(group_id)?;
+        let protocol = g.protocol.clone();
+        Some(StoredGroup {
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            generation: g.generation,
+            protocol: protocol.clone(),
+            leader: g.leader.clone(),
+            state_timestamp_ms: self.now_ms,
+            members: g
+                .members
+                .values()
+                .map(|m| StoredMember {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.instance.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: String::new(),
+                    rebalance_timeout_ms: m.rebalance_timeout_ms as i32,
+                    session_timeout_ms: m.session_timeout_ms as i32,
+                    subscription: m
+                        .protocols
+                        .iter()
+                        .find(|(n, _)| Some(n) == protocol.as_ref())
+                        .map(|(_, s)| s.clone())
+                        .unwrap_or_default(),
+                    assignment: m.assignment.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Loads what a `__consumer_offsets` partition holds, oldest first, when this broker
+    /// becomes its leader (Kafka's `loadGroupsAndOffsets`). The last record of each key
+    /// wins; a group with members is Stable and its members' sessions start now.
+    pub fn load(&mut self, now_ms: i64, records: impl IntoIterator<Item = StoredRecord>) {
+        self.now_ms = now_ms;
+        let mut offsets: BTreeMap<String, BTreeMap<TopicPartition, StoredOffset>> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Option<StoredGroup>> = BTreeMap::new();
+        for record in records {
+            match record {
+                StoredRecord::Offset { group, tp, value } => {
+                    let entry = offsets.entry(group).or_default();
+                    match value {
+                        Some(v) => entry.insert(tp, v),
+                        None => entry.remove(&tp),
+                    };
+                }
+                StoredRecord::Group { group, value } => {
+                    groups.insert(group, value);
+                }
+            }
+        }
+        for (id, stored) in groups {
+            let Some(stored) = stored else {
+                self.groups.remove(&id);
+                continue;
+            };
+            let mut g = Group::new(&id);
+            g.generation = stored.generation;
+            g.protocol_type = Some(stored.protocol_type).filter(|t| !t.is_empty());
+            g.protocol = stored.protocol.clone();
+            g.leader = stored.leader;
+            for m in stored.members {
+                let protocols = stored
+                    .protocol
+                    .iter()
+                    .map(|p| (p.clone(), m.subscription.clone()))
+                    .collect();
+                g.members.insert(
+                    m.member_id.clone(),
+                    Member {
+                        id: m.member_id,
+                        instance: m.group_instance_id,
+                        client_id: m.client_id,
+                        session_timeout_ms: i64::from(m.session_timeout_ms),
+                        rebalance_timeout_ms: i64::from(m.rebalance_timeout_ms),
+                        protocols,
+                        assignment: m.assignment,
+                        awaiting_join: None,
+                        awaiting_sync: None,
+                        is_new: false,
+                        session_deadline_ms: Some(now_ms + i64::from(m.session_timeout_ms)),
+                    },
+                );
+            }
+            let to = if g.members.is_empty() {
+                GroupState::Empty
+            } else {
+                GroupState::Stable
+            };
+            let generation = g.generation;
+            self.groups.insert(id.clone(), g);
+            self.transition(
+                &id,
+                to,
+                format!("loaded from __consumer_offsets in generation {generation}"),
+            );
+        }
+        for (id, stored) in offsets {
+            let g = self
+                .groups
+                .entry(id.clone())
+                .or_insert_with(|| Group::new(&id));
+            for (tp, v) in stored {
+                g.offsets.insert(
+                    tp,
+                    Committed {
+                        offset: v.offset,
+                        metadata: v.metadata,
+                        commit_ms: v.commit_timestamp_ms,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Drops the groups `unload` picks, when this broker stops leading their partition
+    /// (Kafka's `onGroupUnloaded`): parked JoinGroups and SyncGroups get NOT_COORDINATOR
+    /// and the members find the new coordinator.
+    pub fn unload(&mut self, now_ms: i64, unload: impl Fn(&str) -> bool) {
+        self.now_ms = now_ms;
+        let ids: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|id| unload(id))
+            .cloned()
+            .collect();
+        for id in ids {
+            let g = self.groups.remove(&id).expect("listed");
+            for m in g.members.into_values() {
+                if let Some(to) = m.awaiting_join {
+                    self.replies.push(Reply::Join(
+                        to,
+                        JoinGroupResponse::failed(m.id.clone(), GroupError::NotCoordinator),
+                    ));
+                }
+                if let Some(to) = m.awaiting_sync {
+                    self.replies.push(Reply::Sync(
+                        to,
+                        SyncGroupResponse::failed(GroupError::NotCoordinator),
+                    ));
+                }
+            }
+            if g.state != GroupState::Dead {
+                self.events.push(GroupEvent {
+                    time_ms: now_ms,
+                    group: id,
+                    kind: GroupEventKind::Transition {
+                        from: g.state,
+                        to: GroupState::Dead,
+                        why: "this broker no longer leads its __consumer_offsets partition"
+                            .to_string(),
+                    },
+                });
+            }
+        }
     }
 
     // ----- timers ------------------------------------------------------------------------

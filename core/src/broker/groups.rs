@@ -1,0 +1,481 @@
+//! The broker as group coordinator (Kafka's `GroupCoordinator` with its
+//! `GroupMetadataManager`): a broker coordinates the groups whose `__consumer_offsets`
+//! partition it leads. It loads their metadata and offsets from that partition when it
+//! becomes leader and drops them when it stops; commits and group assignments are
+//! written to the partition with acks=all and answered once the write is committed, so
+//! a new coordinator finds everything that was acknowledged.
+
+use crate::event::EventKind;
+use crate::group::coordinator::{GroupError, JoinGroupResponse, Reply, ReplyTo, SyncGroupResponse};
+use crate::group::storage::{self, OFFSETS_TOPIC, StoredOffset, partition_for_group};
+use crate::partition::{Acks, PartitionError};
+use crate::protocol::{
+    ClientError, CreateTopic, GroupRequest, GroupResponse, Message, NodeId, Outbox, TopicPartition,
+};
+use crate::record::{Compression, Record};
+use crate::replication::BrokerId;
+
+use super::Broker;
+
+/// How long a broker waits before asking the controller again to create
+/// `__consumer_offsets`.
+const OFFSETS_TOPIC_CREATE_BACKOFF_MS: i64 = 1_000;
+
+/// A write to `__consumer_offsets` waiting for the ISR (acks=all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct PendingGroupWrite {
+    tp: TopicPartition,
+    required_offset: i64,
+    deadline_ms: i64,
+    kind: GroupWriteKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum GroupWriteKind {
+    /// An OffsetCommit: stored in the coordinator's cache and answered once committed.
+    Commit {
+        reply_to: ReplyTo,
+        group: String,
+        offsets: Vec<(TopicPartition, i64)>,
+    },
+    /// A group's metadata: the SyncGroup answers wait for it.
+    Group { replies: Vec<Reply> },
+}
+
+impl GroupRequest {
+    /// The answer to this request when it fails with `error`.
+    pub fn failed(&self, error: GroupError) -> GroupResponse {
+        match self {
+            GroupRequest::FindCoordinator { .. } => GroupResponse::FindCoordinator(Err(error)),
+            GroupRequest::Join(j) => {
+                GroupResponse::Join(JoinGroupResponse::failed(j.member_id.clone(), error))
+            }
+            GroupRequest::Sync(_) => GroupResponse::Sync(SyncGroupResponse::failed(error)),
+            GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat(Err(error)),
+            GroupRequest::Leave { .. } => GroupResponse::Leave(Err(error)),
+            GroupRequest::OffsetCommit { .. } => GroupResponse::OffsetCommit(Err(error)),
+            GroupRequest::OffsetFetch { .. } => GroupResponse::OffsetFetch(Err(error)),
+        }
+    }
+}
+
+/// Kafka's mapping of a failed `__consumer_offsets` append to a group error
+/// (`GroupMetadataManager.storeOffsets`).
+fn group_error(error: &ClientError) -> GroupError {
+    match error {
+        ClientError::Partition(PartitionError::NotLeaderOrFollower { .. })
+        | ClientError::Partition(PartitionError::FencedLeaderEpoch { .. }) => {
+            GroupError::NotCoordinator
+        }
+        _ => GroupError::CoordinatorNotAvailable,
+    }
+}
+
+fn send_reply(out: &mut Outbox, to: NodeId, correlation_id: u64, response: GroupResponse) {
+    out.send(
+        to,
+        Message::GroupReply {
+            correlation_id,
+            response,
+        },
+    );
+}
+
+fn send_coordinator_reply(out: &mut Outbox, reply: Reply) {
+    let (to, response) = match reply {
+        Reply::Join(to, r) => (to, GroupResponse::Join(r)),
+        Reply::Sync(to, r) => (to, GroupResponse::Sync(r)),
+    };
+    send_reply(out, to.client, to.correlation_id, response);
+}
+
+impl Broker {
+    fn offsets_partition(&self, group_id: &str) -> u32 {
+        partition_for_group(group_id, self.config.offsets_topic_num_partitions)
+    }
+
+    /// Whether this broker has loaded the groups of `__consumer_offsets-partition`.
+    pub fn coordinates(&self, group_id: &str) -> bool {
+        self.coordinated.contains(&self.offsets_partition(group_id))
+    }
+
+    pub fn coordinator(&self) -> &crate::group::coordinator::Coordinator {
+        &self.coordinator
+    }
+
+    pub(super) fn on_group_request(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        request: GroupRequest,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        let reply_to = ReplyTo {
+            client: from,
+            correlation_id,
+        };
+        if let GroupRequest::FindCoordinator { group_id } = &request {
+            let result = self.find_coordinator(group_id, now_ms, out);
+            return send_reply(
+                out,
+                from,
+                correlation_id,
+                GroupResponse::FindCoordinator(result),
+            );
+        }
+        if !self.coordinates(request.group_id()) {
+            let response = request.failed(GroupError::NotCoordinator);
+            return send_reply(out, from, correlation_id, response);
+        }
+        let c = &mut self.coordinator;
+        let response = match request {
+            GroupRequest::FindCoordinator { .. } => unreachable!("answered above"),
+            GroupRequest::Join(join) => {
+                c.join(now_ms, reply_to, join);
+                None
+            }
+            GroupRequest::Sync(sync) => {
+                c.sync(now_ms, reply_to, sync);
+                None
+            }
+            GroupRequest::Heartbeat {
+                group_id,
+                member_id,
+                group_instance_id,
+                generation,
+            } => Some(GroupResponse::Heartbeat(c.heartbeat(
+                now_ms,
+                &group_id,
+                &member_id,
+                group_instance_id.as_deref(),
+                generation,
+            ))),
+            GroupRequest::Leave {
+                group_id,
+                member_id,
+                group_instance_id,
+            } => Some(GroupResponse::Leave(c.leave(
+                now_ms,
+                &group_id,
+                &member_id,
+                group_instance_id.as_deref(),
+            ))),
+            GroupRequest::OffsetCommit {
+                group_id,
+                member_id,
+                group_instance_id,
+                generation,
+                offsets,
+            } => match c.check_commit(
+                now_ms,
+                &group_id,
+                &member_id,
+                group_instance_id.as_deref(),
+                generation,
+            ) {
+                Err(e) => Some(GroupResponse::OffsetCommit(Err(e))),
+                Ok(()) => {
+                    let records = offsets
+                        .iter()
+                        .map(|(tp, offset)| {
+                            let value = storage::offset_value(&StoredOffset {
+                                offset: *offset,
+                                leader_epoch: -1,
+                                metadata: String::new(),
+                                commit_timestamp_ms: now_ms,
+                            });
+                            Record::new(
+                                now_ms,
+                                Some(&storage::offset_key(&group_id, tp)),
+                                Some(&value),
+                            )
+                        })
+                        .collect();
+                    let partition = self.offsets_partition(&group_id);
+                    let kind = GroupWriteKind::Commit {
+                        reply_to,
+                        group: group_id,
+                        offsets,
+                    };
+                    self.write_group_records(partition, records, kind, now_ms, out);
+                    None
+                }
+            },
+            GroupRequest::OffsetFetch {
+                group_id,
+                partitions,
+            } => Some(GroupResponse::OffsetFetch(Ok(
+                c.fetch_offsets(&group_id, &partitions)
+            ))),
+        };
+        if let Some(response) = response {
+            send_reply(out, from, correlation_id, response);
+        }
+        self.drain_coordinator(now_ms, out);
+    }
+
+    /// FindCoordinator: the leader of the group's `__consumer_offsets` partition. The
+    /// first lookup has the controller create the topic (Kafka creates it on demand,
+    /// once enough brokers are alive for `offsets.topic.replication.factor`).
+    fn find_coordinator(
+        &mut self,
+        group_id: &str,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) -> Result<BrokerId, GroupError> {
+        let tp = TopicPartition::new(OFFSETS_TOPIC, self.offsets_partition(group_id));
+        if let Some(ps) = self.metadata.partitions.get(&tp) {
+            return ps
+                .state
+                .leader
+                .filter(|l| self.metadata.live_brokers.contains(l))
+                .ok_or(GroupError::CoordinatorNotAvailable);
+        }
+        let replication_factor = self.config.offsets_topic_replication_factor;
+        let asked_recently = self
+            .offsets_topic_requested_ms
+            .is_some_and(|at| now_ms - at < OFFSETS_TOPIC_CREATE_BACKOFF_MS);
+        if let Some(controller) = self.controller_id
+            && self.metadata.live_brokers.len() >= replication_factor
+            && !asked_recently
+        {
+            self.offsets_topic_requested_ms = Some(now_ms);
+            let correlation_id = self.next_correlation;
+            self.next_correlation += 1;
+            out.send(
+                controller,
+                Message::CreateTopic(CreateTopic {
+                    correlation_id,
+                    name: OFFSETS_TOPIC.to_string(),
+                    partitions: self.config.offsets_topic_num_partitions,
+                    replication_factor,
+                    config: self.config.default_topic_config.clone(),
+                }),
+            );
+        }
+        Err(GroupError::CoordinatorNotAvailable)
+    }
+
+    /// Sends what the coordinator produced: events, replies, and group writes (whose
+    /// replies wait for the write).
+    pub(super) fn drain_coordinator(&mut self, now_ms: i64, out: &mut Outbox) {
+        for event in self.coordinator.take_events() {
+            let broker = self.id;
+            self.emit(now_ms, out, EventKind::Group { broker, event });
+        }
+        for reply in self.coordinator.take_replies() {
+            send_coordinator_reply(out, reply);
+        }
+        for write in self.coordinator.take_writes() {
+            let value = self
+                .coordinator
+                .stored_group(&write.group)
+                .map(|g| storage::group_value(&g));
+            let record = Record::new(
+                now_ms,
+                Some(&storage::group_key(&write.group)),
+                value.as_deref(),
+            );
+            let partition = self.offsets_partition(&write.group);
+            let kind = GroupWriteKind::Group {
+                replies: write.replies,
+            };
+            self.write_group_records(partition, vec![record], kind, now_ms, out);
+        }
+    }
+
+    fn write_group_records(
+        &mut self,
+        partition: u32,
+        records: Vec<Record>,
+        kind: GroupWriteKind,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
+        let appended = match self.replicas.get_mut(&tp) {
+            None => Err(ClientError::UnknownTopicOrPartition),
+            Some(r) => r
+                .partition
+                .append_as_leader(&records, Compression::None, Acks::All, now_ms)
+                .map_err(ClientError::Partition),
+        };
+        match appended {
+            Err(e) => self.finish_group_write(kind, Err(group_error(&e)), now_ms, out),
+            Ok(info) => {
+                self.take_partition_events(&tp, now_ms, out);
+                self.group_writes.push(PendingGroupWrite {
+                    tp: tp.clone(),
+                    required_offset: info.last_offset + 1,
+                    deadline_ms: now_ms + self.config.offsets_commit_timeout_ms,
+                    kind,
+                });
+                self.complete_produces(&tp, now_ms, out);
+                self.complete_parked_fetches(Some(&tp), now_ms, out);
+            }
+        }
+    }
+
+    fn finish_group_write(
+        &mut self,
+        kind: GroupWriteKind,
+        result: Result<(), GroupError>,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        match kind {
+            GroupWriteKind::Commit {
+                reply_to,
+                group,
+                offsets,
+            } => {
+                if result.is_ok() {
+                    self.coordinator.store_offsets(now_ms, &group, &offsets);
+                }
+                send_reply(
+                    out,
+                    reply_to.client,
+                    reply_to.correlation_id,
+                    GroupResponse::OffsetCommit(result),
+                );
+            }
+            GroupWriteKind::Group { replies } => {
+                for reply in replies {
+                    let reply = match (reply, result) {
+                        (reply, Ok(())) => reply,
+                        (Reply::Sync(to, _), Err(e)) => {
+                            Reply::Sync(to, SyncGroupResponse::failed(e))
+                        }
+                        (reply @ Reply::Join(..), Err(_)) => reply,
+                    };
+                    send_coordinator_reply(out, reply);
+                }
+            }
+        }
+    }
+
+    /// Settles the writes to `tp` that its HW (or a lost leadership) decides.
+    pub(super) fn complete_group_writes(
+        &mut self,
+        tp: &TopicPartition,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        if !self.group_writes.iter().any(|w| &w.tp == tp) {
+            return;
+        }
+        let mut settled = Vec::new();
+        let replicas = &self.replicas;
+        self.group_writes.retain(|w| {
+            if &w.tp != tp {
+                return true;
+            }
+            let outcome = match replicas.get(tp) {
+                None => Some(Err(GroupError::NotCoordinator)),
+                Some(r) => r
+                    .partition
+                    .check_enough_replicas_reach_offset(w.required_offset)
+                    .map(|r| r.map_err(|e| group_error(&ClientError::Partition(e)))),
+            };
+            match outcome {
+                None => true,
+                Some(result) => {
+                    settled.push((w.kind.clone(), result));
+                    false
+                }
+            }
+        });
+        for (kind, result) in settled {
+            self.finish_group_write(kind, result, now_ms, out);
+        }
+    }
+
+    /// Writes unanswered for `offsets.commit.timeout.ms` fail with
+    /// COORDINATOR_NOT_AVAILABLE (Kafka maps REQUEST_TIMED_OUT so).
+    pub(super) fn expire_group_writes(&mut self, now_ms: i64, out: &mut Outbox) {
+        let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.group_writes)
+            .into_iter()
+            .partition(|w| w.deadline_ms <= now_ms);
+        self.group_writes = waiting;
+        for w in late {
+            self.finish_group_write(
+                w.kind,
+                Err(GroupError::CoordinatorNotAvailable),
+                now_ms,
+                out,
+            );
+        }
+    }
+
+    pub(super) fn next_group_write_deadline_ms(&self) -> Option<i64> {
+        self.group_writes.iter().map(|w| w.deadline_ms).min()
+    }
+
+    /// After a LeaderAndIsr for a `__consumer_offsets` partition: a new leader loads its
+    /// groups, a former leader unloads them.
+    pub(super) fn offsets_leadership_changed(
+        &mut self,
+        tp: &TopicPartition,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        if tp.topic != OFFSETS_TOPIC {
+            return;
+        }
+        let Some(replica) = self.replicas.get(tp) else {
+            return;
+        };
+        let partition = tp.partition;
+        let is_leader = replica.partition.is_leader();
+        if is_leader && !self.coordinated.contains(&partition) {
+            let mut records = Vec::new();
+            let mut skipped = Vec::new();
+            match replica.partition.log().entries() {
+                Ok(entries) => {
+                    for entry in entries {
+                        let Some(key) = entry.message.key.as_deref() else {
+                            skipped.push((entry.offset, "a record without a key".to_string()));
+                            continue;
+                        };
+                        match storage::decode(key, entry.message.value.as_deref()) {
+                            Ok(record) => records.push(record),
+                            Err(e) => skipped.push((entry.offset, e.to_string())),
+                        }
+                    }
+                }
+                Err(e) => skipped.push((-1, e.to_string())),
+            }
+            let broker = self.id;
+            for (offset, error) in skipped {
+                self.emit(
+                    now_ms,
+                    out,
+                    EventKind::OffsetsRecordSkipped {
+                        broker,
+                        tp: tp.clone(),
+                        offset,
+                        error,
+                    },
+                );
+            }
+            let n = self.config.offsets_topic_num_partitions;
+            self.coordinator.load(
+                now_ms,
+                records.into_iter().filter(|r| {
+                    let group = match r {
+                        storage::StoredRecord::Offset { group, .. }
+                        | storage::StoredRecord::Group { group, .. } => group,
+                    };
+                    partition_for_group(group, n) == partition
+                }),
+            );
+            self.coordinated.insert(partition);
+        } else if !is_leader && self.coordinated.remove(&partition) {
+            let n = self.config.offsets_topic_num_partitions;
+            self.coordinator
+                .unload(now_ms, |group| partition_for_group(group, n) == partition);
+        }
+        self.drain_coordinator(now_ms, out);
+    }
+}
