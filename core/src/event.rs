@@ -136,6 +136,11 @@ pub enum EventKind {
         broker: BrokerId,
         event: crate::group::coordinator::GroupEvent,
     },
+    /// A consumer's client did something worth narrating.
+    Consumer {
+        client: NodeId,
+        event: crate::client::consumer::ConsumerEvent,
+    },
     /// A `__consumer_offsets` record the coordinator could not read was skipped.
     OffsetsRecordSkipped {
         broker: BrokerId,
@@ -357,6 +362,7 @@ impl Event {
             EventKind::Group { broker, event } => {
                 format!("coordinator {broker}: {}", event.explain())
             }
+            EventKind::Consumer { client, event } => event.explain(*client),
             EventKind::OffsetsRecordSkipped {
                 broker,
                 tp,

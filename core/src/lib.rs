@@ -5,6 +5,7 @@
 
 pub mod broker;
 pub mod checkpoint;
+pub mod client;
 pub mod config;
 pub mod controller;
 pub mod event;

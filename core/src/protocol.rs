@@ -524,6 +524,18 @@ pub enum Message {
         correlation_id: u64,
         moved: Vec<TopicPartition>,
     },
+    /// The earliest (log start) or latest (high watermark) offset of a partition, for
+    /// `auto.offset.reset` and `seekToBeginning`/`seekToEnd` (Kafka's ListOffsets).
+    ListOffsets {
+        correlation_id: u64,
+        tp: TopicPartition,
+        latest: bool,
+    },
+    ListOffsetsReply {
+        correlation_id: u64,
+        tp: TopicPartition,
+        result: Result<i64, ClientError>,
+    },
     Group {
         correlation_id: u64,
         request: GroupRequest,
@@ -572,6 +584,8 @@ impl Message {
             Message::ControlledShutdownReply { .. } => "ControlledShutdownResponse",
             Message::ElectLeaders { .. } => "ElectLeaders",
             Message::ElectLeadersReply { .. } => "ElectLeadersResponse",
+            Message::ListOffsets { .. } => "ListOffsets",
+            Message::ListOffsetsReply { .. } => "ListOffsetsResponse",
             Message::Group { request, .. } => match request {
                 GroupRequest::FindCoordinator { .. } => "FindCoordinator",
                 GroupRequest::Join(_) => "JoinGroup",

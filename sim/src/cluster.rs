@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
+use kafkasim_core::client::consumer::{Consumer, ConsumerConfig, ConsumerHistory};
 use kafkasim_core::controller::Assignment;
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{
@@ -168,6 +169,8 @@ impl ClusterBuilder {
             down: BTreeMap::new(),
             paused: BTreeSet::new(),
             producers: BTreeMap::new(),
+            consumers: BTreeMap::new(),
+            consumer_histories: BTreeMap::new(),
             admin_inbox,
             next_client: FIRST_CLIENT + 1,
             next_correlation: 1,
@@ -394,6 +397,9 @@ pub struct Cluster {
     down: BTreeMap<BrokerId, BrokerDisk>,
     paused: BTreeSet<NodeId>,
     producers: BTreeMap<NodeId, Slot<TestProducer>>,
+    consumers: BTreeMap<NodeId, Slot<Consumer>>,
+    /// Histories of consumers that crashed.
+    consumer_histories: BTreeMap<NodeId, ConsumerHistory>,
     admin_inbox: async_channel::Receiver<Envelope<Message>>,
     next_client: NodeId,
     next_correlation: u64,
@@ -1026,6 +1032,66 @@ impl Cluster {
         self.producers.insert(addr, slot.clone());
         self.spawn_node(addr, &format!("producer-{addr}"), slot);
         addr
+    }
+
+    /// Starts a consumer node (a client and its application); returns its address.
+    pub fn add_consumer(&mut self, mut config: ConsumerConfig) -> NodeId {
+        let addr = self.next_client;
+        self.next_client += 1;
+        if config.bootstrap.is_empty() {
+            config.bootstrap = self.broker_ids.clone();
+        }
+        let consumer = Consumer::new(config, addr, self.now_ms());
+        let slot = Arc::new(Mutex::new(Some(consumer)));
+        self.consumers.insert(addr, slot.clone());
+        self.spawn_node(addr, &format!("consumer-{addr}"), slot);
+        addr
+    }
+
+    /// Runs `f` on a consumer (None once it crashed).
+    pub fn with_consumer<T>(
+        &self,
+        consumer: NodeId,
+        f: impl FnOnce(&mut Consumer) -> T,
+    ) -> Option<T> {
+        let slot = self.consumers.get(&consumer)?;
+        let mut guard = lock(slot);
+        guard.as_mut().map(f)
+    }
+
+    /// The consumer's history, also after a crash.
+    pub fn consumer_history(&self, consumer: NodeId) -> ConsumerHistory {
+        self.consumer_histories
+            .get(&consumer)
+            .cloned()
+            .or_else(|| self.with_consumer(consumer, |c| c.history().clone()))
+            .unwrap_or_default()
+    }
+
+    /// `consumer.close()`: it commits, leaves its group and stops.
+    pub fn close_consumer(&mut self, consumer: NodeId) {
+        let now_ms = self.now_ms();
+        let mut out = Outbox::default();
+        self.with_consumer(consumer, |c| c.close(now_ms, &mut out));
+        self.dispatch(consumer, out);
+    }
+
+    /// Kills a consumer's process: no LeaveGroup, no commit; its group notices by
+    /// `session.timeout.ms`.
+    pub fn crash_consumer(&mut self, consumer: NodeId) {
+        let Some(node) = self.nodes.remove(&consumer) else {
+            return;
+        };
+        self.handle.kill(node.id());
+        self.world.net.reset_and_notify(consumer);
+        if let Some(history) = self
+            .consumers
+            .get(&consumer)
+            .and_then(|s| lock(s).take())
+            .map(|c| c.history().clone())
+        {
+            self.consumer_histories.insert(consumer, history);
+        }
     }
 
     /// A producer's writes so far.

@@ -4,11 +4,17 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use common::{kafka_2_4_timeouts, orders};
-use kafkasim_core::group::assignor::Subscription;
-use kafkasim_core::group::coordinator::{GroupError, JoinGroup, SyncGroup};
+use kafkasim_core::client::consumer::{
+    AppCommit, ConsumedRecord, ConsumerConfig, OffsetReset, Subscribe,
+};
+use kafkasim_core::group::assignor::{Strategy, Subscription};
+use kafkasim_core::group::coordinator::{Group, GroupError, GroupState, JoinGroup, SyncGroup};
 use kafkasim_core::group::storage::{OFFSETS_TOPIC, partition_for_group};
-use kafkasim_core::protocol::{GroupRequest, GroupResponse, TopicPartition};
+use kafkasim_core::protocol::{GroupRequest, GroupResponse, NodeId, TopicPartition};
+use kafkasim_core::workload::ProducerConfig;
 use kafkasim_sim::cluster::{Cluster, ClusterBuilder};
 use kafkasim_sim::disk::Crash;
 use kafkasim_sim::runtime::run_seeded;
@@ -172,5 +178,372 @@ fn no_offsets_topic_while_fewer_brokers_live_than_its_replication_factor() {
                 .all(|tp| tp.topic != OFFSETS_TOPIC),
             "offsets.topic.replication.factor is 3: two brokers cannot host it"
         );
+    });
+}
+
+// ----- consumers ---------------------------------------------------------------------
+
+/// A cluster for the consumer tests: 3 brokers, `orders` with 6 partitions on 3
+/// replicas, a small `__consumer_offsets` (3 partitions) for quick runs.
+async fn cluster_with_orders(partitions: u32) -> Cluster {
+    kafka_2_4_timeouts(ClusterBuilder::new(3))
+        .broker_config(|b| b.offsets_topic_num_partitions = 3)
+        .topic("orders", partitions, 3)
+        .start()
+        .await
+}
+
+fn member(group: &str, commit: AppCommit) -> ConsumerConfig {
+    ConsumerConfig {
+        client_id: "c".to_string(),
+        group_id: Some(group.to_string()),
+        subscribe: Subscribe::Topics(vec!["orders".to_string()]),
+        assignors: vec![Strategy::Range],
+        session_timeout_ms: 10_000,
+        max_poll_interval_ms: 20_000,
+        enable_auto_commit: commit == AppCommit::Nothing,
+        auto_offset_reset: OffsetReset::Earliest,
+        processing_ms: 5,
+        app_commit: commit,
+        ..ConsumerConfig::default()
+    }
+}
+
+/// Polls every 100 ms until `done` holds; panics with `what` after `timeout_ms`.
+async fn wait_for(c: &Cluster, timeout_ms: i64, what: &str, done: impl Fn(&Cluster) -> bool) {
+    let start = c.now_ms();
+    while !done(c) {
+        assert!(
+            c.now_ms() - start < timeout_ms,
+            "{what}: not within {timeout_ms} ms\n{}",
+            c.timeline()
+        );
+        c.sleep_ms(100).await;
+    }
+}
+
+/// The group as its coordinator holds it.
+fn coordinator_group(c: &Cluster, group: &str) -> Option<Group> {
+    let tp = TopicPartition::new(OFFSETS_TOPIC, partition_for_group(group, 3));
+    let coordinator = c.leader(&tp)?;
+    c.with_broker(coordinator, |b| b.coordinator().group(group).cloned())
+        .flatten()
+}
+
+/// Every consumer listed is Stable in the group's current generation, and their
+/// assignments split the topic's partitions exactly.
+fn settled(c: &Cluster, group: &str, consumers: &[NodeId], partitions: u32) -> bool {
+    let Some(g) = coordinator_group(c, group) else {
+        return false;
+    };
+    if g.state != GroupState::Stable || g.member_ids().len() != consumers.len() {
+        return false;
+    }
+    let mut owned = Vec::new();
+    for &consumer in consumers {
+        let Some((stable, generation, assignment)) = c.with_consumer(consumer, |k| {
+            (k.is_stable(), k.generation(), k.assignment())
+        }) else {
+            return false;
+        };
+        if !stable || generation != g.generation {
+            return false;
+        }
+        owned.extend(assignment);
+    }
+    owned.sort();
+    owned == (0..partitions).map(orders).collect::<Vec<_>>()
+}
+
+/// Values acknowledged by the producer.
+fn acknowledged(c: &Cluster, producer: NodeId) -> BTreeSet<String> {
+    c.history(producer)
+        .iter()
+        .filter(|w| w.acknowledged_offset().is_some())
+        .map(|w| w.value.clone())
+        .collect()
+}
+
+fn processed(c: &Cluster, consumers: &[NodeId]) -> Vec<ConsumedRecord> {
+    consumers
+        .iter()
+        .flat_map(|k| c.consumer_history(*k).processed)
+        .collect()
+}
+
+fn producer(c: &mut Cluster, partitions: u32, stop_ms: i64) -> NodeId {
+    c.add_producer(ProducerConfig {
+        topic: "orders".to_string(),
+        partitions,
+        interval_ms: 50,
+        stop_ms: Some(stop_ms),
+        ..ProducerConfig::default()
+    })
+}
+
+#[test]
+fn a_group_of_three_rebalances_on_join_leave_crash_and_stall_and_consumes_everything() {
+    run_seeded(11, || async {
+        let mut c = cluster_with_orders(6).await;
+        let start = c.now_ms();
+        let p = producer(&mut c, 6, start + 150_000);
+        let a = c.add_consumer(member(GROUP, AppCommit::Sync));
+        wait_for(&c, 60_000, "a alone owns all six", |c| {
+            settled(c, GROUP, &[a], 6)
+        })
+        .await;
+
+        // Joins: b and c arrive, range gives each two partitions.
+        let b = c.add_consumer(member(GROUP, AppCommit::Sync));
+        let k = c.add_consumer(member(GROUP, AppCommit::Sync));
+        wait_for(&c, 60_000, "three members", |c| {
+            settled(c, GROUP, &[a, b, k], 6)
+        })
+        .await;
+        for consumer in [a, b, k] {
+            assert_eq!(c.with_consumer(consumer, |x| x.assignment().len()), Some(2));
+        }
+        let generation = coordinator_group(&c, GROUP).unwrap().generation;
+
+        // Leave: k closes (LeaveGroup), a and b split six.
+        c.close_consumer(k);
+        wait_for(&c, 30_000, "after the leave", |c| {
+            settled(c, GROUP, &[a, b], 6)
+        })
+        .await;
+        let after_leave = coordinator_group(&c, GROUP).unwrap().generation;
+        assert!(after_leave > generation);
+
+        // Crash: d joins, then dies without a word; the session timeout removes it.
+        let d = c.add_consumer(member(GROUP, AppCommit::Sync));
+        wait_for(&c, 60_000, "d joined", |c| settled(c, GROUP, &[a, b, d], 6)).await;
+        c.crash_consumer(d);
+        let crashed_at = c.now_ms();
+        wait_for(&c, 60_000, "after the crash", |c| {
+            settled(c, GROUP, &[a, b], 6)
+        })
+        .await;
+        assert!(
+            c.now_ms() - crashed_at >= 9_000,
+            "the group waited for session.timeout.ms (10000 ms)"
+        );
+        assert!(
+            c.timeline()
+                .contains("stopped heartbeating for 10000 ms (session.timeout.ms)"),
+            "{}",
+            c.timeline()
+        );
+
+        // Stall: a's application hangs past max.poll.interval.ms; it leaves, b takes
+        // everything, and a rejoins when it polls again.
+        let stall_from = c.now_ms();
+        c.with_consumer(a, |x| x.stall_until(stall_from + 30_000));
+        wait_for(&c, 40_000, "b alone during a's stall", |c| {
+            settled(c, GROUP, &[b], 6)
+        })
+        .await;
+        assert!(
+            c.timeline()
+                .contains("did not poll for 20000 ms (max.poll.interval.ms)")
+        );
+        wait_for(&c, 60_000, "a back after its stall", |c| {
+            settled(c, GROUP, &[a, b], 6)
+        })
+        .await;
+
+        // Every acknowledged record is processed at least once.
+        let acked = acknowledged(&c, p);
+        assert!(acked.len() > 1_000, "{} acknowledged", acked.len());
+        c.sleep_until_ms(start + 150_000).await;
+        wait_for(&c, 60_000, "every acknowledged record processed", |c| {
+            let seen: BTreeSet<String> = processed(c, &[a, b, k, d])
+                .into_iter()
+                .map(|r| r.value)
+                .collect();
+            acknowledged(c, p).is_subset(&seen)
+        })
+        .await;
+        // Commits follow processing: no committed offset is ahead of what its committer
+        // processed in that partition.
+        for consumer in [a, b, k, d] {
+            let h = c.consumer_history(consumer);
+            for commit in h.commits.iter().filter(|op| op.outcome == Some(Ok(()))) {
+                for (tp, offset) in &commit.offsets {
+                    assert!(
+                        h.processed.iter().any(|r| &r.tp == tp
+                            && r.offset == offset - 1
+                            && r.time_ms <= commit.invoked_ms),
+                        "consumer {consumer} committed {tp}@{offset} before processing offset {}",
+                        offset - 1
+                    );
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn auto_commit_with_a_crash_between_poll_and_processing_skips_records() {
+    run_seeded(5, || async {
+        let mut c = cluster_with_orders(1).await;
+        // Slow processing: a poll's 50 records take 10 s, while auto-commit commits
+        // every second what the poll returned.
+        let slow = ConsumerConfig {
+            max_poll_records: 50,
+            processing_ms: 200,
+            auto_commit_interval_ms: 1_000,
+            ..member(GROUP, AppCommit::Nothing)
+        };
+        let a = c.add_consumer(slow.clone());
+        wait_for(&c, 60_000, "a owns orders-0", |c| {
+            settled(c, GROUP, &[a], 1)
+        })
+        .await;
+        let start = c.now_ms();
+        let p = producer(&mut c, 1, start + 10_000);
+        // Mid-way through a batch, after an auto-commit: a crashes.
+        wait_for(&c, 60_000, "a is processing a full batch", |c| {
+            let h = c.consumer_history(a);
+            h.polled.len() >= 50
+                && h.processed.len() + 10 < h.polled.len()
+                && h.commits.iter().any(|op| op.outcome == Some(Ok(())))
+        })
+        .await;
+        c.sleep_ms(1_500).await;
+        c.crash_consumer(a);
+        let b = c.add_consumer(member(GROUP, AppCommit::Sync));
+        wait_for(&c, 60_000, "b took over", |c| settled(c, GROUP, &[b], 1)).await;
+        c.sleep_until_ms(start + 40_000).await;
+
+        let ha = c.consumer_history(a);
+        let processed: BTreeSet<String> = processed(&c, &[a, b])
+            .into_iter()
+            .map(|r| r.value)
+            .collect();
+        let skipped: Vec<&ConsumedRecord> = ha
+            .polled
+            .iter()
+            .filter(|r| !processed.contains(&r.value))
+            .collect();
+        assert!(
+            !skipped.is_empty(),
+            "at-most-once: a polled records, auto-commit committed past them, a died before processing them"
+        );
+        let acked = acknowledged(&c, p);
+        for r in &skipped {
+            assert!(acked.contains(&r.value), "{} was acknowledged", r.value);
+        }
+        let first = skipped.first().unwrap();
+        let last = skipped.last().unwrap();
+        println!(
+            "skipped {} acknowledged records, {}@{}..{}: polled by {a}, committed by auto-commit, never processed",
+            skipped.len(),
+            first.tp,
+            first.offset,
+            last.offset
+        );
+        // Everything else reached b.
+        let seen_or_skipped = acked
+            .iter()
+            .filter(|v| processed.contains(*v) || skipped.iter().any(|r| &&r.value == v))
+            .count();
+        assert_eq!(seen_or_skipped, acked.len());
+    });
+}
+
+#[test]
+fn one_group_shares_the_records_and_two_groups_each_get_all_of_them() {
+    run_seeded(21, || async {
+        let mut c = cluster_with_orders(6).await;
+        let queue: Vec<NodeId> = (0..3)
+            .map(|_| c.add_consumer(member("workers", AppCommit::Sync)))
+            .collect();
+        let audit = c.add_consumer(member("audit", AppCommit::Sync));
+        wait_for(&c, 60_000, "both groups stable", |c| {
+            settled(c, "workers", &queue, 6) && settled(c, "audit", &[audit], 6)
+        })
+        .await;
+        let start = c.now_ms();
+        let p = producer(&mut c, 6, start + 20_000);
+        c.sleep_until_ms(start + 20_000).await;
+        wait_for(&c, 60_000, "both groups processed everything", |c| {
+            let acked = acknowledged(c, p);
+            let w: BTreeSet<String> = processed(c, &queue).into_iter().map(|r| r.value).collect();
+            let a: BTreeSet<String> = processed(c, &[audit])
+                .into_iter()
+                .map(|r| r.value)
+                .collect();
+            acked.is_subset(&w) && acked.is_subset(&a)
+        })
+        .await;
+        let acked = acknowledged(&c, p);
+        assert!(acked.len() > 300);
+        // Point-to-point: each record went to exactly one worker.
+        let mut per_worker = Vec::new();
+        let mut all = Vec::new();
+        for &w in &queue {
+            let values: Vec<String> = c
+                .consumer_history(w)
+                .processed
+                .into_iter()
+                .map(|r| r.value)
+                .collect();
+            per_worker.push(values.len());
+            all.extend(values);
+        }
+        let distinct: BTreeSet<&String> = all.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            all.len(),
+            "no record processed twice in the group"
+        );
+        assert!(per_worker.iter().all(|n| *n > 0), "{per_worker:?}");
+        // Publish-subscribe: the other group got every record too.
+        assert_eq!(c.consumer_history(audit).processed.len(), all.len());
+    });
+}
+
+#[test]
+fn after_the_coordinator_dies_the_group_finds_the_new_one_and_its_offsets() {
+    run_seeded(9, || async {
+        let mut c = cluster_with_orders(2).await;
+        let a = c.add_consumer(member(GROUP, AppCommit::Sync));
+        wait_for(&c, 60_000, "a stable", |c| settled(c, GROUP, &[a], 2)).await;
+        let start = c.now_ms();
+        let p = producer(&mut c, 2, start + 30_000);
+        c.sleep_ms(5_000).await;
+        let offsets_tp = TopicPartition::new(OFFSETS_TOPIC, partition_for_group(GROUP, 3));
+        let old = c.leader(&offsets_tp).unwrap();
+        c.crash(old, Crash::Process);
+        c.sleep_until_ms(start + 30_000).await;
+        wait_for(&c, 60_000, "everything processed after the failover", |c| {
+            let seen: BTreeSet<String> = processed(c, &[a]).into_iter().map(|r| r.value).collect();
+            acknowledged(c, p).is_subset(&seen)
+        })
+        .await;
+        let new = c.leader(&offsets_tp).unwrap();
+        assert_ne!(new, old);
+        // The new coordinator holds the group and the last commits.
+        wait_for(&c, 10_000, "the last commit stored", |c| {
+            let Some(g) = coordinator_group(c, GROUP) else {
+                return false;
+            };
+            let positions = c.with_consumer(a, |x| x.positions()).unwrap();
+            positions
+                .iter()
+                .all(|(tp, o)| g.offsets.get(tp).map(|x| x.offset) == Some(*o))
+        })
+        .await;
+        // A second consumer of the group, started now, resumes from the commits: it
+        // processes nothing old.
+        c.close_consumer(a);
+        let b = c.add_consumer(member(GROUP, AppCommit::Sync));
+        wait_for(&c, 60_000, "b stable", |c| settled(c, GROUP, &[b], 2)).await;
+        c.sleep_ms(5_000).await;
+        assert!(
+            c.consumer_history(b).processed.is_empty(),
+            "b starts at the committed offsets"
+        );
+        assert!(c.timeline().contains("loaded from __consumer_offsets"));
     });
 }

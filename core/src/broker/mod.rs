@@ -1495,7 +1495,33 @@ impl Actor for Broker {
                 correlation_id,
                 request,
             } => self.on_group_request(from, correlation_id, request, now_ms, out),
+            Message::ListOffsets {
+                correlation_id,
+                tp,
+                latest,
+            } => {
+                let result = match self.replicas.get(&tp) {
+                    None => Err(ClientError::UnknownTopicOrPartition),
+                    Some(r) if !r.partition.is_leader() => Err(ClientError::Partition(
+                        PartitionError::NotLeaderOrFollower {
+                            leader: r.partition.leader(),
+                        },
+                    )),
+                    // Consumers see offsets below the HW only: "latest" is the HW.
+                    Some(r) if latest => Ok(r.partition.high_watermark()),
+                    Some(r) => Ok(r.partition.log().log_start_offset()),
+                };
+                out.send(
+                    from,
+                    Message::ListOffsetsReply {
+                        correlation_id,
+                        tp,
+                        result,
+                    },
+                );
+            }
             Message::Zk(_)
+            | Message::ListOffsetsReply { .. }
             | Message::GroupReply { .. }
             | Message::ProduceReply(_)
             | Message::FetchReply(_)

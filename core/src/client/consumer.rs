@@ -1,0 +1,1505 @@
+//! Kafka's consumer (classic group protocol) with a simulated application around it,
+//! sans IO. The client part finds the group coordinator, joins (KIP-394 member ids),
+//! runs the assignor when it leads, syncs, heartbeats every `heartbeat.interval.ms`,
+//! leaves when its application stops polling for `max.poll.interval.ms`, fetches from
+//! partition leaders (only below the HW), looks up committed offsets, applies
+//! `auto.offset.reset`, and commits (auto, sync, async). Eager assignors revoke
+//! everything before a rejoin; cooperative-sticky revokes only what moved and rejoins
+//! at once (KIP-429). `assign()` consumers skip the group and commit with generation -1.
+//!
+//! The application polls, takes `processing_ms` per record, then commits as its code
+//! says ([`AppCommit`]). Its history (what each poll returned, what was processed, every
+//! commit) is what the checkers judge.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::event::{Event, EventKind};
+use crate::group::assignor::{Strategy, Subscription, assign};
+use crate::group::coordinator::{
+    GroupError, JoinGroup, JoinGroupResponse, SyncGroup, SyncGroupResponse,
+};
+use crate::group::storage::OFFSETS_TOPIC;
+use crate::protocol::{
+    Actor, ClientError, ConsumerFetch, GroupRequest, GroupResponse, Message, MetadataResponse,
+    NodeId, Outbox, TopicPartition,
+};
+use crate::record::decode_entries;
+use crate::replication::BrokerId;
+
+/// What the consumer reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subscribe {
+    /// `subscribe(topics)`: group membership, partitions from the assignor.
+    Topics(Vec<String>),
+    /// `subscribe(pattern)`: every topic whose whole name matches (internal topics
+    /// excluded), re-evaluated on every metadata refresh.
+    Pattern(String),
+    /// `assign(partitions)`: no group membership, no rebalances; new partitions are not
+    /// picked up.
+    Assign(Vec<TopicPartition>),
+}
+
+/// `auto.offset.reset`: where to start when there is no committed offset (or it is out
+/// of range).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+    /// Fail (NoOffsetForPartitionException): the partition is not consumed.
+    None,
+}
+
+impl OffsetReset {
+    pub fn name(self) -> &'static str {
+        match self {
+            OffsetReset::Earliest => "earliest",
+            OffsetReset::Latest => "latest",
+            OffsetReset::None => "none",
+        }
+    }
+}
+
+/// What the application does after processing each poll's records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppCommit {
+    /// Nothing (with `enable.auto.commit`, the client commits in the background).
+    Nothing,
+    /// `commitSync()`: waits for the answer before polling again.
+    Sync,
+    /// `commitAsync(callback)`: goes on polling; the callback records the outcome.
+    Async,
+    /// Seed 003's pattern: `commitAsync` after each poll, `commitSync` on close.
+    AsyncThenSyncOnClose,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    /// `client.id`: the prefix of the member id.
+    pub client_id: String,
+    /// `group.id`: None for a consumer that neither joins nor commits.
+    pub group_id: Option<String>,
+    /// `group.instance.id`: static membership (KIP-345).
+    pub group_instance_id: Option<String>,
+    pub subscribe: Subscribe,
+    /// `partition.assignment.strategy`, most preferred first. Kafka 3.0+'s default is
+    /// [range, cooperative-sticky] (eager until range is removed).
+    pub assignors: Vec<Strategy>,
+    /// `session.timeout.ms`: 45000 since Kafka 3.0 (10000 before).
+    pub session_timeout_ms: i64,
+    /// `heartbeat.interval.ms`
+    pub heartbeat_interval_ms: i64,
+    /// `max.poll.interval.ms`: also the rebalance timeout sent in JoinGroup.
+    pub max_poll_interval_ms: i64,
+    /// `enable.auto.commit`
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`
+    pub auto_commit_interval_ms: i64,
+    /// `auto.offset.reset`: latest by default.
+    pub auto_offset_reset: OffsetReset,
+    /// `max.poll.records`
+    pub max_poll_records: usize,
+    /// `fetch.max.wait.ms`: the pause after a fetch that returned nothing.
+    pub fetch_max_wait_ms: i64,
+    /// `metadata.max.age.ms`: how often metadata is refreshed (new topics, partitions).
+    pub metadata_max_age_ms: i64,
+    /// `retry.backoff.ms`
+    pub retry_backoff_ms: i64,
+    /// `request.timeout.ms`
+    pub request_timeout_ms: i64,
+    /// Brokers asked for metadata and coordinators, in turn.
+    pub bootstrap: Vec<BrokerId>,
+    /// The application: time per record.
+    pub processing_ms: i64,
+    /// The application: the poll timeout when nothing is buffered.
+    pub poll_timeout_ms: i64,
+    /// The application's commits.
+    pub app_commit: AppCommit,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            client_id: "consumer".to_string(),
+            group_id: None,
+            group_instance_id: None,
+            subscribe: Subscribe::Topics(vec!["orders".to_string()]),
+            assignors: vec![Strategy::Range, Strategy::CooperativeSticky],
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
+            max_poll_interval_ms: 300_000,
+            enable_auto_commit: true,
+            auto_commit_interval_ms: 5_000,
+            auto_offset_reset: OffsetReset::Latest,
+            max_poll_records: 500,
+            fetch_max_wait_ms: 500,
+            metadata_max_age_ms: 300_000,
+            retry_backoff_ms: 100,
+            request_timeout_ms: 30_000,
+            bootstrap: Vec::new(),
+            processing_ms: 1,
+            poll_timeout_ms: 100,
+            app_commit: AppCommit::Nothing,
+        }
+    }
+}
+
+/// A record as the application saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumedRecord {
+    pub tp: TopicPartition,
+    pub offset: i64,
+    pub value: String,
+    pub time_ms: i64,
+}
+
+/// A commit and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitOp {
+    pub invoked_ms: i64,
+    pub generation: i32,
+    pub offsets: Vec<(TopicPartition, i64)>,
+    /// None while in flight or when no answer came; Some(Err(code)) on failure.
+    pub outcome: Option<Result<(), String>>,
+    pub completed_ms: Option<i64>,
+    /// Auto-commit, the application's sync or async commit, or the close.
+    pub kind: &'static str,
+}
+
+/// What the consumer did, for checkers and lessons.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerHistory {
+    /// Records each poll returned.
+    pub polled: Vec<ConsumedRecord>,
+    /// Records whose processing finished.
+    pub processed: Vec<ConsumedRecord>,
+    pub commits: Vec<CommitOp>,
+    /// (time, generation, partitions) after each completed rebalance.
+    pub assignments: Vec<(i64, i32, Vec<TopicPartition>)>,
+}
+
+/// What a consumer tells the narration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsumerEvent {
+    Assigned {
+        group: String,
+        member: String,
+        generation: i32,
+        partitions: Vec<TopicPartition>,
+    },
+    Revoked {
+        partitions: Vec<TopicPartition>,
+        why: String,
+    },
+    Lost {
+        partitions: Vec<TopicPartition>,
+        error: &'static str,
+    },
+    LeftGroup {
+        why: String,
+    },
+    OffsetReset {
+        tp: TopicPartition,
+        offset: i64,
+        policy: &'static str,
+        why: String,
+    },
+    NoOffset {
+        tp: TopicPartition,
+    },
+    CommitFailed {
+        error: String,
+    },
+    SubscriptionChanged {
+        topics: Vec<String>,
+    },
+}
+
+fn list(tps: &[TopicPartition]) -> String {
+    let names: Vec<String> = tps.iter().map(|tp| tp.to_string()).collect();
+    format!("[{}]", names.join(", "))
+}
+
+impl ConsumerEvent {
+    pub fn explain(&self, client: NodeId) -> String {
+        match self {
+            ConsumerEvent::Assigned {
+                group,
+                member,
+                generation,
+                partitions,
+            } => format!(
+                "consumer {client} ({member}) of group {group} owns {} in generation {generation}",
+                list(partitions)
+            ),
+            ConsumerEvent::Revoked { partitions, why } => {
+                format!("consumer {client} gives up {}: {why}", list(partitions))
+            }
+            ConsumerEvent::Lost { partitions, error } => format!(
+                "consumer {client} lost {} without revoking them: the coordinator answered {error}, it must rejoin",
+                list(partitions)
+            ),
+            ConsumerEvent::LeftGroup { why } => format!("consumer {client} left its group: {why}"),
+            ConsumerEvent::OffsetReset {
+                tp,
+                offset,
+                policy,
+                why,
+            } => format!(
+                "consumer {client} starts {tp} at offset {offset}: {why}, auto.offset.reset={policy}"
+            ),
+            ConsumerEvent::NoOffset { tp } => format!(
+                "consumer {client} cannot consume {tp}: no committed offset and auto.offset.reset=none"
+            ),
+            ConsumerEvent::CommitFailed { error } => {
+                format!("consumer {client}'s commit failed: {error}")
+            }
+            ConsumerEvent::SubscriptionChanged { topics } => format!(
+                "consumer {client}'s pattern now matches [{}]: it rejoins its group",
+                topics.join(", ")
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pending {
+    Metadata,
+    FindCoordinator,
+    Join,
+    Sync,
+    Heartbeat,
+    Leave,
+    Commit { op: usize },
+    OffsetFetch,
+    ListOffsets { tp: TopicPartition },
+    Fetch { tp: TopicPartition },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Membership {
+    /// Not in a generation; joins when `rejoin_at_ms` comes.
+    Unjoined,
+    Joining,
+    Syncing,
+    Stable,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Position {
+    /// The committed offset is being looked up.
+    NeedsCommitted,
+    /// `auto.offset.reset` applies.
+    NeedsReset {
+        why: String,
+    },
+    Ready,
+    /// auto.offset.reset=none and nothing committed.
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Owned {
+    position: Position,
+    /// The next offset to fetch.
+    fetch_offset: i64,
+    /// The next offset to return to the application (its position).
+    returned: i64,
+    buffer: VecDeque<(i64, String)>,
+    fetching: bool,
+    backoff_until_ms: i64,
+}
+
+impl Owned {
+    fn new() -> Owned {
+        Owned {
+            position: Position::NeedsCommitted,
+            fetch_offset: 0,
+            returned: 0,
+            buffer: VecDeque::new(),
+            fetching: false,
+            backoff_until_ms: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum App {
+    /// Polls at `at_ms`.
+    Polling {
+        at_ms: i64,
+    },
+    /// Processes `batch`; the first record is done at `done_ms`.
+    Processing {
+        batch: VecDeque<ConsumedRecord>,
+        done_ms: i64,
+    },
+    /// Waits for a `commitSync` (history index).
+    Committing {
+        op: usize,
+    },
+    Closed,
+}
+
+/// A consumer and its application.
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    config: ConsumerConfig,
+    address: NodeId,
+    now_ms: i64,
+    next_correlation: u64,
+    in_flight: BTreeMap<u64, (NodeId, Pending, i64)>,
+    next_broker: usize,
+    brokers: Vec<BrokerId>,
+    leaders: BTreeMap<TopicPartition, Option<BrokerId>>,
+    topics: BTreeMap<String, u32>,
+    metadata_loaded: bool,
+    metadata_due_ms: i64,
+    coordinator: Option<BrokerId>,
+    coordinator_retry_ms: i64,
+    member_id: String,
+    generation: i32,
+    protocol: Option<String>,
+    membership: Membership,
+    rejoin_at_ms: i64,
+    /// Left on a poll timeout: rejoin at the next poll.
+    left_on_poll_timeout: bool,
+    next_heartbeat_ms: i64,
+    /// Topics this member subscribes to (the pattern resolved).
+    subscribed: BTreeSet<String>,
+    /// The partition counts the leader assigned with.
+    assigned_with: BTreeMap<String, u32>,
+    owned: BTreeMap<TopicPartition, Owned>,
+    last_committed: BTreeMap<TopicPartition, i64>,
+    next_auto_commit_ms: i64,
+    app: App,
+    last_poll_ms: i64,
+    stall_until_ms: i64,
+    history: ConsumerHistory,
+    closed: bool,
+}
+
+impl Consumer {
+    pub fn new(config: ConsumerConfig, address: NodeId, now_ms: i64) -> Consumer {
+        assert!(
+            !config.bootstrap.is_empty(),
+            "a consumer needs bootstrap brokers"
+        );
+        let mut consumer = Consumer {
+            brokers: config.bootstrap.clone(),
+            next_auto_commit_ms: now_ms + config.auto_commit_interval_ms,
+            config,
+            address,
+            now_ms,
+            next_correlation: 1,
+            in_flight: BTreeMap::new(),
+            next_broker: 0,
+            leaders: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            metadata_loaded: false,
+            metadata_due_ms: now_ms,
+            coordinator: None,
+            coordinator_retry_ms: now_ms,
+            member_id: String::new(),
+            generation: -1,
+            protocol: None,
+            membership: Membership::Unjoined,
+            rejoin_at_ms: now_ms,
+            left_on_poll_timeout: false,
+            next_heartbeat_ms: i64::MAX,
+            subscribed: BTreeSet::new(),
+            assigned_with: BTreeMap::new(),
+            owned: BTreeMap::new(),
+            last_committed: BTreeMap::new(),
+            app: App::Polling { at_ms: now_ms },
+            last_poll_ms: now_ms,
+            stall_until_ms: now_ms,
+            history: ConsumerHistory::default(),
+            closed: false,
+        };
+        if let Subscribe::Assign(partitions) = &consumer.config.subscribe {
+            for tp in partitions.clone() {
+                consumer.owned.insert(tp, consumer.fresh_position());
+            }
+        }
+        consumer
+    }
+
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.config
+    }
+
+    pub fn history(&self) -> &ConsumerHistory {
+        &self.history
+    }
+
+    pub fn member_id(&self) -> &str {
+        &self.member_id
+    }
+
+    pub fn generation(&self) -> i32 {
+        self.generation
+    }
+
+    /// The partitions it owns now.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.owned.keys().cloned().collect()
+    }
+
+    /// Whether it is in a generation with its assignment (always, for `assign()`).
+    pub fn is_stable(&self) -> bool {
+        !self.uses_group_membership() || self.membership == Membership::Stable
+    }
+
+    /// The application's position in each owned partition.
+    pub fn positions(&self) -> BTreeMap<TopicPartition, i64> {
+        self.owned
+            .iter()
+            .filter(|(_, o)| o.position == Position::Ready)
+            .map(|(tp, o)| (tp.clone(), o.returned))
+            .collect()
+    }
+
+    /// The application hangs (a long GC, a slow call) until `until_ms`: it neither
+    /// finishes records nor polls, while the heartbeats go on.
+    pub fn stall_until(&mut self, until_ms: i64) {
+        self.stall_until_ms = self.stall_until_ms.max(until_ms);
+    }
+
+    /// `seek(partition, offset)`: the next poll returns records from `offset`.
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) {
+        if let Some(o) = self.owned.get_mut(tp) {
+            o.position = Position::Ready;
+            o.fetch_offset = offset;
+            o.returned = offset;
+            o.buffer.clear();
+        }
+    }
+
+    /// `seekToBeginning` / `seekToEnd`.
+    pub fn seek_to(&mut self, tp: &TopicPartition, end: bool) {
+        if let Some(o) = self.owned.get_mut(tp) {
+            o.buffer.clear();
+            let policy = if end { "seekToEnd" } else { "seekToBeginning" };
+            o.position = Position::NeedsReset {
+                why: policy.to_string(),
+            };
+        }
+    }
+
+    /// `close()`: commits (auto-commit, or the application's final `commitSync`) and
+    /// leaves the group (a dynamic member), then stops.
+    pub fn close(&mut self, now_ms: i64, out: &mut Outbox) {
+        self.now_ms = now_ms;
+        if self.closed {
+            return;
+        }
+        if self.config.enable_auto_commit
+            || matches!(
+                self.config.app_commit,
+                AppCommit::Sync | AppCommit::AsyncThenSyncOnClose
+            )
+        {
+            self.commit("close", out);
+        }
+        if self.uses_group_membership()
+            && self.config.group_instance_id.is_none()
+            && !self.member_id.is_empty()
+        {
+            self.leave("the consumer closed".to_string(), out);
+        }
+        self.app = App::Closed;
+        self.closed = true;
+    }
+
+    fn uses_group_membership(&self) -> bool {
+        self.config.group_id.is_some() && !matches!(self.config.subscribe, Subscribe::Assign(_))
+    }
+
+    fn eager(&self) -> bool {
+        !self
+            .config
+            .assignors
+            .iter()
+            .all(|s| *s == Strategy::CooperativeSticky)
+    }
+
+    fn fresh_position(&self) -> Owned {
+        let mut o = Owned::new();
+        if self.config.group_id.is_none() {
+            o.position = Position::NeedsReset {
+                why: "the consumer has no group.id, so no committed offset".to_string(),
+            };
+        }
+        o
+    }
+
+    fn emit(&self, out: &mut Outbox, event: ConsumerEvent) {
+        out.emit(Event {
+            time_ms: self.now_ms,
+            node: self.address,
+            kind: EventKind::Consumer {
+                client: self.address,
+                event,
+            },
+        });
+    }
+
+    fn send(
+        &mut self,
+        to: NodeId,
+        pending: Pending,
+        timeout_ms: i64,
+        out: &mut Outbox,
+        make: impl FnOnce(u64) -> Message,
+    ) {
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        self.in_flight
+            .insert(correlation_id, (to, pending, self.now_ms + timeout_ms));
+        out.send(to, make(correlation_id));
+    }
+
+    fn group_send(
+        &mut self,
+        to: NodeId,
+        pending: Pending,
+        out: &mut Outbox,
+        request: GroupRequest,
+    ) {
+        let timeout_ms = match pending {
+            // Kafka gives a JoinGroup the rebalance timeout plus 5 s.
+            Pending::Join => self
+                .config
+                .request_timeout_ms
+                .max(self.config.max_poll_interval_ms + 5_000),
+            _ => self.config.request_timeout_ms,
+        };
+        self.send(to, pending, timeout_ms, out, |correlation_id| {
+            Message::Group {
+                correlation_id,
+                request,
+            }
+        });
+    }
+
+    fn is_pending(&self, f: impl Fn(&Pending) -> bool) -> bool {
+        self.in_flight.values().any(|(_, p, _)| f(p))
+    }
+
+    fn pick_broker(&mut self) -> BrokerId {
+        let b = self.brokers[self.next_broker % self.brokers.len()];
+        self.next_broker += 1;
+        b
+    }
+
+    fn group_id(&self) -> String {
+        self.config.group_id.clone().unwrap_or_default()
+    }
+
+    // ----- the loop ----------------------------------------------------------------------
+
+    fn drive(&mut self, out: &mut Outbox) {
+        if self.closed {
+            return;
+        }
+        let now = self.now_ms;
+        if self.metadata_due_ms <= now && !self.is_pending(|p| *p == Pending::Metadata) {
+            let broker = self.pick_broker();
+            self.send(
+                broker,
+                Pending::Metadata,
+                self.config.request_timeout_ms,
+                out,
+                |correlation_id| Message::Metadata { correlation_id },
+            );
+        }
+        if self.config.group_id.is_some() {
+            self.drive_coordinator(out);
+        }
+        if self.uses_group_membership() {
+            self.drive_membership(out);
+        }
+        self.drive_positions(out);
+        self.drive_app(out);
+    }
+
+    fn drive_coordinator(&mut self, out: &mut Outbox) {
+        if self.coordinator.is_none()
+            && self.coordinator_retry_ms <= self.now_ms
+            && !self.is_pending(|p| *p == Pending::FindCoordinator)
+        {
+            let broker = self.pick_broker();
+            let request = GroupRequest::FindCoordinator {
+                group_id: self.group_id(),
+            };
+            self.group_send(broker, Pending::FindCoordinator, out, request);
+        }
+    }
+
+    fn coordinator_lost(&mut self) {
+        self.coordinator = None;
+        self.coordinator_retry_ms = self.now_ms + self.config.retry_backoff_ms;
+    }
+
+    fn drive_membership(&mut self, out: &mut Outbox) {
+        let now = self.now_ms;
+        let Some(coordinator) = self.coordinator else {
+            return;
+        };
+        // max.poll.interval.ms: the application stopped polling; leave so the group
+        // can move on (a static member only stops heartbeating).
+        if self.membership != Membership::Unjoined
+            && !self.left_on_poll_timeout
+            && now - self.last_poll_ms > self.config.max_poll_interval_ms
+        {
+            self.left_on_poll_timeout = true;
+            let why = format!(
+                "its application did not poll for {} ms (max.poll.interval.ms)",
+                self.config.max_poll_interval_ms
+            );
+            if self.config.group_instance_id.is_none() {
+                self.leave(why, out);
+            } else {
+                self.membership = Membership::Unjoined;
+            }
+            return;
+        }
+        match self.membership {
+            Membership::Unjoined
+                if self.rejoin_at_ms <= now
+                    && self.metadata_loaded
+                    && !self.left_on_poll_timeout =>
+            {
+                self.send_join(coordinator, out)
+            }
+            Membership::Stable
+                if self.next_heartbeat_ms <= now
+                    && !self.is_pending(|p| *p == Pending::Heartbeat) =>
+            {
+                self.next_heartbeat_ms = now + self.config.heartbeat_interval_ms;
+                let request = GroupRequest::Heartbeat {
+                    group_id: self.group_id(),
+                    member_id: self.member_id.clone(),
+                    group_instance_id: self.config.group_instance_id.clone(),
+                    generation: self.generation,
+                };
+                self.group_send(coordinator, Pending::Heartbeat, out, request);
+            }
+            _ => {}
+        }
+    }
+
+    fn send_join(&mut self, coordinator: BrokerId, out: &mut Outbox) {
+        if self.eager() && !self.owned.is_empty() {
+            // Eager protocol: commit (auto-commit) and give everything up first.
+            if self.config.enable_auto_commit {
+                self.commit("auto (before rebalance)", out);
+            }
+            let partitions = self.assignment();
+            self.owned.clear();
+            self.emit(
+                out,
+                ConsumerEvent::Revoked {
+                    partitions,
+                    why: "an eager rebalance revokes every partition before rejoining".into(),
+                },
+            );
+        }
+        let owned = self.assignment();
+        let generation = (self.generation > 0).then_some(self.generation);
+        let topics: Vec<String> = self.subscribed.iter().cloned().collect();
+        let protocols = self
+            .config
+            .assignors
+            .iter()
+            .map(|s| {
+                (
+                    s.name().to_string(),
+                    Subscription {
+                        member_id: String::new(),
+                        group_instance_id: self.config.group_instance_id.clone(),
+                        topics: topics.clone(),
+                        owned: owned.clone(),
+                        generation,
+                    },
+                )
+            })
+            .collect();
+        let request = GroupRequest::Join(JoinGroup {
+            group_id: self.group_id(),
+            member_id: self.member_id.clone(),
+            group_instance_id: self.config.group_instance_id.clone(),
+            client_id: self.config.client_id.clone(),
+            session_timeout_ms: self.config.session_timeout_ms,
+            rebalance_timeout_ms: self.config.max_poll_interval_ms,
+            protocol_type: "consumer".to_string(),
+            protocols,
+        });
+        self.membership = Membership::Joining;
+        self.group_send(coordinator, Pending::Join, out, request);
+    }
+
+    fn leave(&mut self, why: String, out: &mut Outbox) {
+        if let Some(coordinator) = self.coordinator {
+            let request = GroupRequest::Leave {
+                group_id: self.group_id(),
+                member_id: self.member_id.clone(),
+                group_instance_id: self.config.group_instance_id.clone(),
+            };
+            self.group_send(coordinator, Pending::Leave, out, request);
+        }
+        let partitions = self.assignment();
+        self.owned.clear();
+        if !partitions.is_empty() {
+            self.emit(
+                out,
+                ConsumerEvent::Revoked {
+                    partitions,
+                    why: "leaving the group".into(),
+                },
+            );
+        }
+        self.emit(out, ConsumerEvent::LeftGroup { why });
+        self.member_id.clear();
+        self.generation = -1;
+        self.membership = Membership::Unjoined;
+    }
+
+    /// Out of the generation: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID.
+    fn lose_membership(&mut self, error: GroupError, out: &mut Outbox) {
+        let partitions = self.assignment();
+        self.owned.clear();
+        if !partitions.is_empty() {
+            self.emit(
+                out,
+                ConsumerEvent::Lost {
+                    partitions,
+                    error: error.code(),
+                },
+            );
+        }
+        if error == GroupError::UnknownMemberId {
+            self.member_id.clear();
+        }
+        self.generation = -1;
+        self.rejoin(0);
+    }
+
+    fn rejoin(&mut self, delay_ms: i64) {
+        self.membership = Membership::Unjoined;
+        self.rejoin_at_ms = self.now_ms + delay_ms;
+        self.next_heartbeat_ms = i64::MAX;
+    }
+
+    fn drive_positions(&mut self, out: &mut Outbox) {
+        let now = self.now_ms;
+        // Committed offsets, for every partition waiting for them, in one request.
+        let needs: Vec<TopicPartition> = self
+            .owned
+            .iter()
+            .filter(|(_, o)| o.position == Position::NeedsCommitted)
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        if !needs.is_empty()
+            && let Some(coordinator) = self.coordinator
+            && !self.is_pending(|p| *p == Pending::OffsetFetch)
+        {
+            let request = GroupRequest::OffsetFetch {
+                group_id: self.group_id(),
+                partitions: needs,
+            };
+            self.group_send(coordinator, Pending::OffsetFetch, out, request);
+        }
+        let tps: Vec<TopicPartition> = self.owned.keys().cloned().collect();
+        for tp in tps {
+            let Some(Some(leader)) = self.leaders.get(&tp).copied() else {
+                continue;
+            };
+            let o = &self.owned[&tp];
+            if o.backoff_until_ms > now {
+                continue;
+            }
+            match &o.position {
+                Position::NeedsReset { .. }
+                    if !self.is_pending(
+                        |p| matches!(p, Pending::ListOffsets { tp: t } if *t == tp),
+                    ) =>
+                {
+                    let latest = match self.config.auto_offset_reset {
+                        OffsetReset::Earliest => false,
+                        OffsetReset::Latest => true,
+                        OffsetReset::None => {
+                            let o = self.owned.get_mut(&tp).expect("listed");
+                            if let Position::NeedsReset { why } = &o.position
+                                && why.starts_with("seekTo")
+                            {
+                                // Seeks do not depend on the reset policy.
+                            } else {
+                                o.position = Position::Failed;
+                                self.emit(out, ConsumerEvent::NoOffset { tp: tp.clone() });
+                                continue;
+                            }
+                            false
+                        }
+                    };
+                    let latest = match &self.owned[&tp].position {
+                        Position::NeedsReset { why } if why == "seekToEnd" => true,
+                        Position::NeedsReset { why } if why == "seekToBeginning" => false,
+                        _ => latest,
+                    };
+                    let t = tp.clone();
+                    self.send(
+                        leader,
+                        Pending::ListOffsets { tp: tp.clone() },
+                        self.config.request_timeout_ms,
+                        out,
+                        |correlation_id| Message::ListOffsets {
+                            correlation_id,
+                            tp: t,
+                            latest,
+                        },
+                    );
+                }
+                Position::Ready if !o.fetching && o.buffer.len() < self.config.max_poll_records => {
+                    let offset = o.fetch_offset;
+                    self.owned.get_mut(&tp).expect("listed").fetching = true;
+                    let t = tp.clone();
+                    self.send(
+                        leader,
+                        Pending::Fetch { tp: tp.clone() },
+                        self.config.request_timeout_ms,
+                        out,
+                        |correlation_id| {
+                            Message::Fetch(ConsumerFetch {
+                                correlation_id,
+                                tp: t,
+                                offset,
+                                max_bytes: 1024 * 1024,
+                            })
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn drive_app(&mut self, out: &mut Outbox) {
+        let now = self.now_ms;
+        if self.stall_until_ms > now {
+            return;
+        }
+        // The background auto-commit: what earlier polls returned.
+        if self.config.enable_auto_commit && self.next_auto_commit_ms <= now {
+            self.next_auto_commit_ms = now + self.config.auto_commit_interval_ms;
+            self.commit("auto", out);
+        }
+        loop {
+            match &mut self.app {
+                App::Polling { at_ms } if *at_ms <= now => self.poll(out),
+                App::Processing { batch, done_ms } if *done_ms <= now => {
+                    let mut record = batch.pop_front().expect("a batch is never empty");
+                    record.time_ms = now;
+                    self.history.processed.push(record);
+                    if batch.is_empty() {
+                        self.app = App::Polling { at_ms: now };
+                        match self.config.app_commit {
+                            AppCommit::Nothing => {}
+                            AppCommit::Sync => {
+                                if let Some(op) = self.commit("sync", out) {
+                                    self.app = App::Committing { op };
+                                }
+                            }
+                            AppCommit::Async | AppCommit::AsyncThenSyncOnClose => {
+                                self.commit("async", out);
+                            }
+                        }
+                    } else {
+                        *done_ms = now + self.config.processing_ms;
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// `poll()`: up to `max.poll.records` buffered records of owned partitions.
+    fn poll(&mut self, out: &mut Outbox) {
+        let now = self.now_ms;
+        self.last_poll_ms = now;
+        if self.left_on_poll_timeout {
+            self.left_on_poll_timeout = false;
+            self.rejoin(0);
+            self.drive_membership(out);
+        }
+        let mut batch = VecDeque::new();
+        if self.is_stable() {
+            for (tp, o) in self.owned.iter_mut() {
+                while batch.len() < self.config.max_poll_records
+                    && let Some((offset, value)) = o.buffer.pop_front()
+                {
+                    o.returned = offset + 1;
+                    batch.push_back(ConsumedRecord {
+                        tp: tp.clone(),
+                        offset,
+                        value,
+                        time_ms: now,
+                    });
+                }
+            }
+        }
+        if batch.is_empty() {
+            self.app = App::Polling {
+                at_ms: now + self.config.poll_timeout_ms,
+            };
+        } else {
+            self.history.polled.extend(batch.iter().cloned());
+            self.app = App::Processing {
+                batch,
+                done_ms: now + self.config.processing_ms,
+            };
+        }
+    }
+
+    /// Commits the application's positions in the partitions it owns (Kafka's
+    /// `commitSync()`/`commitAsync()` without arguments). Returns the history index.
+    fn commit(&mut self, kind: &'static str, out: &mut Outbox) -> Option<usize> {
+        let coordinator = self.coordinator?;
+        let offsets: Vec<(TopicPartition, i64)> = self
+            .positions()
+            .into_iter()
+            .filter(|(tp, offset)| self.last_committed.get(tp) != Some(offset))
+            .collect();
+        if offsets.is_empty() {
+            return None;
+        }
+        let (member_id, generation) = if self.uses_group_membership() {
+            (self.member_id.clone(), self.generation)
+        } else {
+            (String::new(), -1)
+        };
+        let op = self.history.commits.len();
+        self.history.commits.push(CommitOp {
+            invoked_ms: self.now_ms,
+            generation,
+            offsets: offsets.clone(),
+            outcome: None,
+            completed_ms: None,
+            kind,
+        });
+        let request = GroupRequest::OffsetCommit {
+            group_id: self.group_id(),
+            member_id,
+            group_instance_id: self.config.group_instance_id.clone(),
+            generation,
+            offsets,
+        };
+        self.group_send(coordinator, Pending::Commit { op }, out, request);
+        Some(op)
+    }
+
+    // ----- answers -----------------------------------------------------------------------
+
+    fn on_metadata(&mut self, response: MetadataResponse, out: &mut Outbox) {
+        self.metadata_due_ms = self.now_ms + self.config.metadata_max_age_ms;
+        if !response.brokers.is_empty() {
+            self.brokers = response.brokers.iter().copied().collect();
+        }
+        self.leaders = response
+            .partitions
+            .iter()
+            .map(|(tp, p)| (tp.clone(), p.leader))
+            .collect();
+        let mut topics: BTreeMap<String, u32> = BTreeMap::new();
+        for tp in response.partitions.keys() {
+            let n = topics.entry(tp.topic.clone()).or_default();
+            *n = (*n).max(tp.partition + 1);
+        }
+        self.topics = topics;
+        self.metadata_loaded = true;
+        let subscribed: BTreeSet<String> = match &self.config.subscribe {
+            Subscribe::Topics(topics) => topics.iter().cloned().collect(),
+            Subscribe::Pattern(pattern) => {
+                match regex_lite::Regex::new(&format!("^(?:{pattern})$")) {
+                    Ok(re) => self
+                        .topics
+                        .keys()
+                        .filter(|t| t.as_str() != OFFSETS_TOPIC && re.is_match(t))
+                        .cloned()
+                        .collect(),
+                    Err(_) => BTreeSet::new(),
+                }
+            }
+            Subscribe::Assign(_) => BTreeSet::new(),
+        };
+        if subscribed != self.subscribed {
+            let was_empty = self.subscribed.is_empty();
+            self.subscribed = subscribed;
+            if !was_empty && self.membership != Membership::Unjoined {
+                self.emit(
+                    out,
+                    ConsumerEvent::SubscriptionChanged {
+                        topics: self.subscribed.iter().cloned().collect(),
+                    },
+                );
+                self.rejoin(0);
+            }
+        }
+        // The leader rejoins when a subscribed topic's partition count changed.
+        if self.membership == Membership::Stable && !self.assigned_with.is_empty() {
+            let now: BTreeMap<String, u32> = self
+                .assigned_with
+                .keys()
+                .map(|t| (t.clone(), self.topics.get(t).copied().unwrap_or(0)))
+                .collect();
+            if now != self.assigned_with {
+                self.rejoin(0);
+            }
+        }
+        // Kafka's client asks again soon while a subscribed topic or an owned
+        // partition's leader is unknown.
+        let missing_topic = self.subscribed.iter().any(|t| !self.topics.contains_key(t));
+        let missing_leader = self
+            .owned
+            .keys()
+            .any(|tp| !matches!(self.leaders.get(tp), Some(Some(_))));
+        if missing_topic || missing_leader {
+            self.metadata_due_ms = self.now_ms + self.config.retry_backoff_ms;
+        }
+    }
+
+    fn on_join(&mut self, response: JoinGroupResponse, out: &mut Outbox) {
+        if self.membership != Membership::Joining {
+            return;
+        }
+        match response.error {
+            None => {}
+            Some(GroupError::MemberIdRequired) => {
+                self.member_id = response.member_id;
+                return self.rejoin(0);
+            }
+            Some(GroupError::UnknownMemberId) => {
+                self.member_id.clear();
+                return self.rejoin(0);
+            }
+            Some(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
+                self.coordinator_lost();
+                return self.rejoin(self.config.retry_backoff_ms);
+            }
+            Some(GroupError::FencedInstanceId) => {
+                self.emit(
+                    out,
+                    ConsumerEvent::CommitFailed {
+                        error: "FENCED_INSTANCE_ID: another consumer has this group.instance.id"
+                            .into(),
+                    },
+                );
+                self.closed = true;
+                return;
+            }
+            Some(_) => return self.rejoin(self.config.retry_backoff_ms),
+        }
+        self.member_id = response.member_id.clone();
+        self.generation = response.generation;
+        self.protocol = response.protocol.clone();
+        let mut assignments = BTreeMap::new();
+        if response.leader == self.member_id {
+            let strategy = response
+                .protocol
+                .as_deref()
+                .and_then(Strategy::from_name)
+                .unwrap_or(Strategy::Range);
+            let wanted: BTreeSet<&String> =
+                response.members.iter().flat_map(|m| &m.topics).collect();
+            let partitions: BTreeMap<String, u32> = self
+                .topics
+                .iter()
+                .filter(|(t, _)| wanted.contains(t))
+                .map(|(t, n)| (t.clone(), *n))
+                .collect();
+            match assign(strategy, &partitions, &response.members) {
+                Ok(outcome) => assignments = outcome.assignment,
+                Err(e) => self.emit(
+                    out,
+                    ConsumerEvent::CommitFailed {
+                        error: format!("the assignor failed: {e}"),
+                    },
+                ),
+            }
+            // Topics unknown now count as 0 partitions: when they appear, the leader's
+            // metadata differs from this snapshot and it rejoins.
+            self.assigned_with = wanted
+                .into_iter()
+                .map(|t| (t.clone(), partitions.get(t).copied().unwrap_or(0)))
+                .collect();
+        } else {
+            self.assigned_with.clear();
+        }
+        let Some(coordinator) = self.coordinator else {
+            return self.rejoin(self.config.retry_backoff_ms);
+        };
+        let request = GroupRequest::Sync(SyncGroup {
+            group_id: self.group_id(),
+            member_id: self.member_id.clone(),
+            group_instance_id: self.config.group_instance_id.clone(),
+            generation: self.generation,
+            assignments,
+        });
+        self.membership = Membership::Syncing;
+        self.group_send(coordinator, Pending::Sync, out, request);
+    }
+
+    fn on_sync(&mut self, response: SyncGroupResponse, out: &mut Outbox) {
+        if self.membership != Membership::Syncing {
+            return;
+        }
+        match response.error {
+            None => {}
+            Some(GroupError::RebalanceInProgress) => return self.rejoin(0),
+            Some(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
+                self.coordinator_lost();
+                return self.rejoin(self.config.retry_backoff_ms);
+            }
+            Some(e) => return self.lose_membership(e, out),
+        }
+        let new: BTreeSet<TopicPartition> = response.assignment.iter().cloned().collect();
+        let revoked: Vec<TopicPartition> = self
+            .owned
+            .keys()
+            .filter(|tp| !new.contains(*tp))
+            .cloned()
+            .collect();
+        for tp in &revoked {
+            self.owned.remove(tp);
+        }
+        for tp in &new {
+            if !self.owned.contains_key(tp) {
+                let o = self.fresh_position();
+                self.owned.insert(tp.clone(), o);
+            }
+        }
+        self.membership = Membership::Stable;
+        self.next_heartbeat_ms = self.now_ms + self.config.heartbeat_interval_ms;
+        let partitions: Vec<TopicPartition> = new.into_iter().collect();
+        self.history
+            .assignments
+            .push((self.now_ms, self.generation, partitions.clone()));
+        if !revoked.is_empty() {
+            // Cooperative: give up what moved, then rejoin so it can be handed over.
+            self.emit(
+                out,
+                ConsumerEvent::Revoked {
+                    partitions: revoked,
+                    why: "the cooperative assignment moved them to another member".into(),
+                },
+            );
+            self.rejoin(0);
+        }
+        self.emit(
+            out,
+            ConsumerEvent::Assigned {
+                group: self.group_id(),
+                member: self.member_id.clone(),
+                generation: self.generation,
+                partitions,
+            },
+        );
+    }
+
+    fn on_group_reply(&mut self, pending: Pending, response: GroupResponse, out: &mut Outbox) {
+        match (pending, response) {
+            (Pending::FindCoordinator, GroupResponse::FindCoordinator(result)) => match result {
+                Ok(b) => self.coordinator = Some(b),
+                Err(_) => self.coordinator_lost(),
+            },
+            (Pending::Join, GroupResponse::Join(r)) => self.on_join(r, out),
+            (Pending::Sync, GroupResponse::Sync(r)) => self.on_sync(r, out),
+            (Pending::Heartbeat, GroupResponse::Heartbeat(r)) => match r {
+                Ok(()) => {}
+                Err(GroupError::RebalanceInProgress) => {
+                    if self.membership == Membership::Stable {
+                        self.rejoin(0);
+                    }
+                }
+                Err(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
+                    self.coordinator_lost()
+                }
+                Err(e) => {
+                    if self.membership == Membership::Stable {
+                        self.lose_membership(e, out)
+                    }
+                }
+            },
+            (Pending::Leave, _) => {}
+            (Pending::Commit { op }, GroupResponse::OffsetCommit(result)) => {
+                self.commit_done(op, result.map_err(|e| e.code().to_string()), out)
+            }
+            (Pending::OffsetFetch, GroupResponse::OffsetFetch(result)) => match result {
+                Ok(offsets) => {
+                    for (tp, offset) in offsets {
+                        let Some(o) = self.owned.get_mut(&tp) else {
+                            continue;
+                        };
+                        if o.position != Position::NeedsCommitted {
+                            continue;
+                        }
+                        if offset >= 0 {
+                            o.position = Position::Ready;
+                            o.fetch_offset = offset;
+                            o.returned = offset;
+                            self.last_committed.insert(tp, offset);
+                        } else {
+                            o.position = Position::NeedsReset {
+                                why: "the group has no committed offset".into(),
+                            };
+                        }
+                    }
+                }
+                Err(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
+                    self.coordinator_lost()
+                }
+                Err(_) => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn commit_done(&mut self, op: usize, result: Result<(), String>, out: &mut Outbox) {
+        let now = self.now_ms;
+        let entry = &mut self.history.commits[op];
+        entry.outcome = Some(result.clone());
+        entry.completed_ms = Some(now);
+        match &result {
+            Ok(()) => {
+                for (tp, offset) in entry.offsets.clone() {
+                    self.last_committed.insert(tp, offset);
+                }
+            }
+            Err(code) => {
+                if matches!(
+                    code.as_str(),
+                    "NOT_COORDINATOR" | "COORDINATOR_NOT_AVAILABLE"
+                ) {
+                    self.coordinator_lost();
+                }
+                self.emit(
+                    out,
+                    ConsumerEvent::CommitFailed {
+                        error: code.clone(),
+                    },
+                );
+                if matches!(code.as_str(), "ILLEGAL_GENERATION" | "UNKNOWN_MEMBER_ID")
+                    && self.membership == Membership::Stable
+                {
+                    let e = if code == "UNKNOWN_MEMBER_ID" {
+                        GroupError::UnknownMemberId
+                    } else {
+                        GroupError::IllegalGeneration
+                    };
+                    self.lose_membership(e, out);
+                }
+            }
+        }
+        if self.app == (App::Committing { op }) {
+            self.app = App::Polling { at_ms: now };
+        }
+    }
+
+    fn failed(&mut self, pending: Pending, out: &mut Outbox) {
+        match pending {
+            Pending::Metadata => self.metadata_due_ms = self.now_ms + self.config.retry_backoff_ms,
+            Pending::FindCoordinator => self.coordinator_lost(),
+            Pending::Join | Pending::Sync => {
+                self.coordinator_lost();
+                if matches!(self.membership, Membership::Joining | Membership::Syncing) {
+                    self.rejoin(self.config.retry_backoff_ms);
+                }
+            }
+            Pending::Heartbeat | Pending::OffsetFetch | Pending::Leave => self.coordinator_lost(),
+            Pending::Commit { op } => {
+                self.coordinator_lost();
+                self.commit_done(op, Err("NO_RESPONSE".to_string()), out);
+            }
+            Pending::ListOffsets { tp } | Pending::Fetch { tp } => {
+                self.metadata_due_ms = self.metadata_due_ms.min(self.now_ms);
+                if let Some(o) = self.owned.get_mut(&tp) {
+                    o.fetching = false;
+                    o.backoff_until_ms = self.now_ms + self.config.retry_backoff_ms;
+                }
+            }
+        }
+    }
+
+    fn on_fetch_error(&mut self, tp: &TopicPartition, error: &ClientError, out: &mut Outbox) {
+        if error.code() == "OFFSET_OUT_OF_RANGE" {
+            if let Some(o) = self.owned.get_mut(tp) {
+                o.buffer.clear();
+                o.position = Position::NeedsReset {
+                    why: format!("offset {} is out of range", o.fetch_offset),
+                };
+            }
+            return;
+        }
+        self.failed(Pending::Fetch { tp: tp.clone() }, out);
+    }
+}
+
+impl Actor for Consumer {
+    fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
+        self.now_ms = now_ms;
+        if message == Message::ConnectionLost {
+            let lost: Vec<u64> = self
+                .in_flight
+                .iter()
+                .filter(|(_, (to, _, _))| *to == from)
+                .map(|(c, _)| *c)
+                .collect();
+            for c in lost {
+                let (_, pending, _) = self.in_flight.remove(&c).expect("listed");
+                self.failed(pending, out);
+            }
+            self.drive(out);
+            return;
+        }
+        let correlation_id = match &message {
+            Message::MetadataReply(r) => r.correlation_id,
+            Message::GroupReply { correlation_id, .. }
+            | Message::ListOffsetsReply { correlation_id, .. } => *correlation_id,
+            Message::FetchReply(r) => r.correlation_id,
+            _ => return,
+        };
+        let Some((_, pending, _)) = self.in_flight.remove(&correlation_id) else {
+            return;
+        };
+        if self.closed && !matches!(pending, Pending::Commit { .. }) {
+            return;
+        }
+        match message {
+            Message::MetadataReply(r) => self.on_metadata(r, out),
+            Message::GroupReply { response, .. } => self.on_group_reply(pending, response, out),
+            Message::ListOffsetsReply { tp, result, .. } => match result {
+                Ok(offset) => {
+                    if let Some(o) = self.owned.get_mut(&tp)
+                        && let Position::NeedsReset { why } = &o.position
+                    {
+                        let why = why.clone();
+                        o.position = Position::Ready;
+                        o.fetch_offset = offset;
+                        o.returned = offset;
+                        o.buffer.clear();
+                        let policy = self.config.auto_offset_reset.name();
+                        self.emit(
+                            out,
+                            ConsumerEvent::OffsetReset {
+                                tp,
+                                offset,
+                                policy,
+                                why,
+                            },
+                        );
+                    }
+                }
+                Err(e) => self.on_fetch_error(&tp, &e, out),
+            },
+            Message::FetchReply(r) => {
+                if let Some(o) = self.owned.get_mut(&r.tp) {
+                    o.fetching = false;
+                }
+                match r.result {
+                    Ok(records) => {
+                        let entries = decode_entries(&records.records).unwrap_or_default();
+                        if let Some(o) = self.owned.get_mut(&r.tp)
+                            && o.position == Position::Ready
+                        {
+                            let before = o.buffer.len();
+                            for e in entries {
+                                if e.offset < o.fetch_offset {
+                                    continue;
+                                }
+                                let value = e
+                                    .message
+                                    .value
+                                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                                    .unwrap_or_default();
+                                o.fetch_offset = e.offset + 1;
+                                o.buffer.push_back((e.offset, value));
+                            }
+                            if o.buffer.len() == before {
+                                o.backoff_until_ms = now_ms + self.config.fetch_max_wait_ms;
+                            }
+                        }
+                    }
+                    Err(e) => self.on_fetch_error(&r.tp, &e, out),
+                }
+            }
+            _ => {}
+        }
+        self.drive(out);
+    }
+
+    fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
+        self.now_ms = now_ms;
+        let late: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, (_, _, deadline))| *deadline <= now_ms)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in late {
+            let (_, pending, _) = self.in_flight.remove(&c).expect("listed");
+            self.failed(pending, out);
+        }
+        self.drive(out);
+    }
+
+    fn next_timer_ms(&self) -> Option<i64> {
+        if self.closed {
+            return self.in_flight.values().map(|(_, _, d)| *d).min();
+        }
+        let now = self.now_ms;
+        let mut next = i64::MAX;
+        let mut consider = |t: i64| next = next.min(t);
+        for (_, _, deadline) in self.in_flight.values() {
+            consider(*deadline);
+        }
+        if !self.is_pending(|p| *p == Pending::Metadata) {
+            consider(self.metadata_due_ms);
+        }
+        if self.config.group_id.is_some()
+            && self.coordinator.is_none()
+            && !self.is_pending(|p| *p == Pending::FindCoordinator)
+        {
+            consider(self.coordinator_retry_ms);
+        }
+        if self.uses_group_membership() {
+            if self.membership == Membership::Unjoined
+                && self.coordinator.is_some()
+                && self.metadata_loaded
+                && !self.left_on_poll_timeout
+            {
+                consider(self.rejoin_at_ms);
+            }
+            if self.membership == Membership::Stable {
+                consider(self.next_heartbeat_ms);
+            }
+            if self.membership != Membership::Unjoined && !self.left_on_poll_timeout {
+                consider(self.last_poll_ms + self.config.max_poll_interval_ms + 1);
+            }
+        }
+        for o in self.owned.values() {
+            if o.backoff_until_ms > now {
+                consider(o.backoff_until_ms);
+            }
+        }
+        if self.config.enable_auto_commit {
+            consider(self.next_auto_commit_ms.max(self.stall_until_ms));
+        }
+        match &self.app {
+            App::Polling { at_ms } => consider((*at_ms).max(self.stall_until_ms)),
+            App::Processing { done_ms, .. } => consider((*done_ms).max(self.stall_until_ms)),
+            App::Committing { .. } | App::Closed => {}
+        }
+        // Whatever is due was done by the last input; what remains waits on an answer.
+        Some(next.max(now + 1))
+    }
+}
