@@ -244,6 +244,13 @@ pub enum ClientError {
     NotController,
     InvalidReplicationFactor(String),
     InvalidPartitions(String),
+    /// An idempotent batch whose sequence does not follow the last one appended.
+    OutOfOrderSequenceNumber {
+        expected: i32,
+        received: i32,
+    },
+    /// A batch from an older epoch of the producer id.
+    InvalidProducerEpoch,
 }
 
 impl fmt::Display for ClientError {
@@ -267,6 +274,15 @@ impl fmt::Display for ClientError {
             ClientError::InvalidReplicationFactor(why) | ClientError::InvalidPartitions(why) => {
                 write!(f, "{why}")
             }
+            ClientError::OutOfOrderSequenceNumber { expected, received } => write!(
+                f,
+                "sequence {received} does not follow the last appended batch; expected {expected} \
+                 (OUT_OF_ORDER_SEQUENCE_NUMBER)"
+            ),
+            ClientError::InvalidProducerEpoch => write!(
+                f,
+                "a newer epoch of this producer id has written (INVALID_PRODUCER_EPOCH)"
+            ),
         }
     }
 }
@@ -292,6 +308,8 @@ impl ClientError {
             ClientError::NotController => "NOT_CONTROLLER",
             ClientError::InvalidReplicationFactor(_) => "INVALID_REPLICATION_FACTOR",
             ClientError::InvalidPartitions(_) => "INVALID_PARTITIONS",
+            ClientError::OutOfOrderSequenceNumber { .. } => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ClientError::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
         }
     }
 }
@@ -304,6 +322,17 @@ pub struct ProduceRequest {
     pub acks: Acks,
     /// How long acks=all may wait for the ISR (the producer's `request.timeout.ms`).
     pub timeout_ms: i64,
+    /// An idempotent producer's id, epoch and the batch's first sequence number (the v2
+    /// batch header's fields).
+    pub producer: Option<ProducerBatch>,
+}
+
+/// The idempotence fields of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerBatch {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -536,6 +565,15 @@ pub enum Message {
         tp: TopicPartition,
         result: Result<i64, ClientError>,
     },
+    /// An idempotent producer asks for its producer id and epoch.
+    InitProducerId {
+        correlation_id: u64,
+    },
+    InitProducerIdReply {
+        correlation_id: u64,
+        producer_id: i64,
+        producer_epoch: i16,
+    },
     Group {
         correlation_id: u64,
         request: GroupRequest,
@@ -584,6 +622,8 @@ impl Message {
             Message::ControlledShutdownReply { .. } => "ControlledShutdownResponse",
             Message::ElectLeaders { .. } => "ElectLeaders",
             Message::ElectLeadersReply { .. } => "ElectLeadersResponse",
+            Message::InitProducerId { .. } => "InitProducerId",
+            Message::InitProducerIdReply { .. } => "InitProducerIdResponse",
             Message::ListOffsets { .. } => "ListOffsets",
             Message::ListOffsetsReply { .. } => "ListOffsetsResponse",
             Message::Group { request, .. } => match request {

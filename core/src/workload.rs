@@ -280,6 +280,7 @@ impl TestProducer {
                 records,
                 acks: self.config.acks,
                 timeout_ms: self.config.request_timeout_ms,
+                producer: None,
             }),
         );
         if self.config.acks == Acks::None {

@@ -256,6 +256,7 @@ fn produce(h: &mut Harness, tp: &TopicPartition, correlation_id: u64, value: &st
             records: vec![Record::new(0, None, Some(value.as_bytes()))],
             acks,
             timeout_ms: 30_000,
+            producer: None,
         }),
     );
 }
@@ -406,6 +407,7 @@ fn followers_refuse_produce_and_consumer_fetch_and_acks_0_gets_no_answer() {
             records: vec![Record::new(0, None, Some(b"x"))],
             acks: Acks::Leader,
             timeout_ms: 30_000,
+            producer: None,
         }),
     );
     h.send(

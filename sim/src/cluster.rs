@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
 use kafkasim_core::client::consumer::{Consumer, ConsumerConfig, ConsumerHistory};
+use kafkasim_core::client::producer::{Producer, ProducerConfig as ClientProducerConfig};
 use kafkasim_core::controller::Assignment;
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{
@@ -170,6 +171,7 @@ impl ClusterBuilder {
             paused: BTreeSet::new(),
             producers: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            kafka_producers: BTreeMap::new(),
             consumer_histories: BTreeMap::new(),
             admin_inbox,
             next_client: FIRST_CLIENT + 1,
@@ -398,6 +400,7 @@ pub struct Cluster {
     paused: BTreeSet<NodeId>,
     producers: BTreeMap<NodeId, Slot<TestProducer>>,
     consumers: BTreeMap<NodeId, Slot<Consumer>>,
+    kafka_producers: BTreeMap<NodeId, Slot<Producer>>,
     /// Histories of consumers that crashed.
     consumer_histories: BTreeMap<NodeId, ConsumerHistory>,
     admin_inbox: async_channel::Receiver<Envelope<Message>>,
@@ -847,6 +850,7 @@ impl Cluster {
                 records: vec![Record::new(self.now_ms(), None, Some(value.as_bytes()))],
                 acks,
                 timeout_ms: request_timeout_ms,
+                producer: None,
             }),
         );
         if acks == Acks::None {
@@ -1032,6 +1036,30 @@ impl Cluster {
         self.producers.insert(addr, slot.clone());
         self.spawn_node(addr, &format!("producer-{addr}"), slot);
         addr
+    }
+
+    /// Starts a Kafka producer node (the client with retries, batching and idempotence,
+    /// and its application); returns its address.
+    pub fn add_kafka_producer(&mut self, mut config: ClientProducerConfig) -> NodeId {
+        let addr = self.next_client;
+        self.next_client += 1;
+        if config.bootstrap.is_empty() {
+            config.bootstrap = self.broker_ids.clone();
+        }
+        let seed = u64::from(SimRng.next_u32()) << 32 | u64::from(SimRng.next_u32());
+        let producer = Producer::new(config, seed, self.now_ms());
+        let slot = Arc::new(Mutex::new(Some(producer)));
+        self.kafka_producers.insert(addr, slot.clone());
+        self.spawn_node(addr, &format!("producer-{addr}"), slot);
+        addr
+    }
+
+    /// A Kafka producer's sends so far.
+    pub fn kafka_producer_history(&self, producer: NodeId) -> Vec<WriteOp> {
+        self.kafka_producers
+            .get(&producer)
+            .and_then(|s| lock(s).as_ref().map(|p| p.history().to_vec()))
+            .unwrap_or_default()
     }
 
     /// Starts a consumer node (a client and its application); returns its address.

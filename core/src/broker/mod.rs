@@ -143,6 +143,64 @@ pub struct Replica {
     fetch_blocked_until_ms: i64,
     /// When the log was last fsynced by `flush.ms`.
     last_flush_ms: i64,
+    /// Idempotent producers' last batches here (Kafka's `ProducerStateManager`). Kept
+    /// by the leader only: kafkasim's log format (v0/v1) has no producer fields, so a
+    /// new leader starts without it.
+    producers: BTreeMap<i64, ProducerEntry>,
+}
+
+/// Kafka keeps the last 5 batches of each producer: why `max.in.flight` must be <= 5.
+const PRODUCER_BATCHES_RETAINED: usize = 5;
+
+/// One idempotent producer's state on a partition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ProducerEntry {
+    epoch: i16,
+    /// (first sequence, last sequence, first offset, last offset), oldest first.
+    batches: std::collections::VecDeque<(i32, i32, i64, i64)>,
+}
+
+/// Kafka's `ProducerAppendInfo.checkSequence` and `findDuplicateBatch`: Ok(None) to
+/// append, Ok(Some(first, last)) for a duplicate of an appended batch, or the error.
+fn check_sequence(
+    entry: Option<&ProducerEntry>,
+    batch: &crate::protocol::ProducerBatch,
+    last_sequence: i32,
+) -> Result<Option<(i64, i64)>, ClientError> {
+    let Some(entry) = entry else {
+        // No state for this producer: any sequence is accepted.
+        return Ok(None);
+    };
+    if batch.producer_epoch < entry.epoch {
+        return Err(ClientError::InvalidProducerEpoch);
+    }
+    if batch.producer_epoch > entry.epoch {
+        return match batch.base_sequence {
+            0 => Ok(None),
+            received => Err(ClientError::OutOfOrderSequenceNumber {
+                expected: 0,
+                received,
+            }),
+        };
+    }
+    if let Some(&(_, _, first, last)) = entry
+        .batches
+        .iter()
+        .find(|b| b.0 == batch.base_sequence && b.1 == last_sequence)
+    {
+        return Ok(Some((first, last)));
+    }
+    let expected = entry
+        .batches
+        .back()
+        .map_or(0, |b| if b.1 == i32::MAX { 0 } else { b.1 + 1 });
+    if batch.base_sequence != expected {
+        return Err(ClientError::OutOfOrderSequenceNumber {
+            expected,
+            received: batch.base_sequence,
+        });
+    }
+    Ok(None)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,6 +308,7 @@ pub struct Broker {
     coordinated: BTreeSet<u32>,
     group_writes: Vec<groups::PendingGroupWrite>,
     offsets_topic_requested_ms: Option<i64>,
+    next_producer_id: i64,
     /// The time of the latest input: timers at or before it that are still set are
     /// waiting on something else (a backoff), not due.
     now_ms: i64,
@@ -307,6 +366,7 @@ impl Broker {
             coordinated: BTreeSet::new(),
             group_writes: Vec::new(),
             offsets_topic_requested_ms: None,
+            next_producer_id: 0,
             now_ms,
         };
         broker.next_isr_check_ms = now_ms + broker.config.replica_lag_time_max_ms / 2;
@@ -356,6 +416,7 @@ impl Broker {
                     config: topic_config,
                     fetch_blocked_until_ms: 0,
                     last_flush_ms: now_ms,
+                    producers: BTreeMap::new(),
                 },
             );
         }
@@ -947,6 +1008,7 @@ impl Broker {
                     config: ps.config.clone(),
                     fetch_blocked_until_ms: 0,
                     last_flush_ms: now_ms,
+                    producers: BTreeMap::new(),
                 },
             );
         }
@@ -1056,6 +1118,41 @@ impl Broker {
         let Some(replica) = self.replicas.get_mut(&request.tp) else {
             return reply(out, Err(ClientError::UnknownTopicOrPartition));
         };
+        let idempotent = request
+            .producer
+            .filter(|_| replica.partition.is_leader() && !request.records.is_empty());
+        if let Some(batch) = &idempotent {
+            let last_sequence = batch
+                .base_sequence
+                .wrapping_add(request.records.len() as i32 - 1)
+                & i32::MAX;
+            match check_sequence(
+                replica.producers.get(&batch.producer_id),
+                batch,
+                last_sequence,
+            ) {
+                Err(e) => return reply(out, Err(e)),
+                Ok(None) => {}
+                Ok(Some((first, last))) => {
+                    // A retry of an appended batch: not appended again; the answer
+                    // carries the original offsets (once they are committed, for acks=all).
+                    let tp = request.tp.clone();
+                    match request.acks {
+                        Acks::All => self.produce_purgatory.push(PendingProduce {
+                            from,
+                            correlation_id: request.correlation_id,
+                            tp: tp.clone(),
+                            first_offset: first,
+                            required_offset: last + 1,
+                            deadline_ms: now_ms + request.timeout_ms,
+                        }),
+                        _ => reply(out, Ok(first)),
+                    }
+                    self.complete_produces(&tp, now_ms, out);
+                    return;
+                }
+            }
+        }
         let info = match replica.partition.append_as_leader(
             &request.records,
             Compression::None,
@@ -1065,6 +1162,26 @@ impl Broker {
             Ok(info) => info,
             Err(e) => return reply(out, Err(ClientError::Partition(e))),
         };
+        if let Some(batch) = idempotent {
+            let entry = replica.producers.entry(batch.producer_id).or_default();
+            if entry.epoch != batch.producer_epoch {
+                entry.batches.clear();
+                entry.epoch = batch.producer_epoch;
+            }
+            let last_sequence = batch
+                .base_sequence
+                .wrapping_add(request.records.len() as i32 - 1)
+                & i32::MAX;
+            entry.batches.push_back((
+                batch.base_sequence,
+                last_sequence,
+                info.first_offset,
+                info.last_offset,
+            ));
+            if entry.batches.len() > PRODUCER_BATCHES_RETAINED {
+                entry.batches.pop_front();
+            }
+        }
         let tp = request.tp.clone();
         self.take_partition_events(&tp, now_ms, out);
         match request.acks {
@@ -1495,6 +1612,23 @@ impl Actor for Broker {
                 correlation_id,
                 request,
             } => self.on_group_request(from, correlation_id, request, now_ms, out),
+            Message::InitProducerId { correlation_id } => {
+                // Kafka allocates producer ids in blocks through ZooKeeper; here a
+                // broker's ids combine its registration (unique per incarnation) and a
+                // counter.
+                if let Some(epoch) = self.registered_epoch {
+                    self.next_producer_id += 1;
+                    let producer_id = ((epoch as i64) << 24) | self.next_producer_id;
+                    out.send(
+                        from,
+                        Message::InitProducerIdReply {
+                            correlation_id,
+                            producer_id,
+                            producer_epoch: 0,
+                        },
+                    );
+                }
+            }
             Message::ListOffsets {
                 correlation_id,
                 tp,
@@ -1521,6 +1655,7 @@ impl Actor for Broker {
                 );
             }
             Message::Zk(_)
+            | Message::InitProducerIdReply { .. }
             | Message::ListOffsetsReply { .. }
             | Message::GroupReply { .. }
             | Message::ProduceReply(_)

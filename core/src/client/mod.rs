@@ -2,3 +2,4 @@
 //! it: the consumer (groups, `assign()`, commits) and the producer.
 
 pub mod consumer;
+pub mod producer;

@@ -1,0 +1,626 @@
+//! Kafka's producer with a simulated application around it, sans IO: the default
+//! partitioner (explicit partition, murmur2 of the key, sticky for null keys), batching
+//! by `batch.size`/`linger.ms`, acks, `retries` with `retry.backoff.ms` within
+//! `delivery.timeout.ms`, `max.in.flight.requests.per.connection`, metadata refresh on
+//! NOT_LEADER_OR_FOLLOWER, and the idempotent producer (InitProducerId, per-partition
+//! sequence numbers; the broker drops duplicates and refuses gaps).
+//!
+//! Without idempotence a retry after a lost answer or NOT_ENOUGH_REPLICAS_AFTER_APPEND
+//! writes the batch twice, and with more than one batch in flight a retried batch can
+//! land after a later one: both are lessons. Each send resolves to an offset or an
+//! error in the history ([`WriteOp`]), which the checkers judge; `sync` makes the
+//! application wait for each send (`send().get()`), otherwise it goes on (a callback).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::partition::Acks;
+use crate::partitioner::{Partitioner, PartitionerConfig, TopicPartitions};
+use crate::protocol::{
+    Actor, ClientError, Message, NodeId, Outbox, ProduceRequest, ProducerBatch, TopicPartition,
+};
+use crate::record::{Magic, Record, message_size};
+use crate::replication::BrokerId;
+use crate::rng::SplitMix64;
+use crate::workload::{Outcome, WriteOp};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerConfig {
+    pub topic: String,
+    /// Brokers asked for metadata, in turn.
+    pub bootstrap: Vec<BrokerId>,
+    /// `acks`: all (-1) since Kafka 3.0, 1 before.
+    pub acks: Acks,
+    /// `retries`: Integer.MAX_VALUE since Kafka 2.1 (0 before).
+    pub retries: u32,
+    /// `retry.backoff.ms`
+    pub retry_backoff_ms: i64,
+    /// `delivery.timeout.ms`: a send fails after this long, retries or not.
+    pub delivery_timeout_ms: i64,
+    /// `request.timeout.ms`
+    pub request_timeout_ms: i64,
+    /// `linger.ms`: 5 since Kafka 4.0 (0 before).
+    pub linger_ms: i64,
+    /// `batch.size`
+    pub batch_size: usize,
+    /// `max.in.flight.requests.per.connection` (per partition here).
+    pub max_in_flight: usize,
+    /// `enable.idempotence`: true since Kafka 3.0.
+    pub enable_idempotence: bool,
+    /// `metadata.max.age.ms`
+    pub metadata_max_age_ms: i64,
+    /// The application: time between sends.
+    pub interval_ms: i64,
+    /// The application: null keys (None) or keys `k0`..`k{n-1}` in turn.
+    pub keys: Option<u32>,
+    /// The application: values are `<prefix>-<n>`.
+    pub value_prefix: String,
+    /// The application stops sending at this time.
+    pub stop_ms: Option<i64>,
+    /// The application waits for each send's result before the next (`send().get()`).
+    pub sync: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            topic: "orders".to_string(),
+            bootstrap: Vec::new(),
+            acks: Acks::All,
+            retries: i32::MAX as u32,
+            retry_backoff_ms: 100,
+            delivery_timeout_ms: 120_000,
+            request_timeout_ms: 30_000,
+            linger_ms: 5,
+            batch_size: 16_384,
+            max_in_flight: 5,
+            enable_idempotence: true,
+            metadata_max_age_ms: 300_000,
+            interval_ms: 100,
+            keys: None,
+            value_prefix: "v".to_string(),
+            stop_ms: None,
+            sync: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Batch {
+    /// (history index, record)
+    records: Vec<(usize, Record)>,
+    bytes: usize,
+    created_ms: i64,
+    base_sequence: Option<i32>,
+    attempts: u32,
+    retry_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pending {
+    Metadata,
+    InitProducerId,
+    Produce { tp: TopicPartition, batch: Batch },
+}
+
+/// A producer and its application.
+#[derive(Clone, Debug)]
+pub struct Producer {
+    state: State,
+}
+
+#[derive(Clone, Debug)]
+struct State {
+    config: ProducerConfig,
+    now_ms: i64,
+    next_correlation: u64,
+    in_flight: BTreeMap<u64, (NodeId, Pending, i64)>,
+    next_broker: usize,
+    brokers: Vec<BrokerId>,
+    leaders: BTreeMap<u32, Option<BrokerId>>,
+    partition_count: u32,
+    metadata_due_ms: i64,
+    producer: Option<(i64, i16)>,
+    partitioner: Partitioner,
+    rng: SplitMix64,
+    queues: BTreeMap<u32, VecDeque<Batch>>,
+    sending: BTreeMap<u32, usize>,
+    next_sequence: BTreeMap<u32, i32>,
+    next_send_ms: i64,
+    sent: u64,
+    waiting_for: Option<usize>,
+    history: Vec<WriteOp>,
+}
+
+impl Producer {
+    pub fn new(config: ProducerConfig, rng_seed: u64, now_ms: i64) -> Producer {
+        assert!(
+            !config.bootstrap.is_empty(),
+            "a producer needs bootstrap brokers"
+        );
+        assert!(config.interval_ms > 0, "a producer sends at an interval");
+        let partitioner = Partitioner::new(PartitionerConfig {
+            batch_size: config.batch_size,
+            ..PartitionerConfig::default()
+        });
+        Producer {
+            state: State {
+                brokers: config.bootstrap.clone(),
+                config,
+                now_ms,
+                next_correlation: 1,
+                in_flight: BTreeMap::new(),
+                next_broker: 0,
+                leaders: BTreeMap::new(),
+                partition_count: 0,
+                metadata_due_ms: now_ms,
+                producer: None,
+                partitioner,
+                rng: SplitMix64::new(rng_seed),
+                queues: BTreeMap::new(),
+                sending: BTreeMap::new(),
+                next_sequence: BTreeMap::new(),
+                next_send_ms: now_ms,
+                sent: 0,
+                waiting_for: None,
+                history: Vec::new(),
+            },
+        }
+    }
+
+    /// Every send and how it ended.
+    pub fn history(&self) -> &[WriteOp] {
+        &self.state.history
+    }
+
+    /// The producer id and epoch, once InitProducerId answered.
+    pub fn producer_id(&self) -> Option<(i64, i16)> {
+        self.state.producer
+    }
+}
+
+/// Errors after which Kafka's producer retries a batch.
+fn retriable(code: &str) -> bool {
+    matches!(
+        code,
+        "NOT_LEADER_OR_FOLLOWER"
+            | "NOT_ENOUGH_REPLICAS"
+            | "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
+            | "REQUEST_TIMED_OUT"
+            | "UNKNOWN_TOPIC_OR_PARTITION"
+            | "FENCED_LEADER_EPOCH"
+            | "NETWORK_EXCEPTION"
+            // The idempotent producer resends in sequence order after an earlier
+            // batch of the partition failed.
+            | "OUT_OF_ORDER_SEQUENCE_NUMBER"
+    )
+}
+
+impl State {
+    fn send(
+        &mut self,
+        to: NodeId,
+        pending: Pending,
+        out: &mut Outbox,
+        make: impl FnOnce(u64) -> Message,
+    ) {
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        let deadline = self.now_ms + self.config.request_timeout_ms + 1_000;
+        self.in_flight
+            .insert(correlation_id, (to, pending, deadline));
+        out.send(to, make(correlation_id));
+    }
+
+    fn is_pending(&self, f: impl Fn(&Pending) -> bool) -> bool {
+        self.in_flight.values().any(|(_, p, _)| f(p))
+    }
+
+    fn pick_broker(&mut self) -> BrokerId {
+        let b = self.brokers[self.next_broker % self.brokers.len()];
+        self.next_broker += 1;
+        b
+    }
+
+    fn stopped(&self) -> bool {
+        self.config.stop_ms.is_some_and(|s| self.now_ms >= s)
+    }
+
+    fn drive(&mut self, out: &mut Outbox) {
+        let now = self.now_ms;
+        if self.metadata_due_ms <= now && !self.is_pending(|p| *p == Pending::Metadata) {
+            let broker = self.pick_broker();
+            self.send(broker, Pending::Metadata, out, |correlation_id| {
+                Message::Metadata { correlation_id }
+            });
+        }
+        if self.config.enable_idempotence
+            && self.producer.is_none()
+            && !self.is_pending(|p| *p == Pending::InitProducerId)
+        {
+            let broker = self.pick_broker();
+            self.send(broker, Pending::InitProducerId, out, |correlation_id| {
+                Message::InitProducerId { correlation_id }
+            });
+        }
+        self.drive_app();
+        self.expire();
+        self.drive_sender(out);
+    }
+
+    /// The application's sends.
+    fn drive_app(&mut self) {
+        while self.next_send_ms <= self.now_ms
+            && !self.stopped()
+            && self.partition_count > 0
+            && self.waiting_for.is_none()
+        {
+            self.next_send_ms += self.config.interval_ms;
+            let n = self.sent;
+            self.sent += 1;
+            let value = format!("{}-{n}", self.config.value_prefix);
+            let key = self.config.keys.map(|k| format!("k{}", n % u64::from(k)));
+            let available: Vec<u32> = self
+                .leaders
+                .iter()
+                .filter(|(_, l)| l.is_some())
+                .map(|(p, _)| *p)
+                .collect();
+            let partitions = TopicPartitions {
+                count: self.partition_count,
+                available: &available,
+            };
+            let topic = self.config.topic.clone();
+            let partition = self.partitioner.partition(
+                &topic,
+                None,
+                key.as_deref().map(str::as_bytes),
+                partitions,
+                &mut self.rng,
+            );
+            let record = Record::new(
+                self.now_ms,
+                key.as_deref().map(str::as_bytes),
+                Some(value.as_bytes()),
+            );
+            let size = message_size(Magic::V1, record.key.as_deref(), record.value.as_deref());
+            let index = self.history.len();
+            self.history.push(WriteOp {
+                value,
+                tp: TopicPartition::new(&topic, partition),
+                leader: -1,
+                invoked_ms: self.now_ms,
+                outcome: Outcome::Pending,
+            });
+            let queue = self.queues.entry(partition).or_default();
+            let fits = queue
+                .back()
+                .is_some_and(|b| b.attempts == 0 && b.bytes + size <= self.config.batch_size);
+            if !fits {
+                queue.push_back(Batch {
+                    records: Vec::new(),
+                    bytes: 0,
+                    created_ms: self.now_ms,
+                    base_sequence: None,
+                    attempts: 0,
+                    retry_at_ms: 0,
+                });
+            }
+            let batch = queue.back_mut().expect("pushed");
+            batch.records.push((index, record));
+            batch.bytes += size;
+            let full = batch.bytes + size > self.config.batch_size;
+            self.partitioner.record_appended(
+                &topic,
+                partition,
+                size,
+                full,
+                partitions,
+                &mut self.rng,
+            );
+            if self.config.sync {
+                self.waiting_for = Some(index);
+            }
+        }
+    }
+
+    /// `delivery.timeout.ms`: queued batches too old fail.
+    fn expire(&mut self) {
+        let now = self.now_ms;
+        let timeout = self.config.delivery_timeout_ms;
+        let mut expired = Vec::new();
+        for queue in self.queues.values_mut() {
+            queue.retain(|b| {
+                if now - b.created_ms >= timeout {
+                    expired.push(b.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        for batch in expired {
+            let outcome = if batch.attempts > 0 {
+                Outcome::Unknown { completed_ms: now }
+            } else {
+                Outcome::Failed {
+                    code: "DELIVERY_TIMEOUT",
+                    completed_ms: now,
+                }
+            };
+            self.finish(&batch, |_| outcome.clone(), -1);
+        }
+    }
+
+    fn drive_sender(&mut self, out: &mut Outbox) {
+        let now = self.now_ms;
+        if self.config.enable_idempotence && self.producer.is_none() {
+            return;
+        }
+        let partitions: Vec<u32> = self.queues.keys().copied().collect();
+        for p in partitions {
+            while let Some(Some(leader)) = self.leaders.get(&p).copied() {
+                if self.sending.get(&p).copied().unwrap_or(0) >= self.config.max_in_flight {
+                    break;
+                }
+                let queue = self.queues.get_mut(&p).expect("listed");
+                let Some(front) = queue.front() else {
+                    break;
+                };
+                let ready = front.attempts > 0
+                    || queue.len() > 1
+                    || front.bytes >= self.config.batch_size
+                    || now - front.created_ms >= self.config.linger_ms;
+                if !ready || front.retry_at_ms > now {
+                    break;
+                }
+                let mut batch = queue.pop_front().expect("a front");
+                let producer = match self.producer {
+                    Some((producer_id, producer_epoch)) if self.config.enable_idempotence => {
+                        let base_sequence = *batch.base_sequence.get_or_insert_with(|| {
+                            let next = self.next_sequence.entry(p).or_insert(0);
+                            let base = *next;
+                            *next = next.wrapping_add(batch.records.len() as i32) & i32::MAX;
+                            base
+                        });
+                        Some(ProducerBatch {
+                            producer_id,
+                            producer_epoch,
+                            base_sequence,
+                        })
+                    }
+                    _ => None,
+                };
+                batch.attempts += 1;
+                let tp = TopicPartition::new(&self.config.topic, p);
+                let records: Vec<Record> = batch.records.iter().map(|(_, r)| r.clone()).collect();
+                let request = ProduceRequest {
+                    correlation_id: 0,
+                    tp: tp.clone(),
+                    records,
+                    acks: self.config.acks,
+                    timeout_ms: self.config.request_timeout_ms,
+                    producer,
+                };
+                if self.config.acks == Acks::None {
+                    // acks=0: done once sent; the offset is unknown.
+                    out.send(leader, Message::Produce(request));
+                    self.finish(
+                        &batch,
+                        |_| Outcome::Ok {
+                            offset: None,
+                            completed_ms: now,
+                        },
+                        leader,
+                    );
+                    continue;
+                }
+                *self.sending.entry(p).or_default() += 1;
+                self.send(
+                    leader,
+                    Pending::Produce { tp, batch },
+                    out,
+                    |correlation_id| {
+                        Message::Produce(ProduceRequest {
+                            correlation_id,
+                            ..request
+                        })
+                    },
+                );
+            }
+        }
+    }
+
+    fn finish(&mut self, batch: &Batch, outcome: impl Fn(usize) -> Outcome, leader: BrokerId) {
+        for (i, (index, _)) in batch.records.iter().enumerate() {
+            let op = &mut self.history[*index];
+            if op.outcome == Outcome::Pending {
+                op.outcome = outcome(i);
+                op.leader = leader;
+            }
+            if self.waiting_for == Some(*index) {
+                self.waiting_for = None;
+                self.next_send_ms = self.next_send_ms.max(self.now_ms);
+            }
+        }
+    }
+
+    fn on_produce_result(
+        &mut self,
+        leader: BrokerId,
+        tp: TopicPartition,
+        mut batch: Batch,
+        result: Result<i64, &'static str>,
+    ) {
+        let now = self.now_ms;
+        let p = tp.partition;
+        if let Some(n) = self.sending.get_mut(&p) {
+            *n = n.saturating_sub(1);
+        }
+        match result {
+            Ok(offset) => self.finish(
+                &batch,
+                |i| Outcome::Ok {
+                    offset: Some(offset + i as i64),
+                    completed_ms: now,
+                },
+                leader,
+            ),
+            Err(code) => {
+                if matches!(
+                    code,
+                    "NOT_LEADER_OR_FOLLOWER"
+                        | "UNKNOWN_TOPIC_OR_PARTITION"
+                        | "FENCED_LEADER_EPOCH"
+                        | "NETWORK_EXCEPTION"
+                ) {
+                    self.metadata_due_ms = self.metadata_due_ms.min(now);
+                }
+                let in_time = now - batch.created_ms < self.config.delivery_timeout_ms;
+                if retriable(code) && batch.attempts <= self.config.retries && in_time {
+                    batch.retry_at_ms = now + self.config.retry_backoff_ms;
+                    let queue = self.queues.entry(p).or_default();
+                    // Retries go first; the idempotent producer keeps sequence order.
+                    let at = if self.config.enable_idempotence {
+                        queue
+                            .iter()
+                            .position(|b| {
+                                b.base_sequence
+                                    .is_none_or(|s| Some(s) > batch.base_sequence)
+                            })
+                            .unwrap_or(queue.len())
+                    } else {
+                        0
+                    };
+                    queue.insert(at, batch);
+                } else if code == "NETWORK_EXCEPTION" {
+                    self.finish(&batch, |_| Outcome::Unknown { completed_ms: now }, leader);
+                } else {
+                    self.finish(
+                        &batch,
+                        |_| Outcome::Failed {
+                            code,
+                            completed_ms: now,
+                        },
+                        leader,
+                    );
+                }
+            }
+        }
+    }
+
+    fn failed(&mut self, to: NodeId, pending: Pending) {
+        match pending {
+            Pending::Metadata => {
+                self.metadata_due_ms = self.now_ms + self.config.retry_backoff_ms;
+            }
+            Pending::InitProducerId => {}
+            Pending::Produce { tp, batch } => {
+                self.on_produce_result(to, tp, batch, Err("NETWORK_EXCEPTION"))
+            }
+        }
+    }
+}
+
+impl Actor for Producer {
+    fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
+        let s = &mut self.state;
+        s.now_ms = now_ms;
+        if message == Message::ConnectionLost {
+            let lost: Vec<u64> = s
+                .in_flight
+                .iter()
+                .filter(|(_, (to, _, _))| *to == from)
+                .map(|(c, _)| *c)
+                .collect();
+            for c in lost {
+                let (to, pending, _) = s.in_flight.remove(&c).expect("listed");
+                s.failed(to, pending);
+            }
+            s.drive(out);
+            return;
+        }
+        let correlation_id = match &message {
+            Message::MetadataReply(r) => r.correlation_id,
+            Message::ProduceReply(r) => r.correlation_id,
+            Message::InitProducerIdReply { correlation_id, .. } => *correlation_id,
+            _ => return,
+        };
+        let Some((to, pending, _)) = s.in_flight.remove(&correlation_id) else {
+            return;
+        };
+        match (message, pending) {
+            (Message::MetadataReply(r), _) => {
+                s.metadata_due_ms = now_ms + s.config.metadata_max_age_ms;
+                if !r.brokers.is_empty() {
+                    s.brokers = r.brokers.iter().copied().collect();
+                }
+                s.leaders = r
+                    .partitions
+                    .iter()
+                    .filter(|(tp, _)| tp.topic == s.config.topic)
+                    .map(|(tp, m)| (tp.partition, m.leader))
+                    .collect();
+                s.partition_count = s.leaders.keys().max().map_or(0, |p| p + 1);
+                if s.partition_count == 0 || s.leaders.values().any(Option::is_none) {
+                    s.metadata_due_ms = now_ms + s.config.retry_backoff_ms;
+                }
+            }
+            (
+                Message::InitProducerIdReply {
+                    producer_id,
+                    producer_epoch,
+                    ..
+                },
+                _,
+            ) => s.producer = Some((producer_id, producer_epoch)),
+            (Message::ProduceReply(r), Pending::Produce { tp, batch }) => {
+                let result = r.result.map_err(|e: ClientError| e.code());
+                s.on_produce_result(to, tp, batch, result);
+            }
+            _ => {}
+        }
+        s.drive(out);
+    }
+
+    fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
+        let s = &mut self.state;
+        s.now_ms = now_ms;
+        let late: Vec<u64> = s
+            .in_flight
+            .iter()
+            .filter(|(_, (_, _, d))| *d <= now_ms)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in late {
+            let (to, pending, _) = s.in_flight.remove(&c).expect("listed");
+            s.failed(to, pending);
+        }
+        s.drive(out);
+    }
+
+    fn next_timer_ms(&self) -> Option<i64> {
+        let s = &self.state;
+        let now = s.now_ms;
+        let mut next = i64::MAX;
+        let mut consider = |t: i64| next = next.min(t);
+        for (_, _, d) in s.in_flight.values() {
+            consider(*d);
+        }
+        if !s.is_pending(|p| *p == Pending::Metadata) {
+            consider(s.metadata_due_ms);
+        }
+        if !s.stopped() && s.waiting_for.is_none() {
+            consider(s.next_send_ms);
+            if let Some(stop) = s.config.stop_ms {
+                consider(stop);
+            }
+        }
+        for queue in s.queues.values() {
+            if let Some(front) = queue.front() {
+                consider(front.retry_at_ms.max(front.created_ms + s.config.linger_ms));
+                consider(front.created_ms + s.config.delivery_timeout_ms);
+            }
+        }
+        Some(next.max(now + 1))
+    }
+}
