@@ -547,3 +547,57 @@ fn after_the_coordinator_dies_the_group_finds_the_new_one_and_its_offsets() {
         assert!(c.timeline().contains("loaded from __consumer_offsets"));
     });
 }
+
+#[test]
+fn new_partitions_and_matching_topics_reach_subscribers_but_not_assign_consumers() {
+    run_seeded(13, || async {
+        let mut c = cluster_with_orders(2).await;
+        let refresh = |config: ConsumerConfig| ConsumerConfig {
+            metadata_max_age_ms: 5_000,
+            ..config
+        };
+        let subscriber = c.add_consumer(refresh(member(GROUP, AppCommit::Sync)));
+        let pattern = c.add_consumer(refresh(ConsumerConfig {
+            subscribe: Subscribe::Pattern("orders.*".to_string()),
+            ..member("regex", AppCommit::Sync)
+        }));
+        let standalone = c.add_consumer(refresh(ConsumerConfig {
+            group_id: None,
+            subscribe: Subscribe::Assign(vec![orders(0), orders(1)]),
+            ..member(GROUP, AppCommit::Nothing)
+        }));
+        wait_for(&c, 60_000, "subscriber stable", |c| {
+            settled(c, GROUP, &[subscriber], 2)
+        })
+        .await;
+
+        c.add_partitions("orders", 3).await.unwrap();
+        c.create_topic("orders-eu", 2, 3, Default::default())
+            .await
+            .unwrap();
+        wait_for(&c, 60_000, "the subscriber owns orders-2", |c| {
+            settled(c, GROUP, &[subscriber], 3)
+        })
+        .await;
+        wait_for(&c, 60_000, "the pattern picked up orders-eu", |c| {
+            c.with_consumer(pattern, |k| k.assignment()).unwrap()
+                == vec![
+                    orders(0),
+                    orders(1),
+                    orders(2),
+                    TopicPartition::new("orders-eu", 0),
+                    TopicPartition::new("orders-eu", 1),
+                ]
+        })
+        .await;
+        assert!(
+            c.timeline()
+                .contains("pattern now matches [orders, orders-eu]")
+        );
+        // assign() is not told about new partitions (seed 001).
+        assert_eq!(
+            c.with_consumer(standalone, |k| k.assignment()).unwrap(),
+            vec![orders(0), orders(1)]
+        );
+    });
+}

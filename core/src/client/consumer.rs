@@ -1033,9 +1033,8 @@ impl Consumer {
             Subscribe::Assign(_) => BTreeSet::new(),
         };
         if subscribed != self.subscribed {
-            let was_empty = self.subscribed.is_empty();
             self.subscribed = subscribed;
-            if !was_empty && self.membership != Membership::Unjoined {
+            if self.membership != Membership::Unjoined {
                 self.emit(
                     out,
                     ConsumerEvent::SubscriptionChanged {
