@@ -449,6 +449,21 @@ impl GroupRequest {
             GroupRequest::Sync(s) => &s.group_id,
         }
     }
+
+    /// The answer to this request when it fails with `error`.
+    pub fn failed(&self, error: GroupError) -> GroupResponse {
+        match self {
+            GroupRequest::FindCoordinator { .. } => GroupResponse::FindCoordinator(Err(error)),
+            GroupRequest::Join(j) => {
+                GroupResponse::Join(JoinGroupResponse::failed(j.member_id.clone(), error))
+            }
+            GroupRequest::Sync(_) => GroupResponse::Sync(SyncGroupResponse::failed(error)),
+            GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat(Err(error)),
+            GroupRequest::Leave { .. } => GroupResponse::Leave(Err(error)),
+            GroupRequest::OffsetCommit { .. } => GroupResponse::OffsetCommit(Err(error)),
+            GroupRequest::OffsetFetch { .. } => GroupResponse::OffsetFetch(Err(error)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

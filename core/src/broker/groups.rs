@@ -6,7 +6,7 @@
 //! a new coordinator finds everything that was acknowledged.
 
 use crate::event::EventKind;
-use crate::group::coordinator::{GroupError, JoinGroupResponse, Reply, ReplyTo, SyncGroupResponse};
+use crate::group::coordinator::{GroupError, Reply, ReplyTo, SyncGroupResponse};
 use crate::group::storage::{self, OFFSETS_TOPIC, StoredOffset, partition_for_group};
 use crate::partition::{Acks, PartitionError};
 use crate::protocol::{
@@ -15,23 +15,15 @@ use crate::protocol::{
 use crate::record::{Compression, Record};
 use crate::replication::BrokerId;
 
-use super::Broker;
+use super::{Broker, PendingProduce, Waiter};
 
 /// How long a broker waits before asking the controller again to create
 /// `__consumer_offsets`.
 const OFFSETS_TOPIC_CREATE_BACKOFF_MS: i64 = 1_000;
 
-/// A write to `__consumer_offsets` waiting for the ISR (acks=all).
+/// What waits for a write to `__consumer_offsets` (acks=all) in the produce purgatory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct PendingGroupWrite {
-    tp: TopicPartition,
-    required_offset: i64,
-    deadline_ms: i64,
-    kind: GroupWriteKind,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum GroupWriteKind {
+pub(super) enum OffsetsWrite {
     /// An OffsetCommit: stored in the coordinator's cache and answered once committed.
     Commit {
         reply_to: ReplyTo,
@@ -40,23 +32,6 @@ enum GroupWriteKind {
     },
     /// A group's metadata: the SyncGroup answers wait for it.
     Group { replies: Vec<Reply> },
-}
-
-impl GroupRequest {
-    /// The answer to this request when it fails with `error`.
-    pub fn failed(&self, error: GroupError) -> GroupResponse {
-        match self {
-            GroupRequest::FindCoordinator { .. } => GroupResponse::FindCoordinator(Err(error)),
-            GroupRequest::Join(j) => {
-                GroupResponse::Join(JoinGroupResponse::failed(j.member_id.clone(), error))
-            }
-            GroupRequest::Sync(_) => GroupResponse::Sync(SyncGroupResponse::failed(error)),
-            GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat(Err(error)),
-            GroupRequest::Leave { .. } => GroupResponse::Leave(Err(error)),
-            GroupRequest::OffsetCommit { .. } => GroupResponse::OffsetCommit(Err(error)),
-            GroupRequest::OffsetFetch { .. } => GroupResponse::OffsetFetch(Err(error)),
-        }
-    }
 }
 
 /// Kafka's mapping of a failed `__consumer_offsets` append to a group error
@@ -193,7 +168,7 @@ impl Broker {
                         })
                         .collect();
                     let partition = self.offsets_partition(&group_id);
-                    let kind = GroupWriteKind::Commit {
+                    let kind = OffsetsWrite::Commit {
                         reply_to,
                         group: group_id,
                         offsets,
@@ -278,7 +253,7 @@ impl Broker {
                 value.as_deref(),
             );
             let partition = self.offsets_partition(&write.group);
-            let kind = GroupWriteKind::Group {
+            let kind = OffsetsWrite::Group {
                 replies: write.replies,
             };
             self.write_group_records(partition, vec![record], kind, now_ms, out);
@@ -289,7 +264,7 @@ impl Broker {
         &mut self,
         partition: u32,
         records: Vec<Record>,
-        kind: GroupWriteKind,
+        kind: OffsetsWrite,
         now_ms: i64,
         out: &mut Outbox,
     ) {
@@ -302,14 +277,14 @@ impl Broker {
                 .map_err(ClientError::Partition),
         };
         match appended {
-            Err(e) => self.finish_group_write(kind, Err(group_error(&e)), now_ms, out),
+            Err(e) => self.finish_group_write(kind, Err(e), now_ms, out),
             Ok(info) => {
                 self.take_partition_events(&tp, now_ms, out);
-                self.group_writes.push(PendingGroupWrite {
+                self.produce_purgatory.push(PendingProduce {
                     tp: tp.clone(),
                     required_offset: info.last_offset + 1,
                     deadline_ms: now_ms + self.config.offsets_commit_timeout_ms,
-                    kind,
+                    waiter: Waiter::Group(kind),
                 });
                 self.complete_produces(&tp, now_ms, out);
                 self.complete_parked_fetches(Some(&tp), now_ms, out);
@@ -317,15 +292,18 @@ impl Broker {
         }
     }
 
-    fn finish_group_write(
+    /// Answers what waited for a write: Kafka maps the append's error to a group error
+    /// (REQUEST_TIMED_OUT becomes COORDINATOR_NOT_AVAILABLE).
+    pub(super) fn finish_group_write(
         &mut self,
-        kind: GroupWriteKind,
-        result: Result<(), GroupError>,
+        kind: OffsetsWrite,
+        result: Result<(), ClientError>,
         now_ms: i64,
         out: &mut Outbox,
     ) {
+        let result = result.map_err(|e| group_error(&e));
         match kind {
-            GroupWriteKind::Commit {
+            OffsetsWrite::Commit {
                 reply_to,
                 group,
                 offsets,
@@ -340,7 +318,7 @@ impl Broker {
                     GroupResponse::OffsetCommit(result),
                 );
             }
-            GroupWriteKind::Group { replies } => {
+            OffsetsWrite::Group { replies } => {
                 for reply in replies {
                     let reply = match (reply, result) {
                         (reply, Ok(())) => reply,
@@ -353,63 +331,6 @@ impl Broker {
                 }
             }
         }
-    }
-
-    /// Settles the writes to `tp` that its HW (or a lost leadership) decides.
-    pub(super) fn complete_group_writes(
-        &mut self,
-        tp: &TopicPartition,
-        now_ms: i64,
-        out: &mut Outbox,
-    ) {
-        if !self.group_writes.iter().any(|w| &w.tp == tp) {
-            return;
-        }
-        let mut settled = Vec::new();
-        let replicas = &self.replicas;
-        self.group_writes.retain(|w| {
-            if &w.tp != tp {
-                return true;
-            }
-            let outcome = match replicas.get(tp) {
-                None => Some(Err(GroupError::NotCoordinator)),
-                Some(r) => r
-                    .partition
-                    .check_enough_replicas_reach_offset(w.required_offset)
-                    .map(|r| r.map_err(|e| group_error(&ClientError::Partition(e)))),
-            };
-            match outcome {
-                None => true,
-                Some(result) => {
-                    settled.push((w.kind.clone(), result));
-                    false
-                }
-            }
-        });
-        for (kind, result) in settled {
-            self.finish_group_write(kind, result, now_ms, out);
-        }
-    }
-
-    /// Writes unanswered for `offsets.commit.timeout.ms` fail with
-    /// COORDINATOR_NOT_AVAILABLE (Kafka maps REQUEST_TIMED_OUT so).
-    pub(super) fn expire_group_writes(&mut self, now_ms: i64, out: &mut Outbox) {
-        let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.group_writes)
-            .into_iter()
-            .partition(|w| w.deadline_ms <= now_ms);
-        self.group_writes = waiting;
-        for w in late {
-            self.finish_group_write(
-                w.kind,
-                Err(GroupError::CoordinatorNotAvailable),
-                now_ms,
-                out,
-            );
-        }
-    }
-
-    pub(super) fn next_group_write_deadline_ms(&self) -> Option<i64> {
-        self.group_writes.iter().map(|w| w.deadline_ms).min()
     }
 
     /// After a LeaderAndIsr for a `__consumer_offsets` partition: a new leader loads its

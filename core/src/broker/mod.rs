@@ -234,15 +234,25 @@ struct Fetcher {
     backoff_until_ms: i64,
 }
 
-/// An acks=all produce waiting for the HW (Kafka's DelayedProduce).
+/// An acks=all write waiting for the HW (Kafka's DelayedProduce): a client's produce
+/// or the group coordinator's write to `__consumer_offsets`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct PendingProduce {
-    from: NodeId,
-    correlation_id: u64,
     tp: TopicPartition,
-    first_offset: i64,
     required_offset: i64,
     deadline_ms: i64,
+    waiter: Waiter,
+}
+
+/// Who waits for a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Waiter {
+    Client {
+        from: NodeId,
+        correlation_id: u64,
+        first_offset: i64,
+    },
+    Group(groups::OffsetsWrite),
 }
 
 /// A follower fetch with nothing to return yet (Kafka's DelayedFetch).
@@ -306,7 +316,6 @@ pub struct Broker {
     coordinator: Coordinator,
     /// The `__consumer_offsets` partitions whose groups are loaded.
     coordinated: BTreeSet<u32>,
-    group_writes: Vec<groups::PendingGroupWrite>,
     offsets_topic_requested_ms: Option<i64>,
     next_producer_id: i64,
     /// The time of the latest input: timers at or before it that are still set are
@@ -364,7 +373,6 @@ impl Broker {
             shutdown: None,
             coordinator,
             coordinated: BTreeSet::new(),
-            group_writes: Vec::new(),
             offsets_topic_requested_ms: None,
             next_producer_id: 0,
             now_ms,
@@ -842,7 +850,8 @@ impl Broker {
         }
         // Answers to requests that came over the broken connection cannot be delivered.
         self.fetch_purgatory.retain(|p| p.from != peer);
-        self.produce_purgatory.retain(|p| p.from != peer);
+        self.produce_purgatory
+            .retain(|p| !matches!(p.waiter, Waiter::Client { from, .. } if from == peer));
     }
 
     fn registered(&mut self, now_ms: i64, out: &mut Outbox) {
@@ -1118,125 +1127,126 @@ impl Broker {
         let Some(replica) = self.replicas.get_mut(&request.tp) else {
             return reply(out, Err(ClientError::UnknownTopicOrPartition));
         };
+        // An idempotent batch: (its fields, its last sequence number).
         let idempotent = request
             .producer
-            .filter(|_| replica.partition.is_leader() && !request.records.is_empty());
-        if let Some(batch) = &idempotent {
-            let last_sequence = batch
-                .base_sequence
-                .wrapping_add(request.records.len() as i32 - 1)
-                & i32::MAX;
-            match check_sequence(
+            .filter(|_| replica.partition.is_leader() && !request.records.is_empty())
+            .map(|batch| {
+                let count = request.records.len() as i32;
+                (
+                    batch,
+                    batch.base_sequence.wrapping_add(count - 1) & i32::MAX,
+                )
+            });
+        let duplicate = match &idempotent {
+            None => None,
+            Some((batch, last_sequence)) => match check_sequence(
                 replica.producers.get(&batch.producer_id),
                 batch,
-                last_sequence,
+                *last_sequence,
             ) {
                 Err(e) => return reply(out, Err(e)),
-                Ok(None) => {}
-                Ok(Some((first, last))) => {
-                    // A retry of an appended batch: not appended again; the answer
-                    // carries the original offsets (once they are committed, for acks=all).
-                    let tp = request.tp.clone();
-                    match request.acks {
-                        Acks::All => self.produce_purgatory.push(PendingProduce {
-                            from,
-                            correlation_id: request.correlation_id,
-                            tp: tp.clone(),
-                            first_offset: first,
-                            required_offset: last + 1,
-                            deadline_ms: now_ms + request.timeout_ms,
-                        }),
-                        _ => reply(out, Ok(first)),
-                    }
-                    self.complete_produces(&tp, now_ms, out);
-                    return;
-                }
-            }
-        }
-        let info = match replica.partition.append_as_leader(
-            &request.records,
-            Compression::None,
-            request.acks,
-            now_ms,
-        ) {
-            Ok(info) => info,
-            Err(e) => return reply(out, Err(ClientError::Partition(e))),
+                Ok(duplicate) => duplicate,
+            },
         };
-        if let Some(batch) = idempotent {
-            let entry = replica.producers.entry(batch.producer_id).or_default();
-            if entry.epoch != batch.producer_epoch {
-                entry.batches.clear();
-                entry.epoch = batch.producer_epoch;
+        // A retry of an appended batch is not appended again: the answer carries the
+        // original offsets (once they are committed, for acks=all).
+        let (first_offset, last_offset) = match duplicate {
+            Some(offsets) => offsets,
+            None => {
+                let info = match replica.partition.append_as_leader(
+                    &request.records,
+                    Compression::None,
+                    request.acks,
+                    now_ms,
+                ) {
+                    Ok(info) => info,
+                    Err(e) => return reply(out, Err(ClientError::Partition(e))),
+                };
+                if let Some((batch, last_sequence)) = idempotent {
+                    let entry = replica.producers.entry(batch.producer_id).or_default();
+                    if entry.epoch != batch.producer_epoch {
+                        entry.batches.clear();
+                        entry.epoch = batch.producer_epoch;
+                    }
+                    entry.batches.push_back((
+                        batch.base_sequence,
+                        last_sequence,
+                        info.first_offset,
+                        info.last_offset,
+                    ));
+                    if entry.batches.len() > PRODUCER_BATCHES_RETAINED {
+                        entry.batches.pop_front();
+                    }
+                }
+                (info.first_offset, info.last_offset)
             }
-            let last_sequence = batch
-                .base_sequence
-                .wrapping_add(request.records.len() as i32 - 1)
-                & i32::MAX;
-            entry.batches.push_back((
-                batch.base_sequence,
-                last_sequence,
-                info.first_offset,
-                info.last_offset,
-            ));
-            if entry.batches.len() > PRODUCER_BATCHES_RETAINED {
-                entry.batches.pop_front();
-            }
-        }
+        };
         let tp = request.tp.clone();
         self.take_partition_events(&tp, now_ms, out);
         match request.acks {
             Acks::None => {}
-            Acks::Leader => reply(out, Ok(info.first_offset)),
+            Acks::Leader => reply(out, Ok(first_offset)),
             Acks::All => self.produce_purgatory.push(PendingProduce {
-                from,
-                correlation_id: request.correlation_id,
                 tp: tp.clone(),
-                first_offset: info.first_offset,
-                required_offset: info.last_offset + 1,
+                required_offset: last_offset + 1,
                 deadline_ms: now_ms + request.timeout_ms,
+                waiter: Waiter::Client {
+                    from,
+                    correlation_id: request.correlation_id,
+                    first_offset,
+                },
             }),
         }
         self.complete_produces(&tp, now_ms, out);
         self.complete_parked_fetches(Some(&tp), now_ms, out);
     }
 
-    /// Answers the waiting acks=all produces of `tp` that the HW (or a lost leadership)
-    /// settles.
+    /// Settles the waiting acks=all writes of `tp` that the HW (or a lost leadership)
+    /// decides.
     fn complete_produces(&mut self, tp: &TopicPartition, now_ms: i64, out: &mut Outbox) {
-        self.complete_group_writes(tp, now_ms, out);
-        if self.produce_purgatory.is_empty() {
+        if !self.produce_purgatory.iter().any(|p| &p.tp == tp) {
             return;
         }
-        let replicas = &self.replicas;
-        self.produce_purgatory.retain(|pending| {
-            if &pending.tp != tp {
-                return true;
-            }
-            let outcome = match replicas.get(tp) {
+        for pending in std::mem::take(&mut self.produce_purgatory) {
+            let outcome = match self.replicas.get(tp) {
+                _ if &pending.tp != tp => None,
                 None => Some(Err(ClientError::UnknownTopicOrPartition)),
                 Some(r) => r
                     .partition
                     .check_enough_replicas_reach_offset(pending.required_offset)
-                    .map(|r| {
-                        r.map(|()| pending.first_offset)
-                            .map_err(ClientError::Partition)
-                    }),
+                    .map(|r| r.map_err(ClientError::Partition)),
             };
             match outcome {
-                None => true,
-                Some(result) => {
-                    out.send(
-                        pending.from,
-                        Message::ProduceReply(ProduceResponse {
-                            correlation_id: pending.correlation_id,
-                            tp: pending.tp.clone(),
-                            result,
-                        }),
-                    );
-                    false
-                }
+                None => self.produce_purgatory.push(pending),
+                Some(result) => self.answer_produce(pending, result, now_ms, out),
             }
-        });
+        }
+    }
+
+    /// Answers a settled write: the client's ProduceResponse, or the coordinator's reply.
+    fn answer_produce(
+        &mut self,
+        pending: PendingProduce,
+        result: Result<(), ClientError>,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        match pending.waiter {
+            Waiter::Client {
+                from,
+                correlation_id,
+                first_offset,
+            } => out.send(
+                from,
+                Message::ProduceReply(ProduceResponse {
+                    correlation_id,
+                    tp: pending.tp,
+                    result: result.map(|()| first_offset),
+                }),
+            ),
+            Waiter::Group(write) => self.finish_group_write(write, result, now_ms, out),
+        }
     }
 
     // ----- fetch -----------------------------------------------------------------------
@@ -1712,23 +1722,15 @@ impl Actor for Broker {
                 fetcher.backoff_until_ms = now_ms + backoff;
             }
         }
-        // acks=all produces that waited request.timeout.ms.
+        // acks=all writes that waited request.timeout.ms (offsets.commit.timeout.ms).
         let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.produce_purgatory)
             .into_iter()
             .partition(|p| p.deadline_ms <= now_ms);
         self.produce_purgatory = waiting;
         for pending in late {
-            out.send(
-                pending.from,
-                Message::ProduceReply(ProduceResponse {
-                    correlation_id: pending.correlation_id,
-                    tp: pending.tp,
-                    result: Err(ClientError::RequestTimedOut),
-                }),
-            );
+            self.answer_produce(pending, Err(ClientError::RequestTimedOut), now_ms, out);
         }
         self.complete_parked_fetches(None, now_ms, out);
-        self.expire_group_writes(now_ms, out);
         if self
             .coordinator
             .next_timer_ms()
@@ -1834,7 +1836,6 @@ impl Actor for Broker {
         consider(self.alter_pending.values().map(|(_, at)| *at).min());
         consider(self.controller.as_ref().and_then(Controller::next_timer_ms));
         consider(self.coordinator.next_timer_ms());
-        consider(self.next_group_write_deadline_ms());
         consider(
             self.shutdown
                 .as_ref()
