@@ -600,6 +600,19 @@ pub enum Message {
 }
 
 impl Message {
+    /// The correlation id of a reply to a client's request.
+    pub fn reply_correlation_id(&self) -> Option<u64> {
+        match self {
+            Message::MetadataReply(r) => Some(r.correlation_id),
+            Message::ProduceReply(r) => Some(r.correlation_id),
+            Message::FetchReply(r) => Some(r.correlation_id),
+            Message::GroupReply { correlation_id, .. }
+            | Message::ListOffsetsReply { correlation_id, .. }
+            | Message::InitProducerIdReply { correlation_id, .. } => Some(*correlation_id),
+            _ => None,
+        }
+    }
+
     /// Kafka's name for the request or response, for the in-flight view.
     pub fn kind(&self) -> &'static str {
         match self {

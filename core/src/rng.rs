@@ -4,6 +4,11 @@
 /// A source of uniformly distributed 32-bit values.
 pub trait RandomSource {
     fn next_u32(&mut self) -> u32;
+
+    /// Two draws: a seed for a state machine's own generator.
+    fn next_seed(&mut self) -> u64 {
+        (u64::from(self.next_u32()) << 32) | u64::from(self.next_u32())
+    }
 }
 
 /// A small deterministic generator (Steele, Lea and Flood's SplitMix64): the same seed

@@ -443,7 +443,7 @@ impl Cluster {
 
     fn start_broker(&mut self, id: BrokerId, disk: BrokerDisk) {
         let mut out = Outbox::default();
-        let seed = u64::from(SimRng.next_u32()) << 32 | u64::from(SimRng.next_u32());
+        let seed = SimRng.next_seed();
         let broker = Broker::start(id, self.config.clone(), disk, seed, self.now_ms(), &mut out);
         let slot = {
             let mut brokers = lock(&self.world.brokers);
@@ -1024,33 +1024,43 @@ impl Cluster {
         .unwrap_or_default()
     }
 
+    /// A new client's address; an empty `bootstrap` becomes every broker.
+    fn new_client(&mut self, bootstrap: &mut Vec<BrokerId>) -> NodeId {
+        if bootstrap.is_empty() {
+            bootstrap.clone_from(&self.broker_ids);
+        }
+        self.next_client += 1;
+        self.next_client - 1
+    }
+
+    /// Runs a client's state machine on its own node.
+    fn start_client<A: Actor + Send + 'static>(
+        &mut self,
+        addr: NodeId,
+        kind: &str,
+        actor: A,
+    ) -> Slot<A> {
+        let slot = Arc::new(Mutex::new(Some(actor)));
+        self.spawn_node(addr, &format!("{kind}-{addr}"), slot.clone());
+        slot
+    }
+
     /// Starts a test producer node; returns its address.
     pub fn add_producer(&mut self, mut config: ProducerConfig) -> NodeId {
-        let addr = self.next_client;
-        self.next_client += 1;
-        if config.bootstrap.is_empty() {
-            config.bootstrap = self.broker_ids.clone();
-        }
+        let addr = self.new_client(&mut config.bootstrap);
         let producer = TestProducer::new(config, self.now_ms());
-        let slot = Arc::new(Mutex::new(Some(producer)));
-        self.producers.insert(addr, slot.clone());
-        self.spawn_node(addr, &format!("producer-{addr}"), slot);
+        let slot = self.start_client(addr, "producer", producer);
+        self.producers.insert(addr, slot);
         addr
     }
 
     /// Starts a Kafka producer node (the client with retries, batching and idempotence,
     /// and its application); returns its address.
     pub fn add_kafka_producer(&mut self, mut config: ClientProducerConfig) -> NodeId {
-        let addr = self.next_client;
-        self.next_client += 1;
-        if config.bootstrap.is_empty() {
-            config.bootstrap = self.broker_ids.clone();
-        }
-        let seed = u64::from(SimRng.next_u32()) << 32 | u64::from(SimRng.next_u32());
-        let producer = Producer::new(config, seed, self.now_ms());
-        let slot = Arc::new(Mutex::new(Some(producer)));
-        self.kafka_producers.insert(addr, slot.clone());
-        self.spawn_node(addr, &format!("producer-{addr}"), slot);
+        let addr = self.new_client(&mut config.bootstrap);
+        let producer = Producer::new(config, SimRng.next_seed(), self.now_ms());
+        let slot = self.start_client(addr, "producer", producer);
+        self.kafka_producers.insert(addr, slot);
         addr
     }
 
@@ -1064,15 +1074,10 @@ impl Cluster {
 
     /// Starts a consumer node (a client and its application); returns its address.
     pub fn add_consumer(&mut self, mut config: ConsumerConfig) -> NodeId {
-        let addr = self.next_client;
-        self.next_client += 1;
-        if config.bootstrap.is_empty() {
-            config.bootstrap = self.broker_ids.clone();
-        }
+        let addr = self.new_client(&mut config.bootstrap);
         let consumer = Consumer::new(config, addr, self.now_ms());
-        let slot = Arc::new(Mutex::new(Some(consumer)));
-        self.consumers.insert(addr, slot.clone());
-        self.spawn_node(addr, &format!("consumer-{addr}"), slot);
+        let slot = self.start_client(addr, "consumer", consumer);
+        self.consumers.insert(addr, slot);
         addr
     }
 

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use super::{Brokers, InFlight};
 use crate::event::{Event, EventKind};
 use crate::group::assignor::{Strategy, Subscription, assign};
 use crate::group::coordinator::{
@@ -284,12 +285,21 @@ enum Membership {
     Stable,
 }
 
+/// Where a reset goes: where `auto.offset.reset` says, or where a seek asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResetTo {
+    Policy,
+    Beginning,
+    End,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Position {
     /// The committed offset is being looked up.
     NeedsCommitted,
-    /// `auto.offset.reset` applies.
+    /// The position is looked up at the log start or end.
     NeedsReset {
+        to: ResetTo,
         why: String,
     },
     Ready,
@@ -346,10 +356,8 @@ pub struct Consumer {
     config: ConsumerConfig,
     address: NodeId,
     now_ms: i64,
-    next_correlation: u64,
-    in_flight: BTreeMap<u64, (NodeId, Pending, i64)>,
-    next_broker: usize,
-    brokers: Vec<BrokerId>,
+    in_flight: InFlight<Pending>,
+    brokers: Brokers,
     leaders: BTreeMap<TopicPartition, Option<BrokerId>>,
     topics: BTreeMap<String, u32>,
     metadata_loaded: bool,
@@ -380,19 +388,13 @@ pub struct Consumer {
 
 impl Consumer {
     pub fn new(config: ConsumerConfig, address: NodeId, now_ms: i64) -> Consumer {
-        assert!(
-            !config.bootstrap.is_empty(),
-            "a consumer needs bootstrap brokers"
-        );
         let mut consumer = Consumer {
-            brokers: config.bootstrap.clone(),
+            brokers: Brokers::new(&config.bootstrap),
             next_auto_commit_ms: now_ms + config.auto_commit_interval_ms,
             config,
             address,
             now_ms,
-            next_correlation: 1,
-            in_flight: BTreeMap::new(),
-            next_broker: 0,
+            in_flight: InFlight::new(),
             leaders: BTreeMap::new(),
             topics: BTreeMap::new(),
             metadata_loaded: false,
@@ -479,9 +481,16 @@ impl Consumer {
     pub fn seek_to(&mut self, tp: &TopicPartition, end: bool) {
         if let Some(o) = self.owned.get_mut(tp) {
             o.buffer.clear();
-            let policy = if end { "seekToEnd" } else { "seekToBeginning" };
-            o.position = Position::NeedsReset {
-                why: policy.to_string(),
+            o.position = if end {
+                Position::NeedsReset {
+                    to: ResetTo::End,
+                    why: "seekToEnd".to_string(),
+                }
+            } else {
+                Position::NeedsReset {
+                    to: ResetTo::Beginning,
+                    why: "seekToBeginning".to_string(),
+                }
             };
         }
     }
@@ -527,6 +536,7 @@ impl Consumer {
         let mut o = Owned::new();
         if self.config.group_id.is_none() {
             o.position = Position::NeedsReset {
+                to: ResetTo::Policy,
                 why: "the consumer has no group.id, so no committed offset".to_string(),
             };
         }
@@ -552,11 +562,8 @@ impl Consumer {
         out: &mut Outbox,
         make: impl FnOnce(u64) -> Message,
     ) {
-        let correlation_id = self.next_correlation;
-        self.next_correlation += 1;
-        self.in_flight
-            .insert(correlation_id, (to, pending, self.now_ms + timeout_ms));
-        out.send(to, make(correlation_id));
+        let deadline_ms = self.now_ms + timeout_ms;
+        self.in_flight.send(out, to, pending, deadline_ms, make);
     }
 
     fn group_send(
@@ -582,16 +589,6 @@ impl Consumer {
         });
     }
 
-    fn is_pending(&self, f: impl Fn(&Pending) -> bool) -> bool {
-        self.in_flight.values().any(|(_, p, _)| f(p))
-    }
-
-    fn pick_broker(&mut self) -> BrokerId {
-        let b = self.brokers[self.next_broker % self.brokers.len()];
-        self.next_broker += 1;
-        b
-    }
-
     fn group_id(&self) -> String {
         self.config.group_id.clone().unwrap_or_default()
     }
@@ -603,8 +600,8 @@ impl Consumer {
             return;
         }
         let now = self.now_ms;
-        if self.metadata_due_ms <= now && !self.is_pending(|p| *p == Pending::Metadata) {
-            let broker = self.pick_broker();
+        if self.metadata_due_ms <= now && !self.in_flight.contains(&Pending::Metadata) {
+            let broker = self.brokers.next();
             self.send(
                 broker,
                 Pending::Metadata,
@@ -626,9 +623,9 @@ impl Consumer {
     fn drive_coordinator(&mut self, out: &mut Outbox) {
         if self.coordinator.is_none()
             && self.coordinator_retry_ms <= self.now_ms
-            && !self.is_pending(|p| *p == Pending::FindCoordinator)
+            && !self.in_flight.contains(&Pending::FindCoordinator)
         {
-            let broker = self.pick_broker();
+            let broker = self.brokers.next();
             let request = GroupRequest::FindCoordinator {
                 group_id: self.group_id(),
             };
@@ -674,7 +671,7 @@ impl Consumer {
             }
             Membership::Stable
                 if self.next_heartbeat_ms <= now
-                    && !self.is_pending(|p| *p == Pending::Heartbeat) =>
+                    && !self.in_flight.contains(&Pending::Heartbeat) =>
             {
                 self.next_heartbeat_ms = now + self.config.heartbeat_interval_ms;
                 let request = GroupRequest::Heartbeat {
@@ -802,7 +799,7 @@ impl Consumer {
             .collect();
         if !needs.is_empty()
             && let Some(coordinator) = self.coordinator
-            && !self.is_pending(|p| *p == Pending::OffsetFetch)
+            && !self.in_flight.contains(&Pending::OffsetFetch)
         {
             let request = GroupRequest::OffsetFetch {
                 group_id: self.group_id(),
@@ -820,32 +817,19 @@ impl Consumer {
                 continue;
             }
             match &o.position {
-                Position::NeedsReset { .. }
-                    if !self.is_pending(
-                        |p| matches!(p, Pending::ListOffsets { tp: t } if *t == tp),
-                    ) =>
+                Position::NeedsReset { to, .. }
+                    if !self
+                        .in_flight
+                        .any(|p| matches!(p, Pending::ListOffsets { tp: t } if *t == tp)) =>
                 {
-                    let latest = match self.config.auto_offset_reset {
-                        OffsetReset::Earliest => false,
-                        OffsetReset::Latest => true,
-                        OffsetReset::None => {
-                            let o = self.owned.get_mut(&tp).expect("listed");
-                            if let Position::NeedsReset { why } = &o.position
-                                && why.starts_with("seekTo")
-                            {
-                                // Seeks do not depend on the reset policy.
-                            } else {
-                                o.position = Position::Failed;
-                                self.emit(out, ConsumerEvent::NoOffset { tp: tp.clone() });
-                                continue;
-                            }
-                            false
+                    let latest = match (to, self.config.auto_offset_reset) {
+                        (ResetTo::Beginning, _) | (ResetTo::Policy, OffsetReset::Earliest) => false,
+                        (ResetTo::End, _) | (ResetTo::Policy, OffsetReset::Latest) => true,
+                        (ResetTo::Policy, OffsetReset::None) => {
+                            self.owned.get_mut(&tp).expect("listed").position = Position::Failed;
+                            self.emit(out, ConsumerEvent::NoOffset { tp: tp.clone() });
+                            continue;
                         }
-                    };
-                    let latest = match &self.owned[&tp].position {
-                        Position::NeedsReset { why } if why == "seekToEnd" => true,
-                        Position::NeedsReset { why } if why == "seekToBeginning" => false,
-                        _ => latest,
                     };
                     let t = tp.clone();
                     self.send(
@@ -1002,9 +986,7 @@ impl Consumer {
 
     fn on_metadata(&mut self, response: MetadataResponse, out: &mut Outbox) {
         self.metadata_due_ms = self.now_ms + self.config.metadata_max_age_ms;
-        if !response.brokers.is_empty() {
-            self.brokers = response.brokers.iter().copied().collect();
-        }
+        self.brokers.update(response.brokers.iter().copied());
         self.leaders = response
             .partitions
             .iter()
@@ -1249,6 +1231,7 @@ impl Consumer {
                             self.last_committed.insert(tp, offset);
                         } else {
                             o.position = Position::NeedsReset {
+                                to: ResetTo::Policy,
                                 why: "the group has no committed offset".into(),
                             };
                         }
@@ -1334,6 +1317,7 @@ impl Consumer {
             if let Some(o) = self.owned.get_mut(tp) {
                 o.buffer.clear();
                 o.position = Position::NeedsReset {
+                    to: ResetTo::Policy,
                     why: format!("offset {} is out of range", o.fetch_offset),
                 };
             }
@@ -1347,46 +1331,96 @@ impl Actor for Consumer {
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         self.now_ms = now_ms;
         if message == Message::ConnectionLost {
-            let lost: Vec<u64> = self
-                .in_flight
-                .iter()
-                .filter(|(_, (to, _, _))| *to == from)
-                .map(|(c, _)| *c)
-                .collect();
-            for c in lost {
-                let (_, pending, _) = self.in_flight.remove(&c).expect("listed");
+            for (_, pending) in self.in_flight.take_failed(now_ms, Some(from)) {
                 self.failed(pending, out);
             }
-            self.drive(out);
-            return;
+        } else if let Some((_, pending)) = self.in_flight.answered(&message)
+            && (!self.closed || matches!(pending, Pending::Commit { .. }))
+        {
+            self.on_reply(pending, message, out);
         }
-        let correlation_id = match &message {
-            Message::MetadataReply(r) => r.correlation_id,
-            Message::GroupReply { correlation_id, .. }
-            | Message::ListOffsetsReply { correlation_id, .. } => *correlation_id,
-            Message::FetchReply(r) => r.correlation_id,
-            _ => return,
-        };
-        let Some((_, pending, _)) = self.in_flight.remove(&correlation_id) else {
-            return;
-        };
-        if self.closed && !matches!(pending, Pending::Commit { .. }) {
-            return;
+        self.drive(out);
+    }
+
+    fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
+        self.now_ms = now_ms;
+        for (_, pending) in self.in_flight.take_failed(now_ms, None) {
+            self.failed(pending, out);
         }
+        self.drive(out);
+    }
+
+    fn next_timer_ms(&self) -> Option<i64> {
+        let in_flight = self.in_flight.next_deadline_ms();
+        if self.closed {
+            return in_flight;
+        }
+        let now = self.now_ms;
+        let mut next = in_flight.unwrap_or(i64::MAX);
+        let mut consider = |t: i64| next = next.min(t);
+        if !self.in_flight.contains(&Pending::Metadata) {
+            consider(self.metadata_due_ms);
+        }
+        if self.config.group_id.is_some()
+            && self.coordinator.is_none()
+            && !self.in_flight.contains(&Pending::FindCoordinator)
+        {
+            consider(self.coordinator_retry_ms);
+        }
+        if self.uses_group_membership() {
+            if self.membership == Membership::Unjoined
+                && self.coordinator.is_some()
+                && self.metadata_loaded
+                && !self.left_on_poll_timeout
+            {
+                consider(self.rejoin_at_ms);
+            }
+            if self.membership == Membership::Stable {
+                consider(self.next_heartbeat_ms);
+            }
+            if self.membership != Membership::Unjoined && !self.left_on_poll_timeout {
+                consider(self.last_poll_ms + self.config.max_poll_interval_ms + 1);
+            }
+        }
+        for o in self.owned.values() {
+            if o.backoff_until_ms > now {
+                consider(o.backoff_until_ms);
+            }
+        }
+        if self.config.enable_auto_commit {
+            consider(self.next_auto_commit_ms.max(self.stall_until_ms));
+        }
+        match &self.app {
+            App::Polling { at_ms } => consider((*at_ms).max(self.stall_until_ms)),
+            App::Processing { done_ms, .. } => consider((*done_ms).max(self.stall_until_ms)),
+            App::Committing { .. } | App::Closed => {}
+        }
+        // Whatever is due was done by the last input; what remains waits on an answer.
+        Some(next.max(now + 1))
+    }
+}
+
+impl Consumer {
+    fn on_reply(&mut self, pending: Pending, message: Message, out: &mut Outbox) {
+        let now_ms = self.now_ms;
         match message {
             Message::MetadataReply(r) => self.on_metadata(r, out),
             Message::GroupReply { response, .. } => self.on_group_reply(pending, response, out),
             Message::ListOffsetsReply { tp, result, .. } => match result {
                 Ok(offset) => {
                     if let Some(o) = self.owned.get_mut(&tp)
-                        && let Position::NeedsReset { why } = &o.position
+                        && let Position::NeedsReset { to, why } = &o.position
                     {
+                        let policy = match to {
+                            ResetTo::Policy => self.config.auto_offset_reset.name(),
+                            ResetTo::Beginning => OffsetReset::Earliest.name(),
+                            ResetTo::End => OffsetReset::Latest.name(),
+                        };
                         let why = why.clone();
                         o.position = Position::Ready;
                         o.fetch_offset = offset;
                         o.returned = offset;
                         o.buffer.clear();
-                        let policy = self.config.auto_offset_reset.name();
                         self.emit(
                             out,
                             ConsumerEvent::OffsetReset {
@@ -1433,72 +1467,5 @@ impl Actor for Consumer {
             }
             _ => {}
         }
-        self.drive(out);
-    }
-
-    fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
-        self.now_ms = now_ms;
-        let late: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, (_, _, deadline))| *deadline <= now_ms)
-            .map(|(c, _)| *c)
-            .collect();
-        for c in late {
-            let (_, pending, _) = self.in_flight.remove(&c).expect("listed");
-            self.failed(pending, out);
-        }
-        self.drive(out);
-    }
-
-    fn next_timer_ms(&self) -> Option<i64> {
-        if self.closed {
-            return self.in_flight.values().map(|(_, _, d)| *d).min();
-        }
-        let now = self.now_ms;
-        let mut next = i64::MAX;
-        let mut consider = |t: i64| next = next.min(t);
-        for (_, _, deadline) in self.in_flight.values() {
-            consider(*deadline);
-        }
-        if !self.is_pending(|p| *p == Pending::Metadata) {
-            consider(self.metadata_due_ms);
-        }
-        if self.config.group_id.is_some()
-            && self.coordinator.is_none()
-            && !self.is_pending(|p| *p == Pending::FindCoordinator)
-        {
-            consider(self.coordinator_retry_ms);
-        }
-        if self.uses_group_membership() {
-            if self.membership == Membership::Unjoined
-                && self.coordinator.is_some()
-                && self.metadata_loaded
-                && !self.left_on_poll_timeout
-            {
-                consider(self.rejoin_at_ms);
-            }
-            if self.membership == Membership::Stable {
-                consider(self.next_heartbeat_ms);
-            }
-            if self.membership != Membership::Unjoined && !self.left_on_poll_timeout {
-                consider(self.last_poll_ms + self.config.max_poll_interval_ms + 1);
-            }
-        }
-        for o in self.owned.values() {
-            if o.backoff_until_ms > now {
-                consider(o.backoff_until_ms);
-            }
-        }
-        if self.config.enable_auto_commit {
-            consider(self.next_auto_commit_ms.max(self.stall_until_ms));
-        }
-        match &self.app {
-            App::Polling { at_ms } => consider((*at_ms).max(self.stall_until_ms)),
-            App::Processing { done_ms, .. } => consider((*done_ms).max(self.stall_until_ms)),
-            App::Committing { .. } | App::Closed => {}
-        }
-        // Whatever is due was done by the last input; what remains waits on an answer.
-        Some(next.max(now + 1))
     }
 }

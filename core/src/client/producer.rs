@@ -21,6 +21,8 @@ use crate::protocol::{
 use crate::record::{Magic, Record, message_size};
 use crate::replication::BrokerId;
 use crate::rng::SplitMix64;
+
+use super::{Brokers, InFlight};
 use crate::workload::{Outcome, WriteOp};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,17 +107,10 @@ enum Pending {
 /// A producer and its application.
 #[derive(Clone, Debug)]
 pub struct Producer {
-    state: State,
-}
-
-#[derive(Clone, Debug)]
-struct State {
     config: ProducerConfig,
     now_ms: i64,
-    next_correlation: u64,
-    in_flight: BTreeMap<u64, (NodeId, Pending, i64)>,
-    next_broker: usize,
-    brokers: Vec<BrokerId>,
+    in_flight: InFlight<Pending>,
+    brokers: Brokers,
     leaders: BTreeMap<u32, Option<BrokerId>>,
     partition_count: u32,
     metadata_due_ms: i64,
@@ -133,48 +128,40 @@ struct State {
 
 impl Producer {
     pub fn new(config: ProducerConfig, rng_seed: u64, now_ms: i64) -> Producer {
-        assert!(
-            !config.bootstrap.is_empty(),
-            "a producer needs bootstrap brokers"
-        );
         assert!(config.interval_ms > 0, "a producer sends at an interval");
         let partitioner = Partitioner::new(PartitionerConfig {
             batch_size: config.batch_size,
             ..PartitionerConfig::default()
         });
         Producer {
-            state: State {
-                brokers: config.bootstrap.clone(),
-                config,
-                now_ms,
-                next_correlation: 1,
-                in_flight: BTreeMap::new(),
-                next_broker: 0,
-                leaders: BTreeMap::new(),
-                partition_count: 0,
-                metadata_due_ms: now_ms,
-                producer: None,
-                partitioner,
-                rng: SplitMix64::new(rng_seed),
-                queues: BTreeMap::new(),
-                sending: BTreeMap::new(),
-                next_sequence: BTreeMap::new(),
-                next_send_ms: now_ms,
-                sent: 0,
-                waiting_for: None,
-                history: Vec::new(),
-            },
+            brokers: Brokers::new(&config.bootstrap),
+            config,
+            now_ms,
+            in_flight: InFlight::new(),
+            leaders: BTreeMap::new(),
+            partition_count: 0,
+            metadata_due_ms: now_ms,
+            producer: None,
+            partitioner,
+            rng: SplitMix64::new(rng_seed),
+            queues: BTreeMap::new(),
+            sending: BTreeMap::new(),
+            next_sequence: BTreeMap::new(),
+            next_send_ms: now_ms,
+            sent: 0,
+            waiting_for: None,
+            history: Vec::new(),
         }
     }
 
     /// Every send and how it ended.
     pub fn history(&self) -> &[WriteOp] {
-        &self.state.history
+        &self.history
     }
 
     /// The producer id and epoch, once InitProducerId answered.
     pub fn producer_id(&self) -> Option<(i64, i16)> {
-        self.state.producer
+        self.producer
     }
 }
 
@@ -195,7 +182,7 @@ fn retriable(code: &str) -> bool {
     )
 }
 
-impl State {
+impl Producer {
     fn send(
         &mut self,
         to: NodeId,
@@ -203,22 +190,9 @@ impl State {
         out: &mut Outbox,
         make: impl FnOnce(u64) -> Message,
     ) {
-        let correlation_id = self.next_correlation;
-        self.next_correlation += 1;
-        let deadline = self.now_ms + self.config.request_timeout_ms + 1_000;
-        self.in_flight
-            .insert(correlation_id, (to, pending, deadline));
-        out.send(to, make(correlation_id));
-    }
-
-    fn is_pending(&self, f: impl Fn(&Pending) -> bool) -> bool {
-        self.in_flight.values().any(|(_, p, _)| f(p))
-    }
-
-    fn pick_broker(&mut self) -> BrokerId {
-        let b = self.brokers[self.next_broker % self.brokers.len()];
-        self.next_broker += 1;
-        b
+        // Kafka's request.timeout.ms, plus a margin for the network.
+        let deadline_ms = self.now_ms + self.config.request_timeout_ms + 1_000;
+        self.in_flight.send(out, to, pending, deadline_ms, make);
     }
 
     fn stopped(&self) -> bool {
@@ -227,17 +201,17 @@ impl State {
 
     fn drive(&mut self, out: &mut Outbox) {
         let now = self.now_ms;
-        if self.metadata_due_ms <= now && !self.is_pending(|p| *p == Pending::Metadata) {
-            let broker = self.pick_broker();
+        if self.metadata_due_ms <= now && !self.in_flight.contains(&Pending::Metadata) {
+            let broker = self.brokers.next();
             self.send(broker, Pending::Metadata, out, |correlation_id| {
                 Message::Metadata { correlation_id }
             });
         }
         if self.config.enable_idempotence
             && self.producer.is_none()
-            && !self.is_pending(|p| *p == Pending::InitProducerId)
+            && !self.in_flight.contains(&Pending::InitProducerId)
         {
-            let broker = self.pick_broker();
+            let broker = self.brokers.next();
             self.send(broker, Pending::InitProducerId, out, |correlation_id| {
                 Message::InitProducerId { correlation_id }
             });
@@ -508,6 +482,39 @@ impl State {
         }
     }
 
+    fn on_reply(&mut self, to: NodeId, pending: Pending, message: Message) {
+        let now_ms = self.now_ms;
+        match (message, pending) {
+            (Message::MetadataReply(r), _) => {
+                self.metadata_due_ms = now_ms + self.config.metadata_max_age_ms;
+                self.brokers.update(r.brokers.iter().copied());
+                self.leaders = r
+                    .partitions
+                    .iter()
+                    .filter(|(tp, _)| tp.topic == self.config.topic)
+                    .map(|(tp, m)| (tp.partition, m.leader))
+                    .collect();
+                self.partition_count = self.leaders.keys().max().map_or(0, |p| p + 1);
+                if self.partition_count == 0 || self.leaders.values().any(Option::is_none) {
+                    self.metadata_due_ms = now_ms + self.config.retry_backoff_ms;
+                }
+            }
+            (
+                Message::InitProducerIdReply {
+                    producer_id,
+                    producer_epoch,
+                    ..
+                },
+                _,
+            ) => self.producer = Some((producer_id, producer_epoch)),
+            (Message::ProduceReply(r), Pending::Produce { tp, batch }) => {
+                let result = r.result.map_err(|e: ClientError| e.code());
+                self.on_produce_result(to, tp, batch, result);
+            }
+            _ => {}
+        }
+    }
+
     fn failed(&mut self, to: NodeId, pending: Pending) {
         match pending {
             Pending::Metadata => {
@@ -523,102 +530,46 @@ impl State {
 
 impl Actor for Producer {
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
-        let s = &mut self.state;
-        s.now_ms = now_ms;
+        self.now_ms = now_ms;
         if message == Message::ConnectionLost {
-            let lost: Vec<u64> = s
-                .in_flight
-                .iter()
-                .filter(|(_, (to, _, _))| *to == from)
-                .map(|(c, _)| *c)
-                .collect();
-            for c in lost {
-                let (to, pending, _) = s.in_flight.remove(&c).expect("listed");
-                s.failed(to, pending);
+            for (to, pending) in self.in_flight.take_failed(now_ms, Some(from)) {
+                self.failed(to, pending);
             }
-            s.drive(out);
-            return;
+        } else if let Some((to, pending)) = self.in_flight.answered(&message) {
+            self.on_reply(to, pending, message);
         }
-        let correlation_id = match &message {
-            Message::MetadataReply(r) => r.correlation_id,
-            Message::ProduceReply(r) => r.correlation_id,
-            Message::InitProducerIdReply { correlation_id, .. } => *correlation_id,
-            _ => return,
-        };
-        let Some((to, pending, _)) = s.in_flight.remove(&correlation_id) else {
-            return;
-        };
-        match (message, pending) {
-            (Message::MetadataReply(r), _) => {
-                s.metadata_due_ms = now_ms + s.config.metadata_max_age_ms;
-                if !r.brokers.is_empty() {
-                    s.brokers = r.brokers.iter().copied().collect();
-                }
-                s.leaders = r
-                    .partitions
-                    .iter()
-                    .filter(|(tp, _)| tp.topic == s.config.topic)
-                    .map(|(tp, m)| (tp.partition, m.leader))
-                    .collect();
-                s.partition_count = s.leaders.keys().max().map_or(0, |p| p + 1);
-                if s.partition_count == 0 || s.leaders.values().any(Option::is_none) {
-                    s.metadata_due_ms = now_ms + s.config.retry_backoff_ms;
-                }
-            }
-            (
-                Message::InitProducerIdReply {
-                    producer_id,
-                    producer_epoch,
-                    ..
-                },
-                _,
-            ) => s.producer = Some((producer_id, producer_epoch)),
-            (Message::ProduceReply(r), Pending::Produce { tp, batch }) => {
-                let result = r.result.map_err(|e: ClientError| e.code());
-                s.on_produce_result(to, tp, batch, result);
-            }
-            _ => {}
-        }
-        s.drive(out);
+        self.drive(out);
     }
 
     fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
-        let s = &mut self.state;
-        s.now_ms = now_ms;
-        let late: Vec<u64> = s
-            .in_flight
-            .iter()
-            .filter(|(_, (_, _, d))| *d <= now_ms)
-            .map(|(c, _)| *c)
-            .collect();
-        for c in late {
-            let (to, pending, _) = s.in_flight.remove(&c).expect("listed");
-            s.failed(to, pending);
+        self.now_ms = now_ms;
+        for (to, pending) in self.in_flight.take_failed(now_ms, None) {
+            self.failed(to, pending);
         }
-        s.drive(out);
+        self.drive(out);
     }
 
     fn next_timer_ms(&self) -> Option<i64> {
-        let s = &self.state;
-        let now = s.now_ms;
-        let mut next = i64::MAX;
+        let now = self.now_ms;
+        let mut next = self.in_flight.next_deadline_ms().unwrap_or(i64::MAX);
         let mut consider = |t: i64| next = next.min(t);
-        for (_, _, d) in s.in_flight.values() {
-            consider(*d);
+        if !self.in_flight.contains(&Pending::Metadata) {
+            consider(self.metadata_due_ms);
         }
-        if !s.is_pending(|p| *p == Pending::Metadata) {
-            consider(s.metadata_due_ms);
-        }
-        if !s.stopped() && s.waiting_for.is_none() {
-            consider(s.next_send_ms);
-            if let Some(stop) = s.config.stop_ms {
+        if !self.stopped() && self.waiting_for.is_none() {
+            consider(self.next_send_ms);
+            if let Some(stop) = self.config.stop_ms {
                 consider(stop);
             }
         }
-        for queue in s.queues.values() {
+        for queue in self.queues.values() {
             if let Some(front) = queue.front() {
-                consider(front.retry_at_ms.max(front.created_ms + s.config.linger_ms));
-                consider(front.created_ms + s.config.delivery_timeout_ms);
+                consider(
+                    front
+                        .retry_at_ms
+                        .max(front.created_ms + self.config.linger_ms),
+                );
+                consider(front.created_ms + self.config.delivery_timeout_ms);
             }
         }
         Some(next.max(now + 1))
