@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{kafka_2_4_timeouts, orders};
+use common::{assert_narrated, kafka_2_4_timeouts, orders};
 use kafkasim_core::partition::Acks;
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::{Outcome, ProducerConfig};
@@ -71,8 +71,7 @@ fn a_paused_leader_is_replaced_and_cannot_commit_when_it_wakes() {
         );
         c.timeline()
     });
-    assert!(timeline.contains("is paused"), "{timeline}");
-    assert!(timeline.contains("expired the session"), "{timeline}");
+    assert_narrated(&timeline, &["is paused", "expired the session"]);
 }
 
 #[test]
@@ -118,13 +117,12 @@ fn a_paused_controller_is_deposed_and_its_requests_are_ignored() {
         assert!(lost.is_empty(), "{lost:#?}");
         c.timeline()
     });
-    assert!(
-        timeline.contains("became the controller (controller epoch 2)"),
-        "{timeline}"
-    );
-    assert!(
-        timeline.contains("is no longer the controller"),
-        "{timeline}"
+    assert_narrated(
+        &timeline,
+        &[
+            "became the controller (controller epoch 2)",
+            "is no longer the controller",
+        ],
     );
 }
 
@@ -241,8 +239,7 @@ fn held_links_delay_acks_all_without_losing_or_shrinking_anything() {
         assert_eq!(c.network().stats().lost + c.network().stats().dropped, 0);
         c.timeline()
     });
-    assert!(timeline.contains("holds its messages"), "{timeline}");
-    assert!(timeline.contains("is released"), "{timeline}");
+    assert_narrated(&timeline, &["holds its messages", "is released"]);
 }
 
 /// Broker `b` crashes and returns: the partitions it preferred to lead are led by others.
@@ -290,10 +287,7 @@ fn leadership_returns_to_the_preferred_replica_automatically() {
         assert!(back.is_some(), "{}", c.timeline());
         c.timeline()
     });
-    assert!(
-        timeline.contains("leadership returns to the preferred replica"),
-        "{timeline}"
-    );
+    assert_narrated(&timeline, &["leadership returns to the preferred replica"]);
 }
 
 #[test]
@@ -349,10 +343,7 @@ fn a_topic_grows_new_partitions_with_kafka_placement_and_never_shrinks() {
         assert!(error.contains("INVALID_PARTITIONS"), "{error}");
         c.timeline()
     });
-    assert!(
-        timeline.contains("topic orders grew to 5 partitions"),
-        "{timeline}"
-    );
+    assert_narrated(&timeline, &["topic orders grew to 5 partitions"]);
 }
 
 #[test]
@@ -386,7 +377,7 @@ fn retention_deletes_old_segments_on_every_replica() {
         }
         c.timeline()
     });
-    assert!(timeline.contains("(retention.ms)"), "{timeline}");
+    assert_narrated(&timeline, &["(retention.ms)"]);
 }
 
 #[test]
@@ -477,17 +468,13 @@ fn a_controlled_shutdown_hands_leadership_over_at_once_and_restarts_without_reco
         assert!(lost.is_empty(), "{lost:#?}");
         c.timeline()
     });
-    assert!(
-        timeline.contains("begins a controlled shutdown"),
-        "{timeline}"
-    );
-    assert!(
-        timeline.contains("is shutting down cleanly and hands over"),
-        "{timeline}"
-    );
-    assert!(
-        timeline.contains("closed its ZooKeeper session on a clean shutdown"),
-        "{timeline}"
+    assert_narrated(
+        &timeline,
+        &[
+            "begins a controlled shutdown",
+            "is shutting down cleanly and hands over",
+            "closed its ZooKeeper session on a clean shutdown",
+        ],
     );
     assert!(
         !timeline.contains("after an unclean shutdown"),

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{kafka_2_4_timeouts, orders};
+use common::{assert_narrated, kafka_2_4_timeouts, orders};
 use kafkasim_core::client::consumer::{
     AppCommit, ConsumedRecord, ConsumerConfig, OffsetReset, Subscribe,
 };
@@ -153,11 +153,9 @@ fn the_coordinator_moves_with_its_offsets_partition_and_keeps_the_group() {
             .expect("the group is loaded");
         assert_eq!(group.generation, generation);
         assert_eq!(group.assignment()[&member], assignment);
-        assert!(
-            c.timeline()
-                .contains("loaded from __consumer_offsets in generation 1"),
-            "{}",
-            c.timeline()
+        assert_narrated(
+            &c.timeline(),
+            &["loaded from __consumer_offsets in generation 1"],
         );
     });
 }
@@ -327,11 +325,9 @@ fn a_group_of_three_rebalances_on_join_leave_crash_and_stall_and_consumes_everyt
             c.now_ms() - crashed_at >= 9_000,
             "the group waited for session.timeout.ms (10000 ms)"
         );
-        assert!(
-            c.timeline()
-                .contains("stopped heartbeating for 10000 ms (session.timeout.ms)"),
-            "{}",
-            c.timeline()
+        assert_narrated(
+            &c.timeline(),
+            &["stopped heartbeating for 10000 ms (session.timeout.ms)"],
         );
 
         // Stall: a's application hangs past max.poll.interval.ms; it leaves, b takes
@@ -342,9 +338,9 @@ fn a_group_of_three_rebalances_on_join_leave_crash_and_stall_and_consumes_everyt
             settled(c, GROUP, &[b], 6)
         })
         .await;
-        assert!(
-            c.timeline()
-                .contains("did not poll for 20000 ms (max.poll.interval.ms)")
+        assert_narrated(
+            &c.timeline(),
+            &["did not poll for 20000 ms (max.poll.interval.ms)"],
         );
         wait_for(&c, 60_000, "a back after its stall", |c| {
             settled(c, GROUP, &[a, b], 6)
@@ -544,7 +540,7 @@ fn after_the_coordinator_dies_the_group_finds_the_new_one_and_its_offsets() {
             c.consumer_history(b).processed.is_empty(),
             "b starts at the committed offsets"
         );
-        assert!(c.timeline().contains("loaded from __consumer_offsets"));
+        assert_narrated(&c.timeline(), &["loaded from __consumer_offsets"]);
     });
 }
 
@@ -590,10 +586,7 @@ fn new_partitions_and_matching_topics_reach_subscribers_but_not_assign_consumers
                 ]
         })
         .await;
-        assert!(
-            c.timeline()
-                .contains("pattern now matches [orders, orders-eu]")
-        );
+        assert_narrated(&c.timeline(), &["pattern now matches [orders, orders-eu]"]);
         // assign() is not told about new partitions (seed 001).
         assert_eq!(
             c.with_consumer(standalone, |k| k.assignment()).unwrap(),

@@ -380,17 +380,8 @@ impl Broker {
                     },
                 );
             }
-            let n = self.config.offsets_topic_num_partitions;
-            self.coordinator.load(
-                now_ms,
-                records.into_iter().filter(|r| {
-                    let group = match r {
-                        storage::StoredRecord::Offset { group, .. }
-                        | storage::StoredRecord::Group { group, .. } => group,
-                    };
-                    partition_for_group(group, n) == partition
-                }),
-            );
+            // The partition holds only its own groups' records.
+            self.coordinator.load(now_ms, records);
             self.coordinated.insert(partition);
         } else if !is_leader && self.coordinated.remove(&partition) {
             let n = self.config.offsets_topic_num_partitions;

@@ -16,3 +16,15 @@ pub fn kafka_2_4_timeouts(builder: ClusterBuilder) -> ClusterBuilder {
 pub fn orders(p: u32) -> TopicPartition {
     TopicPartition::new("orders", p)
 }
+
+/// Fails, printing the whole timeline, unless every sentence was narrated.
+#[track_caller]
+#[allow(dead_code)] // the producer tests narrate nothing
+pub fn assert_narrated(timeline: &str, sentences: &[&str]) {
+    for sentence in sentences {
+        assert!(
+            timeline.contains(sentence),
+            "not narrated: {sentence:?}\n{timeline}"
+        );
+    }
+}
