@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{assert_narrated, kafka_2_4_timeouts, orders};
+use common::{assert_narrated, kafka_2_4_timeouts, orders, show};
 use kafkasim_core::client::consumer::{
     AppCommit, ConsumedRecord, ConsumerConfig, OffsetReset, Subscribe,
 };
@@ -347,6 +347,7 @@ fn a_group_of_three_rebalances_on_join_leave_crash_and_stall_and_consumes_everyt
         })
         .await;
 
+        show("a group of three: join, leave, crash, stall", &c.timeline());
         // Every acknowledged record is processed at least once.
         let acked = acknowledged(&c, p);
         assert!(acked.len() > 1_000, "{} acknowledged", acked.len());
@@ -429,6 +430,7 @@ fn auto_commit_with_a_crash_between_poll_and_processing_skips_records() {
         for r in &skipped {
             assert!(acked.contains(&r.value), "{} was acknowledged", r.value);
         }
+        show("auto-commit, then a crash before processing", &c.timeline());
         let first = skipped.first().unwrap();
         let last = skipped.last().unwrap();
         println!(

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_narrated, kafka_2_4_timeouts, orders};
+use common::{assert_narrated, kafka_2_4_timeouts, orders, show};
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::ProducerConfig;
@@ -17,20 +17,6 @@ use kafkasim_sim::net::LinkConfig;
 use kafkasim_sim::runtime::run_seeded;
 use kafkasim_sim::snapshot::ClusterSnapshot;
 use madsim::rand::Rng;
-
-/// Prints a lesson's narrated timeline when `KAFKASIM_SHOW` is set, without the high
-/// watermark's every step unless it is `all`: how the book's chapters run these tests.
-fn show(lesson: &str, timeline: &str) {
-    let Ok(level) = std::env::var("KAFKASIM_SHOW") else {
-        return;
-    };
-    println!("=== {lesson}");
-    for line in timeline.lines() {
-        if level == "all" || !line.contains("the high watermark of") {
-            println!("{line}");
-        }
-    }
-}
 
 /// A partition of `orders` whose leader is the controller, so cutting its followers
 /// away never cuts the leader from the controller.

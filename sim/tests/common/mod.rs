@@ -28,3 +28,18 @@ pub fn assert_narrated(timeline: &str, sentences: &[&str]) {
         );
     }
 }
+
+/// Prints a lesson's narrated timeline when `KAFKASIM_SHOW` is set, without the high
+/// watermark's every step unless it is `all`: how the book's chapters run these tests.
+#[allow(dead_code)] // not every test file shows a lesson
+pub fn show(lesson: &str, timeline: &str) {
+    let Ok(level) = std::env::var("KAFKASIM_SHOW") else {
+        return;
+    };
+    println!("=== {lesson}");
+    for line in timeline.lines() {
+        if level == "all" || !line.contains("the high watermark of") {
+            println!("{line}");
+        }
+    }
+}
