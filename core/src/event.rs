@@ -141,6 +141,11 @@ pub enum EventKind {
         client: NodeId,
         event: crate::client::consumer::ConsumerEvent,
     },
+    /// A producer's client did something worth narrating.
+    Producer {
+        client: NodeId,
+        event: crate::client::producer::ProducerEvent,
+    },
     /// A `__consumer_offsets` record the coordinator could not read was skipped.
     OffsetsRecordSkipped {
         broker: BrokerId,
@@ -363,6 +368,7 @@ impl Event {
                 format!("coordinator {broker}: {}", event.explain())
             }
             EventKind::Consumer { client, event } => event.explain(*client),
+            EventKind::Producer { client, event } => event.explain(*client),
             EventKind::OffsetsRecordSkipped {
                 broker,
                 tp,

@@ -17,6 +17,9 @@ use crate::replication::BrokerId;
 use crate::replication::epoch::{
     EpochEndOffset, LeaderEpochCache, UNDEFINED_EPOCH, truncation_state,
 };
+use crate::replication::producer_state::{
+    BatchHeader, ProducerBatch, ProducerState, SequenceError,
+};
 use crate::replication::replica::{
     Follower, FollowerState, HighWatermarkInputs, can_join_isr, effective_min_isr, maximal_isr,
     next_high_watermark, out_of_sync_followers,
@@ -105,6 +108,8 @@ pub enum PartitionError {
         log_start_offset: i64,
         log_end_offset: i64,
     },
+    /// An idempotent batch refused by its sequence number or producer epoch.
+    Sequence(SequenceError),
     Log(LogError),
 }
 
@@ -147,6 +152,7 @@ impl fmt::Display for PartitionError {
                 f,
                 "offset {offset} is outside the log {log_start_offset}..{log_end_offset} (OFFSET_OUT_OF_RANGE)"
             ),
+            PartitionError::Sequence(e) => write!(f, "{e}"),
             PartitionError::Log(e) => write!(f, "{e}"),
         }
     }
@@ -179,6 +185,17 @@ pub struct FetchResponse {
     /// Set when the follower's log has diverged from the leader's: where the follower's
     /// last epoch ends in the leader's log. No records come with it.
     pub diverging_epoch: Option<EpochEndOffset>,
+    /// The idempotent batches among the records, whose v2 headers would carry their
+    /// producer ids and sequences: the follower's producer state, should it lead.
+    pub producer_batches: Vec<BatchHeader>,
+}
+
+/// A leader's append of an idempotent batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotentAppend {
+    Appended(AppendInfo),
+    /// A retry of a batch in the log: not appended again.
+    Duplicate(BatchHeader),
 }
 
 /// A state change, explained.
@@ -312,6 +329,16 @@ impl PartitionEvent {
 }
 
 /// Brokers as the narration writes them: `[1,2,3]`.
+/// The offsets `start..end` that fetched `records` cover: they start at or before the
+/// fetch offset (a wrapper's own offset is its last message's) and end after the last
+/// shallow entry's offset.
+fn offset_range(fetch_offset: i64, records: &Bytes) -> Option<(i64, i64)> {
+    let mut shallow = crate::record::shallow_entries(records).filter_map(Result::ok);
+    let first = shallow.next()?;
+    let end = shallow.last().map_or(first.offset, |last| last.offset) + 1;
+    Some((fetch_offset.min(first.offset), end))
+}
+
 pub fn broker_list(brokers: &BTreeSet<BrokerId>) -> String {
     let ids: Vec<String> = brokers.iter().map(|b| b.to_string()).collect();
     format!("[{}]", ids.join(","))
@@ -368,6 +395,9 @@ pub struct Partition {
     /// A follower got a fetch answer without divergence in its current epoch: its log
     /// below its HW is then the leader's (what the replica invariant checks).
     fetched_in_epoch: bool,
+    /// Idempotent producers' batches in the log. A restarted broker starts without them:
+    /// Kafka rebuilds them from v2 batch headers that kafkasim's log lacks.
+    producers: ProducerState,
 }
 
 impl Partition {
@@ -408,6 +438,7 @@ impl Partition {
             },
             events: Vec::new(),
             fetched_in_epoch: false,
+            producers: ProducerState::default(),
         }
     }
 
@@ -498,6 +529,7 @@ impl Partition {
             self.log
                 .truncate_fully_and_start_at(leader_log_start_offset, now_ms);
             self.epochs = LeaderEpochCache::new();
+            self.producers.clear();
             self.high_watermark = leader_log_start_offset;
             self.events.push(PartitionEvent::Truncated {
                 from: log_end_offset,
@@ -616,6 +648,46 @@ impl Partition {
         acks: Acks,
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
+        self.check_leader_append(acks)?;
+        let info = self
+            .log
+            .append(records, compression, now_ms)
+            .map_err(PartitionError::Log)?;
+        self.maybe_increment_high_watermark(now_ms);
+        Ok(info)
+    }
+
+    /// An idempotent producer's batch, checked in Kafka's order: leadership and
+    /// `min.insync.replicas`, then the sequence (a retry of a batch in the log is
+    /// answered with its offsets, a gap refused).
+    pub fn append_idempotent_as_leader(
+        &mut self,
+        records: &[Record],
+        batch: &ProducerBatch,
+        acks: Acks,
+        now_ms: i64,
+    ) -> Result<IdempotentAppend, PartitionError> {
+        self.check_leader_append(acks)?;
+        if let Some(header) = self
+            .producers
+            .check(batch, records.len())
+            .map_err(PartitionError::Sequence)?
+        {
+            return Ok(IdempotentAppend::Duplicate(header));
+        }
+        let info = self.append_as_leader(records, Compression::None, acks, now_ms)?;
+        self.producers.append(BatchHeader {
+            producer_id: batch.producer_id,
+            producer_epoch: batch.producer_epoch,
+            first_sequence: batch.base_sequence,
+            last_sequence: batch.last_sequence(records.len()),
+            first_offset: info.first_offset,
+            last_offset: info.last_offset,
+        });
+        Ok(IdempotentAppend::Appended(info))
+    }
+
+    fn check_leader_append(&self, acks: Acks) -> Result<(), PartitionError> {
         let Role::Leader { isr, .. } = &self.role else {
             return Err(PartitionError::NotLeaderOrFollower {
                 leader: self.known_leader(),
@@ -628,12 +700,12 @@ impl Partition {
                 min_isr,
             });
         }
-        let info = self
-            .log
-            .append(records, compression, now_ms)
-            .map_err(PartitionError::Log)?;
-        self.maybe_increment_high_watermark(now_ms);
-        Ok(info)
+        Ok(())
+    }
+
+    /// The idempotent producers' state of this replica's log.
+    pub fn producer_state(&self) -> &ProducerState {
+        &self.producers
     }
 
     fn known_leader(&self) -> Option<BrokerId> {
@@ -733,6 +805,7 @@ impl Partition {
                     high_watermark: self.high_watermark,
                     log_start_offset: self.log.log_start_offset(),
                     diverging_epoch: Some(end),
+                    producer_batches: Vec::new(),
                 };
                 return Ok((response, None));
             }
@@ -750,7 +823,13 @@ impl Partition {
                 log_start_offset: self.log.log_start_offset(),
                 log_end_offset,
             })?;
-        let epochs = self.epochs_of_range(request.fetch_offset, &records);
+        let (epochs, producer_batches) = match offset_range(request.fetch_offset, &records) {
+            Some((start, end)) => (
+                self.epochs_of_range(start, end),
+                self.producers.headers_in(start, end),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
         let change = self.update_follower(request.replica, request.fetch_offset, now_ms);
         let response = FetchResponse {
             records,
@@ -758,21 +837,14 @@ impl Partition {
             high_watermark: self.high_watermark,
             log_start_offset: self.log.log_start_offset(),
             diverging_epoch: None,
+            producer_batches,
         };
         Ok((response, change))
     }
 
-    /// The epochs covering the records of a response, as v2 batch headers would carry:
-    /// the epoch of the first record, then every epoch that starts among them.
-    fn epochs_of_range(&self, fetch_offset: i64, records: &Bytes) -> Vec<(i32, i64)> {
-        let mut shallow = crate::record::shallow_entries(records).filter_map(Result::ok);
-        let Some(first) = shallow.next() else {
-            return Vec::new();
-        };
-        // A wrapper's own offset is its last message's, so the records end after the
-        // last shallow offset; they start at or before the fetch offset.
-        let end = shallow.last().map_or(first.offset, |last| last.offset) + 1;
-        let start = fetch_offset.min(first.offset);
+    /// The epochs covering the records `start..end` of a response, as v2 batch headers
+    /// would carry: the epoch of the first record, then every epoch that starts among them.
+    fn epochs_of_range(&self, start: i64, end: i64) -> Vec<(i32, i64)> {
         let mut out: Vec<(i32, i64)> = Vec::new();
         if let Some(epoch) = self.epochs.epoch_for_offset(start) {
             out.push((epoch, start));
@@ -959,6 +1031,12 @@ impl Partition {
             self.log
                 .append_as_follower(&response.records, now_ms)
                 .map_err(PartitionError::Log)?;
+            let log_end_offset = self.log.log_end_offset();
+            for header in &response.producer_batches {
+                if header.last_offset < log_end_offset {
+                    self.producers.append(*header);
+                }
+            }
             for &(epoch, start) in &response.epochs {
                 if self
                     .epochs
@@ -992,6 +1070,7 @@ impl Partition {
         self.log.truncate_to(offset, now_ms);
         let to = self.log.log_end_offset();
         self.epochs.truncate_from_end(to);
+        self.producers.truncate_to(to);
         self.high_watermark = self.high_watermark.min(to);
         self.events
             .push(PartitionEvent::Truncated { from, to, reason });
@@ -1007,6 +1086,7 @@ impl Partition {
         }
         let log_start_offset = self.log.log_start_offset();
         self.epochs.truncate_from_start(log_start_offset);
+        self.producers.truncate_head(log_start_offset);
         self.events.push(PartitionEvent::SegmentsDeleted {
             deleted: outcome.deleted,
             log_start_offset,

@@ -17,6 +17,7 @@ use crate::metadata::{MetadataError, Notification, SessionId};
 use crate::partition::{Acks, FetchRequest, FetchResponse, PartitionError};
 use crate::record::Record;
 use crate::replication::BrokerId;
+use crate::replication::producer_state::SequenceError;
 
 /// An address on the simulated network: a broker's id, the ZooKeeper node, or a client.
 pub type NodeId = i32;
@@ -244,13 +245,6 @@ pub enum ClientError {
     NotController,
     InvalidReplicationFactor(String),
     InvalidPartitions(String),
-    /// An idempotent batch whose sequence does not follow the last one appended.
-    OutOfOrderSequenceNumber {
-        expected: i32,
-        received: i32,
-    },
-    /// A batch from an older epoch of the producer id.
-    InvalidProducerEpoch,
 }
 
 impl fmt::Display for ClientError {
@@ -274,15 +268,6 @@ impl fmt::Display for ClientError {
             ClientError::InvalidReplicationFactor(why) | ClientError::InvalidPartitions(why) => {
                 write!(f, "{why}")
             }
-            ClientError::OutOfOrderSequenceNumber { expected, received } => write!(
-                f,
-                "sequence {received} does not follow the last appended batch; expected {expected} \
-                 (OUT_OF_ORDER_SEQUENCE_NUMBER)"
-            ),
-            ClientError::InvalidProducerEpoch => write!(
-                f,
-                "a newer epoch of this producer id has written (INVALID_PRODUCER_EPOCH)"
-            ),
         }
     }
 }
@@ -300,6 +285,12 @@ impl ClientError {
                 PartitionError::FencedLeaderEpoch { .. } => "FENCED_LEADER_EPOCH",
                 PartitionError::UnknownLeaderEpoch { .. } => "UNKNOWN_LEADER_EPOCH",
                 PartitionError::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
+                PartitionError::Sequence(SequenceError::OutOfOrder { .. }) => {
+                    "OUT_OF_ORDER_SEQUENCE_NUMBER"
+                }
+                PartitionError::Sequence(SequenceError::InvalidProducerEpoch) => {
+                    "INVALID_PRODUCER_EPOCH"
+                }
                 PartitionError::Log(_) => "CORRUPT_MESSAGE",
             },
             ClientError::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
@@ -308,8 +299,6 @@ impl ClientError {
             ClientError::NotController => "NOT_CONTROLLER",
             ClientError::InvalidReplicationFactor(_) => "INVALID_REPLICATION_FACTOR",
             ClientError::InvalidPartitions(_) => "INVALID_PARTITIONS",
-            ClientError::OutOfOrderSequenceNumber { .. } => "OUT_OF_ORDER_SEQUENCE_NUMBER",
-            ClientError::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
         }
     }
 }
@@ -327,13 +316,7 @@ pub struct ProduceRequest {
     pub producer: Option<ProducerBatch>,
 }
 
-/// The idempotence fields of a batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProducerBatch {
-    pub producer_id: i64,
-    pub producer_epoch: i16,
-    pub base_sequence: i32,
-}
+pub use crate::replication::producer_state::ProducerBatch;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProduceResponse {

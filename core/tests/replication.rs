@@ -271,13 +271,22 @@ fn a_follower_at_the_leaders_end_is_caught_up() {
         "30 s without catching up"
     );
     f.update_fetch_state(10, 40_000, 10);
-    assert_eq!(f.last_caught_up_time_ms, 40_000);
+    assert_eq!(f.last_caught_up_time_ms, Some(40_000));
     assert!(
         f.is_caught_up(10, 100_000, LAG_MS),
         "at the leader's LEO it is caught up, however long ago"
     );
-    let outsider = FollowerState::on_become_leader(false, 1_000);
-    assert_eq!(outsider.last_caught_up_time_ms, 0);
+    let mut outsider = FollowerState::on_become_leader(false, 1_000);
+    assert_eq!(outsider.last_caught_up_time_ms, None);
+    assert!(
+        !outsider.is_caught_up(10, 1_000, LAG_MS),
+        "never caught up, even at sim time 1000 ms"
+    );
+    outsider.update_fetch_state(4, 2_000, 10);
+    assert_eq!(
+        outsider.last_caught_up_time_ms, None,
+        "a first fetch behind the leader's LEO catches up nothing"
+    );
 }
 
 #[test]
@@ -303,7 +312,8 @@ fn a_follower_keeping_pace_with_produces_stays_in_sync() {
         );
     }
     assert_eq!(
-        stuck.last_caught_up_time_ms, 500,
+        stuck.last_caught_up_time_ms,
+        Some(500),
         "it was last caught up when the leader took over"
     );
 }
@@ -311,9 +321,9 @@ fn a_follower_keeping_pace_with_produces_stays_in_sync() {
 fn state(log_end_offset: i64, last_caught_up_time_ms: i64) -> FollowerState {
     FollowerState {
         log_end_offset,
-        last_caught_up_time_ms,
+        last_caught_up_time_ms: Some(last_caught_up_time_ms),
         last_fetch_leader_log_end_offset: log_end_offset,
-        last_fetch_time_ms: 0,
+        last_fetch_time_ms: Some(0),
     }
 }
 

@@ -1058,7 +1058,7 @@ impl Cluster {
     /// and its application); returns its address.
     pub fn add_kafka_producer(&mut self, mut config: ClientProducerConfig) -> NodeId {
         let addr = self.new_client(&mut config.bootstrap);
-        let producer = Producer::new(config, SimRng.next_seed(), self.now_ms());
+        let producer = Producer::new(config, addr, SimRng.next_seed(), self.now_ms());
         let slot = self.start_client(addr, "producer", producer);
         self.kafka_producers.insert(addr, slot);
         addr

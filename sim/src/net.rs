@@ -16,8 +16,9 @@
 //! - links can be held: messages wait, in order, until the hold is released, as TCP
 //!   retransmits across a short outage (a slow or stalled link, nothing lost);
 //! - resetting a node (a crash) drops its mailbox and everything in flight to or from
-//!   it; a process crash also tells its peers (the OS resets its connections), a
-//!   machine that lost power does not;
+//!   it; a process crash also tells its peers (the OS resets its connections) and, until
+//!   the node starts again, refuses new messages (the sender is told at once, as a TCP
+//!   connect to a closed port is refused); a machine that lost power does neither;
 //! - the messages in flight can be listed at any time, for snapshots and the TUI.
 //!
 //! Deliveries are timed by madsim timers on a node of the bus's own, which no fault
@@ -99,6 +100,8 @@ struct State<M> {
     stats: NetStats,
     /// Builds the notice an end gets when its connection to the given peer breaks.
     disconnect_notice: Option<fn(Addr) -> M>,
+    /// Nodes whose process died on a running machine: their OS refuses connections.
+    refusing: BTreeSet<Addr>,
 }
 
 /// The bus. Cheap to clone: clones share one network.
@@ -136,6 +139,7 @@ impl<M: Send + 'static> Network<M> {
                 next_id: 1,
                 stats: NetStats::default(),
                 disconnect_notice: None,
+                refusing: BTreeSet::new(),
             })),
             start: Instant::now(),
             node: Arc::new(node),
@@ -162,7 +166,10 @@ impl<M: Send + 'static> Network<M> {
     /// Opens (or reopens, after a reset) `addr`'s mailbox.
     pub fn register(&self, addr: Addr) -> async_channel::Receiver<Envelope<M>> {
         let (sender, receiver) = async_channel::unbounded();
-        self.lock().mailboxes.insert(addr, sender);
+        let mut state = self.lock();
+        state.refusing.remove(&addr);
+        state.mailboxes.insert(addr, sender);
+        drop(state);
         receiver
     }
 
@@ -235,6 +242,7 @@ impl<M: Send + 'static> Network<M> {
         let mut state = self.lock();
         state.mailboxes.remove(&addr);
         if notify {
+            state.refusing.insert(addr);
             let peers: BTreeSet<Addr> = state
                 .links
                 .keys()
@@ -347,17 +355,24 @@ impl<M: Send + 'static> Network<M> {
                 continue;
             }
             let entry = state.links.get_mut(&link).expect("links are never removed");
+            let mut refused = false;
             while entry.queue.front().is_some_and(|e| e.deliver_ms <= now_ms) {
                 let envelope = entry.queue.pop_front().expect("checked");
                 let delivered = match state.mailboxes.get(&envelope.to) {
                     Some(mailbox) => mailbox.try_send(envelope).is_ok(),
-                    None => false,
+                    None => {
+                        refused |= state.refusing.contains(&envelope.to);
+                        false
+                    }
                 };
                 if delivered {
                     state.stats.delivered += 1;
                 } else {
                     state.stats.dropped += 1;
                 }
+            }
+            if refused {
+                notify_end(state, link.0, link.1, now_ms);
             }
         }
     }

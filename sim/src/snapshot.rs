@@ -86,7 +86,7 @@ pub struct ReplicaSnapshot {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FollowerSnapshot {
     pub log_end_offset: i64,
-    pub last_caught_up_time_ms: i64,
+    pub last_caught_up_time_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

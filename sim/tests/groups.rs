@@ -128,8 +128,18 @@ fn the_coordinator_moves_with_its_offsets_partition_and_keeps_the_group() {
         })
         .await
         .expect("a new leader for the offsets partition");
-        let new_coordinator = c.find_coordinator(GROUP, 60_000).await.unwrap();
+        // A broker answers FindCoordinator from its metadata, which the controller's
+        // UpdateMetadata may not have reached yet: ask until it names the new leader.
+        let mut new_coordinator = coordinator;
+        for _ in 0..50 {
+            new_coordinator = c.find_coordinator(GROUP, 60_000).await.unwrap();
+            if new_coordinator != coordinator {
+                break;
+            }
+            c.sleep_ms(100).await;
+        }
         assert_ne!(new_coordinator, coordinator);
+        assert_eq!(c.leader(&offsets_tp), Some(new_coordinator));
         let answer = c.group_request(new_coordinator, fetch, 5_000).await;
         assert_eq!(
             answer,
@@ -593,6 +603,175 @@ fn new_partitions_and_matching_topics_reach_subscribers_but_not_assign_consumers
         assert_eq!(
             c.with_consumer(standalone, |k| k.assignment()).unwrap(),
             vec![orders(0), orders(1)]
+        );
+    });
+}
+
+/// Two members own six partitions; a third joins. (partitions each member gave up,
+/// (time, generation, partitions) of every member's assignments, generations before and
+/// after, the time the third joined, the timeline).
+struct JoinRun {
+    revoked: Vec<Vec<TopicPartition>>,
+    assignments: Vec<Vec<(i64, i32, Vec<TopicPartition>)>>,
+    generations: (i32, i32),
+    joined_ms: i64,
+    timeline: String,
+}
+
+fn third_member_joins(strategy: Strategy) -> JoinRun {
+    run_seeded(17, move || async move {
+        let mut c = cluster_with_orders(6).await;
+        let config = ConsumerConfig {
+            assignors: vec![strategy],
+            ..member(GROUP, AppCommit::Sync)
+        };
+        let start = c.now_ms();
+        producer(&mut c, 6, start + 120_000);
+        let a = c.add_consumer(config.clone());
+        let b = c.add_consumer(config.clone());
+        wait_for(&c, 60_000, "a and b", |c| settled(c, GROUP, &[a, b], 6)).await;
+        let before = coordinator_group(&c, GROUP).unwrap().generation;
+        c.sleep_ms(5_000).await;
+        let joined_ms = c.now_ms();
+        let k = c.add_consumer(config);
+        wait_for(&c, 60_000, "three members", |c| {
+            settled(c, GROUP, &[a, b, k], 6)
+        })
+        .await;
+        let after = coordinator_group(&c, GROUP).unwrap().generation;
+        c.sleep_ms(2_000).await;
+        let timeline = c.timeline();
+        let revoked = [a, b]
+            .iter()
+            .map(|x| {
+                let prefix = format!("consumer {x} gives up [");
+                timeline
+                    .lines()
+                    .filter_map(|l| l.split_once(&prefix))
+                    .flat_map(|(_, rest)| {
+                        let names = rest.split(']').next().unwrap();
+                        names.split(", ").map(|n| {
+                            let (topic, p) = n.rsplit_once('-').unwrap();
+                            TopicPartition::new(topic, p.parse().unwrap())
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let assignments = [a, b, k]
+            .iter()
+            .map(|x| c.consumer_history(*x).assignments)
+            .collect();
+        JoinRun {
+            revoked,
+            assignments,
+            generations: (before, after),
+            joined_ms,
+            timeline,
+        }
+    })
+}
+
+#[test]
+fn cooperative_sticky_hands_over_only_what_moves_in_two_rebalances() {
+    let run = third_member_joins(Strategy::CooperativeSticky);
+    show("cooperative-sticky: a third member joins", &run.timeline);
+    let (before, after) = run.generations;
+    assert_eq!(after, before + 2, "two rounds: revoke, then assign");
+    let owned_before: Vec<&Vec<TopicPartition>> = run.assignments[..2]
+        .iter()
+        .map(|h| &h.iter().rfind(|(_, g, _)| *g == before).unwrap().2)
+        .collect();
+    for (member, history) in run.assignments[..2].iter().enumerate() {
+        let last = &history.last().unwrap().2;
+        assert_eq!(last.len(), 2, "{history:?}");
+        // Each gave up exactly the partition that moved, and kept the rest throughout:
+        // no assignment of theirs after the join lacks a partition they kept.
+        let moved: Vec<TopicPartition> = owned_before[member]
+            .iter()
+            .filter(|tp| !last.contains(tp))
+            .cloned()
+            .collect();
+        assert_eq!(run.revoked[member], moved, "member {member}");
+        assert_eq!(moved.len(), 1);
+        for (_, _, partitions) in history.iter().filter(|(t, _, _)| *t >= run.joined_ms) {
+            assert!(last.iter().all(|tp| partitions.contains(tp)), "{history:?}");
+        }
+    }
+    // The newcomer got nothing in the first round and both moved partitions in the second.
+    let newcomer = &run.assignments[2];
+    assert_eq!(newcomer.last().unwrap().1, after);
+    assert_eq!(newcomer.last().unwrap().2.len(), 2, "{newcomer:?}");
+    assert!(
+        newcomer
+            .iter()
+            .filter(|(_, g, _)| *g < after)
+            .all(|(_, _, p)| p.is_empty()),
+        "{newcomer:?}"
+    );
+    assert_narrated(
+        &run.timeline,
+        &["the cooperative assignment moved them to another member"],
+    );
+}
+
+#[test]
+fn an_eager_rebalance_revokes_everything_first() {
+    let run = third_member_joins(Strategy::Range);
+    let (before, after) = run.generations;
+    assert_eq!(after, before + 1, "one round");
+    for (member, revoked) in run.revoked.iter().enumerate() {
+        assert_eq!(revoked.len(), 3, "member {member} gave up all it owned");
+    }
+    assert_narrated(
+        &run.timeline,
+        &["an eager rebalance revokes every partition before rejoining"],
+    );
+}
+
+#[test]
+fn a_static_member_restarting_within_its_session_keeps_its_partitions_without_a_rebalance() {
+    run_seeded(19, || async {
+        let mut c = cluster_with_orders(4).await;
+        let static_member = |instance: &str| ConsumerConfig {
+            group_instance_id: Some(instance.to_string()),
+            session_timeout_ms: 30_000,
+            ..member(GROUP, AppCommit::Sync)
+        };
+        let a = c.add_consumer(static_member("a"));
+        let b = c.add_consumer(static_member("b"));
+        wait_for(&c, 60_000, "a and b", |c| settled(c, GROUP, &[a, b], 4)).await;
+        let generation = coordinator_group(&c, GROUP).unwrap().generation;
+        let owned = c.with_consumer(a, |x| x.assignment()).unwrap();
+
+        // a's process dies and a new one with the same group.instance.id starts 5 s
+        // later, well within session.timeout.ms (30 s).
+        c.crash_consumer(a);
+        c.sleep_ms(5_000).await;
+        let a2 = c.add_consumer(static_member("a"));
+        wait_for(&c, 30_000, "a's successor owns a's partitions", |c| {
+            c.with_consumer(a2, |x| x.is_stable() && x.assignment() == owned)
+                .unwrap()
+        })
+        .await;
+        let group = coordinator_group(&c, GROUP).unwrap();
+        assert_eq!(group.generation, generation, "no rebalance");
+        assert_eq!(group.state, GroupState::Stable);
+        assert!(
+            c.consumer_history(b)
+                .assignments
+                .iter()
+                .all(|(_, g, _)| *g == generation),
+            "b was never disturbed"
+        );
+
+        // A dynamic member that dies is gone after its session times out; a static one
+        // that never comes back too.
+        c.crash_consumer(a2);
+        wait_for(&c, 60_000, "b alone", |c| settled(c, GROUP, &[b], 4)).await;
+        assert_narrated(
+            &c.timeline(),
+            &["stopped heartbeating for 30000 ms (session.timeout.ms)"],
         );
     });
 }

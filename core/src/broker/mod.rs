@@ -16,7 +16,9 @@ use crate::controller::{IsrChange, LeaderAndIsr};
 use crate::event::{Event, EventKind};
 use crate::log::Log;
 use crate::metadata::{MetadataError, SessionId, WatchEvent};
-use crate::partition::{Acks, Partition, PartitionConfig, PartitionError, TruncationProtocol};
+use crate::partition::{
+    Acks, IdempotentAppend, Partition, PartitionConfig, PartitionError, TruncationProtocol,
+};
 use crate::protocol::{
     Actor, ClientError, ConsumerFetch, ConsumerFetchResponse, ConsumerRecords, ControllerRequest,
     Message, MetadataResponse, NodeId, Outbox, PartitionMetadata, PartitionState, ProduceRequest,
@@ -143,64 +145,6 @@ pub struct Replica {
     fetch_blocked_until_ms: i64,
     /// When the log was last fsynced by `flush.ms`.
     last_flush_ms: i64,
-    /// Idempotent producers' last batches here (Kafka's `ProducerStateManager`). Kept
-    /// by the leader only: kafkasim's log format (v0/v1) has no producer fields, so a
-    /// new leader starts without it.
-    producers: BTreeMap<i64, ProducerEntry>,
-}
-
-/// Kafka keeps the last 5 batches of each producer: why `max.in.flight` must be <= 5.
-const PRODUCER_BATCHES_RETAINED: usize = 5;
-
-/// One idempotent producer's state on a partition.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct ProducerEntry {
-    epoch: i16,
-    /// (first sequence, last sequence, first offset, last offset), oldest first.
-    batches: std::collections::VecDeque<(i32, i32, i64, i64)>,
-}
-
-/// Kafka's `ProducerAppendInfo.checkSequence` and `findDuplicateBatch`: Ok(None) to
-/// append, Ok(Some(first, last)) for a duplicate of an appended batch, or the error.
-fn check_sequence(
-    entry: Option<&ProducerEntry>,
-    batch: &crate::protocol::ProducerBatch,
-    last_sequence: i32,
-) -> Result<Option<(i64, i64)>, ClientError> {
-    let Some(entry) = entry else {
-        // No state for this producer: any sequence is accepted.
-        return Ok(None);
-    };
-    if batch.producer_epoch < entry.epoch {
-        return Err(ClientError::InvalidProducerEpoch);
-    }
-    if batch.producer_epoch > entry.epoch {
-        return match batch.base_sequence {
-            0 => Ok(None),
-            received => Err(ClientError::OutOfOrderSequenceNumber {
-                expected: 0,
-                received,
-            }),
-        };
-    }
-    if let Some(&(_, _, first, last)) = entry
-        .batches
-        .iter()
-        .find(|b| b.0 == batch.base_sequence && b.1 == last_sequence)
-    {
-        return Ok(Some((first, last)));
-    }
-    let expected = entry
-        .batches
-        .back()
-        .map_or(0, |b| if b.1 == i32::MAX { 0 } else { b.1 + 1 });
-    if batch.base_sequence != expected {
-        return Err(ClientError::OutOfOrderSequenceNumber {
-            expected,
-            received: batch.base_sequence,
-        });
-    }
-    Ok(None)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -424,7 +368,6 @@ impl Broker {
                     config: topic_config,
                     fetch_blocked_until_ms: 0,
                     last_flush_ms: now_ms,
-                    producers: BTreeMap::new(),
                 },
             );
         }
@@ -1017,7 +960,6 @@ impl Broker {
                     config: ps.config.clone(),
                     fetch_blocked_until_ms: 0,
                     last_flush_ms: now_ms,
-                    producers: BTreeMap::new(),
                 },
             );
         }
@@ -1127,60 +1069,24 @@ impl Broker {
         let Some(replica) = self.replicas.get_mut(&request.tp) else {
             return reply(out, Err(ClientError::UnknownTopicOrPartition));
         };
-        // An idempotent batch: (its fields, its last sequence number).
-        let idempotent = request
-            .producer
-            .filter(|_| replica.partition.is_leader() && !request.records.is_empty())
-            .map(|batch| {
-                let count = request.records.len() as i32;
-                (
-                    batch,
-                    batch.base_sequence.wrapping_add(count - 1) & i32::MAX,
-                )
-            });
-        let duplicate = match &idempotent {
-            None => None,
-            Some((batch, last_sequence)) => match check_sequence(
-                replica.producers.get(&batch.producer_id),
-                batch,
-                *last_sequence,
-            ) {
-                Err(e) => return reply(out, Err(e)),
-                Ok(duplicate) => duplicate,
-            },
+        // A retry of an appended idempotent batch is not appended again: the answer
+        // carries the original offsets (once they are committed, for acks=all).
+        let appended = match request.producer.filter(|_| !request.records.is_empty()) {
+            Some(batch) => replica
+                .partition
+                .append_idempotent_as_leader(&request.records, &batch, request.acks, now_ms)
+                .map(|append| match append {
+                    IdempotentAppend::Appended(info) => (info.first_offset, info.last_offset),
+                    IdempotentAppend::Duplicate(h) => (h.first_offset, h.last_offset),
+                }),
+            None => replica
+                .partition
+                .append_as_leader(&request.records, Compression::None, request.acks, now_ms)
+                .map(|info| (info.first_offset, info.last_offset)),
         };
-        // A retry of an appended batch is not appended again: the answer carries the
-        // original offsets (once they are committed, for acks=all).
-        let (first_offset, last_offset) = match duplicate {
-            Some(offsets) => offsets,
-            None => {
-                let info = match replica.partition.append_as_leader(
-                    &request.records,
-                    Compression::None,
-                    request.acks,
-                    now_ms,
-                ) {
-                    Ok(info) => info,
-                    Err(e) => return reply(out, Err(ClientError::Partition(e))),
-                };
-                if let Some((batch, last_sequence)) = idempotent {
-                    let entry = replica.producers.entry(batch.producer_id).or_default();
-                    if entry.epoch != batch.producer_epoch {
-                        entry.batches.clear();
-                        entry.epoch = batch.producer_epoch;
-                    }
-                    entry.batches.push_back((
-                        batch.base_sequence,
-                        last_sequence,
-                        info.first_offset,
-                        info.last_offset,
-                    ));
-                    if entry.batches.len() > PRODUCER_BATCHES_RETAINED {
-                        entry.batches.pop_front();
-                    }
-                }
-                (info.first_offset, info.last_offset)
-            }
+        let (first_offset, last_offset) = match appended {
+            Ok(offsets) => offsets,
+            Err(e) => return reply(out, Err(ClientError::Partition(e))),
         };
         let tp = request.tp.clone();
         self.take_partition_events(&tp, now_ms, out);

@@ -8,6 +8,25 @@ use std::collections::BTreeMap;
 
 use crate::protocol::{Message, NodeId};
 use crate::replication::BrokerId;
+use crate::rng::RandomSource;
+
+/// Kafka's `ExponentialBackoff` (KIP-580; the producer's retries since 3.7): the
+/// `attempts`-th retry waits `initial * 2^attempts`, at most `max`, times a jitter
+/// factor in [0.8, 1.2), so that batches failed together do not retry together. In
+/// integers: Kafka's fractional exponent cap gives `max` exactly where this caps.
+pub(crate) fn exponential_backoff_ms(
+    initial_ms: i64,
+    max_ms: i64,
+    attempts: u32,
+    rng: &mut impl RandomSource,
+) -> i64 {
+    if max_ms <= initial_ms {
+        return initial_ms;
+    }
+    let term = initial_ms.saturating_mul(1 << attempts.min(32)).min(max_ms);
+    let per_100k = 80_000 + i64::from(rng.next_u32() % 40_000);
+    (term * per_100k / 100_000).min(max_ms)
+}
 
 /// A client's requests in flight: where each went, what it was for, and when it is
 /// given up (Kafka's `NetworkClient` in-flight requests and their timeouts).
@@ -109,5 +128,38 @@ impl Brokers {
         if !live.is_empty() {
             self.brokers = live;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exponential_backoff_ms;
+    use crate::rng::SplitMix64;
+
+    #[test]
+    fn backoff_doubles_up_to_the_max_with_jitter() {
+        let mut rng = SplitMix64::new(1);
+        for (attempts, term) in [
+            (0, 100),
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1_000),
+            (40, 1_000),
+        ] {
+            for _ in 0..50 {
+                let wait = exponential_backoff_ms(100, 1_000, attempts, &mut rng);
+                assert!(
+                    wait >= term * 8 / 10 && wait <= term.min(1_000) * 12 / 10,
+                    "{attempts}: {wait}"
+                );
+                assert!(wait <= 1_000);
+            }
+        }
+        assert_eq!(
+            exponential_backoff_ms(100, 100, 5, &mut rng),
+            100,
+            "no max: fixed"
+        );
     }
 }

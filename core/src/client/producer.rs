@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::event::{Event, EventKind};
 use crate::partition::Acks;
 use crate::partitioner::{Partitioner, PartitionerConfig, TopicPartitions};
 use crate::protocol::{
@@ -22,7 +23,7 @@ use crate::record::{Magic, Record, message_size};
 use crate::replication::BrokerId;
 use crate::rng::SplitMix64;
 
-use super::{Brokers, InFlight};
+use super::{Brokers, InFlight, exponential_backoff_ms};
 use crate::workload::{Outcome, WriteOp};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,8 +35,11 @@ pub struct ProducerConfig {
     pub acks: Acks,
     /// `retries`: Integer.MAX_VALUE since Kafka 2.1 (0 before).
     pub retries: u32,
-    /// `retry.backoff.ms`
+    /// `retry.backoff.ms`: the first retry's wait.
     pub retry_backoff_ms: i64,
+    /// `retry.backoff.max.ms`: retries back off exponentially up to this, with jitter
+    /// (Kafka 3.7+; set it to `retry.backoff.ms` for the fixed wait of earlier versions).
+    pub retry_backoff_max_ms: i64,
     /// `delivery.timeout.ms`: a send fails after this long, retries or not.
     pub delivery_timeout_ms: i64,
     /// `request.timeout.ms`
@@ -70,6 +74,7 @@ impl Default for ProducerConfig {
             acks: Acks::All,
             retries: i32::MAX as u32,
             retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1_000,
             delivery_timeout_ms: 120_000,
             request_timeout_ms: 30_000,
             linger_ms: 5,
@@ -92,7 +97,9 @@ struct Batch {
     records: Vec<(usize, Record)>,
     bytes: usize,
     created_ms: i64,
-    base_sequence: Option<i32>,
+    /// The producer id, epoch and first sequence number it was given on its first send
+    /// (given again if the producer id changed since).
+    sequence: Option<ProducerBatch>,
     attempts: u32,
     retry_at_ms: i64,
 }
@@ -104,9 +111,68 @@ enum Pending {
     Produce { tp: TopicPartition, batch: Batch },
 }
 
+/// What a producer tells the narration: Kafka's producer logs each retry as a warning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProducerEvent {
+    /// A batch failed with a retriable error and goes back to the queue.
+    Retrying {
+        tp: TopicPartition,
+        records: usize,
+        error: &'static str,
+        attempt: u32,
+        /// Where it goes: first in its partition's queue, or in sequence order.
+        in_sequence_order: bool,
+    },
+    /// The leader lost batches the producer had acknowledged: a new producer id and
+    /// sequence.
+    SequenceReset {
+        tp: TopicPartition,
+        last_acked_sequence: i32,
+    },
+    /// A batch failed for good: not retriable, out of retries or of delivery.timeout.ms.
+    Failed {
+        tp: TopicPartition,
+        records: usize,
+        error: &'static str,
+    },
+}
+
+impl ProducerEvent {
+    pub fn explain(&self, client: NodeId) -> String {
+        match self {
+            ProducerEvent::Retrying {
+                tp,
+                records,
+                error,
+                attempt,
+                in_sequence_order,
+            } => format!(
+                "producer {client} retries a batch of {records} to {tp} after {error} (attempt {attempt} failed); it goes back {}",
+                if *in_sequence_order {
+                    "in sequence order (idempotence keeps the order)"
+                } else {
+                    "first in the queue, so it may land after later batches"
+                }
+            ),
+            ProducerEvent::SequenceReset {
+                tp,
+                last_acked_sequence,
+            } => format!(
+                "producer {client} got OUT_OF_ORDER_SEQUENCE_NUMBER from {tp} for the batch after sequence \
+                 {last_acked_sequence}, which the leader had acknowledged: the leader lost acknowledged batches, so \
+                 the producer takes a new producer id and starts its sequences again"
+            ),
+            ProducerEvent::Failed { tp, records, error } => {
+                format!("producer {client} gives up on a batch of {records} to {tp}: {error}")
+            }
+        }
+    }
+}
+
 /// A producer and its application.
 #[derive(Clone, Debug)]
 pub struct Producer {
+    address: NodeId,
     config: ProducerConfig,
     now_ms: i64,
     in_flight: InFlight<Pending>,
@@ -120,6 +186,8 @@ pub struct Producer {
     queues: BTreeMap<u32, VecDeque<Batch>>,
     sending: BTreeMap<u32, usize>,
     next_sequence: BTreeMap<u32, i32>,
+    /// The last sequence number the leader acknowledged, per partition.
+    last_acked_sequence: BTreeMap<u32, i32>,
     next_send_ms: i64,
     sent: u64,
     waiting_for: Option<usize>,
@@ -127,13 +195,14 @@ pub struct Producer {
 }
 
 impl Producer {
-    pub fn new(config: ProducerConfig, rng_seed: u64, now_ms: i64) -> Producer {
+    pub fn new(config: ProducerConfig, address: NodeId, rng_seed: u64, now_ms: i64) -> Producer {
         assert!(config.interval_ms > 0, "a producer sends at an interval");
         let partitioner = Partitioner::new(PartitionerConfig {
             batch_size: config.batch_size,
             ..PartitionerConfig::default()
         });
         Producer {
+            address,
             brokers: Brokers::new(&config.bootstrap),
             config,
             now_ms,
@@ -147,6 +216,7 @@ impl Producer {
             queues: BTreeMap::new(),
             sending: BTreeMap::new(),
             next_sequence: BTreeMap::new(),
+            last_acked_sequence: BTreeMap::new(),
             next_send_ms: now_ms,
             sent: 0,
             waiting_for: None,
@@ -274,7 +344,7 @@ impl Producer {
                     records: Vec::new(),
                     bytes: 0,
                     created_ms: self.now_ms,
-                    base_sequence: None,
+                    sequence: None,
                     attempts: 0,
                     retry_at_ms: 0,
                 });
@@ -350,17 +420,19 @@ impl Producer {
                 let mut batch = queue.pop_front().expect("a front");
                 let producer = match self.producer {
                     Some((producer_id, producer_epoch)) if self.config.enable_idempotence => {
-                        let base_sequence = *batch.base_sequence.get_or_insert_with(|| {
+                        let current = |s: &ProducerBatch| {
+                            (s.producer_id, s.producer_epoch) == (producer_id, producer_epoch)
+                        };
+                        if !batch.sequence.as_ref().is_some_and(current) {
                             let next = self.next_sequence.entry(p).or_insert(0);
-                            let base = *next;
+                            batch.sequence = Some(ProducerBatch {
+                                producer_id,
+                                producer_epoch,
+                                base_sequence: *next,
+                            });
                             *next = next.wrapping_add(batch.records.len() as i32) & i32::MAX;
-                            base
-                        });
-                        Some(ProducerBatch {
-                            producer_id,
-                            producer_epoch,
-                            base_sequence,
-                        })
+                        }
+                        batch.sequence
                     }
                     _ => None,
                 };
@@ -418,12 +490,24 @@ impl Producer {
         }
     }
 
+    fn emit(&self, out: &mut Outbox, event: ProducerEvent) {
+        out.emit(Event {
+            time_ms: self.now_ms,
+            node: self.address,
+            kind: EventKind::Producer {
+                client: self.address,
+                event,
+            },
+        });
+    }
+
     fn on_produce_result(
         &mut self,
         leader: BrokerId,
         tp: TopicPartition,
         mut batch: Batch,
         result: Result<i64, &'static str>,
+        out: &mut Outbox,
     ) {
         let now = self.now_ms;
         let p = tp.partition;
@@ -431,15 +515,24 @@ impl Producer {
             *n = n.saturating_sub(1);
         }
         match result {
-            Ok(offset) => self.finish(
-                &batch,
-                |i| Outcome::Ok {
-                    offset: Some(offset + i as i64),
-                    completed_ms: now,
-                },
-                leader,
-            ),
+            Ok(offset) => {
+                if let Some(sent) = batch.sequence.filter(|s| self.is_current(s)) {
+                    let last = sent.last_sequence(batch.records.len());
+                    self.last_acked_sequence.insert(p, last);
+                }
+                self.finish(
+                    &batch,
+                    |i| Outcome::Ok {
+                        offset: Some(offset + i as i64),
+                        completed_ms: now,
+                    },
+                    leader,
+                )
+            }
             Err(code) => {
+                if code == "OUT_OF_ORDER_SEQUENCE_NUMBER" {
+                    self.maybe_reset_producer_id(&tp, &batch, out);
+                }
                 if matches!(
                     code,
                     "NOT_LEADER_OR_FOLLOWER"
@@ -451,22 +544,46 @@ impl Producer {
                 }
                 let in_time = now - batch.created_ms < self.config.delivery_timeout_ms;
                 if retriable(code) && batch.attempts <= self.config.retries && in_time {
-                    batch.retry_at_ms = now + self.config.retry_backoff_ms;
+                    self.emit(
+                        out,
+                        ProducerEvent::Retrying {
+                            tp: tp.clone(),
+                            records: batch.records.len(),
+                            error: code,
+                            attempt: batch.attempts,
+                            in_sequence_order: self.config.enable_idempotence,
+                        },
+                    );
+                    batch.retry_at_ms = now
+                        + exponential_backoff_ms(
+                            self.config.retry_backoff_ms,
+                            self.config.retry_backoff_max_ms,
+                            batch.attempts - 1,
+                            &mut self.rng,
+                        );
                     let queue = self.queues.entry(p).or_default();
                     // Retries go first; the idempotent producer keeps sequence order.
+                    let sequence = |b: &Batch| b.sequence.map(|s| s.base_sequence);
                     let at = if self.config.enable_idempotence {
                         queue
                             .iter()
-                            .position(|b| {
-                                b.base_sequence
-                                    .is_none_or(|s| Some(s) > batch.base_sequence)
-                            })
+                            .position(|b| sequence(b).is_none_or(|s| Some(s) > sequence(&batch)))
                             .unwrap_or(queue.len())
                     } else {
                         0
                     };
                     queue.insert(at, batch);
-                } else if code == "NETWORK_EXCEPTION" {
+                    return;
+                }
+                self.emit(
+                    out,
+                    ProducerEvent::Failed {
+                        tp,
+                        records: batch.records.len(),
+                        error: code,
+                    },
+                );
+                if code == "NETWORK_EXCEPTION" {
                     self.finish(&batch, |_| Outcome::Unknown { completed_ms: now }, leader);
                 } else {
                     self.finish(
@@ -482,7 +599,39 @@ impl Producer {
         }
     }
 
-    fn on_reply(&mut self, to: NodeId, pending: Pending, message: Message) {
+    fn is_current(&self, sent: &ProducerBatch) -> bool {
+        self.producer == Some((sent.producer_id, sent.producer_epoch))
+    }
+
+    /// Kafka's `TransactionManager.canRetry` for OUT_OF_ORDER_SEQUENCE_NUMBER: a batch
+    /// that directly follows the last acknowledged one meets a real gap (the leader lost
+    /// acknowledged batches, say after an unclean election or acks=1), so the idempotent
+    /// producer starts a new sequence under a new producer id (KIP-360 bumps the epoch
+    /// instead) and retries; any other batch waits for the ones before it.
+    fn maybe_reset_producer_id(&mut self, tp: &TopicPartition, batch: &Batch, out: &mut Outbox) {
+        let Some(sent) = batch.sequence.filter(|s| self.is_current(s)) else {
+            return;
+        };
+        let expected = self
+            .last_acked_sequence
+            .get(&tp.partition)
+            .map_or(0, |last| last.wrapping_add(1) & i32::MAX);
+        if sent.base_sequence != expected {
+            return;
+        }
+        self.producer = None;
+        self.next_sequence.clear();
+        self.last_acked_sequence.clear();
+        self.emit(
+            out,
+            ProducerEvent::SequenceReset {
+                tp: tp.clone(),
+                last_acked_sequence: expected - 1,
+            },
+        );
+    }
+
+    fn on_reply(&mut self, to: NodeId, pending: Pending, message: Message, out: &mut Outbox) {
         let now_ms = self.now_ms;
         match (message, pending) {
             (Message::MetadataReply(r), _) => {
@@ -509,20 +658,20 @@ impl Producer {
             ) => self.producer = Some((producer_id, producer_epoch)),
             (Message::ProduceReply(r), Pending::Produce { tp, batch }) => {
                 let result = r.result.map_err(|e: ClientError| e.code());
-                self.on_produce_result(to, tp, batch, result);
+                self.on_produce_result(to, tp, batch, result, out);
             }
             _ => {}
         }
     }
 
-    fn failed(&mut self, to: NodeId, pending: Pending) {
+    fn failed(&mut self, to: NodeId, pending: Pending, out: &mut Outbox) {
         match pending {
             Pending::Metadata => {
                 self.metadata_due_ms = self.now_ms + self.config.retry_backoff_ms;
             }
             Pending::InitProducerId => {}
             Pending::Produce { tp, batch } => {
-                self.on_produce_result(to, tp, batch, Err("NETWORK_EXCEPTION"))
+                self.on_produce_result(to, tp, batch, Err("NETWORK_EXCEPTION"), out)
             }
         }
     }
@@ -533,10 +682,10 @@ impl Actor for Producer {
         self.now_ms = now_ms;
         if message == Message::ConnectionLost {
             for (to, pending) in self.in_flight.take_failed(now_ms, Some(from)) {
-                self.failed(to, pending);
+                self.failed(to, pending, out);
             }
         } else if let Some((to, pending)) = self.in_flight.answered(&message) {
-            self.on_reply(to, pending, message);
+            self.on_reply(to, pending, message, out);
         }
         self.drive(out);
     }
@@ -544,7 +693,7 @@ impl Actor for Producer {
     fn tick(&mut self, now_ms: i64, out: &mut Outbox) {
         self.now_ms = now_ms;
         for (to, pending) in self.in_flight.take_failed(now_ms, None) {
-            self.failed(to, pending);
+            self.failed(to, pending, out);
         }
         self.drive(out);
     }

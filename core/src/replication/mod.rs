@@ -4,6 +4,7 @@
 //! plain values; the broker that applies them to a partition's log comes next.
 
 pub mod epoch;
+pub mod producer_state;
 pub mod replica;
 
 /// A broker's id, as in Kafka's `broker.id`.

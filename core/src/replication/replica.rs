@@ -12,11 +12,14 @@ pub struct FollowerState {
     /// The follower's LEO: the offset of its latest fetch, which acknowledges everything
     /// below it.
     pub log_end_offset: i64,
-    /// The last time the follower was caught up to the leader (`lastCaughtUpTimeMs`).
-    pub last_caught_up_time_ms: i64,
+    /// The last time the follower was caught up to the leader (`lastCaughtUpTimeMs`);
+    /// None for never. Kafka starts it at 0, the Unix epoch: long ago on a real clock,
+    /// but the simulation's clock starts at 0.
+    pub last_caught_up_time_ms: Option<i64>,
     /// The leader's LEO when the follower last fetched.
     pub last_fetch_leader_log_end_offset: i64,
-    pub last_fetch_time_ms: i64,
+    /// None until the follower's first fetch to this leader.
+    pub last_fetch_time_ms: Option<i64>,
 }
 
 impl FollowerState {
@@ -25,9 +28,9 @@ impl FollowerState {
     pub fn on_become_leader(in_isr: bool, now_ms: i64) -> FollowerState {
         FollowerState {
             log_end_offset: -1,
-            last_caught_up_time_ms: if in_isr { now_ms } else { 0 },
+            last_caught_up_time_ms: in_isr.then_some(now_ms),
             last_fetch_leader_log_end_offset: -1,
-            last_fetch_time_ms: 0,
+            last_fetch_time_ms: None,
         }
     }
 
@@ -43,13 +46,13 @@ impl FollowerState {
         leader_log_end_offset: i64,
     ) {
         if fetch_offset >= leader_log_end_offset {
-            self.last_caught_up_time_ms = self.last_caught_up_time_ms.max(fetch_time_ms);
+            self.last_caught_up_time_ms = self.last_caught_up_time_ms.max(Some(fetch_time_ms));
         } else if fetch_offset >= self.last_fetch_leader_log_end_offset {
             self.last_caught_up_time_ms = self.last_caught_up_time_ms.max(self.last_fetch_time_ms);
         }
         self.log_end_offset = fetch_offset;
         self.last_fetch_leader_log_end_offset = leader_log_end_offset;
-        self.last_fetch_time_ms = fetch_time_ms;
+        self.last_fetch_time_ms = Some(fetch_time_ms);
     }
 
     /// Kafka's `isCaughtUp`: at the leader's LEO, or caught up within
@@ -61,7 +64,9 @@ impl FollowerState {
         replica_lag_time_max_ms: i64,
     ) -> bool {
         leader_log_end_offset == self.log_end_offset
-            || now_ms - self.last_caught_up_time_ms <= replica_lag_time_max_ms
+            || self
+                .last_caught_up_time_ms
+                .is_some_and(|t| now_ms - t <= replica_lag_time_max_ms)
     }
 }
 
