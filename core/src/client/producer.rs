@@ -1,6 +1,7 @@
 //! Kafka's producer with a simulated application around it, sans IO: the default
 //! partitioner (explicit partition, murmur2 of the key, sticky for null keys), batching
-//! by `batch.size`/`linger.ms`, acks, `retries` with `retry.backoff.ms` within
+//! by `batch.size`/`linger.ms`, acks, `retries` with exponential backoff
+//! (`retry.backoff.ms` to `retry.backoff.max.ms`) within
 //! `delivery.timeout.ms`, `max.in.flight.requests.per.connection`, metadata refresh on
 //! NOT_LEADER_OR_FOLLOWER, and the idempotent producer (InitProducerId, per-partition
 //! sequence numbers; the broker drops duplicates and refuses gaps).
