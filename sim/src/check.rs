@@ -1,12 +1,13 @@
-//! The first of the checkers: acknowledged writes that the cluster lost. The full set
-//! (duplicates, order, consistent offsets, liveness) comes with the scenario issue.
+//! Checkers that judge a run from its histories and final state: acknowledged writes
+//! the cluster lost, and records written more than once. (Order, consistent offsets,
+//! group exclusivity and liveness are still to come.)
 
 use std::collections::BTreeMap;
 
 use kafkasim_core::protocol::TopicPartition;
 use kafkasim_core::workload::WriteOp;
 
-use crate::snapshot::ClusterSnapshot;
+use crate::snapshot::{ClusterSnapshot, ReplicaSnapshot};
 
 /// An acknowledged write that is not where it was acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,33 +37,43 @@ impl std::fmt::Display for LostWrite {
     }
 }
 
+/// The replica each partition is judged on: its current leader, or without one the
+/// replica with the longest log.
+fn judged_replicas(snapshot: &ClusterSnapshot) -> BTreeMap<&TopicPartition, &ReplicaSnapshot> {
+    snapshot
+        .partitions
+        .iter()
+        .filter_map(|(tp, partition)| {
+            let replica = partition
+                .leader
+                .and_then(|l| partition.replica_states.get(&l))
+                .filter(|r| r.is_leader)
+                .or_else(|| {
+                    partition
+                        .replica_states
+                        .values()
+                        .max_by_key(|r| r.log_end_offset)
+                })?;
+            Some((tp, replica))
+        })
+        .collect()
+}
+
 /// Every write acknowledged with an offset whose value the partition's current leader
 /// does not hold at that offset, below its high watermark or anywhere. Partitions with
 /// no leader are judged on the replica with the longest log.
 pub fn lost_writes(history: &[WriteOp], snapshot: &ClusterSnapshot) -> Vec<LostWrite> {
-    let mut logs: BTreeMap<&TopicPartition, BTreeMap<i64, &str>> = BTreeMap::new();
-    for (tp, partition) in &snapshot.partitions {
-        let replica = partition
-            .leader
-            .and_then(|l| partition.replica_states.get(&l))
-            .filter(|r| r.is_leader)
-            .or_else(|| {
-                partition
-                    .replica_states
-                    .values()
-                    .max_by_key(|r| r.log_end_offset)
-            });
-        if let Some(replica) = replica {
-            logs.insert(
-                tp,
-                replica
-                    .records
-                    .iter()
-                    .map(|(o, v)| (*o, v.as_str()))
-                    .collect(),
-            );
-        }
-    }
+    let logs: BTreeMap<&TopicPartition, BTreeMap<i64, &str>> = judged_replicas(snapshot)
+        .into_iter()
+        .map(|(tp, replica)| {
+            let log = replica
+                .records
+                .iter()
+                .map(|(o, v)| (*o, v.as_str()))
+                .collect();
+            (tp, log)
+        })
+        .collect();
     history
         .iter()
         .filter_map(|op| {
@@ -84,4 +95,53 @@ pub fn lost_writes(history: &[WriteOp], snapshot: &ClusterSnapshot) -> Vec<LostW
             })
         })
         .collect()
+}
+
+/// A record value found at more than one offset of a partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    pub value: String,
+    pub tp: TopicPartition,
+    pub offsets: Vec<i64>,
+}
+
+impl std::fmt::Display for Duplicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let offsets: Vec<String> = self.offsets.iter().map(i64::to_string).collect();
+        write!(
+            f,
+            "{} is in {} {} times, at offsets {}",
+            self.value,
+            self.tp,
+            self.offsets.len(),
+            offsets.join(", ")
+        )
+    }
+}
+
+/// Values written more than once (every producer's values are unique, so a second copy
+/// is a retry that was appended again), judged on the same replica as lost writes.
+/// Kafka's internal topics are left out.
+pub fn duplicates(snapshot: &ClusterSnapshot) -> Vec<Duplicate> {
+    let mut found = Vec::new();
+    for (tp, replica) in judged_replicas(snapshot) {
+        if tp.topic.starts_with("__") {
+            continue;
+        }
+        let mut offsets: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for (offset, value) in &replica.records {
+            offsets.entry(value).or_default().push(*offset);
+        }
+        found.extend(
+            offsets
+                .into_iter()
+                .filter(|(_, o)| o.len() > 1)
+                .map(|(value, offsets)| Duplicate {
+                    value: value.to_string(),
+                    tp: tp.clone(),
+                    offsets,
+                }),
+        );
+    }
+    found
 }

@@ -389,6 +389,27 @@ async fn run_node<A: Actor + Send + 'static>(
     }
 }
 
+/// What every client did: producers' sends and consumers' polls, processing and commits.
+#[derive(Clone, Debug, Default)]
+pub struct Histories {
+    pub producers: BTreeMap<NodeId, Vec<WriteOp>>,
+    /// The writes made with [`Cluster::produce`].
+    pub admin: Vec<WriteOp>,
+    pub consumers: BTreeMap<NodeId, ConsumerHistory>,
+}
+
+impl Histories {
+    /// Every write, of every producer.
+    pub fn writes(&self) -> Vec<WriteOp> {
+        self.producers
+            .values()
+            .flatten()
+            .chain(&self.admin)
+            .cloned()
+            .collect()
+    }
+}
+
 /// A running cluster. Its methods act at the current sim time.
 pub struct Cluster {
     handle: Handle,
@@ -461,6 +482,49 @@ impl Cluster {
             time_ms: self.now_ms(),
             fault,
         });
+    }
+
+    /// Puts a lesson's caption into the trace at the current time.
+    pub fn caption(&self, text: &str) {
+        self.world.record(TraceEntry::Caption {
+            time_ms: self.now_ms(),
+            text: text.to_string(),
+        });
+    }
+
+    /// The brokers' configs.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// The brokers that are down now.
+    pub fn down_brokers(&self) -> Vec<BrokerId> {
+        self.down.keys().copied().collect()
+    }
+
+    /// Every client's history so far: what checkers judge.
+    pub fn histories(&self) -> Histories {
+        let producers = self
+            .producers
+            .keys()
+            .map(|p| (*p, self.history(*p)))
+            .chain(
+                self.kafka_producers
+                    .keys()
+                    .map(|p| (*p, self.kafka_producer_history(*p))),
+            )
+            .collect();
+        let consumers = self
+            .consumers
+            .keys()
+            .chain(self.consumer_histories.keys())
+            .map(|k| (*k, self.consumer_history(*k)))
+            .collect();
+        Histories {
+            producers,
+            admin: self.admin_history.clone(),
+            consumers,
+        }
     }
 
     /// Kills broker `id`'s process (`Crash::Process`) or its machine's power
@@ -761,6 +825,14 @@ impl Cluster {
         let answer = |message, correlation_id| match message {
             Message::CreateTopicReply(r) if r.correlation_id == correlation_id => Some(r.result),
             _ => None,
+        };
+        // An earlier attempt whose answer was lost may have created it.
+        let first_correlation = self.next_correlation;
+        let answer = |message, correlation_id| match answer(message, correlation_id) {
+            Some(Err(ClientError::TopicAlreadyExists)) if correlation_id > first_correlation => {
+                Some(Ok(Default::default()))
+            }
+            other => other,
         };
         self.ask_controller(request, answer).await?;
         self.wait_for_leaders(name, 0, partitions).await

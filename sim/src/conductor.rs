@@ -17,9 +17,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use kafkasim_core::client::consumer::ConsumerConfig;
+use kafkasim_core::client::producer::ProducerConfig as KafkaProducerConfig;
 use kafkasim_core::workload::ProducerConfig;
 
-use crate::cluster::{Cluster, ClusterBuilder};
+use crate::cluster::{Cluster, ClusterBuilder, Histories};
+use crate::scenario::Act;
 use crate::snapshot::ClusterSnapshot;
 use crate::trace::{Fault, TraceEntry};
 
@@ -35,6 +38,14 @@ pub enum Command {
     StartProducer(ProducerConfig),
     /// A clean stop of a broker (controlled shutdown); it takes sim time.
     Shutdown { broker: i32 },
+    /// A scenario's fault, its target chosen when it applies (`leader of orders-0`).
+    Act(Act),
+    /// Starts a Kafka producer with its application.
+    StartKafkaProducer(KafkaProducerConfig),
+    /// Starts a consumer with its application.
+    StartConsumer(ConsumerConfig),
+    /// A lesson's caption.
+    Caption(String),
 }
 
 impl From<Fault> for Command {
@@ -69,6 +80,14 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
             // A broker that cannot stop cleanly is narrated by its own events.
             let _ = cluster.shutdown(*broker).await;
         }
+        Command::Act(act) => act.apply(cluster).await,
+        Command::StartKafkaProducer(config) => {
+            cluster.add_kafka_producer(config.clone());
+        }
+        Command::StartConsumer(config) => {
+            cluster.add_consumer(config.clone());
+        }
+        Command::Caption(text) => cluster.caption(text),
     }
 }
 
@@ -87,13 +106,16 @@ enum Request {
     /// Run until the trace grows, or at most until this sim time.
     NextEvent { limit_ms: i64 },
     /// Apply now, and stay paused.
-    Inject(Command),
+    Inject(Box<Command>),
+    /// The clients' histories, staying paused.
+    Histories,
 }
 
 enum Reply {
     Frame(Frame),
     /// The command was applied at this sim time.
     Applied(i64),
+    Histories(Box<Histories>),
 }
 
 /// A simulation on its own thread, paused between requests.
@@ -147,7 +169,7 @@ impl Simulation {
                 self.trace.extend(frame.new_entries.iter().cloned());
                 frame
             }
-            Ok(Reply::Applied(_)) => unreachable!("a frame was asked for"),
+            Ok(Reply::Applied(_) | Reply::Histories(_)) => unreachable!("a frame was asked for"),
             Err(_) => self.resume_panic(),
         }
     }
@@ -200,14 +222,26 @@ impl Simulation {
         let command = command.into();
         if self
             .requests
-            .send(Request::Inject(command.clone()))
+            .send(Request::Inject(Box::new(command.clone())))
             .is_err()
         {
             self.resume_panic();
         }
         match self.replies.recv() {
             Ok(Reply::Applied(at_ms)) => self.commands.push(Timed { at_ms, command }),
-            Ok(Reply::Frame(_)) => unreachable!("an injection is answered with its time"),
+            Ok(_) => unreachable!("an injection is answered with its time"),
+            Err(_) => self.resume_panic(),
+        }
+    }
+
+    /// What every client did so far.
+    pub fn histories(&mut self) -> Histories {
+        if self.requests.send(Request::Histories).is_err() {
+            self.resume_panic();
+        }
+        match self.replies.recv() {
+            Ok(Reply::Histories(histories)) => *histories,
+            Ok(_) => unreachable!("histories were asked for"),
             Err(_) => self.resume_panic(),
         }
     }
@@ -307,6 +341,12 @@ async fn conduct(
                     Ok(Request::Inject(command)) => {
                         apply(&mut cluster, &command).await;
                         if replies.send(Reply::Applied(now_ms)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Request::Histories) => {
+                        let histories = Box::new(cluster.histories());
+                        if replies.send(Reply::Histories(histories)).is_err() {
                             return;
                         }
                     }

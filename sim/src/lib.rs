@@ -13,6 +13,8 @@ pub mod disk;
 pub mod export;
 pub mod net;
 pub mod rng;
+pub mod run;
 pub mod runtime;
+pub mod scenario;
 pub mod snapshot;
 pub mod trace;

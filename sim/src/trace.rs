@@ -134,13 +134,20 @@ pub enum TraceEntry {
         time_ms: i64,
         text: String,
     },
+    /// A lesson's caption from its scenario file: what the class is seeing.
+    Caption {
+        time_ms: i64,
+        text: String,
+    },
 }
 
 impl TraceEntry {
     pub fn time_ms(&self) -> i64 {
         match self {
             TraceEntry::Event(e) => e.time_ms,
-            TraceEntry::Fault { time_ms, .. } | TraceEntry::Violation { time_ms, .. } => *time_ms,
+            TraceEntry::Fault { time_ms, .. }
+            | TraceEntry::Violation { time_ms, .. }
+            | TraceEntry::Caption { time_ms, .. } => *time_ms,
         }
     }
 
@@ -149,6 +156,7 @@ impl TraceEntry {
             TraceEntry::Event(e) => e.explain(),
             TraceEntry::Fault { fault, .. } => fault.explain(),
             TraceEntry::Violation { text, .. } => format!("INVARIANT VIOLATED: {text}"),
+            TraceEntry::Caption { text, .. } => format!("LESSON: {text}"),
         }
     }
 

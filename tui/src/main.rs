@@ -4,6 +4,7 @@ mod assign;
 mod dump_log;
 mod make_log;
 mod partition;
+mod run;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,17 +23,19 @@ for bit from a seed, and for students who explore it live.
 
 Built so far: Kafka's message format v0/v1 (CRC, gzip wrappers), a partition's segmented log
 (sparse .index and .timeindex, roll, retention, truncation, recovery from raw bytes), the
-default partitioner (murmur2, sticky), the replicated cluster on the simulated network (a
-library for now, driven by its tests) and the consumer group assignors. Producers and
-consumer groups, scenario files and the terminal UI are being built; the commands below
-work today.";
+default partitioner (murmur2, sticky), the replicated cluster on the simulated network with
+its controller, producers, consumer groups and their coordinator, the assignors, and
+scenario files that drive it all from a seed (kafkasim run, kafkasim list). The terminal UI
+is being built; the commands below work today.";
 
 const EXAMPLES: &str = "\
 Examples:
   kafkasim partition --partitions 6 order-1 order-2 order-3
   kafkasim make-log /tmp/kafkasim-demo --messages 40 --segment-bytes 1024
   kafkasim dump-log --print-data-log /tmp/kafkasim-demo/demo-0/00000000000000000000.log
-  kafkasim assign -s sticky --topic orders:6 --member c1=orders --member c2=orders --member c3=orders";
+  kafkasim assign -s sticky --topic orders:6 --member c1=orders --member c2=orders --member c3=orders
+  kafkasim list
+  kafkasim run 04-acks-1-leader-crash";
 
 #[derive(Parser)]
 #[command(name = "kafkasim", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -57,6 +60,11 @@ enum Command {
     /// Show what Kafka's assignors (range, roundrobin, sticky, cooperative-sticky) give a group
     #[command(after_help = assign::AFTER_HELP)]
     Assign(assign::Args),
+    /// Run a scenario file headless: its narrated timeline and the checkers' verdicts
+    #[command(after_help = run::RUN_HELP)]
+    Run(run::Args),
+    /// List the bundled scenarios with their titles
+    List(run::ListArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +79,8 @@ fn main() -> ExitCode {
         Some(Command::MakeLog(args)) => make_log::run(&args, &mut out),
         Some(Command::DumpLog(args)) => dump_log::run(&args, &mut out),
         Some(Command::Assign(args)) => assign::run(&args, &mut out),
+        Some(Command::Run(args)) => run::run_command(&args, &mut out),
+        Some(Command::List(args)) => run::list_command(&args, &mut out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,185 @@
+//! Runs a scenario headless: the conductor applies its commands at their times, pauses
+//! at each state expectation to compare the cluster with it, and at the end the
+//! checkers judge the clients' histories and the final state.
+
+use std::collections::BTreeSet;
+
+use crate::check;
+use crate::conductor::Simulation;
+use crate::scenario::{Scenario, StateExpectation, Verdict};
+use crate::snapshot::ClusterSnapshot;
+use crate::trace::TraceEntry;
+
+/// One checker's verdict, with what it found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckResult {
+    pub name: &'static str,
+    pub passed: bool,
+    /// One line per offending record or event.
+    pub findings: Vec<String>,
+    /// What the scenario expected, if it said.
+    pub expected: Option<Verdict>,
+}
+
+impl CheckResult {
+    pub fn met(&self) -> bool {
+        match self.expected {
+            None => true,
+            Some(Verdict::Pass) => self.passed,
+            Some(Verdict::Fail) => !self.passed,
+        }
+    }
+}
+
+/// A state expectation and how the cluster differed from it (empty: met).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateResult {
+    pub expectation: StateExpectation,
+    pub differences: Vec<String>,
+}
+
+/// What a run did and how it was judged.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub title: String,
+    pub seed: u64,
+    pub until_ms: i64,
+    pub trace: Vec<TraceEntry>,
+    pub checks: Vec<CheckResult>,
+    pub states: Vec<StateResult>,
+    pub snapshot: ClusterSnapshot,
+}
+
+impl RunReport {
+    /// Every expectation met.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(CheckResult::met)
+            && self.states.iter().all(|s| s.differences.is_empty())
+    }
+
+    /// The narrated timeline: one line per entry; the high watermark's every step only
+    /// when `all`.
+    pub fn timeline(&self, all: bool) -> String {
+        let mut out = String::new();
+        for entry in &self.trace {
+            let line = entry.line();
+            if all || !line.contains("the high watermark of") {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Runs `scenario` from `seed` until `until_ms` (its duration if None).
+pub fn run(scenario: &Scenario, seed: u64, until_ms: Option<i64>) -> RunReport {
+    let until_ms = until_ms.unwrap_or(scenario.duration_ms);
+    let (builder, commands) = scenario.plan();
+    let mut simulation = Simulation::start(seed, builder, commands);
+    let mut states = Vec::new();
+    for expectation in scenario.states.iter().filter(|s| s.at_ms <= until_ms) {
+        let frame = simulation.run_until(expectation.at_ms);
+        states.push(StateResult {
+            expectation: expectation.clone(),
+            differences: differences(expectation, &frame.snapshot),
+        });
+    }
+    let frame = simulation.run_until(until_ms);
+    let histories = simulation.histories();
+    let trace = simulation.trace().to_vec();
+
+    let lost = check::lost_writes(&histories.writes(), &frame.snapshot);
+    let duplicates = check::duplicates(&frame.snapshot);
+    let violations: Vec<String> = trace
+        .iter()
+        .filter(|e| matches!(e, TraceEntry::Violation { .. }))
+        .map(TraceEntry::line)
+        .collect();
+    let result = |name: &'static str, findings: Vec<String>| CheckResult {
+        name,
+        passed: findings.is_empty(),
+        findings,
+        expected: scenario.expect.get(name).copied(),
+    };
+    let checks = vec![
+        result(
+            "lost-writes",
+            lost.iter().map(ToString::to_string).collect(),
+        ),
+        result(
+            "duplicates",
+            duplicates.iter().map(ToString::to_string).collect(),
+        ),
+        result("invariants", violations),
+    ];
+    RunReport {
+        title: scenario.title.clone(),
+        seed,
+        until_ms,
+        trace,
+        checks,
+        states,
+        snapshot: frame.snapshot,
+    }
+}
+
+fn brokers(set: &BTreeSet<i32>) -> String {
+    let ids: Vec<String> = set.iter().map(i32::to_string).collect();
+    format!("[{}]", ids.join(","))
+}
+
+/// How the snapshot differs from what the expectation says.
+fn differences(expect: &StateExpectation, snapshot: &ClusterSnapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(partition) = snapshot.partitions.get(&expect.tp) else {
+        return vec![format!("{} does not exist", expect.tp)];
+    };
+    if let Some(leader) = expect.leader
+        && partition.leader != leader
+    {
+        let name = |l: Option<i32>| l.map_or("none".to_string(), |b| format!("broker {b}"));
+        out.push(format!(
+            "leader of {} is {}, expected {}",
+            expect.tp,
+            name(partition.leader),
+            name(leader)
+        ));
+    }
+    if let Some(isr) = &expect.isr
+        && &partition.isr != isr
+    {
+        out.push(format!(
+            "ISR of {} is {}, expected {}",
+            expect.tp,
+            brokers(&partition.isr),
+            brokers(isr)
+        ));
+    }
+    let leader = partition
+        .leader
+        .and_then(|l| partition.replica_states.get(&l));
+    for (what, expected, actual) in [
+        (
+            "high watermark",
+            expect.high_watermark,
+            leader.map(|r| r.high_watermark),
+        ),
+        (
+            "log end offset",
+            expect.log_end_offset,
+            leader.map(|r| r.log_end_offset),
+        ),
+    ] {
+        if let Some(expected) = expected
+            && actual != Some(expected)
+        {
+            out.push(format!(
+                "{what} of {} on its leader is {}, expected {expected}",
+                expect.tp,
+                actual.map_or("unknown (no leader)".to_string(), |a| a.to_string())
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,1457 @@
+//! Scenario files: a cluster, its topics, a workload, a timeline of faults, lesson
+//! captions and expectations, in one TOML file (`format = 1`, documented in
+//! `scenarios/README.md`) that replays identically from its seed.
+//!
+//! Kafka's config names are the keys, written with `_` for `.` (TOML would read
+//! `min.insync.replicas` as nested tables): `min_insync_replicas`. Times are strings
+//! with a unit (`"250ms"`, `"10s"`, `"2m"`) or integers of milliseconds.
+//!
+//! [`parse`] checks a file whole and reports every mistake it finds, each with its
+//! file:line:column, what was expected and a hint; [`Scenario::plan`] turns it into a
+//! cluster and the timed commands the conductor applies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+
+use kafkasim_core::broker::BrokerConfig;
+use kafkasim_core::client::consumer::{AppCommit, ConsumerConfig, OffsetReset, Subscribe};
+use kafkasim_core::client::producer::ProducerConfig;
+use kafkasim_core::group::assignor::Strategy;
+use kafkasim_core::group::storage::{OFFSETS_TOPIC, partition_for_group};
+use kafkasim_core::partition::{Acks, TruncationProtocol};
+use kafkasim_core::protocol::{NodeId, TopicConfig, TopicPartition, ZOOKEEPER};
+use kafkasim_core::replication::BrokerId;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cluster::{Cluster, ClusterBuilder, Invariants, TopicSpec};
+use crate::conductor::{Command, Timed};
+use crate::disk::Crash;
+use crate::net::LinkConfig;
+
+/// The scenario format this build reads.
+pub const FORMAT: u32 = 1;
+
+/// A mistake in a scenario file, where it is, and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every mistake of one file, in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+// ----- the file as written -------------------------------------------------------------
+
+/// A time: milliseconds, or a string with a unit.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+enum TimeText {
+    Ms(i64),
+    Text(String),
+}
+
+type Time = Spanned<TimeText>;
+type Configs = BTreeMap<String, Spanned<toml::Value>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    format: Spanned<u32>,
+    title: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    seed: u64,
+    duration: Time,
+    cluster: ClusterSection,
+    #[serde(default)]
+    network: Option<NetworkSection>,
+    #[serde(default)]
+    topics: Vec<TopicSection>,
+    #[serde(default)]
+    producers: Vec<ProducerSection>,
+    #[serde(default)]
+    consumers: Vec<ConsumerSection>,
+    #[serde(default)]
+    faults: Vec<FaultSection>,
+    #[serde(default)]
+    captions: Vec<CaptionSection>,
+    #[serde(default)]
+    expect: ExpectSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterSection {
+    brokers: Spanned<i32>,
+    #[serde(default)]
+    config: Configs,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkSection {
+    #[serde(default)]
+    latency_min: Option<Time>,
+    #[serde(default)]
+    latency_max: Option<Time>,
+    #[serde(default)]
+    loss: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicSection {
+    name: Spanned<String>,
+    partitions: Spanned<u32>,
+    replication_factor: Spanned<usize>,
+    #[serde(default)]
+    config: Configs,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProducerSection {
+    topic: Spanned<String>,
+    #[serde(default)]
+    start: Option<Time>,
+    #[serde(default)]
+    stop: Option<Time>,
+    /// The application's time between sends.
+    #[serde(default)]
+    interval: Option<Time>,
+    #[serde(default)]
+    acks: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    enable_idempotence: Option<bool>,
+    /// Keys `k0`..`k{n-1}` in turn; null keys without it.
+    #[serde(default)]
+    keys: Option<u32>,
+    /// `send().get()`: wait for each send's result.
+    #[serde(default)]
+    sync: Option<bool>,
+    #[serde(default)]
+    retries: Option<u32>,
+    #[serde(default)]
+    retry_backoff_ms: Option<i64>,
+    #[serde(default)]
+    retry_backoff_max_ms: Option<i64>,
+    #[serde(default)]
+    delivery_timeout_ms: Option<i64>,
+    #[serde(default)]
+    request_timeout_ms: Option<i64>,
+    #[serde(default)]
+    linger_ms: Option<i64>,
+    #[serde(default)]
+    batch_size: Option<usize>,
+    #[serde(default)]
+    max_in_flight_requests_per_connection: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsumerSection {
+    /// `group.id`; without it the consumer must `assign`.
+    #[serde(default)]
+    group: Option<Spanned<String>>,
+    /// How many such consumers start.
+    #[serde(default)]
+    count: Option<Spanned<u32>>,
+    #[serde(default)]
+    topics: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    assign: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    start: Option<Time>,
+    #[serde(default)]
+    group_instance_id: Option<String>,
+    #[serde(default)]
+    partition_assignment_strategy: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    session_timeout_ms: Option<i64>,
+    #[serde(default)]
+    heartbeat_interval_ms: Option<i64>,
+    #[serde(default)]
+    max_poll_interval_ms: Option<i64>,
+    #[serde(default)]
+    enable_auto_commit: Option<bool>,
+    #[serde(default)]
+    auto_commit_interval_ms: Option<i64>,
+    #[serde(default)]
+    auto_offset_reset: Option<Spanned<String>>,
+    #[serde(default)]
+    max_poll_records: Option<usize>,
+    /// The application's time per record.
+    #[serde(default)]
+    processing_ms: Option<i64>,
+    /// The application's commits after processing: none, sync, async, async-then-sync.
+    #[serde(default)]
+    commit: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultSection {
+    at: Time,
+    action: Spanned<String>,
+    #[serde(default)]
+    target: Option<Spanned<String>>,
+    /// For `partition`: the sides, each a list of selectors.
+    #[serde(default)]
+    groups: Option<Vec<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaptionSection {
+    at: Time,
+    text: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectSection {
+    #[serde(default)]
+    lost_writes: Option<Spanned<String>>,
+    #[serde(default)]
+    duplicates: Option<Spanned<String>>,
+    #[serde(default)]
+    invariants: Option<Spanned<String>>,
+    #[serde(default)]
+    state: Vec<StateSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateSection {
+    at: Time,
+    partition: Spanned<String>,
+    /// A broker id, or "none" for an offline partition.
+    #[serde(default)]
+    leader: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    isr: Option<Vec<BrokerId>>,
+    #[serde(default)]
+    high_watermark: Option<i64>,
+    #[serde(default)]
+    log_end_offset: Option<i64>,
+}
+
+// ----- the scenario as the runner uses it -----------------------------------------------
+
+/// Who a fault hits, decided when it applies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    Broker(BrokerId),
+    /// The active controller.
+    Controller,
+    /// The leader of a partition.
+    LeaderOf(TopicPartition),
+    /// The replicas of a partition other than its leader.
+    FollowersOf(TopicPartition),
+    /// The group coordinator: the leader of the group's `__consumer_offsets` partition.
+    CoordinatorOf(String),
+    ZooKeeper,
+    /// Every broker that is down (for `restart`).
+    Crashed,
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selector::Broker(b) => write!(f, "broker {b}"),
+            Selector::Controller => write!(f, "controller"),
+            Selector::LeaderOf(tp) => write!(f, "leader of {tp}"),
+            Selector::FollowersOf(tp) => write!(f, "followers of {tp}"),
+            Selector::CoordinatorOf(g) => write!(f, "coordinator of {g}"),
+            Selector::ZooKeeper => write!(f, "zookeeper"),
+            Selector::Crashed => write!(f, "crashed"),
+        }
+    }
+}
+
+impl Selector {
+    /// The nodes it names now (none when, say, the partition has no leader).
+    pub fn resolve(&self, cluster: &Cluster) -> Vec<NodeId> {
+        match self {
+            Selector::Broker(b) => vec![*b],
+            Selector::Controller => cluster.controller().into_iter().collect(),
+            Selector::LeaderOf(tp) => cluster.leader(tp).into_iter().collect(),
+            Selector::FollowersOf(tp) => {
+                let snapshot = cluster.snapshot_without_records();
+                match snapshot.partitions.get(tp) {
+                    Some(p) => p
+                        .replicas
+                        .iter()
+                        .copied()
+                        .filter(|b| Some(*b) != p.leader)
+                        .collect(),
+                    None => Vec::new(),
+                }
+            }
+            Selector::CoordinatorOf(group) => {
+                let partitions = cluster.config().offsets_topic_num_partitions;
+                let tp = TopicPartition::new(OFFSETS_TOPIC, partition_for_group(group, partitions));
+                cluster.leader(&tp).into_iter().collect()
+            }
+            Selector::ZooKeeper => vec![ZOOKEEPER],
+            Selector::Crashed => cluster.down_brokers(),
+        }
+    }
+}
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Crash(Crash),
+    Restart,
+    /// A controlled shutdown.
+    Shutdown,
+    Isolate,
+    Partition(Vec<Vec<Selector>>),
+    Heal,
+    Pause,
+    Resume,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Crash(Crash::Process) => "crash",
+            Action::Crash(Crash::PowerLoss) => "power-loss",
+            Action::Restart => "restart",
+            Action::Shutdown => "shutdown",
+            Action::Isolate => "isolate",
+            Action::Partition(_) => "partition",
+            Action::Heal => "heal",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+        })
+    }
+}
+
+/// A fault with its target, applied by the conductor at its time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Act {
+    pub action: Action,
+    pub target: Option<Selector>,
+}
+
+impl Act {
+    pub async fn apply(&self, cluster: &mut Cluster) {
+        let targets = self
+            .target
+            .as_ref()
+            .map(|t| t.resolve(cluster))
+            .unwrap_or_default();
+        if let Some(target) = &self.target
+            && targets.is_empty()
+        {
+            cluster.caption(&format!(
+                "(the scenario's {} of {target} found nobody: skipped)",
+                self.action
+            ));
+            return;
+        }
+        match &self.action {
+            Action::Crash(crash) => {
+                let up: Vec<BrokerId> = targets.into_iter().filter(|b| cluster.is_up(*b)).collect();
+                for b in up {
+                    cluster.crash(b, *crash);
+                }
+            }
+            Action::Restart => {
+                let down: Vec<BrokerId> =
+                    targets.into_iter().filter(|b| !cluster.is_up(*b)).collect();
+                for b in down {
+                    cluster.restart(b);
+                }
+            }
+            Action::Shutdown => {
+                for b in targets {
+                    let _ = cluster.shutdown(b).await;
+                }
+            }
+            Action::Isolate => {
+                for node in targets {
+                    cluster.isolate(node);
+                }
+            }
+            Action::Partition(groups) => {
+                let sides: Vec<Vec<NodeId>> = groups
+                    .iter()
+                    .map(|side| {
+                        let nodes: BTreeSet<NodeId> =
+                            side.iter().flat_map(|s| s.resolve(cluster)).collect();
+                        nodes.into_iter().collect()
+                    })
+                    .collect();
+                let sides: Vec<&[NodeId]> = sides.iter().map(Vec::as_slice).collect();
+                cluster.partition(&sides);
+            }
+            Action::Heal => cluster.heal(),
+            Action::Pause => {
+                for node in targets {
+                    cluster.pause(node);
+                }
+            }
+            Action::Resume => {
+                for node in targets {
+                    cluster.resume(node);
+                }
+            }
+        }
+    }
+}
+
+/// A checker's verdict a scenario expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// What a partition must look like at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateExpectation {
+    pub at_ms: i64,
+    pub tp: TopicPartition,
+    /// Some(None): offline.
+    pub leader: Option<Option<BrokerId>>,
+    pub isr: Option<BTreeSet<BrokerId>>,
+    pub high_watermark: Option<i64>,
+    pub log_end_offset: Option<i64>,
+    /// Where it was written, for reports.
+    pub place: String,
+}
+
+/// A checked scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub file: String,
+    pub title: String,
+    pub summary: String,
+    pub seed: u64,
+    pub duration_ms: i64,
+    pub builder: ClusterBuilder,
+    pub commands: Vec<Timed>,
+    /// Expected verdicts by checker name.
+    pub expect: BTreeMap<&'static str, Verdict>,
+    pub states: Vec<StateExpectation>,
+}
+
+impl Scenario {
+    /// The cluster and the timed commands of a run.
+    pub fn plan(&self) -> (ClusterBuilder, Vec<Timed>) {
+        (self.builder.clone(), self.commands.clone())
+    }
+}
+
+// ----- checking ------------------------------------------------------------------------
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    errors: Vec<ScenarioError>,
+}
+
+impl Checker<'_> {
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        (line, column)
+    }
+
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        let (line, column) = self.position(span.start);
+        self.errors.push(ScenarioError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: message.into(),
+            hint,
+        });
+    }
+
+    fn time(&mut self, time: &Time, what: &str) -> Option<i64> {
+        let parsed = match time.get_ref() {
+            TimeText::Ms(ms) => Some(*ms),
+            TimeText::Text(text) => parse_time_ms(text),
+        };
+        match parsed {
+            Some(ms) if ms >= 0 => Some(ms),
+            _ => {
+                self.error(
+                    time.span(),
+                    format!("{what}: expected a time such as \"250ms\", \"10s\" or \"2m\""),
+                    Some("a number with a unit ms, s or m; or an integer of milliseconds".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn selector(
+        &mut self,
+        text: &Spanned<String>,
+        topics: &BTreeMap<String, u32>,
+    ) -> Option<Selector> {
+        match parse_selector(text.get_ref(), topics) {
+            Ok(s) => Some(s),
+            Err(why) => {
+                self.error(
+                    text.span(),
+                    format!("unknown target {:?}: {why}", text.get_ref()),
+                    Some(
+                        "targets are \"broker N\", \"controller\", \"leader of TOPIC-P\", \
+                         \"followers of TOPIC-P\", \"coordinator of GROUP\", \"zookeeper\" or \"crashed\""
+                            .into(),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn one_of<T: Copy>(
+        &mut self,
+        value: &Spanned<String>,
+        what: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        if let Some((_, v)) = options.iter().find(|(name, _)| *name == value.get_ref()) {
+            return Some(*v);
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        self.error(
+            value.span(),
+            format!(
+                "{what}: {:?} is not one of {}",
+                value.get_ref(),
+                names.join(", ")
+            ),
+            closest(value.get_ref(), &names).map(|c| format!("did you mean {c:?}?")),
+        );
+        None
+    }
+}
+
+/// `"250ms"`, `"10s"`, `"1.5s"`, `"2m"` in milliseconds.
+pub fn parse_time_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1_000)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        return None;
+    };
+    let (whole, fraction) = number.trim().split_once('.').unwrap_or((number.trim(), ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 3 {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let mut ms = whole.checked_mul(unit_ms)?;
+    if !fraction.is_empty() {
+        let scale = 10_i64.pow(fraction.len() as u32);
+        ms += fraction.parse::<i64>().ok()? * unit_ms / scale;
+    }
+    Some(ms)
+}
+
+fn parse_partition(text: &str, topics: &BTreeMap<String, u32>) -> Result<TopicPartition, String> {
+    let (topic, p) = text
+        .rsplit_once('-')
+        .ok_or_else(|| format!("{text:?} is not TOPIC-PARTITION, such as orders-0"))?;
+    let p: u32 = p
+        .parse()
+        .map_err(|_| format!("{text:?} is not TOPIC-PARTITION, such as orders-0"))?;
+    match topics.get(topic) {
+        None => Err(format!("no topic {topic:?} in the scenario")),
+        Some(n) if p >= *n => Err(format!("{topic} has {n} partitions, 0..{}", n - 1)),
+        Some(_) => Ok(TopicPartition::new(topic, p)),
+    }
+}
+
+fn parse_selector(text: &str, topics: &BTreeMap<String, u32>) -> Result<Selector, String> {
+    let text = text.trim();
+    if let Some(id) = text.strip_prefix("broker ") {
+        return id
+            .trim()
+            .parse()
+            .map(Selector::Broker)
+            .map_err(|_| format!("{id:?} is not a broker id"));
+    }
+    if let Some(tp) = text.strip_prefix("leader of ") {
+        return parse_partition(tp.trim(), topics).map(Selector::LeaderOf);
+    }
+    if let Some(tp) = text.strip_prefix("followers of ") {
+        return parse_partition(tp.trim(), topics).map(Selector::FollowersOf);
+    }
+    if let Some(group) = text.strip_prefix("coordinator of ") {
+        return Ok(Selector::CoordinatorOf(group.trim().to_string()));
+    }
+    match text {
+        "controller" => Ok(Selector::Controller),
+        "zookeeper" => Ok(Selector::ZooKeeper),
+        "crashed" => Ok(Selector::Crashed),
+        _ => Err("not a known target".into()),
+    }
+}
+
+/// The closest of `names` to `word`, if close enough to be a typo.
+fn closest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (edit_distance(word, n), *n))
+        .filter(|(d, n)| *d <= 2.max(n.len() / 4))
+        .min()
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+// ----- configs: Kafka's names ------------------------------------------------------------
+
+/// Sets `target` if the file gave a value.
+fn set_if<T>(target: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *target = v;
+    }
+}
+
+fn int(value: &toml::Value) -> Result<i64, String> {
+    value
+        .as_integer()
+        .ok_or_else(|| format!("expected an integer, found {}", value.type_str()))
+}
+
+fn non_negative(value: &toml::Value) -> Result<i64, String> {
+    match int(value)? {
+        n if n >= 0 => Ok(n),
+        n => Err(format!("expected a number >= 0, found {n}")),
+    }
+}
+
+fn boolean(value: &toml::Value) -> Result<bool, String> {
+    value
+        .as_bool()
+        .ok_or_else(|| format!("expected true or false, found {}", value.type_str()))
+}
+
+type Setter<C> = fn(&mut C, &toml::Value) -> Result<(), String>;
+
+/// Topic-level configs, by their topic names.
+const TOPIC_CONFIGS: &[(&str, Setter<TopicConfig>)] = &[
+    ("min_insync_replicas", |c, v| {
+        c.min_insync_replicas = non_negative(v)? as usize;
+        Ok(())
+    }),
+    ("unclean_leader_election_enable", |c, v| {
+        c.unclean_leader_election_enable = boolean(v)?;
+        Ok(())
+    }),
+    ("segment_bytes", |c, v| {
+        c.log.segment_bytes = non_negative(v)? as u32;
+        Ok(())
+    }),
+    ("segment_ms", |c, v| {
+        c.log.segment_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("retention_ms", |c, v| {
+        c.log.retention_ms = int(v)?;
+        Ok(())
+    }),
+    ("retention_bytes", |c, v| {
+        c.log.retention_bytes = int(v)?;
+        Ok(())
+    }),
+    ("flush_messages", |c, v| {
+        c.log.flush_messages = non_negative(v)?;
+        Ok(())
+    }),
+    ("flush_ms", |c, v| {
+        c.log.flush_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("index_interval_bytes", |c, v| {
+        c.log.index_interval_bytes = non_negative(v)? as u32;
+        Ok(())
+    }),
+    ("max_message_bytes", |c, v| {
+        c.log.max_message_bytes = non_negative(v)? as u32;
+        Ok(())
+    }),
+];
+
+/// Broker configs, by Kafka's broker names (topic defaults with their `log.` names).
+const BROKER_CONFIGS: &[(&str, Setter<BrokerConfig>)] = &[
+    ("replica_lag_time_max_ms", |c, v| {
+        c.replica_lag_time_max_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("replica_fetch_wait_max_ms", |c, v| {
+        c.replica_fetch_wait_max_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("replica_fetch_max_bytes", |c, v| {
+        c.replica_fetch_max_bytes = non_negative(v)? as usize;
+        Ok(())
+    }),
+    ("replica_fetch_backoff_ms", |c, v| {
+        c.replica_fetch_backoff_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("replica_socket_timeout_ms", |c, v| {
+        c.replica_socket_timeout_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("replica_high_watermark_checkpoint_interval_ms", |c, v| {
+        c.replica_high_watermark_checkpoint_interval_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("zookeeper_session_timeout_ms", |c, v| {
+        c.zookeeper_session_timeout_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("log_retention_check_interval_ms", |c, v| {
+        c.log_retention_check_interval_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("controlled_shutdown_max_retries", |c, v| {
+        c.controlled_shutdown_max_retries = non_negative(v)? as u32;
+        Ok(())
+    }),
+    ("controlled_shutdown_retry_backoff_ms", |c, v| {
+        c.controlled_shutdown_retry_backoff_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("offsets_topic_num_partitions", |c, v| {
+        c.offsets_topic_num_partitions = non_negative(v)?.max(1) as u32;
+        Ok(())
+    }),
+    ("offsets_topic_replication_factor", |c, v| {
+        c.offsets_topic_replication_factor = non_negative(v)? as usize;
+        Ok(())
+    }),
+    ("offsets_commit_timeout_ms", |c, v| {
+        c.offsets_commit_timeout_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("controller_socket_timeout_ms", |c, v| {
+        c.controller.controller_socket_timeout_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("auto_leader_rebalance_enable", |c, v| {
+        c.controller.auto_leader_rebalance_enable = boolean(v)?;
+        Ok(())
+    }),
+    ("leader_imbalance_check_interval_seconds", |c, v| {
+        c.controller.leader_imbalance_check_interval_ms = non_negative(v)? * 1_000;
+        Ok(())
+    }),
+    ("leader_imbalance_per_broker_percentage", |c, v| {
+        c.controller.leader_imbalance_per_broker_percentage = non_negative(v)? as u32;
+        Ok(())
+    }),
+    ("group_min_session_timeout_ms", |c, v| {
+        c.group.group_min_session_timeout_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("group_max_session_timeout_ms", |c, v| {
+        c.group.group_max_session_timeout_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("group_initial_rebalance_delay_ms", |c, v| {
+        c.group.group_initial_rebalance_delay_ms = non_negative(v)?;
+        Ok(())
+    }),
+    ("group_max_size", |c, v| {
+        c.group.group_max_size = non_negative(v)? as usize;
+        Ok(())
+    }),
+    // kafkasim's switches for rules Kafka changed across versions.
+    ("replication_protocol", |c, v| {
+        c.replication_protocol = match v.as_str() {
+            Some("leader-epoch") => TruncationProtocol::LeaderEpoch,
+            Some("high-watermark") => TruncationProtocol::HighWatermark,
+            _ => {
+                return Err(
+                    "expected \"leader-epoch\" (Kafka 0.11+) or \"high-watermark\" (before 0.11)"
+                        .into(),
+                );
+            }
+        };
+        Ok(())
+    }),
+    ("hold_high_watermark_below_min_isr", |c, v| {
+        c.hold_high_watermark_below_min_isr = boolean(v)?;
+        Ok(())
+    }),
+    // Topic defaults.
+    ("min_insync_replicas", |c, v| {
+        c.default_topic_config.min_insync_replicas = non_negative(v)? as usize;
+        Ok(())
+    }),
+    ("unclean_leader_election_enable", |c, v| {
+        c.default_topic_config.unclean_leader_election_enable = boolean(v)?;
+        Ok(())
+    }),
+    ("log_segment_bytes", |c, v| {
+        c.default_topic_config.log.segment_bytes = non_negative(v)? as u32;
+        Ok(())
+    }),
+    ("log_retention_ms", |c, v| {
+        c.default_topic_config.log.retention_ms = int(v)?;
+        Ok(())
+    }),
+    ("log_retention_bytes", |c, v| {
+        c.default_topic_config.log.retention_bytes = int(v)?;
+        Ok(())
+    }),
+    ("log_flush_interval_messages", |c, v| {
+        c.default_topic_config.log.flush_messages = non_negative(v)?;
+        Ok(())
+    }),
+    ("log_flush_interval_ms", |c, v| {
+        c.default_topic_config.log.flush_ms = non_negative(v)?;
+        Ok(())
+    }),
+];
+
+/// The names a config table accepts, for help texts.
+pub fn broker_config_names() -> Vec<&'static str> {
+    BROKER_CONFIGS.iter().map(|(n, _)| *n).collect()
+}
+
+pub fn topic_config_names() -> Vec<&'static str> {
+    TOPIC_CONFIGS.iter().map(|(n, _)| *n).collect()
+}
+
+impl Checker<'_> {
+    fn configs<C>(
+        &mut self,
+        target: &mut C,
+        configs: &Configs,
+        table: &[(&str, Setter<C>)],
+        what: &str,
+    ) {
+        for (key, value) in configs {
+            match table.iter().find(|(name, _)| name == key) {
+                Some((_, set)) => {
+                    if let Err(why) = set(target, value.get_ref()) {
+                        self.error(value.span(), format!("{what} config {key}: {why}"), None);
+                    }
+                }
+                None => {
+                    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+                    let hint = match closest(key, &names) {
+                        Some(c) => format!("did you mean {c}?"),
+                        None if key.contains('.') => {
+                            format!(
+                                "write Kafka's dots as underscores: {}",
+                                key.replace('.', "_")
+                            )
+                        }
+                        None => format!("{what} configs are: {}", names.join(", ")),
+                    };
+                    self.error(
+                        value.span(),
+                        format!("unknown {what} config {key:?}"),
+                        Some(hint),
+                    );
+                }
+            }
+        }
+    }
+}
+
+// ----- parse --------------------------------------------------------------------------
+
+/// Reads and checks a scenario file's text; `file` names it in messages.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioErrors> {
+    let mut checker = Checker {
+        file,
+        text,
+        errors: Vec::new(),
+    };
+    let parsed: File = match toml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_string();
+            let hint = if message.contains("unknown field") {
+                Some("scenarios/README.md lists every section and key".to_string())
+            } else if message.contains("missing field") {
+                Some(
+                    "every scenario needs format, title, duration and [cluster] brokers"
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            checker.error(span, message, hint);
+            return Err(ScenarioErrors(checker.errors));
+        }
+    };
+    let scenario = check(&mut checker, parsed);
+    if checker.errors.is_empty() {
+        Ok(scenario.expect("no errors"))
+    } else {
+        checker.errors.sort_by_key(|e| (e.line, e.column));
+        Err(ScenarioErrors(checker.errors))
+    }
+}
+
+fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
+    if *f.format.get_ref() != FORMAT {
+        c.error(
+            f.format.span(),
+            format!(
+                "format {} is not one this kafkasim reads",
+                f.format.get_ref()
+            ),
+            Some(format!("write format = {FORMAT}")),
+        );
+    }
+    let duration_ms = c.time(&f.duration, "duration").unwrap_or(0);
+    let brokers = *f.cluster.brokers.get_ref();
+    if !(1..=9).contains(&brokers) {
+        c.error(
+            f.cluster.brokers.span(),
+            format!("brokers = {brokers}: a cluster has 1 to 9 brokers"),
+            None,
+        );
+    }
+    let mut builder = ClusterBuilder::new(brokers.clamp(1, 9));
+    builder.invariants = Invariants::Record;
+    c.configs(
+        &mut builder.broker,
+        &f.cluster.config,
+        BROKER_CONFIGS,
+        "broker",
+    );
+    if let Some(network) = &f.network {
+        let mut link = LinkConfig::default();
+        if let Some(t) = &network.latency_min {
+            link.latency_min_ms = c.time(t, "latency_min").unwrap_or(link.latency_min_ms);
+        }
+        if let Some(t) = &network.latency_max {
+            link.latency_max_ms = c.time(t, "latency_max").unwrap_or(link.latency_max_ms);
+        }
+        if link.latency_max_ms < link.latency_min_ms {
+            link.latency_max_ms = link.latency_min_ms;
+        }
+        if let Some(loss) = &network.loss {
+            let l = *loss.get_ref();
+            if (0.0..=1.0).contains(&l) {
+                link.loss = l;
+            } else {
+                c.error(
+                    loss.span(),
+                    format!("loss = {l}: a probability, 0 to 1"),
+                    None,
+                );
+            }
+        }
+        builder.link = link;
+    }
+
+    let mut topics: BTreeMap<String, u32> = BTreeMap::new();
+    for t in &f.topics {
+        let name = t.name.get_ref();
+        let valid_name = !name.is_empty()
+            && name.len() <= 249
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'));
+        if !valid_name || name.starts_with("__") {
+            c.error(
+                t.name.span(),
+                format!("topic name {name:?} is not allowed"),
+                Some(
+                    "letters, digits, '.', '_' and '-'; names starting with __ are Kafka's own"
+                        .into(),
+                ),
+            );
+        }
+        if topics
+            .insert(name.clone(), *t.partitions.get_ref())
+            .is_some()
+        {
+            c.error(
+                t.name.span(),
+                format!("topic {name} is defined twice"),
+                None,
+            );
+        }
+        if *t.partitions.get_ref() == 0 {
+            c.error(
+                t.partitions.span(),
+                "a topic needs at least 1 partition",
+                None,
+            );
+        }
+        let rf = *t.replication_factor.get_ref();
+        if rf == 0 || rf > brokers.max(1) as usize {
+            c.error(
+                t.replication_factor.span(),
+                format!("replication_factor = {rf}, but the cluster has {brokers} brokers"),
+                Some("at least 1 and at most the number of brokers".into()),
+            );
+        }
+        let mut config = builder.broker.default_topic_config.clone();
+        c.configs(&mut config, &t.config, TOPIC_CONFIGS, "topic");
+        builder.topics.push(TopicSpec {
+            name: name.clone(),
+            partitions: *t.partitions.get_ref(),
+            replication_factor: rf,
+            config,
+        });
+    }
+
+    let mut commands = Vec::new();
+    let check_at = |c: &mut Checker<'_>, time: &Time, what: &str| -> Option<i64> {
+        let at = c.time(time, what)?;
+        if at > duration_ms {
+            c.error(
+                time.span(),
+                format!("{what} at {at} ms is after the scenario's end ({duration_ms} ms)"),
+                Some("make duration longer, or move this earlier".into()),
+            );
+        }
+        Some(at)
+    };
+
+    for (i, p) in f.producers.iter().enumerate() {
+        let mut config = ProducerConfig {
+            topic: p.topic.get_ref().clone(),
+            value_prefix: format!("p{}", i + 1),
+            ..ProducerConfig::default()
+        };
+        if !topics.contains_key(p.topic.get_ref()) {
+            c.error(
+                p.topic.span(),
+                format!(
+                    "producer writes to {:?}, which is not a topic of the scenario",
+                    p.topic.get_ref()
+                ),
+                closest(
+                    p.topic.get_ref(),
+                    &topics.keys().map(String::as_str).collect::<Vec<_>>(),
+                )
+                .map(|t| format!("did you mean {t}?")),
+            );
+        }
+        let start = p
+            .start
+            .as_ref()
+            .and_then(|t| check_at(c, t, "start"))
+            .unwrap_or(0);
+        config.stop_ms = p.stop.as_ref().and_then(|t| check_at(c, t, "stop"));
+        if let Some(t) = &p.interval {
+            match c.time(t, "interval") {
+                Some(0) => c.error(t.span(), "interval must be at least 1ms", None),
+                Some(ms) => config.interval_ms = ms,
+                None => {}
+            }
+        }
+        if let Some(acks) = &p.acks {
+            let parsed = match acks.get_ref() {
+                toml::Value::String(s) if s == "all" || s == "-1" => Some(Acks::All),
+                toml::Value::String(s) if s == "1" => Some(Acks::Leader),
+                toml::Value::String(s) if s == "0" => Some(Acks::None),
+                toml::Value::Integer(-1) => Some(Acks::All),
+                toml::Value::Integer(1) => Some(Acks::Leader),
+                toml::Value::Integer(0) => Some(Acks::None),
+                _ => None,
+            };
+            match parsed {
+                Some(a) => config.acks = a,
+                None => c.error(acks.span(), "acks is \"all\" (or -1), 1 or 0", None),
+            }
+        }
+        set_if(&mut config.enable_idempotence, p.enable_idempotence);
+        config.keys = p.keys.or(config.keys);
+        set_if(&mut config.sync, p.sync);
+        set_if(&mut config.retries, p.retries);
+        set_if(&mut config.retry_backoff_ms, p.retry_backoff_ms);
+        set_if(&mut config.retry_backoff_max_ms, p.retry_backoff_max_ms);
+        set_if(&mut config.delivery_timeout_ms, p.delivery_timeout_ms);
+        set_if(&mut config.request_timeout_ms, p.request_timeout_ms);
+        set_if(&mut config.linger_ms, p.linger_ms);
+        set_if(&mut config.batch_size, p.batch_size);
+        set_if(
+            &mut config.max_in_flight,
+            p.max_in_flight_requests_per_connection,
+        );
+        commands.push(Timed::new(start, Command::StartKafkaProducer(config)));
+    }
+
+    for k in &f.consumers {
+        let mut config = ConsumerConfig {
+            client_id: k
+                .group
+                .as_ref()
+                .map_or("consumer".to_string(), |g| g.get_ref().clone()),
+            group_id: k.group.as_ref().map(|g| g.get_ref().clone()),
+            group_instance_id: k.group_instance_id.clone(),
+            ..ConsumerConfig::default()
+        };
+        let ways = [k.topics.is_some(), k.pattern.is_some(), k.assign.is_some()];
+        let place = k
+            .group
+            .as_ref()
+            .map(|g| g.span())
+            .or(k.count.as_ref().map(|n| n.span()))
+            .unwrap_or(0..0);
+        if ways.iter().filter(|w| **w).count() != 1 {
+            c.error(
+                place.clone(),
+                "a consumer takes exactly one of topics, pattern or assign",
+                Some("topics = [\"orders\"] subscribes; assign = [\"orders-0\"] takes partitions without a group".into()),
+            );
+        }
+        if let Some(list) = &k.topics {
+            for t in list {
+                if !topics.contains_key(t.get_ref()) {
+                    c.error(
+                        t.span(),
+                        format!("no topic {:?} in the scenario", t.get_ref()),
+                        None,
+                    );
+                }
+            }
+            config.subscribe =
+                Subscribe::Topics(list.iter().map(|t| t.get_ref().clone()).collect());
+        }
+        if let Some(pattern) = &k.pattern {
+            if let Err(e) = regex_lite::Regex::new(pattern.get_ref()) {
+                c.error(
+                    pattern.span(),
+                    format!("pattern is not a regular expression: {e}"),
+                    None,
+                );
+            }
+            config.subscribe = Subscribe::Pattern(pattern.get_ref().clone());
+        }
+        if let Some(list) = &k.assign {
+            let mut tps = Vec::new();
+            for t in list {
+                match parse_partition(t.get_ref(), &topics) {
+                    Ok(tp) => tps.push(tp),
+                    Err(why) => c.error(t.span(), why, None),
+                }
+            }
+            config.subscribe = Subscribe::Assign(tps);
+        }
+        if config.group_id.is_none() && !matches!(config.subscribe, Subscribe::Assign(_)) {
+            c.error(
+                place.clone(),
+                "a consumer without a group must assign its partitions",
+                Some("add group = \"NAME\", or use assign = [\"TOPIC-P\", ...]".into()),
+            );
+        }
+        if let Some(list) = &k.partition_assignment_strategy {
+            config.assignors = list
+                .iter()
+                .filter_map(|s| {
+                    c.one_of(
+                        s,
+                        "partition_assignment_strategy",
+                        &[
+                            ("range", Strategy::Range),
+                            ("roundrobin", Strategy::RoundRobin),
+                            ("sticky", Strategy::Sticky),
+                            ("cooperative-sticky", Strategy::CooperativeSticky),
+                        ],
+                    )
+                })
+                .collect();
+        }
+        if let Some(reset) = &k.auto_offset_reset
+            && let Some(r) = c.one_of(
+                reset,
+                "auto_offset_reset",
+                &[
+                    ("earliest", OffsetReset::Earliest),
+                    ("latest", OffsetReset::Latest),
+                    ("none", OffsetReset::None),
+                ],
+            )
+        {
+            config.auto_offset_reset = r;
+        }
+        if let Some(commit) = &k.commit
+            && let Some(m) = c.one_of(
+                commit,
+                "commit",
+                &[
+                    ("none", AppCommit::Nothing),
+                    ("sync", AppCommit::Sync),
+                    ("async", AppCommit::Async),
+                    ("async-then-sync", AppCommit::AsyncThenSyncOnClose),
+                ],
+            )
+        {
+            config.app_commit = m;
+        }
+        set_if(&mut config.session_timeout_ms, k.session_timeout_ms);
+        set_if(&mut config.heartbeat_interval_ms, k.heartbeat_interval_ms);
+        set_if(&mut config.max_poll_interval_ms, k.max_poll_interval_ms);
+        set_if(&mut config.enable_auto_commit, k.enable_auto_commit);
+        set_if(
+            &mut config.auto_commit_interval_ms,
+            k.auto_commit_interval_ms,
+        );
+        set_if(&mut config.max_poll_records, k.max_poll_records);
+        set_if(&mut config.processing_ms, k.processing_ms);
+        let start = k
+            .start
+            .as_ref()
+            .and_then(|t| check_at(c, t, "start"))
+            .unwrap_or(0);
+        let count = k.count.as_ref().map_or(1, |n| *n.get_ref());
+        for _ in 0..count {
+            commands.push(Timed::new(start, Command::StartConsumer(config.clone())));
+        }
+    }
+
+    for fault in &f.faults {
+        let at = check_at(c, &fault.at, "fault");
+        let action = fault.action.get_ref().as_str();
+        let needs_target = !matches!(action, "heal" | "partition");
+        let target = match &fault.target {
+            Some(t) => c.selector(t, &topics),
+            None => {
+                if needs_target {
+                    c.error(
+                        fault.action.span(),
+                        format!("{action} needs a target"),
+                        Some(
+                            "target = \"broker 2\", \"leader of orders-0\", \"controller\", ..."
+                                .into(),
+                        ),
+                    );
+                }
+                None
+            }
+        };
+        let action = match action {
+            "crash" => Some(Action::Crash(Crash::Process)),
+            "power-loss" => Some(Action::Crash(Crash::PowerLoss)),
+            "restart" => Some(Action::Restart),
+            "shutdown" => Some(Action::Shutdown),
+            "isolate" => Some(Action::Isolate),
+            "heal" => Some(Action::Heal),
+            "pause" => Some(Action::Pause),
+            "resume" => Some(Action::Resume),
+            "partition" => {
+                let groups = fault.groups.as_ref().map(|groups| {
+                    groups
+                        .iter()
+                        .map(|side| side.iter().filter_map(|s| c.selector(s, &topics)).collect())
+                        .collect::<Vec<Vec<Selector>>>()
+                });
+                match groups {
+                    Some(g) if g.len() >= 2 => Some(Action::Partition(g)),
+                    _ => {
+                        c.error(
+                            fault.action.span(),
+                            "partition needs groups: two or more sides",
+                            Some("groups = [[\"leader of orders-0\"], [\"followers of orders-0\", \"zookeeper\"]]".into()),
+                        );
+                        None
+                    }
+                }
+            }
+            other => {
+                let actions = [
+                    "crash",
+                    "power-loss",
+                    "restart",
+                    "shutdown",
+                    "isolate",
+                    "partition",
+                    "heal",
+                    "pause",
+                    "resume",
+                ];
+                c.error(
+                    fault.action.span(),
+                    format!("unknown action {other:?}"),
+                    Some(match closest(other, &actions) {
+                        Some(a) => format!("did you mean {a:?}?"),
+                        None => format!("actions are {}", actions.join(", ")),
+                    }),
+                );
+                None
+            }
+        };
+        if let (Some(at), Some(action)) = (at, action) {
+            commands.push(Timed::new(at, Command::Act(Act { action, target })));
+        }
+    }
+
+    for caption in &f.captions {
+        if let Some(at) = check_at(c, &caption.at, "caption") {
+            commands.push(Timed::new(
+                at,
+                Command::Caption(caption.text.trim().to_string()),
+            ));
+        }
+    }
+
+    let mut expect = BTreeMap::new();
+    for (name, value) in [
+        ("lost-writes", &f.expect.lost_writes),
+        ("duplicates", &f.expect.duplicates),
+        ("invariants", &f.expect.invariants),
+    ] {
+        if let Some(v) = value
+            && let Some(verdict) =
+                c.one_of(v, name, &[("pass", Verdict::Pass), ("fail", Verdict::Fail)])
+        {
+            expect.insert(name, verdict);
+        }
+    }
+    let mut states = Vec::new();
+    for s in &f.expect.state {
+        let at = check_at(c, &s.at, "expect.state");
+        let tp = match parse_partition(s.partition.get_ref(), &topics) {
+            Ok(tp) => Some(tp),
+            Err(why) => {
+                c.error(s.partition.span(), why, None);
+                None
+            }
+        };
+        let leader = match &s.leader {
+            None => None,
+            Some(v) => match v.get_ref() {
+                toml::Value::Integer(b) => Some(Some(*b as BrokerId)),
+                toml::Value::String(s) if s == "none" => Some(None),
+                _ => {
+                    c.error(
+                        v.span(),
+                        "leader is a broker id, or \"none\" for an offline partition",
+                        None,
+                    );
+                    None
+                }
+            },
+        };
+        let (line, column) = c.position(s.at.span().start);
+        if let (Some(at_ms), Some(tp)) = (at, tp) {
+            states.push(StateExpectation {
+                at_ms,
+                tp,
+                leader,
+                isr: s.isr.as_ref().map(|i| i.iter().copied().collect()),
+                high_watermark: s.high_watermark,
+                log_end_offset: s.log_end_offset,
+                place: format!("{}:{line}:{column}", c.file),
+            });
+        }
+    }
+    states.sort_by_key(|s| s.at_ms);
+
+    // Same-time commands keep file order: producers, consumers, faults, captions.
+    commands.sort_by_key(|t| t.at_ms);
+    Some(Scenario {
+        file: c.file.to_string(),
+        title: f.title.trim().to_string(),
+        summary: f.summary.trim().to_string(),
+        seed: f.seed,
+        duration_ms,
+        builder,
+        commands,
+        expect,
+        states,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_have_units() {
+        assert_eq!(parse_time_ms("250ms"), Some(250));
+        assert_eq!(parse_time_ms("10s"), Some(10_000));
+        assert_eq!(parse_time_ms("1.5s"), Some(1_500));
+        assert_eq!(parse_time_ms("2m"), Some(120_000));
+        assert_eq!(parse_time_ms("10"), None);
+        assert_eq!(parse_time_ms("s"), None);
+        assert_eq!(parse_time_ms("-1s"), None);
+    }
+
+    #[test]
+    fn typos_get_suggestions() {
+        assert_eq!(
+            closest("min_insync_replica", &broker_config_names()),
+            Some("min_insync_replicas")
+        );
+        assert_eq!(closest("zzz", &["crash", "heal"]), None);
+    }
+}

@@ -1,0 +1,158 @@
+//! Every scenario file is a test: it parses, runs from its seed, meets its own `expect`,
+//! runs the same way twice, and its narrated timeline is a snapshot (a lesson that
+//! changes what it shows is reviewed with `cargo insta review`). Every file in
+//! `scenarios/invalid/` is a mistake whose messages are snapshots.
+
+use std::path::{Path, PathBuf};
+
+use kafkasim_sim::run::{RunReport, run};
+use kafkasim_sim::scenario::{Scenario, parse};
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// The `.toml` files of a directory, by name.
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the scenarios directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .into_string()
+                .unwrap()
+        })
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn load(name: &str) -> Scenario {
+    let path = scenarios_dir().join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path).expect("the scenario file");
+    parse(&format!("scenarios/{name}.toml"), &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What a failed expectation shows: the verdicts and the differences.
+fn explain(report: &RunReport) -> String {
+    let mut out = report.timeline(false);
+    for check in &report.checks {
+        out.push_str(&format!(
+            "{} passed={} expected={:?} findings={:?}\n",
+            check.name,
+            check.passed,
+            check.expected,
+            check.findings.iter().take(5).collect::<Vec<_>>()
+        ));
+    }
+    for state in &report.states {
+        out.push_str(&format!("{:?}\n", state.differences));
+    }
+    out
+}
+
+/// Runs a lesson twice from its seed: it meets its expectations, both runs narrate the
+/// same timeline, and the timeline matches its snapshot.
+fn lesson(name: &str) {
+    let scenario = load(name);
+    let report = run(&scenario, scenario.seed, None);
+    assert!(
+        report.passed(),
+        "{name} did not meet its expectations\n{}",
+        explain(&report)
+    );
+    let again = run(&scenario, scenario.seed, None);
+    let timeline = report.timeline(true);
+    assert!(
+        timeline == again.timeline(true),
+        "{name}: the same seed narrated two different runs"
+    );
+    let mut summary = String::new();
+    for check in &report.checks {
+        summary.push_str(&format!(
+            "{}: {} ({} findings)\n",
+            check.name,
+            if check.passed { "pass" } else { "fail" },
+            check.findings.len()
+        ));
+    }
+    insta::assert_snapshot!(name, format!("{summary}\n{}", report.timeline(false)));
+}
+
+#[test]
+fn lesson_01_first_topic() {
+    lesson("01-first-topic");
+}
+
+#[test]
+fn lesson_04_acks_1_leader_crash() {
+    lesson("04-acks-1-leader-crash");
+}
+
+#[test]
+fn lesson_05_min_insync_replicas() {
+    lesson("05-min-insync-replicas");
+}
+
+#[test]
+fn lesson_09_jepsen_2013() {
+    lesson("09-jepsen-2013");
+}
+
+#[test]
+fn lesson_18_idempotent_producer() {
+    lesson("18-idempotent-producer");
+}
+
+#[test]
+fn suite_safe_leader_crashes() {
+    lesson("safe-leader-crashes");
+}
+
+#[test]
+fn every_scenario_file_has_its_test() {
+    let tested = [
+        "01-first-topic.toml",
+        "04-acks-1-leader-crash.toml",
+        "05-min-insync-replicas.toml",
+        "09-jepsen-2013.toml",
+        "18-idempotent-producer.toml",
+        "safe-leader-crashes.toml",
+    ];
+    assert_eq!(
+        files(&scenarios_dir()),
+        tested,
+        "add a test above for each new scenario file (and bundle it in tui/src/run.rs)"
+    );
+}
+
+#[test]
+fn a_different_seed_gives_a_different_run() {
+    let scenario = load("04-acks-1-leader-crash");
+    let a = run(&scenario, 1, Some(10_000));
+    let b = run(&scenario, 2, Some(10_000));
+    assert_ne!(a.timeline(true), b.timeline(true));
+}
+
+#[test]
+fn invalid_scenarios_say_where_and_how_to_fix() {
+    let dir = scenarios_dir().join("invalid");
+    let names = files(&dir);
+    assert!(names.len() >= 7, "{names:?}");
+    for name in names {
+        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+        let errors = parse(&format!("scenarios/invalid/{name}"), &text)
+            .err()
+            .unwrap_or_else(|| panic!("{name} parsed, but it is a mistake"));
+        let message = errors.to_string();
+        assert!(
+            message.starts_with(&format!("scenarios/invalid/{name}:")),
+            "{message}"
+        );
+        insta::assert_snapshot!(
+            format!("invalid-{}", name.trim_end_matches(".toml")),
+            message
+        );
+    }
+}
