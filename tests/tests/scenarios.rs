@@ -156,3 +156,14 @@ fn invalid_scenarios_say_where_and_how_to_fix() {
         );
     }
 }
+
+#[test]
+fn the_format_example_in_the_readme_parses() {
+    let readme = std::fs::read_to_string(scenarios_dir().join("README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let scenario =
+        parse("scenarios/README.md", &readme[start..end]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.builder.brokers, 3);
+    assert_eq!(scenario.states.len(), 1);
+}

@@ -349,3 +349,96 @@ fn assign_reads_a_group_file_and_explains_bad_input() {
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn list_shows_the_bundled_scenarios_and_run_takes_their_names() {
+    let list = kafkasim(&["list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let text = stdout(&list);
+    assert!(text.contains("04-acks-1-leader-crash"), "{text}");
+    assert!(text.contains("Jepsen 2013"), "{text}");
+    // Every bundled name runs (here only its first seconds).
+    let run = kafkasim(&["run", "01-first-topic", "--until", "3s"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = stdout(&run);
+    assert!(text.starts_with("== A first topic"), "{text}");
+    assert!(text.contains("LESSON: A producer sends"), "{text}");
+    assert!(
+        text.contains("lost-writes  pass (expected pass: met)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_exits_with_1_and_the_replay_command_when_an_expectation_fails() {
+    let scratch = Scratch::new("run-expect");
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let file = scratch.file("acks1.toml");
+    // Lesson 4 with the opposite expectation: its run loses acknowledged writes.
+    let lesson = include_str!("../../scenarios/04-acks-1-leader-crash.toml")
+        .replace("lost_writes = \"fail\"", "lost_writes = \"pass\"");
+    std::fs::write(&file, lesson).unwrap();
+    let run = kafkasim(&["run", &file, "--seed", "3"]);
+    assert_eq!(run.status.code(), Some(1));
+    let out = stdout(&run);
+    assert!(
+        out.contains("lost-writes  fail (expected pass: NOT MET)"),
+        "{out}"
+    );
+    assert!(out.contains("acknowledged at orders-0@"), "{out}");
+    assert!(
+        stderr(&run).contains(&format!("replay it with: kafkasim run {file} --seed 3")),
+        "{}",
+        stderr(&run)
+    );
+    // --json says the same for machines, and --trace writes every entry.
+    let trace = scratch.file("trace.jsonl");
+    let json = kafkasim(&["run", &file, "--json", "--trace", &trace]);
+    assert_eq!(json.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(value["passed"], false);
+    assert_eq!(value["checks"][0]["name"], "lost-writes");
+    assert_eq!(value["checks"][0]["met"], false);
+    let lines = std::fs::read_to_string(&trace).unwrap();
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert!(
+        first["time_ms"].is_i64() && first["text"].is_string(),
+        "{first}"
+    );
+}
+
+#[test]
+fn run_explains_bad_files_and_flags() {
+    let scratch = Scratch::new("run-bad");
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let file = scratch.file("typo.toml");
+    std::fs::write(
+        &file,
+        "format = 1\ntitle = \"t\"\nduration = \"10s\"\n[cluster]\nbrokers = 3\n[cluster.config]\nmin_insync_replica = 2\n",
+    )
+    .unwrap();
+    let run = kafkasim(&["run", &file]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert!(
+        err.contains("typo.toml:7:22: unknown broker config \"min_insync_replica\""),
+        "{err}"
+    );
+    assert!(err.contains("did you mean min_insync_replicas?"), "{err}");
+
+    let missing = kafkasim(&["run", "no-such-lesson"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("kafkasim list shows them"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let until = kafkasim(&["run", "01-first-topic", "--until", "soon"]);
+    assert_eq!(until.status.code(), Some(1));
+    assert!(
+        stderr(&until).contains("--until soon: expected a time such as 30s"),
+        "{}",
+        stderr(&until)
+    );
+}
