@@ -1,10 +1,13 @@
-//! Checkers that judge a run from its histories and final state: acknowledged writes
-//! the cluster lost, and records written more than once. (Order, consistent offsets,
-//! group exclusivity and liveness are still to come.)
+//! Checkers that judge a run from its histories and final state, after Jepsen's Kafka
+//! workload: acknowledged writes the cluster lost, records written more than once, one
+//! offset holding different values, consumers' polls skipping or going back, a partition
+//! owned twice in one generation, commits ahead of processing. Liveness is judged by the
+//! runner, which watches the cluster recover (`sim::run`).
 
 use std::collections::BTreeMap;
 
-use kafkasim_core::protocol::TopicPartition;
+use kafkasim_core::client::consumer::ConsumerHistory;
+use kafkasim_core::protocol::{NodeId, TopicPartition};
 use kafkasim_core::workload::WriteOp;
 
 use crate::snapshot::{ClusterSnapshot, ReplicaSnapshot};
@@ -142,6 +145,165 @@ pub fn duplicates(snapshot: &ClusterSnapshot) -> Vec<Duplicate> {
                     offsets,
                 }),
         );
+    }
+    found
+}
+
+// ----- consumers: Jepsen's Kafka workload (kafka-facts.md section 8) -------------------
+
+/// One (partition, offset) seen holding different values: by the producer's
+/// acknowledgement, by consumers' polls, or in the final log (Jepsen's
+/// `inconsistent-offsets`; an acknowledged write that a new leader replaced shows here).
+pub fn inconsistent_offsets(
+    writes: &[WriteOp],
+    consumers: &BTreeMap<NodeId, ConsumerHistory>,
+    snapshot: &ClusterSnapshot,
+) -> Vec<String> {
+    let mut seen: BTreeMap<(&TopicPartition, i64), BTreeMap<&str, Vec<String>>> = BTreeMap::new();
+    for op in writes {
+        if let Some(offset) = op.acknowledged_offset() {
+            seen.entry((&op.tp, offset))
+                .or_default()
+                .entry(&op.value)
+                .or_default()
+                .push("acknowledged".to_string());
+        }
+    }
+    for (node, history) in consumers {
+        for r in &history.polled {
+            let who = format!("polled by consumer {node} at {} ms", r.time_ms);
+            let sources = seen.entry((&r.tp, r.offset)).or_default();
+            let list = sources.entry(&r.value).or_default();
+            if !list.iter().any(|w| w.starts_with("polled")) {
+                list.push(who);
+            }
+        }
+    }
+    for (tp, replica) in judged_replicas(snapshot) {
+        for (offset, value) in &replica.records {
+            if let Some(sources) = seen.get_mut(&(tp, *offset)) {
+                sources
+                    .entry(value)
+                    .or_default()
+                    .push("in the final log".to_string());
+            }
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, values)| values.len() > 1)
+        .map(|((tp, offset), values)| {
+            let held: Vec<String> = values
+                .iter()
+                .map(|(v, how)| format!("{v} ({})", how.join(", ")))
+                .collect();
+            format!("{tp}@{offset} held {}", held.join(" and "))
+        })
+        .collect()
+}
+
+/// Each consumer's polls of a partition, between two reassignments, go forward one
+/// offset at a time: a jump is a skip (records never delivered to it), a step back a
+/// nonmonotonic poll (Jepsen's `poll-skip` and `nonmonotonic-poll`).
+pub fn poll_order(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (node, history) in consumers {
+        let mut last: BTreeMap<&TopicPartition, (i64, i64)> = BTreeMap::new();
+        for r in &history.polled {
+            if let Some(&(offset, time)) = last.get(&r.tp) {
+                let reassigned = history
+                    .assignments
+                    .iter()
+                    .any(|(t, _, _)| *t >= time && *t <= r.time_ms);
+                if !reassigned && r.offset != offset + 1 {
+                    found.push(if r.offset > offset {
+                        format!(
+                            "consumer {node} polled {}@{offset} at {time} ms, then @{} at {} ms: it skipped {}..{}",
+                            r.tp,
+                            r.offset,
+                            r.time_ms,
+                            offset + 1,
+                            r.offset - 1
+                        )
+                    } else {
+                        format!(
+                            "consumer {node} polled {}@{offset} at {time} ms, then went back to @{} at {} ms",
+                            r.tp, r.offset, r.time_ms
+                        )
+                    });
+                }
+            }
+            last.insert(&r.tp, (r.offset, r.time_ms));
+        }
+    }
+    found
+}
+
+/// No partition is owned by two members of one group in one generation.
+pub fn group_exclusivity(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+    let mut owners: BTreeMap<(&str, i32, &TopicPartition), Vec<NodeId>> = BTreeMap::new();
+    for (node, history) in consumers {
+        let Some(group) = history.group.as_deref() else {
+            continue;
+        };
+        let mut counted: std::collections::BTreeSet<(i32, &TopicPartition)> = Default::default();
+        for (_, generation, partitions) in &history.assignments {
+            for tp in partitions {
+                if counted.insert((*generation, tp)) {
+                    owners
+                        .entry((group, *generation, tp))
+                        .or_default()
+                        .push(*node);
+                }
+            }
+        }
+    }
+    owners
+        .into_iter()
+        .filter(|(_, nodes)| nodes.len() > 1)
+        .map(|((group, generation, tp), nodes)| {
+            let nodes: Vec<String> = nodes.iter().map(NodeId::to_string).collect();
+            format!(
+                "group {group} generation {generation}: {tp} owned by consumers {}",
+                nodes.join(" and ")
+            )
+        })
+        .collect()
+}
+
+/// A successful commit of offset O for a partition is ahead of what was consumed when
+/// a member of the group polled O-1 but no member had finished processing it by the
+/// commit: the record is skipped if the group restarts there (at-most-once).
+pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (node, history) in consumers {
+        let Some(group) = history.group.as_deref() else {
+            continue;
+        };
+        let members: Vec<&ConsumerHistory> = consumers
+            .values()
+            .filter(|h| h.group.as_deref() == Some(group))
+            .collect();
+        for commit in history.commits.iter().filter(|c| c.outcome == Some(Ok(()))) {
+            for (tp, offset) in &commit.offsets {
+                let previous = offset - 1;
+                let polled = members.iter().any(|h| {
+                    h.polled.iter().any(|r| {
+                        &r.tp == tp && r.offset == previous && r.time_ms <= commit.invoked_ms
+                    })
+                });
+                let processed = members.iter().any(|h| {
+                    h.processed.iter().any(|r| {
+                        &r.tp == tp && r.offset == previous && r.time_ms <= commit.invoked_ms
+                    })
+                });
+                if polled && !processed {
+                    found.push(format!(
+                        "consumer {node} of group {group} committed {tp}@{offset} ({}) at {} ms before offset {previous} was processed",
+                        commit.kind, commit.invoked_ms
+                    ));
+                }
+            }
+        }
     }
     found
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::check;
-use crate::conductor::Simulation;
+use crate::conductor::{Command, Simulation};
 use crate::scenario::{Scenario, StateExpectation, Verdict};
 use crate::snapshot::ClusterSnapshot;
 use crate::trace::TraceEntry;
@@ -48,6 +48,9 @@ pub struct RunReport {
     pub checks: Vec<CheckResult>,
     pub states: Vec<StateResult>,
     pub snapshot: ClusterSnapshot,
+    /// The last fault's time, and when the cluster was whole again after it.
+    pub last_fault_ms: i64,
+    pub recovered_ms: Option<i64>,
 }
 
 impl RunReport {
@@ -72,30 +75,88 @@ impl RunReport {
     }
 }
 
+/// How often the runner looks for recovery after the last fault.
+const LIVENESS_STEP_MS: i64 = 500;
+
 /// Runs `scenario` from `seed` until `until_ms` (its duration if None).
 pub fn run(scenario: &Scenario, seed: u64, until_ms: Option<i64>) -> RunReport {
     let until_ms = until_ms.unwrap_or(scenario.duration_ms);
     let (builder, commands) = scenario.plan();
+    // Liveness: after the last fault, the cluster must come back to every partition led
+    // with its full ISR (TigerBeetle's split of a run into faults, then recovery).
+    let last_fault_ms = commands
+        .iter()
+        .filter(|t| matches!(t.command, Command::Act(_)))
+        .map(|t| t.at_ms)
+        .max()
+        .unwrap_or(0)
+        .min(until_ms);
     let mut simulation = Simulation::start(seed, builder, commands);
+    let mut pauses: BTreeSet<i64> = scenario
+        .states
+        .iter()
+        .map(|s| s.at_ms)
+        .filter(|t| *t <= until_ms)
+        .collect();
+    pauses.extend((last_fault_ms..=until_ms).step_by(LIVENESS_STEP_MS as usize));
     let mut states = Vec::new();
-    for expectation in scenario.states.iter().filter(|s| s.at_ms <= until_ms) {
-        let frame = simulation.run_until(expectation.at_ms);
-        states.push(StateResult {
-            expectation: expectation.clone(),
-            differences: differences(expectation, &frame.snapshot),
-        });
+    let mut recovered_ms = None;
+    for at_ms in pauses {
+        let frame = simulation.run_until(at_ms);
+        for expectation in scenario.states.iter().filter(|s| s.at_ms == at_ms) {
+            states.push(StateResult {
+                expectation: expectation.clone(),
+                differences: differences(expectation, &frame.snapshot),
+            });
+        }
+        if recovered_ms.is_none() && at_ms >= last_fault_ms && frame.snapshot.all_in_sync() {
+            recovered_ms = Some(frame.time_ms);
+        }
     }
     let frame = simulation.run_until(until_ms);
+    if recovered_ms.is_none() && frame.snapshot.all_in_sync() {
+        recovered_ms = Some(frame.time_ms);
+    }
     let histories = simulation.histories();
     let trace = simulation.trace().to_vec();
 
-    let lost = check::lost_writes(&histories.writes(), &frame.snapshot);
+    let writes = histories.writes();
+    let lost = check::lost_writes(&writes, &frame.snapshot);
     let duplicates = check::duplicates(&frame.snapshot);
     let violations: Vec<String> = trace
         .iter()
         .filter(|e| matches!(e, TraceEntry::Violation { .. }))
         .map(TraceEntry::line)
         .collect();
+    let liveness = match recovered_ms {
+        Some(_) => Vec::new(),
+        None => {
+            let s = &frame.snapshot;
+            let mut why: Vec<String> = s
+                .partitions
+                .iter()
+                .filter(|(_, p)| p.leader.is_none() || p.isr.len() < p.replicas.len())
+                .map(|(tp, p)| match p.leader {
+                    None => format!("{tp} has no leader at the end"),
+                    Some(l) => format!(
+                        "{tp} (leader {l}) has ISR {} of replicas {} at the end",
+                        brokers(&p.isr),
+                        brokers(&p.replicas.iter().copied().collect())
+                    ),
+                })
+                .collect();
+            why.extend(
+                s.brokers
+                    .iter()
+                    .filter(|(_, b)| !b.up)
+                    .map(|(id, _)| format!("broker {id} is down at the end")),
+            );
+            if why.is_empty() {
+                why.push("the cluster had not recovered at the end".to_string());
+            }
+            why
+        }
+    };
     let result = |name: &'static str, findings: Vec<String>| CheckResult {
         name,
         passed: findings.is_empty(),
@@ -112,6 +173,17 @@ pub fn run(scenario: &Scenario, seed: u64, until_ms: Option<i64>) -> RunReport {
             duplicates.iter().map(ToString::to_string).collect(),
         ),
         result("invariants", violations),
+        result(
+            "inconsistent-offsets",
+            check::inconsistent_offsets(&writes, &histories.consumers, &frame.snapshot),
+        ),
+        result("poll-order", check::poll_order(&histories.consumers)),
+        result(
+            "group-exclusivity",
+            check::group_exclusivity(&histories.consumers),
+        ),
+        result("commits-ahead", check::commits_ahead(&histories.consumers)),
+        result("liveness", liveness),
     ];
     RunReport {
         title: scenario.title.clone(),
@@ -121,6 +193,8 @@ pub fn run(scenario: &Scenario, seed: u64, until_ms: Option<i64>) -> RunReport {
         checks,
         states,
         snapshot: frame.snapshot,
+        last_fault_ms,
+        recovered_ms,
     }
 }
 

@@ -255,6 +255,16 @@ struct ExpectSection {
     #[serde(default)]
     invariants: Option<Spanned<String>>,
     #[serde(default)]
+    inconsistent_offsets: Option<Spanned<String>>,
+    #[serde(default)]
+    poll_order: Option<Spanned<String>>,
+    #[serde(default)]
+    group_exclusivity: Option<Spanned<String>>,
+    #[serde(default)]
+    commits_ahead: Option<Spanned<String>>,
+    #[serde(default)]
+    liveness: Option<Spanned<String>>,
+    #[serde(default)]
     state: Vec<StateSection>,
 }
 
@@ -1368,6 +1378,11 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         ("lost-writes", &f.expect.lost_writes),
         ("duplicates", &f.expect.duplicates),
         ("invariants", &f.expect.invariants),
+        ("inconsistent-offsets", &f.expect.inconsistent_offsets),
+        ("poll-order", &f.expect.poll_order),
+        ("group-exclusivity", &f.expect.group_exclusivity),
+        ("commits-ahead", &f.expect.commits_ahead),
+        ("liveness", &f.expect.liveness),
     ] {
         if let Some(v) = value
             && let Some(verdict) =

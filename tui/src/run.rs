@@ -170,6 +170,8 @@ fn as_json(report: &RunReport) -> serde_json::Value {
         "seed": report.seed,
         "until_ms": report.until_ms,
         "passed": report.passed(),
+        "last_fault_ms": report.last_fault_ms,
+        "recovered_ms": report.recovered_ms,
         "checks": report.checks.iter().map(|c| json!({
             "name": c.name,
             "passed": c.passed,

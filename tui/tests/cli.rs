@@ -364,7 +364,7 @@ fn list_shows_the_bundled_scenarios_and_run_takes_their_names() {
     assert!(text.starts_with("== A first topic"), "{text}");
     assert!(text.contains("LESSON: A producer sends"), "{text}");
     assert!(
-        text.contains("lost-writes  pass (expected pass: met)"),
+        text.contains("lost-writes          pass (expected pass: met)"),
         "{text}"
     );
 }
@@ -382,7 +382,7 @@ fn run_exits_with_1_and_the_replay_command_when_an_expectation_fails() {
     assert_eq!(run.status.code(), Some(1));
     let out = stdout(&run);
     assert!(
-        out.contains("lost-writes  fail (expected pass: NOT MET)"),
+        out.contains("lost-writes          fail (expected pass: NOT MET)"),
         "{out}"
     );
     assert!(out.contains("acknowledged at orders-0@"), "{out}");

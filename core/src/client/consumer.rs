@@ -169,6 +169,8 @@ pub struct CommitOp {
 /// What the consumer did, for checkers and lessons.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConsumerHistory {
+    /// The consumer's `group.id`.
+    pub group: Option<String>,
     /// Records each poll returned.
     pub polled: Vec<ConsumedRecord>,
     /// Records whose processing finished.
@@ -388,6 +390,7 @@ pub struct Consumer {
 
 impl Consumer {
     pub fn new(config: ConsumerConfig, address: NodeId, now_ms: i64) -> Consumer {
+        let group = config.group_id.clone();
         let mut consumer = Consumer {
             brokers: Brokers::new(&config.bootstrap),
             next_auto_commit_ms: now_ms + config.auto_commit_interval_ms,
@@ -415,7 +418,10 @@ impl Consumer {
             app: App::Polling { at_ms: now_ms },
             last_poll_ms: now_ms,
             stall_until_ms: now_ms,
-            history: ConsumerHistory::default(),
+            history: ConsumerHistory {
+                group,
+                ..ConsumerHistory::default()
+            },
             closed: false,
         };
         if let Subscribe::Assign(partitions) = &consumer.config.subscribe {
