@@ -134,9 +134,16 @@ fn write_report(report: &RunReport, all: bool, out: &mut impl Write) -> std::io:
                 if check.met() { "met" } else { "NOT MET" }
             ),
         };
+        let recovery = match (check.name, report.recovered_ms) {
+            ("liveness", Some(at)) => format!(
+                " (whole again at {at} ms, {} ms after the last fault)",
+                at - report.last_fault_ms
+            ),
+            _ => String::new(),
+        };
         writeln!(
             out,
-            "{:<12} {}{expected}",
+            "{:<20} {}{expected}{recovery}",
             check.name,
             verdict(check.passed)
         )?;
