@@ -17,4 +17,5 @@ pub mod run;
 pub mod runtime;
 pub mod scenario;
 pub mod snapshot;
+pub mod sweep;
 pub mod trace;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::check;
-use crate::conductor::{Command, Simulation};
+use crate::conductor::{Command, Simulation, Timed};
 use crate::scenario::{Scenario, StateExpectation, Verdict};
 use crate::snapshot::ClusterSnapshot;
 use crate::trace::TraceEntry;
@@ -54,6 +54,22 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The checkers whose verdict differs from the expected one, and the state
+    /// expectations not met (by place).
+    pub fn unmet(&self) -> BTreeSet<String> {
+        let checks = self
+            .checks
+            .iter()
+            .filter(|c| !c.met())
+            .map(|c| c.name.to_string());
+        let states = self
+            .states
+            .iter()
+            .filter(|s| !s.differences.is_empty())
+            .map(|s| s.expectation.place.clone());
+        checks.chain(states).collect()
+    }
+
     /// Every expectation met.
     pub fn passed(&self) -> bool {
         self.checks.iter().all(CheckResult::met)
@@ -80,8 +96,19 @@ const LIVENESS_STEP_MS: i64 = 500;
 
 /// Runs `scenario` from `seed` until `until_ms` (its duration if None).
 pub fn run(scenario: &Scenario, seed: u64, until_ms: Option<i64>) -> RunReport {
+    let (_, commands) = scenario.plan(seed);
+    run_commands(scenario, seed, until_ms, commands)
+}
+
+/// Runs `scenario`'s cluster with `commands` instead of its plan (what shrinking does).
+pub fn run_commands(
+    scenario: &Scenario,
+    seed: u64,
+    until_ms: Option<i64>,
+    commands: Vec<Timed>,
+) -> RunReport {
     let until_ms = until_ms.unwrap_or(scenario.duration_ms);
-    let (builder, commands) = scenario.plan();
+    let builder = scenario.builder.clone();
     // Liveness: after the last fault, the cluster must come back to every partition led
     // with its full ISR (TigerBeetle's split of a run into faults, then recovery).
     let last_fault_ms = commands

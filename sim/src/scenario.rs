@@ -112,7 +112,26 @@ struct File {
     #[serde(default)]
     captions: Vec<CaptionSection>,
     #[serde(default)]
+    nemesis: Option<NemesisSection>,
+    #[serde(default)]
     expect: ExpectSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NemesisSection {
+    /// The kinds of fault it draws from.
+    faults: Vec<Spanned<String>>,
+    #[serde(default)]
+    start: Option<Time>,
+    #[serde(default)]
+    stop: Option<Time>,
+    /// The mean time from one fault to the next.
+    #[serde(default)]
+    interval: Option<Time>,
+    /// The mean time a fault lasts before it is undone.
+    #[serde(default)]
+    heal_after: Option<Time>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -485,12 +504,141 @@ pub struct Scenario {
     /// Expected verdicts by checker name.
     pub expect: BTreeMap<&'static str, Verdict>,
     pub states: Vec<StateExpectation>,
+    pub nemesis: Option<Nemesis>,
 }
 
 impl Scenario {
-    /// The cluster and the timed commands of a run.
-    pub fn plan(&self) -> (ClusterBuilder, Vec<Timed>) {
-        (self.builder.clone(), self.commands.clone())
+    /// The cluster and the timed commands of a run from `seed`: the file's own, and the
+    /// faults its nemesis draws from the seed.
+    pub fn plan(&self, seed: u64) -> (ClusterBuilder, Vec<Timed>) {
+        let mut commands = self.commands.clone();
+        if let Some(nemesis) = &self.nemesis {
+            commands.extend(nemesis.schedule(seed, &self.builder));
+            // Stable: the file's commands come first at equal times.
+            commands.sort_by_key(|t| t.at_ms);
+        }
+        (self.builder.clone(), commands)
+    }
+}
+
+/// A kind of fault the nemesis injects, and how it is undone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NemesisFault {
+    Crash,
+    PowerLoss,
+    Shutdown,
+    /// One broker cut off from the other brokers (ZooKeeper and clients reach both).
+    Partition,
+    /// One broker or ZooKeeper cut off from everyone.
+    Isolate,
+    Pause,
+}
+
+const NEMESIS_FAULTS: &[(&str, NemesisFault)] = &[
+    ("crash", NemesisFault::Crash),
+    ("power-loss", NemesisFault::PowerLoss),
+    ("shutdown", NemesisFault::Shutdown),
+    ("partition", NemesisFault::Partition),
+    ("isolate", NemesisFault::Isolate),
+    ("pause", NemesisFault::Pause),
+];
+
+/// A seeded random fault schedule (Jepsen's nemesis): one fault at a time, each undone
+/// before the next, at jittered intervals; targets drawn from the brokers, the
+/// partitions' leaders, the controller and ZooKeeper.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nemesis {
+    pub faults: Vec<NemesisFault>,
+    pub start_ms: i64,
+    pub stop_ms: i64,
+    pub interval_ms: i64,
+    pub heal_after_ms: i64,
+}
+
+impl Nemesis {
+    /// The faults and their undoing, drawn from `seed` alone.
+    pub fn schedule(&self, seed: u64, cluster: &ClusterBuilder) -> Vec<Timed> {
+        use kafkasim_core::rng::{RandomSource, SplitMix64};
+        let mut rng = SplitMix64::new(seed ^ 0x6e65_6d65_7369_7321);
+        let mut draw = |n: usize| (rng.next_u32() as usize) % n.max(1);
+        let brokers: Vec<BrokerId> = (1..=cluster.brokers).collect();
+        let leaders: Vec<Selector> = cluster
+            .topics
+            .iter()
+            .flat_map(|t| {
+                (0..t.partitions).map(|p| Selector::LeaderOf(TopicPartition::new(&t.name, p)))
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut at = self.start_ms;
+        loop {
+            // Jitter: from half to one and a half of the mean.
+            at += self.interval_ms / 2 + draw(self.interval_ms as usize + 1) as i64;
+            let lasts = self.heal_after_ms / 2 + draw(self.heal_after_ms as usize + 1) as i64;
+            if at + lasts > self.stop_ms {
+                break;
+            }
+            let kind = self.faults[draw(self.faults.len())];
+            let broker = Selector::Broker(brokers[draw(brokers.len())]);
+            // Crashes and pauses hit a chosen broker, a leader or the controller.
+            let victim = match draw(3) {
+                0 => broker.clone(),
+                1 if !leaders.is_empty() => leaders[draw(leaders.len())].clone(),
+                _ => Selector::Controller,
+            };
+            let act = |action, target| Command::Act(Act { action, target });
+            let (fault, undo) = match kind {
+                NemesisFault::Crash => (
+                    act(Action::Crash(Crash::Process), Some(victim)),
+                    act(Action::Restart, Some(Selector::Crashed)),
+                ),
+                NemesisFault::PowerLoss => (
+                    act(Action::Crash(Crash::PowerLoss), Some(victim)),
+                    act(Action::Restart, Some(Selector::Crashed)),
+                ),
+                NemesisFault::Shutdown => (
+                    act(Action::Shutdown, Some(victim)),
+                    act(Action::Restart, Some(Selector::Crashed)),
+                ),
+                NemesisFault::Partition => {
+                    let Selector::Broker(b) = broker else {
+                        unreachable!("a broker");
+                    };
+                    let others = brokers
+                        .iter()
+                        .filter(|o| **o != b)
+                        .map(|o| Selector::Broker(*o))
+                        .collect();
+                    (
+                        act(
+                            Action::Partition(vec![vec![Selector::Broker(b)], others]),
+                            None,
+                        ),
+                        act(Action::Heal, None),
+                    )
+                }
+                NemesisFault::Isolate => {
+                    let target = if draw(4) == 0 {
+                        Selector::ZooKeeper
+                    } else {
+                        broker
+                    };
+                    (act(Action::Isolate, Some(target)), act(Action::Heal, None))
+                }
+                NemesisFault::Pause => {
+                    // Resume what was paused: a broker named now.
+                    let b = broker;
+                    (
+                        act(Action::Pause, Some(b.clone())),
+                        act(Action::Resume, Some(b)),
+                    )
+                }
+            };
+            out.push(Timed::new(at, fault));
+            out.push(Timed::new(at + lasts, undo));
+            at += lasts;
+        }
+        out
     }
 }
 
@@ -1373,6 +1521,35 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         }
     }
 
+    let nemesis = f.nemesis.as_ref().and_then(|n| {
+        let faults: Vec<NemesisFault> = n
+            .faults
+            .iter()
+            .filter_map(|k| c.one_of(k, "nemesis fault", NEMESIS_FAULTS))
+            .collect();
+        let start_ms = n.start.as_ref().and_then(|t| check_at(c, t, "nemesis start")).unwrap_or(0);
+        let stop_ms = n
+            .stop
+            .as_ref()
+            .and_then(|t| check_at(c, t, "nemesis stop"))
+            .unwrap_or(duration_ms);
+        let interval_ms = n.interval.as_ref().and_then(|t| c.time(t, "interval")).unwrap_or(10_000);
+        let heal_after_ms = n.heal_after.as_ref().and_then(|t| c.time(t, "heal_after")).unwrap_or(5_000);
+        if faults.is_empty() {
+            c.error(0..0, "the nemesis needs at least one kind of fault", Some(
+                "faults = [\"crash\", \"power-loss\", \"shutdown\", \"partition\", \"isolate\", \"pause\"]".into(),
+            ));
+            return None;
+        }
+        Some(Nemesis {
+            faults,
+            start_ms,
+            stop_ms,
+            interval_ms: interval_ms.max(1),
+            heal_after_ms: heal_after_ms.max(1),
+        })
+    });
+
     let mut expect = BTreeMap::new();
     for (name, value) in [
         ("lost-writes", &f.expect.lost_writes),
@@ -1443,6 +1620,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         commands,
         expect,
         states,
+        nemesis,
     })
 }
 

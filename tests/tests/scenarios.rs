@@ -5,8 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use kafkasim_sim::conductor::Command;
 use kafkasim_sim::run::{RunReport, run};
 use kafkasim_sim::scenario::{Scenario, parse};
+use kafkasim_sim::sweep::{shrink, shrunk_scenario};
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -111,6 +113,50 @@ fn suite_safe_leader_crashes() {
 }
 
 #[test]
+fn suite_nemesis_safe() {
+    lesson("nemesis-safe");
+}
+
+#[test]
+fn the_nemesis_draws_its_faults_from_the_seed() {
+    let scenario = load("nemesis-safe");
+    let faults = |seed| {
+        let (_, commands) = scenario.plan(seed);
+        commands
+            .into_iter()
+            .filter(|t| matches!(t.command, Command::Act(_)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(faults(1), faults(1));
+    assert_ne!(faults(1), faults(2));
+    let schedule = faults(3);
+    assert!(schedule.len() >= 4, "{schedule:?}");
+    assert!(schedule.iter().all(|t| (5_000..=50_000).contains(&t.at_ms)));
+}
+
+#[test]
+fn a_failing_run_shrinks_to_the_faults_that_matter_and_replays() {
+    // Jepsen 2013 loses writes; expecting it not to makes every seed fail.
+    let path = scenarios_dir().join("09-jepsen-2013.toml");
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("lost_writes = \"fail\"", "lost_writes = \"pass\"");
+    let scenario = parse("jepsen.toml", &text).unwrap();
+    let report = run(&scenario, 11, None);
+    let unmet = report.unmet();
+    assert!(unmet.contains("lost-writes"), "{unmet:?}");
+    let shrunk = shrink(&scenario, 11, &unmet);
+    assert_eq!((shrunk.faults_before, shrunk.faults_after), (4, 2));
+    assert!(shrunk.until_ms < scenario.duration_ms);
+    // The written file parses and fails the same way.
+    let replay_text = shrunk_scenario(&text, &shrunk).unwrap();
+    let replay =
+        parse("shrunk.toml", &replay_text).unwrap_or_else(|e| panic!("{e}\n{replay_text}"));
+    assert_eq!(replay.seed, 11);
+    assert!(run(&replay, 11, None).unmet().contains("lost-writes"));
+}
+
+#[test]
 fn every_scenario_file_has_its_test() {
     let tested = [
         "01-first-topic.toml",
@@ -118,6 +164,7 @@ fn every_scenario_file_has_its_test() {
         "05-min-insync-replicas.toml",
         "09-jepsen-2013.toml",
         "18-idempotent-producer.toml",
+        "nemesis-safe.toml",
         "safe-leader-crashes.toml",
     ];
     assert_eq!(

@@ -65,6 +65,9 @@ enum Command {
     Run(run::Args),
     /// List the bundled scenarios with their titles
     List(run::ListArgs),
+    /// Run a scenario over many seeds in parallel, and shrink the first failure
+    #[command(after_help = run::SWEEP_HELP)]
+    Sweep(run::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Some(Command::Assign(args)) => assign::run(&args, &mut out),
         Some(Command::Run(args)) => run::run_command(&args, &mut out),
         Some(Command::List(args)) => run::list_command(&args, &mut out),
+        Some(Command::Sweep(args)) => run::sweep_command(&args, &mut out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

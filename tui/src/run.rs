@@ -31,6 +31,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/18-idempotent-producer.toml"),
     ),
     (
+        "nemesis-safe",
+        include_str!("../../scenarios/nemesis-safe.toml"),
+    ),
+    (
         "safe-leader-crashes",
         include_str!("../../scenarios/safe-leader-crashes.toml"),
     ),
@@ -222,4 +226,153 @@ pub fn list_command(_: &ListArgs, out: &mut impl Write) -> Result<(), String> {
         writeln!(out, "{name:width$}  {}", scenario.title).map_err(crate::output_error)?;
     }
     Ok(())
+}
+
+pub const SWEEP_HELP: &str = "\
+Runs the scenario once per seed, --jobs at a time (each simulation on a thread of its own),
+with a progress line, and lists the seeds whose run did not meet the scenario's
+expectations. The nemesis of the scenario draws a different fault schedule from every
+seed. The first failing seed is shrunk (fewest faults, then the shortest duration that
+still fails the same way) and written next to the scenario as a file that replays it.
+--shard K/N runs every N-th seed of the range, starting with the K-th, so a batch
+scheduler can split one sweep over N machines; --json results merge by concatenating
+their seeds.
+
+Examples:
+  kafkasim sweep scenarios/nemesis-safe.toml --seeds 1..101 --jobs 2
+  kafkasim sweep scenarios/nemesis-safe.toml --seeds 1..=1000 --shard 3/8 --json";
+
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// A scenario file, or the name of a bundled scenario
+    file: String,
+    /// The seeds: A..B (B excluded) or A..=B
+    #[arg(long)]
+    seeds: String,
+    /// Simulations at a time (default: the machine's cores)
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard K of N of the seeds
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Print the results as JSON
+    #[arg(long)]
+    json: bool,
+    /// Do not shrink the first failure
+    #[arg(long)]
+    no_shrink: bool,
+}
+
+pub fn sweep_command(args: &SweepArgs, out: &mut impl Write) -> Result<(), String> {
+    use kafkasim_sim::sweep::{parse_seeds, shrink, shrunk_scenario, sweep};
+    use std::io::IsTerminal;
+
+    let scenario = load(&args.file)?;
+    let seeds = parse_seeds(&args.seeds, args.shard.as_deref())?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err("--jobs 0: at least one simulation must run at a time".into());
+    }
+    let started = std::time::Instant::now();
+    let live = std::io::stderr().is_terminal() && !args.json;
+    let progress = |done: usize, total: usize, failed: usize| {
+        if live {
+            eprint!("\r{done}/{total} seeds run, {failed} failing");
+        }
+    };
+    let results = sweep(&scenario, &seeds, jobs, &progress);
+    if live {
+        eprintln!();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let per_minute = results.len() as f64 / seconds.max(1e-9) * 60.0;
+    let failing: Vec<_> = results.iter().filter(|r| !r.passed()).collect();
+
+    let shrunk = match (failing.first(), args.no_shrink) {
+        (Some(first), false) => {
+            let shrunk = shrink(&scenario, first.seed, &first.unmet);
+            let text = std::fs::read_to_string(&args.file).ok().or_else(|| {
+                BUNDLED
+                    .iter()
+                    .find(|(n, _)| *n == args.file)
+                    .map(|(_, t)| t.to_string())
+            });
+            let text = text.ok_or("the scenario file went away")?;
+            let stem = args.file.trim_end_matches(".toml");
+            let path = format!("{stem}.seed-{}.shrunk.toml", first.seed);
+            std::fs::write(&path, shrunk_scenario(&text, &shrunk)?)
+                .map_err(|e| format!("cannot write the shrunk scenario {path}: {e}"))?;
+            Some((shrunk, path))
+        }
+        _ => None,
+    };
+
+    if args.json {
+        let value = json!({
+            "scenario": scenario.title,
+            "seeds": results.iter().map(|r| json!({
+                "seed": r.seed,
+                "passed": r.passed(),
+                "unmet": r.unmet,
+            })).collect::<Vec<_>>(),
+            "failing": failing.iter().map(|r| r.seed).collect::<Vec<_>>(),
+            "seeds_per_minute": per_minute.round(),
+            "shrunk": shrunk.as_ref().map(|(s, path)| json!({
+                "seed": s.seed,
+                "file": path,
+                "faults_before": s.faults_before,
+                "faults_after": s.faults_after,
+                "until_ms": s.until_ms,
+            })),
+        });
+        let text = serde_json::to_string_pretty(&value).expect("JSON values print");
+        writeln!(out, "{text}").map_err(crate::output_error)?;
+    } else {
+        let w = |out: &mut dyn Write, line: String| {
+            writeln!(out, "{line}").map_err(crate::output_error)
+        };
+        w(
+            out,
+            format!(
+                "{} seeds, {} failing, {jobs} at a time: {:.1} s, {:.0} seeds per minute",
+                results.len(),
+                failing.len(),
+                seconds,
+                per_minute
+            ),
+        )?;
+        for r in &failing {
+            let unmet: Vec<&str> = r.unmet.iter().map(String::as_str).collect();
+            w(
+                out,
+                format!(
+                    "seed {}: not met: {}; replay: kafkasim run {} --seed {}",
+                    r.seed,
+                    unmet.join(", "),
+                    args.file,
+                    r.seed
+                ),
+            )?;
+        }
+        if let Some((s, path)) = &shrunk {
+            w(
+                out,
+                format!(
+                    "shrunk seed {}: {} of {} faults, {} ms; replay: kafkasim run {path}",
+                    s.seed, s.faults_after, s.faults_before, s.until_ms
+                ),
+            )?;
+        }
+    }
+    if failing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} seeds failed",
+            failing.len(),
+            results.len()
+        ))
+    }
 }

@@ -442,3 +442,38 @@ fn run_explains_bad_files_and_flags() {
         stderr(&until)
     );
 }
+
+#[test]
+fn sweep_runs_many_seeds_and_shrinks_the_first_failure() {
+    let ok = kafkasim(&["sweep", "01-first-topic", "--seeds", "1..=3", "--jobs", "2"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(
+        stdout(&ok).starts_with("3 seeds, 0 failing, 2 at a time"),
+        "{}",
+        stdout(&ok)
+    );
+
+    let scratch = Scratch::new("sweep");
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let file = scratch.file("jepsen.toml");
+    let lesson = include_str!("../../scenarios/09-jepsen-2013.toml")
+        .replace("lost_writes = \"fail\"", "lost_writes = \"pass\"");
+    std::fs::write(&file, lesson).unwrap();
+    let failing = kafkasim(&["sweep", &file, "--seeds", "11..13", "--shard", "1/2"]);
+    assert_eq!(failing.status.code(), Some(1));
+    let out = stdout(&failing);
+    assert!(out.starts_with("1 seeds, 1 failing"), "{out}");
+    assert!(out.contains("seed 11: not met: lost-writes"), "{out}");
+    let shrunk = scratch.file("jepsen.seed-11.shrunk.toml");
+    assert!(out.contains("shrunk seed 11: 2 of 4 faults"), "{out}");
+    let replay = kafkasim(&["run", &shrunk]);
+    assert_eq!(replay.status.code(), Some(1), "{}", stderr(&replay));
+    assert!(stdout(&replay).contains("lost-writes          fail (expected pass: NOT MET)"));
+
+    let bad = kafkasim(&["sweep", &file, "--seeds", "9..3"]);
+    assert!(
+        stderr(&bad).contains("--seeds 9..3: the range is empty"),
+        "{}",
+        stderr(&bad)
+    );
+}
