@@ -395,8 +395,8 @@ pub struct Partition {
     /// A follower got a fetch answer without divergence in its current epoch: its log
     /// below its HW is then the leader's (what the replica invariant checks).
     fetched_in_epoch: bool,
-    /// Idempotent producers' batches in the log. A restarted broker starts without them:
-    /// Kafka rebuilds them from v2 batch headers that kafkasim's log lacks.
+    /// Idempotent producers' batches in the log (kept beside it on disk, see
+    /// `LogDisk::producer_batches`).
     producers: ProducerState,
 }
 
@@ -706,6 +706,18 @@ impl Partition {
     /// The idempotent producers' state of this replica's log.
     pub fn producer_state(&self) -> &ProducerState {
         &self.producers
+    }
+
+    /// At start: the batch headers kept beside a recovered log, those of batches the
+    /// recovery kept (Kafka rebuilds the same state from its log's batch headers).
+    pub fn restore_producer_batches(&mut self, headers: &[BatchHeader]) {
+        let log_start_offset = self.log.log_start_offset();
+        let log_end_offset = self.log.log_end_offset();
+        for header in headers {
+            if header.first_offset >= log_start_offset && header.last_offset < log_end_offset {
+                self.producers.append(*header);
+            }
+        }
     }
 
     fn known_leader(&self) -> Option<BrokerId> {

@@ -718,3 +718,78 @@ fn an_empty_epoch_at_the_log_end_is_dropped_so_the_follower_catches_up() {
         b.epochs().entries().collect::<Vec<_>>()
     );
 }
+
+/// An idempotent batch's header travels with its records to the follower, even when a
+/// response cuts the batch; the follower that becomes leader recognises a retry of it;
+/// a restart keeps the headers of the batches its recovered log holds.
+#[test]
+fn followers_learn_idempotent_batches_and_keep_recognising_retries() {
+    use kafkasim_core::partition::IdempotentAppend;
+    use kafkasim_core::protocol::ProducerBatch;
+    let small = PartitionConfig {
+        replica_fetch_max_bytes: 50,
+        ..config(1, TruncationProtocol::LeaderEpoch)
+    };
+    let mut c = Cluster::new(2, small);
+    let batch = |base_sequence| ProducerBatch {
+        producer_id: 9,
+        producer_epoch: 0,
+        base_sequence,
+    };
+    let records: Vec<Record> = ["a", "b", "c"].iter().flat_map(|v| msg(v)).collect();
+    let first = c
+        .replica(1)
+        .append_idempotent_as_leader(&records, &batch(0), Acks::Leader, 1)
+        .unwrap();
+    assert!(matches!(first, IdempotentAppend::Appended(_)));
+    // 50-byte responses carry one message each: the header comes with every part and
+    // counts once the whole batch is in.
+    for t in 2..6 {
+        c.fetch(1, 2, t);
+    }
+    assert_eq!(values(c.replica(2)), ["a", "b", "c"]);
+    assert_eq!(c.replica(2).producer_state().batch_count(), 1);
+    // Broker 2 takes over: the producer's retry of the batch is a duplicate.
+    let state = LeaderAndIsr {
+        leader: Some(2),
+        leader_epoch: 1,
+        isr: set(&[2]),
+        partition_epoch: 1,
+    };
+    c.replica(2).make_leader(&state, &[1, 2], &set(&[1, 2]), 10);
+    let retry = c
+        .replica(2)
+        .append_idempotent_as_leader(&records, &batch(0), Acks::Leader, 11)
+        .unwrap();
+    let IdempotentAppend::Duplicate(header) = retry else {
+        panic!("a retry appended again: {retry:?}");
+    };
+    assert_eq!((header.first_offset, header.last_offset), (0, 2));
+    let gap = c
+        .replica(2)
+        .append_idempotent_as_leader(&msg("z"), &batch(7), Acks::Leader, 12)
+        .unwrap_err();
+    assert_eq!(
+        gap.to_string(),
+        "sequence 7 does not follow the last appended batch; expected 3 (OUT_OF_ORDER_SEQUENCE_NUMBER)"
+    );
+
+    // A restart: the headers on disk beside a log recovered to 2 records keep nothing
+    // of a batch the recovery cut.
+    let headers: Vec<_> = c.replica(2).producer_state().headers().collect();
+    let mut restarted = Partition::new(2, config(1, TruncationProtocol::LeaderEpoch), 20).unwrap();
+    for v in ["a", "b"] {
+        restarted
+            .log_mut()
+            .append(&msg(v), Compression::None, 20)
+            .unwrap();
+    }
+    restarted.restore_producer_batches(&headers);
+    assert_eq!(restarted.producer_state().batch_count(), 0);
+    restarted
+        .log_mut()
+        .append(&msg("c"), Compression::None, 21)
+        .unwrap();
+    restarted.restore_producer_batches(&headers);
+    assert_eq!(restarted.producer_state().batch_count(), 1);
+}

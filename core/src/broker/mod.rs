@@ -28,6 +28,7 @@ use crate::protocol::{
 use crate::record::Compression;
 use crate::replication::BrokerId;
 use crate::replication::epoch::LeaderEpochCache;
+use crate::replication::producer_state::BatchHeader;
 use crate::zookeeper::{BROKER_IDS, CONTROLLER, broker_path};
 
 use self::controller::{Controller, ControllerConfig};
@@ -124,6 +125,10 @@ pub struct LogDisk {
     pub segments: Vec<(i64, Vec<u8>)>,
     /// The `leader-epoch-checkpoint` file (written and fsynced on every change).
     pub leader_epoch_checkpoint: String,
+    /// The idempotent batches' v2 headers, which Kafka's log holds in its record batches
+    /// and kafkasim's v0/v1 messages cannot: kept beside the segments and cut with them
+    /// when recovery shortens the log, so a restarted broker knows its producers.
+    pub producer_batches: Vec<BatchHeader>,
 }
 
 /// What a broker finds on its disk when it starts.
@@ -353,13 +358,14 @@ impl Broker {
                 log: log_disk.config,
                 ..broker.config.default_topic_config.clone()
             };
-            let partition = Partition::with_log(
+            let mut partition = Partition::with_log(
                 id,
                 broker.config.partition_config(&topic_config),
                 log,
                 epochs,
                 high_watermark,
             );
+            partition.restore_producer_batches(&log_disk.producer_batches);
             broker.replicas.insert(
                 tp,
                 Replica {
@@ -1420,6 +1426,7 @@ pub fn log_disk(partition: &Partition, bytes: impl Fn(&crate::log::Segment) -> V
             .map(|s| (s.base_offset(), bytes(s)))
             .collect(),
         leader_epoch_checkpoint: partition.epochs().to_checkpoint(),
+        producer_batches: partition.producer_state().headers().collect(),
     }
 }
 

@@ -183,6 +183,11 @@ impl ProducerState {
         *self = ProducerState::default();
     }
 
+    /// Every idempotent batch's header, in log order.
+    pub fn headers(&self) -> impl Iterator<Item = BatchHeader> + '_ {
+        self.batches.values().copied()
+    }
+
     /// The number of idempotent batches in the log.
     pub fn batch_count(&self) -> usize {
         self.batches.len()
