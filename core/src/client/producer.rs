@@ -128,6 +128,7 @@ pub enum ProducerEvent {
     /// sequence.
     SequenceReset {
         tp: TopicPartition,
+        leader: BrokerId,
         last_acked_sequence: i32,
     },
     /// A batch failed for good: not retriable, out of retries or of delivery.timeout.ms.
@@ -157,9 +158,10 @@ impl ProducerEvent {
             ),
             ProducerEvent::SequenceReset {
                 tp,
+                leader,
                 last_acked_sequence,
             } => format!(
-                "producer {client} got OUT_OF_ORDER_SEQUENCE_NUMBER from {tp} for the batch after sequence \
+                "producer {client} got OUT_OF_ORDER_SEQUENCE_NUMBER from {tp} on broker {leader} for the batch after sequence \
                  {last_acked_sequence}, which the leader had acknowledged: the leader lost acknowledged batches, so \
                  the producer takes a new producer id and starts its sequences again"
             ),
@@ -532,7 +534,7 @@ impl Producer {
             }
             Err(code) => {
                 if code == "OUT_OF_ORDER_SEQUENCE_NUMBER" {
-                    self.maybe_reset_producer_id(&tp, &batch, out);
+                    self.maybe_reset_producer_id(leader, &tp, &batch, out);
                 }
                 if matches!(
                     code,
@@ -609,7 +611,13 @@ impl Producer {
     /// acknowledged batches, say after an unclean election or acks=1), so the idempotent
     /// producer starts a new sequence under a new producer id (KIP-360 bumps the epoch
     /// instead) and retries; any other batch waits for the ones before it.
-    fn maybe_reset_producer_id(&mut self, tp: &TopicPartition, batch: &Batch, out: &mut Outbox) {
+    fn maybe_reset_producer_id(
+        &mut self,
+        leader: BrokerId,
+        tp: &TopicPartition,
+        batch: &Batch,
+        out: &mut Outbox,
+    ) {
         let Some(sent) = batch.sequence.filter(|s| self.is_current(s)) else {
             return;
         };
@@ -627,6 +635,7 @@ impl Producer {
             out,
             ProducerEvent::SequenceReset {
                 tp: tp.clone(),
+                leader,
                 last_acked_sequence: expected - 1,
             },
         );
