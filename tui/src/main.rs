@@ -68,6 +68,12 @@ enum Command {
     /// Run a scenario over many seeds in parallel, and shrink the first failure
     #[command(after_help = run::SWEEP_HELP)]
     Sweep(run::SweepArgs),
+    /// Show the cluster at a sim time, as kafka-topics.sh --describe does
+    #[command(after_help = run::DESCRIBE_HELP)]
+    Describe(run::DescribeArgs),
+    /// Run a scenario twice and check both runs are the same
+    #[command(after_help = run::DETERMINISM_HELP)]
+    CheckDeterminism(run::DeterminismArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +91,8 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run_command(&args, &mut out),
         Some(Command::List(args)) => run::list_command(&args, &mut out),
         Some(Command::Sweep(args)) => run::sweep_command(&args, &mut out),
+        Some(Command::Describe(args)) => run::describe_command(&args, &mut out),
+        Some(Command::CheckDeterminism(args)) => run::determinism_command(&args, &mut out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

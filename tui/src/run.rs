@@ -376,3 +376,133 @@ pub fn sweep_command(args: &SweepArgs, out: &mut impl Write) -> Result<(), Strin
         ))
     }
 }
+
+pub const DESCRIBE_HELP: &str = "\
+Runs the scenario until --at and prints the cluster as kafka-topics.sh --describe shows
+it (topic, partition, leader, replicas, ISR), with each replica's LEO and HW, the
+brokers, and the controller. __consumer_offsets is left out unless --internal.
+
+Example:
+  kafkasim describe 04-acks-1-leader-crash --at 12s";
+
+#[derive(clap::Args)]
+pub struct DescribeArgs {
+    /// A scenario file, or the name of a bundled scenario
+    file: String,
+    /// The sim time to describe, such as 12s or 1500ms
+    #[arg(long)]
+    at: String,
+    /// The seed (the scenario's own seed by default)
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Include Kafka's internal topics
+    #[arg(long)]
+    internal: bool,
+}
+
+pub fn describe_command(args: &DescribeArgs, out: &mut impl Write) -> Result<(), String> {
+    let scenario = load(&args.file)?;
+    let at_ms = parse_time_ms(&args.at).ok_or_else(|| {
+        format!(
+            "--at {}: expected a time such as 12s, 1500ms or 2m",
+            args.at
+        )
+    })?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let (builder, commands) = scenario.plan(seed);
+    let mut simulation = kafkasim_sim::conductor::Simulation::start(seed, builder, commands);
+    let snapshot = simulation.run_until(at_ms).snapshot;
+    let list = |ids: &mut dyn Iterator<Item = i32>| {
+        ids.map(|b| b.to_string()).collect::<Vec<_>>().join(",")
+    };
+    let mut text = format!(
+        "== {} (seed {seed}) at {} ms\n",
+        scenario.title, snapshot.time_ms
+    );
+    let controller = snapshot
+        .controller
+        .map_or("none".to_string(), |(b, epoch)| {
+            format!("broker {b} (epoch {epoch})")
+        });
+    let brokers: Vec<String> = snapshot
+        .brokers
+        .iter()
+        .map(|(id, b)| {
+            let state = match (b.up, b.paused) {
+                (false, _) => "down",
+                (true, true) => "paused",
+                (true, false) => "up",
+            };
+            format!("{id} {state}")
+        })
+        .collect();
+    text.push_str(&format!(
+        "Brokers: {}; controller: {controller}\n",
+        brokers.join(", ")
+    ));
+    for (tp, p) in &snapshot.partitions {
+        if tp.topic.starts_with("__") && !args.internal {
+            continue;
+        }
+        let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
+        let replicas: Vec<String> = p
+            .replica_states
+            .iter()
+            .map(|(b, r)| format!("{b}:LEO={},HW={}", r.log_end_offset, r.high_watermark))
+            .collect();
+        text.push_str(&format!(
+            "Topic: {}\tPartition: {}\tLeader: {leader}\tEpoch: {}\tReplicas: {}\tIsr: {}\tOffline: {}\t{}\n",
+            tp.topic,
+            tp.partition,
+            p.leader_epoch,
+            list(&mut p.replicas.iter().copied()),
+            list(&mut p.isr.iter().copied()),
+            list(&mut p.replicas.iter().copied().filter(|b| {
+                snapshot.brokers.get(b).is_none_or(|s| !s.up)
+            })),
+            replicas.join(" "),
+        ));
+    }
+    write!(out, "{text}").map_err(crate::output_error)
+}
+
+pub const DETERMINISM_HELP: &str = "\
+Runs the scenario twice from the same seed and compares a hash of everything each run
+narrated and of its final state; they must be equal. A difference is a bug: something
+reached the simulation that did not come from its seed.";
+
+#[derive(clap::Args)]
+pub struct DeterminismArgs {
+    /// A scenario file, or the name of a bundled scenario
+    file: String,
+    /// The seed (the scenario's own seed by default)
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// FNV-1a: a stable 64-bit hash, the same on every machine.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+pub fn determinism_command(args: &DeterminismArgs, out: &mut impl Write) -> Result<(), String> {
+    let scenario = load(&args.file)?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let hash = || {
+        let report = run(&scenario, seed, None);
+        fnv1a(&format!("{}{:?}", report.timeline(true), report.snapshot))
+    };
+    let (first, second) = (hash(), hash());
+    writeln!(out, "run 1: {first:016x}\nrun 2: {second:016x}").map_err(crate::output_error)?;
+    if first == second {
+        writeln!(out, "deterministic: seed {seed} gives the same run twice")
+            .map_err(crate::output_error)
+    } else {
+        Err(format!(
+            "seed {seed} gave two different runs of {}: a source of nondeterminism reached the simulation",
+            args.file
+        ))
+    }
+}

@@ -477,3 +477,29 @@ fn sweep_runs_many_seeds_and_shrinks_the_first_failure() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn describe_shows_partitions_at_a_time_and_check_determinism_runs_twice() {
+    let describe = kafkasim(&["describe", "04-acks-1-leader-crash", "--at", "15s"]);
+    assert!(describe.status.success(), "{}", stderr(&describe));
+    let text = stdout(&describe);
+    assert!(text.contains("Brokers: 1 up, 2 down, 3 up"), "{text}");
+    assert!(
+        text.contains("Topic: orders\tPartition: 0\tLeader: 3\tEpoch: 1"),
+        "{text}"
+    );
+    assert!(text.contains("Offline: 2"), "{text}");
+    assert!(!text.contains("__consumer_offsets"), "{text}");
+
+    let check = kafkasim(&["check-determinism", "09-jepsen-2013"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(stdout(&check).contains("deterministic: seed 11 gives the same run twice"));
+
+    let bad = kafkasim(&["describe", "01-first-topic", "--at", "later"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("--at later: expected a time"),
+        "{}",
+        stderr(&bad)
+    );
+}
