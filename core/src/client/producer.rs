@@ -519,9 +519,12 @@ impl Producer {
         }
         match result {
             Ok(offset) => {
+                // Kafka's maybeUpdateLastAckedSequence: answers to batches retried after
+                // later ones may come last; the highest acknowledged sequence counts.
                 if let Some(sent) = batch.sequence.filter(|s| self.is_current(s)) {
                     let last = sent.last_sequence(batch.records.len());
-                    self.last_acked_sequence.insert(p, last);
+                    let acked = self.last_acked_sequence.entry(p).or_insert(last);
+                    *acked = (*acked).max(last);
                 }
                 self.finish(
                     &batch,
