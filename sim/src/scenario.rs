@@ -851,6 +851,27 @@ fn non_negative(value: &toml::Value) -> Result<i64, String> {
     }
 }
 
+fn unsigned(value: &toml::Value) -> Result<usize, String> {
+    usize::try_from(non_negative(value)?).map_err(|e| e.to_string())
+}
+
+fn unsigned32(value: &toml::Value) -> Result<u32, String> {
+    u32::try_from(non_negative(value)?).map_err(|_| "expected a number below 2^32".to_string())
+}
+
+fn positive32(value: &toml::Value) -> Result<u32, String> {
+    match unsigned32(value)? {
+        0 => Err("expected a number >= 1".to_string()),
+        n => Ok(n),
+    }
+}
+
+fn seconds_as_ms(value: &toml::Value) -> Result<i64, String> {
+    non_negative(value)?
+        .checked_mul(1_000)
+        .ok_or_else(|| "too many seconds".to_string())
+}
+
 fn boolean(value: &toml::Value) -> Result<bool, String> {
     value
         .as_bool()
@@ -859,136 +880,122 @@ fn boolean(value: &toml::Value) -> Result<bool, String> {
 
 type Setter<C> = fn(&mut C, &toml::Value) -> Result<(), String>;
 
+/// A setter for one config field, the value read by `$read`.
+macro_rules! set {
+    ($($field:ident).+ = $read:ident) => {
+        |c, v| {
+            c.$($field).+ = $read(v)?;
+            Ok(())
+        }
+    };
+}
+
 /// Topic-level configs, by their topic names.
 const TOPIC_CONFIGS: &[(&str, Setter<TopicConfig>)] = &[
-    ("min_insync_replicas", |c, v| {
-        c.min_insync_replicas = non_negative(v)? as usize;
-        Ok(())
-    }),
-    ("unclean_leader_election_enable", |c, v| {
-        c.unclean_leader_election_enable = boolean(v)?;
-        Ok(())
-    }),
-    ("segment_bytes", |c, v| {
-        c.log.segment_bytes = non_negative(v)? as u32;
-        Ok(())
-    }),
-    ("segment_ms", |c, v| {
-        c.log.segment_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("retention_ms", |c, v| {
-        c.log.retention_ms = int(v)?;
-        Ok(())
-    }),
-    ("retention_bytes", |c, v| {
-        c.log.retention_bytes = int(v)?;
-        Ok(())
-    }),
-    ("flush_messages", |c, v| {
-        c.log.flush_messages = non_negative(v)?;
-        Ok(())
-    }),
-    ("flush_ms", |c, v| {
-        c.log.flush_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("index_interval_bytes", |c, v| {
-        c.log.index_interval_bytes = non_negative(v)? as u32;
-        Ok(())
-    }),
-    ("max_message_bytes", |c, v| {
-        c.log.max_message_bytes = non_negative(v)? as u32;
-        Ok(())
-    }),
+    ("min_insync_replicas", set!(min_insync_replicas = unsigned)),
+    (
+        "unclean_leader_election_enable",
+        set!(unclean_leader_election_enable = boolean),
+    ),
+    ("segment_bytes", set!(log.segment_bytes = unsigned32)),
+    ("segment_ms", set!(log.segment_ms = non_negative)),
+    ("retention_ms", set!(log.retention_ms = int)),
+    ("retention_bytes", set!(log.retention_bytes = int)),
+    ("flush_messages", set!(log.flush_messages = non_negative)),
+    ("flush_ms", set!(log.flush_ms = non_negative)),
+    (
+        "index_interval_bytes",
+        set!(log.index_interval_bytes = unsigned32),
+    ),
+    (
+        "max_message_bytes",
+        set!(log.max_message_bytes = unsigned32),
+    ),
 ];
 
 /// Broker configs, by Kafka's broker names (topic defaults with their `log.` names).
 const BROKER_CONFIGS: &[(&str, Setter<BrokerConfig>)] = &[
-    ("replica_lag_time_max_ms", |c, v| {
-        c.replica_lag_time_max_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("replica_fetch_wait_max_ms", |c, v| {
-        c.replica_fetch_wait_max_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("replica_fetch_max_bytes", |c, v| {
-        c.replica_fetch_max_bytes = non_negative(v)? as usize;
-        Ok(())
-    }),
-    ("replica_fetch_backoff_ms", |c, v| {
-        c.replica_fetch_backoff_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("replica_socket_timeout_ms", |c, v| {
-        c.replica_socket_timeout_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("replica_high_watermark_checkpoint_interval_ms", |c, v| {
-        c.replica_high_watermark_checkpoint_interval_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("zookeeper_session_timeout_ms", |c, v| {
-        c.zookeeper_session_timeout_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("log_retention_check_interval_ms", |c, v| {
-        c.log_retention_check_interval_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("controlled_shutdown_max_retries", |c, v| {
-        c.controlled_shutdown_max_retries = non_negative(v)? as u32;
-        Ok(())
-    }),
-    ("controlled_shutdown_retry_backoff_ms", |c, v| {
-        c.controlled_shutdown_retry_backoff_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("offsets_topic_num_partitions", |c, v| {
-        c.offsets_topic_num_partitions = non_negative(v)?.max(1) as u32;
-        Ok(())
-    }),
-    ("offsets_topic_replication_factor", |c, v| {
-        c.offsets_topic_replication_factor = non_negative(v)? as usize;
-        Ok(())
-    }),
-    ("offsets_commit_timeout_ms", |c, v| {
-        c.offsets_commit_timeout_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("controller_socket_timeout_ms", |c, v| {
-        c.controller.controller_socket_timeout_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("auto_leader_rebalance_enable", |c, v| {
-        c.controller.auto_leader_rebalance_enable = boolean(v)?;
-        Ok(())
-    }),
-    ("leader_imbalance_check_interval_seconds", |c, v| {
-        c.controller.leader_imbalance_check_interval_ms = non_negative(v)? * 1_000;
-        Ok(())
-    }),
-    ("leader_imbalance_per_broker_percentage", |c, v| {
-        c.controller.leader_imbalance_per_broker_percentage = non_negative(v)? as u32;
-        Ok(())
-    }),
-    ("group_min_session_timeout_ms", |c, v| {
-        c.group.group_min_session_timeout_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("group_max_session_timeout_ms", |c, v| {
-        c.group.group_max_session_timeout_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("group_initial_rebalance_delay_ms", |c, v| {
-        c.group.group_initial_rebalance_delay_ms = non_negative(v)?;
-        Ok(())
-    }),
-    ("group_max_size", |c, v| {
-        c.group.group_max_size = non_negative(v)? as usize;
-        Ok(())
-    }),
+    (
+        "replica_lag_time_max_ms",
+        set!(replica_lag_time_max_ms = non_negative),
+    ),
+    (
+        "replica_fetch_wait_max_ms",
+        set!(replica_fetch_wait_max_ms = non_negative),
+    ),
+    (
+        "replica_fetch_max_bytes",
+        set!(replica_fetch_max_bytes = unsigned),
+    ),
+    (
+        "replica_fetch_backoff_ms",
+        set!(replica_fetch_backoff_ms = non_negative),
+    ),
+    (
+        "replica_socket_timeout_ms",
+        set!(replica_socket_timeout_ms = non_negative),
+    ),
+    (
+        "replica_high_watermark_checkpoint_interval_ms",
+        set!(replica_high_watermark_checkpoint_interval_ms = non_negative),
+    ),
+    (
+        "zookeeper_session_timeout_ms",
+        set!(zookeeper_session_timeout_ms = non_negative),
+    ),
+    (
+        "log_retention_check_interval_ms",
+        set!(log_retention_check_interval_ms = non_negative),
+    ),
+    (
+        "controlled_shutdown_max_retries",
+        set!(controlled_shutdown_max_retries = unsigned32),
+    ),
+    (
+        "controlled_shutdown_retry_backoff_ms",
+        set!(controlled_shutdown_retry_backoff_ms = non_negative),
+    ),
+    (
+        "offsets_topic_num_partitions",
+        set!(offsets_topic_num_partitions = positive32),
+    ),
+    (
+        "offsets_topic_replication_factor",
+        set!(offsets_topic_replication_factor = unsigned),
+    ),
+    (
+        "offsets_commit_timeout_ms",
+        set!(offsets_commit_timeout_ms = non_negative),
+    ),
+    (
+        "controller_socket_timeout_ms",
+        set!(controller.controller_socket_timeout_ms = non_negative),
+    ),
+    (
+        "auto_leader_rebalance_enable",
+        set!(controller.auto_leader_rebalance_enable = boolean),
+    ),
+    (
+        "leader_imbalance_check_interval_seconds",
+        set!(controller.leader_imbalance_check_interval_ms = seconds_as_ms),
+    ),
+    (
+        "leader_imbalance_per_broker_percentage",
+        set!(controller.leader_imbalance_per_broker_percentage = unsigned32),
+    ),
+    (
+        "group_min_session_timeout_ms",
+        set!(group.group_min_session_timeout_ms = non_negative),
+    ),
+    (
+        "group_max_session_timeout_ms",
+        set!(group.group_max_session_timeout_ms = non_negative),
+    ),
+    (
+        "group_initial_rebalance_delay_ms",
+        set!(group.group_initial_rebalance_delay_ms = non_negative),
+    ),
+    ("group_max_size", set!(group.group_max_size = unsigned)),
     // kafkasim's switches for rules Kafka changed across versions.
     ("replication_protocol", |c, v| {
         c.replication_protocol = match v.as_str() {
@@ -1003,39 +1010,39 @@ const BROKER_CONFIGS: &[(&str, Setter<BrokerConfig>)] = &[
         };
         Ok(())
     }),
-    ("hold_high_watermark_below_min_isr", |c, v| {
-        c.hold_high_watermark_below_min_isr = boolean(v)?;
-        Ok(())
-    }),
+    (
+        "hold_high_watermark_below_min_isr",
+        set!(hold_high_watermark_below_min_isr = boolean),
+    ),
     // Topic defaults.
-    ("min_insync_replicas", |c, v| {
-        c.default_topic_config.min_insync_replicas = non_negative(v)? as usize;
-        Ok(())
-    }),
-    ("unclean_leader_election_enable", |c, v| {
-        c.default_topic_config.unclean_leader_election_enable = boolean(v)?;
-        Ok(())
-    }),
-    ("log_segment_bytes", |c, v| {
-        c.default_topic_config.log.segment_bytes = non_negative(v)? as u32;
-        Ok(())
-    }),
-    ("log_retention_ms", |c, v| {
-        c.default_topic_config.log.retention_ms = int(v)?;
-        Ok(())
-    }),
-    ("log_retention_bytes", |c, v| {
-        c.default_topic_config.log.retention_bytes = int(v)?;
-        Ok(())
-    }),
-    ("log_flush_interval_messages", |c, v| {
-        c.default_topic_config.log.flush_messages = non_negative(v)?;
-        Ok(())
-    }),
-    ("log_flush_interval_ms", |c, v| {
-        c.default_topic_config.log.flush_ms = non_negative(v)?;
-        Ok(())
-    }),
+    (
+        "min_insync_replicas",
+        set!(default_topic_config.min_insync_replicas = unsigned),
+    ),
+    (
+        "unclean_leader_election_enable",
+        set!(default_topic_config.unclean_leader_election_enable = boolean),
+    ),
+    (
+        "log_segment_bytes",
+        set!(default_topic_config.log.segment_bytes = unsigned32),
+    ),
+    (
+        "log_retention_ms",
+        set!(default_topic_config.log.retention_ms = int),
+    ),
+    (
+        "log_retention_bytes",
+        set!(default_topic_config.log.retention_bytes = int),
+    ),
+    (
+        "log_flush_interval_messages",
+        set!(default_topic_config.log.flush_messages = non_negative),
+    ),
+    (
+        "log_flush_interval_ms",
+        set!(default_topic_config.log.flush_ms = non_negative),
+    ),
 ];
 
 /// The names a config table accepts, for help texts.
