@@ -398,6 +398,9 @@ pub struct Partition {
     /// Idempotent producers' batches in the log (kept beside it on disk, see
     /// `LogDisk::producer_batches`).
     producers: ProducerState,
+    /// How many times the log was cut: below the offsets it held before, anything may
+    /// have changed (checkers that compare logs incrementally start over).
+    truncations: u64,
 }
 
 impl Partition {
@@ -439,6 +442,7 @@ impl Partition {
             events: Vec::new(),
             fetched_in_epoch: false,
             producers: ProducerState::default(),
+            truncations: 0,
         }
     }
 
@@ -528,6 +532,7 @@ impl Partition {
         } else if log_end_offset < leader_log_start_offset {
             self.log
                 .truncate_fully_and_start_at(leader_log_start_offset, now_ms);
+            self.truncations += 1;
             self.epochs = LeaderEpochCache::new();
             self.producers.clear();
             self.high_watermark = leader_log_start_offset;
@@ -701,6 +706,11 @@ impl Partition {
             });
         }
         Ok(())
+    }
+
+    /// How many times this replica's log was cut since it was created.
+    pub fn truncations(&self) -> u64 {
+        self.truncations
     }
 
     /// The idempotent producers' state of this replica's log.
@@ -1080,6 +1090,7 @@ impl Partition {
             return;
         }
         self.log.truncate_to(offset, now_ms);
+        self.truncations += 1;
         let to = self.log.log_end_offset();
         self.epochs.truncate_from_end(to);
         self.producers.truncate_to(to);

@@ -160,6 +160,7 @@ impl ClusterBuilder {
             trace: Mutex::new(Vec::new()),
             invariants: self.invariants,
             trace_events: self.trace_events,
+            verified: Mutex::new(VerifiedLogs::default()),
         });
         let admin_inbox = net.register(FIRST_CLIENT);
         let mut cluster = Cluster {
@@ -213,6 +214,23 @@ struct World {
     trace: Mutex<Vec<TraceEntry>>,
     invariants: Invariants,
     trace_events: bool,
+    /// What the invariant check already compared, so each step reads only new records.
+    verified: Mutex<VerifiedLogs>,
+}
+
+/// For each follower replica, the prefix of its log already found equal to its leader's,
+/// and under which conditions that still holds: the same leader and epoch, and neither
+/// log cut since (a leader never cuts its log within its epoch; a follower's cut, or a
+/// restart that recovered a shorter log, starts the comparison over).
+#[derive(Default)]
+pub struct VerifiedLogs(BTreeMap<(BrokerId, TopicPartition), (VerifiedUnder, i64)>);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct VerifiedUnder {
+    leader: BrokerId,
+    leader_epoch: i32,
+    follower_truncations: u64,
+    leader_truncations: u64,
 }
 
 type Slot<A> = Arc<Mutex<Option<A>>>;
@@ -235,7 +253,8 @@ impl World {
         let slots: Vec<Slot<Broker>> = lock(&self.brokers).values().cloned().collect();
         let guards: Vec<MutexGuard<'_, Option<Broker>>> = slots.iter().map(|s| lock(s)).collect();
         let brokers: Vec<&Broker> = guards.iter().filter_map(|g| g.as_ref()).collect();
-        for violation in invariant_violations(&brokers) {
+        let mut verified = lock(&self.verified);
+        for violation in invariant_violations(&brokers, &mut verified) {
             match self.invariants {
                 Invariants::Panic => panic!("at {now_ms} ms: invariant violated: {violation}"),
                 Invariants::Record => {
@@ -259,7 +278,7 @@ impl World {
 
 /// The replica invariants: HW <= LEO; a leader is in its own ISR; the ISR is within the
 /// replicas; a follower of the newest leader holds the leader's log below its own HW.
-pub fn invariant_violations(brokers: &[&Broker]) -> Vec<String> {
+pub fn invariant_violations(brokers: &[&Broker], verified: &mut VerifiedLogs) -> Vec<String> {
     let mut violations = Vec::new();
     let mut leaders: BTreeMap<&TopicPartition, (i32, &Broker)> = BTreeMap::new();
     for broker in brokers {
@@ -308,9 +327,25 @@ pub fn invariant_violations(brokers: &[&Broker]) -> Vec<String> {
                 continue;
             }
             let leader_partition = &leader.replicas()[tp].partition;
-            if let Some(offset) =
-                snapshot::first_difference(p, leader_partition, p.high_watermark())
-            {
+            let key = (broker.id(), tp.clone());
+            let under = VerifiedUnder {
+                leader: leader.id(),
+                leader_epoch: *epoch,
+                follower_truncations: p.truncations(),
+                leader_truncations: leader_partition.truncations(),
+            };
+            let from = match verified.0.get(&key) {
+                Some((u, below)) if *u == under && p.log_end_offset() >= *below => *below,
+                _ => 0,
+            };
+            let difference =
+                snapshot::first_difference(p, leader_partition, from, p.high_watermark());
+            if difference.is_none() {
+                verified
+                    .0
+                    .insert(key, (under, from.max(p.high_watermark())));
+            }
+            if let Some(offset) = difference {
                 violations.push(format!(
                     "broker {}'s log of {tp} differs from its leader broker {}'s at offset {offset}, below its HW {}",
                     broker.id(),
@@ -1217,6 +1252,16 @@ impl Cluster {
     /// Everything narrated so far.
     pub fn trace(&self) -> Vec<TraceEntry> {
         lock(&self.world.trace).clone()
+    }
+
+    /// How many entries the trace has.
+    pub fn trace_len(&self) -> usize {
+        lock(&self.world.trace).len()
+    }
+
+    /// The trace entries from `start` on.
+    pub fn trace_since(&self, start: usize) -> Vec<TraceEntry> {
+        lock(&self.world.trace)[start..].to_vec()
     }
 
     /// The narrated timeline, one line per entry.

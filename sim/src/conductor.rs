@@ -101,8 +101,8 @@ pub struct Frame {
 }
 
 enum Request {
-    /// Run until this sim time.
-    RunUntil(i64),
+    /// Run until this sim time; the frame's snapshot holds every record when asked.
+    RunUntil { at_ms: i64, records: bool },
     /// Run until the trace grows, or at most until this sim time.
     NextEvent { limit_ms: i64 },
     /// Apply now, and stay paused.
@@ -202,7 +202,21 @@ impl Simulation {
 
     /// Runs until `at_ms` (rounded up to a tick) and pauses there.
     pub fn run_until(&mut self, at_ms: i64) -> Frame {
-        if self.requests.send(Request::RunUntil(at_ms)).is_err() {
+        self.run_until_with(at_ms, true)
+    }
+
+    /// Runs until `at_ms` and pauses there, with a snapshot without the records (cheaper:
+    /// for a runner that only reads leaders, ISRs and offsets).
+    pub fn run_until_without_records(&mut self, at_ms: i64) -> Frame {
+        self.run_until_with(at_ms, false)
+    }
+
+    fn run_until_with(&mut self, at_ms: i64, records: bool) -> Frame {
+        if self
+            .requests
+            .send(Request::RunUntil { at_ms, records })
+            .is_err()
+        {
             self.resume_panic();
         }
         self.receive_frame()
@@ -299,41 +313,51 @@ async fn conduct(
     let mut pending: VecDeque<Timed> = commands.into();
     let mut sent = 0;
     let mut target = Target::Paused;
+    let mut records = true;
     loop {
         let now_ms = cluster.now_ms();
         while pending.front().is_some_and(|c| c.at_ms <= now_ms) {
             let timed = pending.pop_front().expect("checked");
             apply(&mut cluster, &timed.command).await;
         }
-        let trace = cluster.trace();
+        let trace_len = cluster.trace_len();
         let reached = match target {
             Target::Paused => true,
-            Target::Until(at) => now_ms >= at,
+            Target::Until(at_ms) => now_ms >= at_ms,
             Target::NextEvent {
-                trace_len,
+                trace_len: before,
                 limit_ms,
-            } => trace.len() > trace_len || now_ms >= limit_ms,
+            } => trace_len > before || now_ms >= limit_ms,
         };
         if reached {
             let frame = Frame {
                 time_ms: now_ms,
-                snapshot: cluster.snapshot(),
-                new_entries: trace[sent..].to_vec(),
+                snapshot: if records {
+                    cluster.snapshot()
+                } else {
+                    cluster.snapshot_without_records()
+                },
+                new_entries: cluster.trace_since(sent),
             };
-            sent = trace.len();
+            sent = trace_len;
             if replies.send(Reply::Frame(frame)).is_err() {
                 return;
             }
             // Paused: the whole simulation waits here, virtual time standing still.
             loop {
                 match requests.recv() {
-                    Ok(Request::RunUntil(at)) => {
-                        target = Target::Until(at);
+                    Ok(Request::RunUntil {
+                        at_ms,
+                        records: with,
+                    }) => {
+                        target = Target::Until(at_ms);
+                        records = with;
                         break;
                     }
                     Ok(Request::NextEvent { limit_ms }) => {
+                        records = true;
                         target = Target::NextEvent {
-                            trace_len: trace.len(),
+                            trace_len,
                             limit_ms,
                         };
                         break;

@@ -129,7 +129,7 @@ pub fn run_commands(
     let mut states = Vec::new();
     let mut recovered_ms = None;
     for at_ms in pauses {
-        let frame = simulation.run_until(at_ms);
+        let frame = simulation.run_until_without_records(at_ms);
         for expectation in scenario.states.iter().filter(|s| s.at_ms == at_ms) {
             states.push(StateResult {
                 expectation: expectation.clone(),

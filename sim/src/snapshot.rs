@@ -206,24 +206,37 @@ pub fn partitions(
     out
 }
 
-/// The first offset below `limit` where two replicas' logs differ: (offset, CRC) pairs
+/// The first offset in `from..limit` where two replicas' logs differ: (offset, CRC) pairs
 /// compared, so equal offsets holding different messages are caught. Only offsets both
-/// logs still hold are compared (retention may have moved one log's start).
-pub fn first_difference(a: &Partition, b: &Partition, limit: i64) -> Option<i64> {
-    let start = a.log().log_start_offset().max(b.log().log_start_offset());
+/// logs still hold are compared (retention may have moved one log's start), and what
+/// lies before `from` is not read.
+pub fn first_difference(a: &Partition, b: &Partition, from: i64, limit: i64) -> Option<i64> {
+    let start = a
+        .log()
+        .log_start_offset()
+        .max(b.log().log_start_offset())
+        .max(from);
+    // Read through the index from `start`, one segment at a time (as a fetch reads).
     let list = |p: &Partition| -> Vec<(i64, u32)> {
-        p.log()
-            .segments()
-            .iter()
-            .flat_map(|s| {
-                record::shallow_entries(s.log_bytes())
+        let mut out = Vec::new();
+        let mut next = start;
+        while next < limit {
+            let Ok(bytes) = p.log().read(next, usize::MAX, limit, true) else {
+                break;
+            };
+            let before = out.len();
+            out.extend(
+                record::shallow_entries(&bytes)
                     .filter_map(Result::ok)
                     .map(|h| (h.offset, h.crc))
-                    .collect::<Vec<_>>()
-            })
-            .skip_while(|&(offset, _)| offset < start)
-            .take_while(|&(offset, _)| offset < limit)
-            .collect()
+                    .filter(|&(offset, _)| offset >= next && offset < limit),
+            );
+            match out.last() {
+                Some(&(offset, _)) if out.len() > before => next = offset + 1,
+                _ => break,
+            }
+        }
+        out
     };
     let (la, lb) = (list(a), list(b));
     for (x, y) in la.iter().zip(lb.iter()) {
