@@ -172,6 +172,7 @@ impl ClusterBuilder {
             paused: BTreeSet::new(),
             producers: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            consumer_names: BTreeMap::new(),
             kafka_producers: BTreeMap::new(),
             consumer_histories: BTreeMap::new(),
             admin_inbox,
@@ -456,6 +457,8 @@ pub struct Cluster {
     paused: BTreeSet<NodeId>,
     producers: BTreeMap<NodeId, Slot<TestProducer>>,
     consumers: BTreeMap<NodeId, Slot<Consumer>>,
+    /// Consumers a scenario named, for faults that target them.
+    consumer_names: BTreeMap<String, NodeId>,
     kafka_producers: BTreeMap<NodeId, Slot<Producer>>,
     /// Histories of consumers that crashed.
     consumer_histories: BTreeMap<NodeId, ConsumerHistory>,
@@ -1186,6 +1189,23 @@ impl Cluster {
         let slot = self.start_client(addr, "consumer", consumer);
         self.consumers.insert(addr, slot);
         addr
+    }
+
+    /// Starts a consumer under a name that scenario faults can target.
+    pub fn add_named_consumer(&mut self, name: &str, config: ConsumerConfig) -> NodeId {
+        let addr = self.add_consumer(config);
+        self.consumer_names.insert(name.to_string(), addr);
+        addr
+    }
+
+    /// Whether `node` is a running consumer.
+    pub fn is_consumer(&self, node: NodeId) -> bool {
+        self.consumers.contains_key(&node)
+    }
+
+    /// The consumer started under `name`, if any.
+    pub fn consumer_named(&self, name: &str) -> Option<NodeId> {
+        self.consumer_names.get(name).copied()
     }
 
     /// Runs `f` on a consumer (None once it crashed).

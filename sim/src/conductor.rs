@@ -42,8 +42,11 @@ pub enum Command {
     Act(Act),
     /// Starts a Kafka producer with its application.
     StartKafkaProducer(KafkaProducerConfig),
-    /// Starts a consumer with its application.
-    StartConsumer(ConsumerConfig),
+    /// Starts a consumer with its application, named if faults target it.
+    StartConsumer {
+        config: ConsumerConfig,
+        name: Option<String>,
+    },
     /// A lesson's caption.
     Caption(String),
 }
@@ -84,9 +87,14 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
         Command::StartKafkaProducer(config) => {
             cluster.add_kafka_producer(config.clone());
         }
-        Command::StartConsumer(config) => {
-            cluster.add_consumer(config.clone());
-        }
+        Command::StartConsumer { config, name } => match name {
+            Some(name) => {
+                cluster.add_named_consumer(name, config.clone());
+            }
+            None => {
+                cluster.add_consumer(config.clone());
+            }
+        },
         Command::Caption(text) => cluster.caption(text),
     }
 }

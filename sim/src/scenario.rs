@@ -205,6 +205,9 @@ struct ProducerSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConsumerSection {
+    /// A name for faults to target (`consumer NAME`); with a count, `NAME-1`, `NAME-2`...
+    #[serde(default)]
+    name: Option<Spanned<String>>,
     /// `group.id`; without it the consumer must `assign`.
     #[serde(default)]
     group: Option<Spanned<String>>,
@@ -255,6 +258,9 @@ struct FaultSection {
     /// For `partition`: the sides, each a list of selectors.
     #[serde(default)]
     groups: Option<Vec<Vec<Spanned<String>>>>,
+    /// For `stall`: how long the consumer's application stops polling.
+    #[serde(default)]
+    duration: Option<Time>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -320,6 +326,8 @@ pub enum Selector {
     ZooKeeper,
     /// Every broker that is down (for `restart`).
     Crashed,
+    /// A consumer the scenario named.
+    Consumer(String),
 }
 
 impl fmt::Display for Selector {
@@ -332,6 +340,7 @@ impl fmt::Display for Selector {
             Selector::CoordinatorOf(g) => write!(f, "coordinator of {g}"),
             Selector::ZooKeeper => write!(f, "zookeeper"),
             Selector::Crashed => write!(f, "crashed"),
+            Selector::Consumer(name) => write!(f, "consumer {name}"),
         }
     }
 }
@@ -362,6 +371,7 @@ impl Selector {
             }
             Selector::ZooKeeper => vec![ZOOKEEPER],
             Selector::Crashed => cluster.down_brokers(),
+            Selector::Consumer(name) => cluster.consumer_named(name).into_iter().collect(),
         }
     }
 }
@@ -378,6 +388,10 @@ pub enum Action {
     Heal,
     Pause,
     Resume,
+    /// A consumer's `close()`: it commits and leaves its group.
+    Close,
+    /// A consumer's application stops polling for this long.
+    Stall(i64),
 }
 
 impl fmt::Display for Action {
@@ -392,6 +406,8 @@ impl fmt::Display for Action {
             Action::Heal => "heal",
             Action::Pause => "pause",
             Action::Resume => "resume",
+            Action::Close => "close",
+            Action::Stall(_) => "stall",
         })
     }
 }
@@ -421,9 +437,25 @@ impl Act {
         }
         match &self.action {
             Action::Crash(crash) => {
-                let up: Vec<BrokerId> = targets.into_iter().filter(|b| cluster.is_up(*b)).collect();
-                for b in up {
-                    cluster.crash(b, *crash);
+                for node in targets {
+                    if cluster.is_consumer(node) {
+                        cluster.crash_consumer(node);
+                    } else if cluster.is_up(node) {
+                        cluster.crash(node, *crash);
+                    }
+                }
+            }
+            Action::Close => {
+                for node in targets {
+                    if cluster.is_consumer(node) {
+                        cluster.close_consumer(node);
+                    }
+                }
+            }
+            Action::Stall(ms) => {
+                let until = cluster.now_ms() + ms;
+                for node in targets {
+                    cluster.with_consumer(node, |k| k.stall_until(until));
                 }
             }
             Action::Restart => {
@@ -648,6 +680,8 @@ struct Checker<'a> {
     file: &'a str,
     text: &'a str,
     errors: Vec<ScenarioError>,
+    /// The names the file gave its consumers, which faults may target.
+    consumer_names: BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -692,7 +726,7 @@ impl Checker<'_> {
         text: &Spanned<String>,
         topics: &BTreeMap<String, u32>,
     ) -> Option<Selector> {
-        match parse_selector(text.get_ref(), topics) {
+        match parse_selector(text.get_ref(), topics, &self.consumer_names) {
             Ok(s) => Some(s),
             Err(why) => {
                 self.error(
@@ -700,7 +734,8 @@ impl Checker<'_> {
                     format!("unknown target {:?}: {why}", text.get_ref()),
                     Some(
                         "targets are \"broker N\", \"controller\", \"leader of TOPIC-P\", \
-                         \"followers of TOPIC-P\", \"coordinator of GROUP\", \"zookeeper\" or \"crashed\""
+                         \"followers of TOPIC-P\", \"coordinator of GROUP\", \"zookeeper\", \"crashed\" \
+                         or \"consumer NAME\""
                             .into(),
                     ),
                 );
@@ -774,8 +809,20 @@ fn parse_partition(text: &str, topics: &BTreeMap<String, u32>) -> Result<TopicPa
     }
 }
 
-fn parse_selector(text: &str, topics: &BTreeMap<String, u32>) -> Result<Selector, String> {
+fn parse_selector(
+    text: &str,
+    topics: &BTreeMap<String, u32>,
+    consumers: &BTreeSet<String>,
+) -> Result<Selector, String> {
     let text = text.trim();
+    if let Some(name) = text.strip_prefix("consumer ") {
+        let name = name.trim();
+        return if consumers.contains(name) {
+            Ok(Selector::Consumer(name.to_string()))
+        } else {
+            Err(format!("no consumer is named {name:?} in the scenario"))
+        };
+    }
     if let Some(id) = text.strip_prefix("broker ") {
         return id
             .trim()
@@ -1100,6 +1147,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioErrors> {
         file,
         text,
         errors: Vec::new(),
+        consumer_names: BTreeSet::new(),
     };
     let parsed: File = match toml::from_str(text) {
         Ok(f) => f,
@@ -1438,8 +1486,24 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             .and_then(|t| check_at(c, t, "start"))
             .unwrap_or(0);
         let count = k.count.as_ref().map_or(1, |n| *n.get_ref());
-        for _ in 0..count {
-            commands.push(Timed::new(start, Command::StartConsumer(config.clone())));
+        for i in 1..=count {
+            let name = k.name.as_ref().map(|n| match count {
+                1 => n.get_ref().clone(),
+                _ => format!("{}-{i}", n.get_ref()),
+            });
+            if let Some(name) = &name
+                && !c.consumer_names.insert(name.clone())
+            {
+                let span = k.name.as_ref().map(|n| n.span()).unwrap_or(0..0);
+                c.error(span, format!("two consumers are named {name:?}"), None);
+            }
+            commands.push(Timed::new(
+                start,
+                Command::StartConsumer {
+                    config: config.clone(),
+                    name,
+                },
+            ));
         }
     }
 
@@ -1472,6 +1536,18 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             "heal" => Some(Action::Heal),
             "pause" => Some(Action::Pause),
             "resume" => Some(Action::Resume),
+            "close" => Some(Action::Close),
+            "stall" => match fault.duration.as_ref().and_then(|t| c.time(t, "duration")) {
+                Some(ms) => Some(Action::Stall(ms)),
+                None => {
+                    c.error(
+                        fault.action.span(),
+                        "stall needs a duration: how long the application stops polling",
+                        Some("duration = \"30s\"".into()),
+                    );
+                    None
+                }
+            },
             "partition" => {
                 let groups = fault.groups.as_ref().map(|groups| {
                     groups

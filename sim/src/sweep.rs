@@ -188,6 +188,9 @@ pub fn shrunk_scenario(original: &str, shrunk: &Shrunk) -> Result<String, String
                 if let Some(target) = &act.target {
                     fault.insert("target".into(), text(target));
                 }
+                if let Action::Stall(ms) = &act.action {
+                    fault.insert("duration".into(), toml::Value::String(format!("{ms}ms")));
+                }
                 if let Action::Partition(groups) = &act.action {
                     let groups = groups
                         .iter()

@@ -103,6 +103,16 @@ fn lesson_09_jepsen_2013() {
 }
 
 #[test]
+fn lesson_14_consumer_crash_rebalance() {
+    lesson("14-consumer-crash-rebalance");
+}
+
+#[test]
+fn lesson_17_auto_commit_at_most_once() {
+    lesson("17-auto-commit-at-most-once");
+}
+
+#[test]
 fn lesson_18_idempotent_producer() {
     lesson("18-idempotent-producer");
 }
@@ -163,6 +173,8 @@ fn every_scenario_file_has_its_test() {
         "04-acks-1-leader-crash.toml",
         "05-min-insync-replicas.toml",
         "09-jepsen-2013.toml",
+        "14-consumer-crash-rebalance.toml",
+        "17-auto-commit-at-most-once.toml",
         "18-idempotent-producer.toml",
         "nemesis-safe.toml",
         "safe-leader-crashes.toml",

@@ -27,6 +27,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/09-jepsen-2013.toml"),
     ),
     (
+        "14-consumer-crash-rebalance",
+        include_str!("../../scenarios/14-consumer-crash-rebalance.toml"),
+    ),
+    (
+        "17-auto-commit-at-most-once",
+        include_str!("../../scenarios/17-auto-commit-at-most-once.toml"),
+    ),
+    (
         "18-idempotent-producer",
         include_str!("../../scenarios/18-idempotent-producer.toml"),
     ),
