@@ -49,6 +49,9 @@ pub enum Command {
     },
     /// A lesson's caption.
     Caption(String),
+    /// A lesson's caption shown right after the first narrated event, from this command's
+    /// time on, whose sentence contains `fragment`.
+    CaptionOn { fragment: String, text: String },
 }
 
 impl From<Fault> for Command {
@@ -96,6 +99,44 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
             }
         },
         Command::Caption(text) => cluster.caption(text),
+        // The conductor watches the trace for it (see `Watchers`).
+        Command::CaptionOn { .. } => {}
+    }
+}
+
+/// Captions waiting for their event: (fragment, text, the trace length when the watch
+/// began).
+#[derive(Default)]
+struct Watchers(Vec<(String, String, usize)>);
+
+impl Watchers {
+    fn watch(&mut self, command: &Command, trace_len: usize) {
+        if let Command::CaptionOn { fragment, text } = command {
+            self.0.push((fragment.clone(), text.clone(), trace_len));
+        }
+    }
+
+    /// Shows the captions whose event has happened since `scanned`.
+    fn check(&mut self, cluster: &Cluster, scanned: usize) {
+        if self.0.is_empty() {
+            return;
+        }
+        let new = cluster.trace_since(scanned);
+        let mut shown = Vec::new();
+        self.0.retain(|(fragment, text, from)| {
+            let happened = new.iter().enumerate().any(|(i, e)| {
+                scanned + i >= *from
+                    && !matches!(e, TraceEntry::Caption { .. })
+                    && e.explain().contains(fragment.as_str())
+            });
+            if happened {
+                shown.push(text.clone());
+            }
+            !happened
+        });
+        for text in shown {
+            cluster.caption(&text);
+        }
     }
 }
 
@@ -322,10 +363,15 @@ async fn conduct(
     let mut sent = 0;
     let mut target = Target::Paused;
     let mut records = true;
+    let mut watchers = Watchers::default();
+    let mut scanned = 0;
     loop {
         let now_ms = cluster.now_ms();
+        watchers.check(&cluster, scanned);
+        scanned = cluster.trace_len();
         while pending.front().is_some_and(|c| c.at_ms <= now_ms) {
             let timed = pending.pop_front().expect("checked");
+            watchers.watch(&timed.command, cluster.trace_len());
             apply(&mut cluster, &timed.command).await;
         }
         let trace_len = cluster.trace_len();
@@ -371,6 +417,7 @@ async fn conduct(
                         break;
                     }
                     Ok(Request::Inject(command)) => {
+                        watchers.watch(&command, cluster.trace_len());
                         apply(&mut cluster, &command).await;
                         if replies.send(Reply::Applied(now_ms)).is_err() {
                             return;

@@ -266,8 +266,13 @@ struct FaultSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CaptionSection {
-    at: Time,
-    text: String,
+    /// When to show it; with `on`, when to start watching (default 0).
+    #[serde(default)]
+    at: Option<Time>,
+    /// Show it right after the first narrated event whose sentence contains this.
+    #[serde(default)]
+    on: Option<Spanned<String>>,
+    text: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1596,11 +1601,36 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
     }
 
     for caption in &f.captions {
-        if let Some(at) = check_at(c, &caption.at, "caption") {
-            commands.push(Timed::new(
-                at,
-                Command::Caption(caption.text.trim().to_string()),
-            ));
+        let text = caption.text.get_ref().trim().to_string();
+        let at = match &caption.at {
+            Some(t) => check_at(c, t, "caption"),
+            None if caption.on.is_some() => Some(0),
+            None => {
+                c.error(
+                    caption.text.span(),
+                    "a caption needs at (a time) or on (an event)",
+                    Some("at = \"10s\", or on = \"the ISR of orders-0 is now\"".into()),
+                );
+                None
+            }
+        };
+        let command = match &caption.on {
+            Some(fragment) if fragment.get_ref().trim().is_empty() => {
+                c.error(
+                    fragment.span(),
+                    "on needs a part of an event's sentence",
+                    None,
+                );
+                continue;
+            }
+            Some(fragment) => Command::CaptionOn {
+                fragment: fragment.get_ref().clone(),
+                text,
+            },
+            None => Command::Caption(text),
+        };
+        if let Some(at) = at {
+            commands.push(Timed::new(at, command));
         }
     }
 
