@@ -1359,6 +1359,7 @@ impl Cluster {
             brokers,
             controller: controller.map(|(b, epoch)| (b.id(), epoch)),
             partitions: snapshot::partitions(&up, controller.map(|(b, _)| *b), with_records),
+            groups: snapshot::groups(&up),
             network: NetworkSnapshot {
                 blocked: net.blocked(),
                 held: net.held(),

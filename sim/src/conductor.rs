@@ -161,7 +161,7 @@ enum Request {
 }
 
 enum Reply {
-    Frame(Frame),
+    Frame(Box<Frame>),
     /// The command was applied at this sim time.
     Applied(i64),
     Histories(Box<Histories>),
@@ -214,6 +214,7 @@ impl Simulation {
     fn receive_frame(&mut self) -> Frame {
         match self.replies.recv() {
             Ok(Reply::Frame(frame)) => {
+                let frame = *frame;
                 self.time_ms = frame.time_ms;
                 self.trace.extend(frame.new_entries.iter().cloned());
                 frame
@@ -394,7 +395,7 @@ async fn conduct(
                 new_entries: cluster.trace_since(sent),
             };
             sent = trace_len;
-            if replies.send(Reply::Frame(frame)).is_err() {
+            if replies.send(Reply::Frame(Box::new(frame))).is_err() {
                 return;
             }
             // Paused: the whole simulation waits here, virtual time standing still.

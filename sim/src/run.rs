@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::check;
 use crate::conductor::{Command, Simulation, Timed};
-use crate::scenario::{Scenario, StateExpectation, Verdict};
+use crate::scenario::{GroupExpectation, Scenario, StateExpectation, Verdict};
 use crate::snapshot::ClusterSnapshot;
 use crate::trace::TraceEntry;
 
@@ -38,6 +38,13 @@ pub struct StateResult {
     pub differences: Vec<String>,
 }
 
+/// A group expectation and how the group differed from it (empty: met).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupResult {
+    pub expectation: GroupExpectation,
+    pub differences: Vec<String>,
+}
+
 /// What a run did and how it was judged.
 #[derive(Clone, Debug)]
 pub struct RunReport {
@@ -47,6 +54,7 @@ pub struct RunReport {
     pub trace: Vec<TraceEntry>,
     pub checks: Vec<CheckResult>,
     pub states: Vec<StateResult>,
+    pub groups: Vec<GroupResult>,
     pub snapshot: ClusterSnapshot,
     /// The last fault's time, and when the cluster was whole again after it.
     pub last_fault_ms: i64,
@@ -67,13 +75,19 @@ impl RunReport {
             .iter()
             .filter(|s| !s.differences.is_empty())
             .map(|s| s.expectation.place.clone());
-        checks.chain(states).collect()
+        let groups = self
+            .groups
+            .iter()
+            .filter(|g| !g.differences.is_empty())
+            .map(|g| g.expectation.place.clone());
+        checks.chain(states).chain(groups).collect()
     }
 
     /// Every expectation met.
     pub fn passed(&self) -> bool {
         self.checks.iter().all(CheckResult::met)
             && self.states.iter().all(|s| s.differences.is_empty())
+            && self.groups.iter().all(|g| g.differences.is_empty())
     }
 
     /// The narrated timeline: one line per entry; the high watermark's every step only
@@ -123,10 +137,12 @@ pub fn run_commands(
         .states
         .iter()
         .map(|s| s.at_ms)
+        .chain(scenario.groups.iter().map(|g| g.at_ms))
         .filter(|t| *t <= until_ms)
         .collect();
     pauses.extend((last_fault_ms..=until_ms).step_by(LIVENESS_STEP_MS as usize));
     let mut states = Vec::new();
+    let mut groups = Vec::new();
     let mut recovered_ms = None;
     for at_ms in pauses {
         let frame = simulation.run_until_without_records(at_ms);
@@ -134,6 +150,12 @@ pub fn run_commands(
             states.push(StateResult {
                 expectation: expectation.clone(),
                 differences: differences(expectation, &frame.snapshot),
+            });
+        }
+        for expectation in scenario.groups.iter().filter(|g| g.at_ms == at_ms) {
+            groups.push(GroupResult {
+                expectation: expectation.clone(),
+                differences: group_differences(expectation, &frame.snapshot),
             });
         }
         if recovered_ms.is_none() && at_ms >= last_fault_ms && frame.snapshot.all_in_sync() {
@@ -219,6 +241,7 @@ pub fn run_commands(
         trace,
         checks,
         states,
+        groups,
         snapshot: frame.snapshot,
         last_fault_ms,
         recovered_ms,
@@ -279,6 +302,48 @@ fn differences(expect: &StateExpectation, snapshot: &ClusterSnapshot) -> Vec<Str
                 "{what} of {} on its leader is {}, expected {expected}",
                 expect.tp,
                 actual.map_or("unknown (no leader)".to_string(), |a| a.to_string())
+            ));
+        }
+    }
+    out
+}
+
+/// How a group differs from what the expectation says.
+fn group_differences(expect: &GroupExpectation, snapshot: &ClusterSnapshot) -> Vec<String> {
+    let Some(group) = snapshot.groups.get(&expect.group) else {
+        return vec![format!("no coordinator holds group {}", expect.group)];
+    };
+    let mut out = Vec::new();
+    let name = &expect.group;
+    if let Some(state) = expect.state
+        && group.state != state
+    {
+        out.push(format!(
+            "group {name} is {:?}, expected {state:?}",
+            group.state
+        ));
+    }
+    if let Some(generation) = expect.generation
+        && group.generation != generation
+    {
+        out.push(format!(
+            "group {name} is in generation {}, expected {generation}",
+            group.generation
+        ));
+    }
+    if let Some(members) = expect.members
+        && group.members.len() != members
+    {
+        out.push(format!(
+            "group {name} has {} members, expected {members}",
+            group.members.len()
+        ));
+    }
+    if let Some(max_lag) = expect.max_lag {
+        let lag: i64 = group.lag(&snapshot.partitions).values().sum();
+        if lag > max_lag {
+            out.push(format!(
+                "group {name} lags {lag} records, expected at most {max_lag}"
             ));
         }
     }

@@ -18,6 +18,7 @@ use kafkasim_core::broker::BrokerConfig;
 use kafkasim_core::client::consumer::{AppCommit, ConsumerConfig, OffsetReset, Subscribe};
 use kafkasim_core::client::producer::ProducerConfig;
 use kafkasim_core::group::assignor::Strategy;
+use kafkasim_core::group::coordinator::GroupState;
 use kafkasim_core::group::storage::{OFFSETS_TOPIC, partition_for_group};
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{NodeId, TopicConfig, TopicPartition, ZOOKEEPER};
@@ -296,6 +297,27 @@ struct ExpectSection {
     liveness: Option<Spanned<String>>,
     #[serde(default)]
     state: Vec<StateSection>,
+    #[serde(default)]
+    group: Vec<GroupSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupSection {
+    at: Time,
+    group: String,
+    /// Empty, PreparingRebalance, CompletingRebalance, Stable or Dead.
+    #[serde(default)]
+    state: Option<Spanned<String>>,
+    #[serde(default)]
+    generation: Option<i32>,
+    /// How many members.
+    #[serde(default)]
+    members: Option<usize>,
+    /// The group's total lag (records below the HWs past its committed offsets) is at
+    /// most this.
+    #[serde(default)]
+    max_lag: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -528,6 +550,18 @@ pub struct StateExpectation {
     pub place: String,
 }
 
+/// What a consumer group must look like at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupExpectation {
+    pub at_ms: i64,
+    pub group: String,
+    pub state: Option<GroupState>,
+    pub generation: Option<i32>,
+    pub members: Option<usize>,
+    pub max_lag: Option<i64>,
+    pub place: String,
+}
+
 /// A checked scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -541,6 +575,7 @@ pub struct Scenario {
     /// Expected verdicts by checker name.
     pub expect: BTreeMap<&'static str, Verdict>,
     pub states: Vec<StateExpectation>,
+    pub groups: Vec<GroupExpectation>,
     pub nemesis: Option<Nemesis>,
 }
 
@@ -1720,6 +1755,36 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         }
     }
     states.sort_by_key(|s| s.at_ms);
+    let mut groups = Vec::new();
+    for g in &f.expect.group {
+        let at = check_at(c, &g.at, "expect.group");
+        let state = g.state.as_ref().and_then(|s| {
+            c.one_of(
+                s,
+                "group state",
+                &[
+                    ("Empty", GroupState::Empty),
+                    ("PreparingRebalance", GroupState::PreparingRebalance),
+                    ("CompletingRebalance", GroupState::CompletingRebalance),
+                    ("Stable", GroupState::Stable),
+                    ("Dead", GroupState::Dead),
+                ],
+            )
+        });
+        let (line, column) = c.position(g.at.span().start);
+        if let Some(at_ms) = at {
+            groups.push(GroupExpectation {
+                at_ms,
+                group: g.group.clone(),
+                state,
+                generation: g.generation,
+                members: g.members,
+                max_lag: g.max_lag,
+                place: format!("{}:{line}:{column}", c.file),
+            });
+        }
+    }
+    groups.sort_by_key(|g| g.at_ms);
 
     // Same-time commands keep file order: producers, consumers, faults, captions.
     commands.sort_by_key(|t| t.at_ms);
@@ -1733,6 +1798,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         commands,
         expect,
         states,
+        groups,
         nemesis,
     })
 }

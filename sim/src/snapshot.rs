@@ -18,7 +18,82 @@ pub struct ClusterSnapshot {
     /// The active controller and its epoch.
     pub controller: Option<(BrokerId, i32)>,
     pub partitions: BTreeMap<TopicPartition, PartitionSnapshot>,
+    /// Every consumer group, as its active coordinator holds it.
+    pub groups: BTreeMap<String, GroupSnapshot>,
     pub network: NetworkSnapshot,
+}
+
+/// A consumer group on its coordinator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupSnapshot {
+    pub coordinator: BrokerId,
+    pub state: kafkasim_core::group::coordinator::GroupState,
+    pub generation: i32,
+    /// The assignor the group chose.
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    /// Each member and the partitions it owns.
+    pub members: BTreeMap<String, Vec<TopicPartition>>,
+    /// The committed offset of each partition.
+    pub committed: BTreeMap<TopicPartition, i64>,
+}
+
+impl GroupSnapshot {
+    /// Records each partition has below its HW past the group's committed offset (what
+    /// `kafka-consumer-groups --describe` calls LAG), by partition.
+    pub fn lag(
+        &self,
+        partitions: &BTreeMap<TopicPartition, PartitionSnapshot>,
+    ) -> BTreeMap<TopicPartition, i64> {
+        self.committed
+            .iter()
+            .filter_map(|(tp, offset)| {
+                let p = partitions.get(tp)?;
+                let hw = p
+                    .leader
+                    .and_then(|l| p.replica_states.get(&l))?
+                    .high_watermark;
+                Some((tp.clone(), (hw - offset).max(0)))
+            })
+            .collect()
+    }
+}
+
+/// The groups of the brokers that coordinate them now: each group from the broker that
+/// leads its `__consumer_offsets` partition.
+pub fn groups(brokers: &BTreeMap<BrokerId, &Broker>) -> BTreeMap<String, GroupSnapshot> {
+    use kafkasim_core::group::storage::{OFFSETS_TOPIC, partition_for_group};
+    let mut out = BTreeMap::new();
+    for (id, broker) in brokers {
+        let partitions = broker.config().offsets_topic_num_partitions;
+        for group in broker.coordinator().groups() {
+            let tp = TopicPartition::new(OFFSETS_TOPIC, partition_for_group(&group.id, partitions));
+            if !broker
+                .replicas()
+                .get(&tp)
+                .is_some_and(|r| r.partition.is_leader())
+            {
+                continue;
+            }
+            out.insert(
+                group.id.clone(),
+                GroupSnapshot {
+                    coordinator: *id,
+                    state: group.state,
+                    generation: group.generation,
+                    protocol: group.protocol.clone(),
+                    leader: group.leader.clone(),
+                    members: group.assignment(),
+                    committed: group
+                        .offsets
+                        .iter()
+                        .map(|(tp, c)| (tp.clone(), c.offset))
+                        .collect(),
+                },
+            );
+        }
+    }
+    out
 }
 
 impl ClusterSnapshot {

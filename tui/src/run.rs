@@ -166,8 +166,21 @@ fn write_report(report: &RunReport, all: bool, out: &mut impl Write) -> std::io:
             writeln!(out, "    ... and {} more", check.findings.len() - 20)?;
         }
     }
-    if !report.states.is_empty() {
+    if !report.states.is_empty() || !report.groups.is_empty() {
         writeln!(out, "== state expectations")?;
+    }
+    for group in &report.groups {
+        let e = &group.expectation;
+        if group.differences.is_empty() {
+            writeln!(
+                out,
+                "met      group {} at {} ms ({})",
+                e.group, e.at_ms, e.place
+            )?;
+        }
+        for d in &group.differences {
+            writeln!(out, "NOT MET  at {} ms: {d} ({})", e.at_ms, e.place)?;
+        }
     }
     for state in &report.states {
         let e = &state.expectation;
@@ -204,6 +217,13 @@ fn as_json(report: &RunReport) -> serde_json::Value {
             "place": s.expectation.place,
             "met": s.differences.is_empty(),
             "differences": s.differences,
+        })).collect::<Vec<_>>(),
+        "groups": report.groups.iter().map(|g| json!({
+            "at_ms": g.expectation.at_ms,
+            "group": g.expectation.group,
+            "place": g.expectation.place,
+            "met": g.differences.is_empty(),
+            "differences": g.differences,
         })).collect::<Vec<_>>(),
         "timeline": report.trace.iter().map(|e| json!({
             "time_ms": e.time_ms(),
@@ -388,7 +408,9 @@ pub fn sweep_command(args: &SweepArgs, out: &mut impl Write) -> Result<(), Strin
 pub const DESCRIBE_HELP: &str = "\
 Runs the scenario until --at and prints the cluster as kafka-topics.sh --describe shows
 it (topic, partition, leader, replicas, ISR), with each replica's LEO and HW, the
-brokers, and the controller. __consumer_offsets is left out unless --internal.
+brokers and the controller; then each consumer group as kafka-consumer-groups.sh
+--describe shows it (state, generation, committed offset, log end offset = HW, lag,
+owner). __consumer_offsets is left out unless --internal.
 
 Example:
   kafkasim describe 04-acks-1-leader-crash --at 12s";
@@ -470,6 +492,44 @@ pub fn describe_command(args: &DescribeArgs, out: &mut impl Write) -> Result<(),
             })),
             replicas.join(" "),
         ));
+    }
+    for (id, g) in &snapshot.groups {
+        text.push_str(&format!(
+            "\nGroup {id}: {:?} ({}), generation {}, coordinator broker {}, assignor {}\n",
+            g.state,
+            g.state.meaning(),
+            g.generation,
+            g.coordinator,
+            g.protocol.as_deref().unwrap_or("none"),
+        ));
+        text.push_str(
+            "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID\n",
+        );
+        let lag = g.lag(&snapshot.partitions);
+        let owner = |tp: &kafkasim_core::protocol::TopicPartition| {
+            g.members
+                .iter()
+                .find(|(_, owned)| owned.contains(tp))
+                .map_or("-".to_string(), |(m, _)| m.clone())
+        };
+        let mut partitions: std::collections::BTreeSet<_> = g.committed.keys().cloned().collect();
+        partitions.extend(g.members.values().flatten().cloned());
+        for tp in partitions {
+            let hw = snapshot
+                .partitions
+                .get(&tp)
+                .and_then(|p| p.leader.and_then(|l| p.replica_states.get(&l)))
+                .map_or("-".to_string(), |r| r.high_watermark.to_string());
+            let show = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
+            text.push_str(&format!(
+                "{id}\t{}\t{}\t{}\t{hw}\t{}\t{}\n",
+                tp.topic,
+                tp.partition,
+                show(g.committed.get(&tp).copied()),
+                show(lag.get(&tp).copied()),
+                owner(&tp)
+            ));
+        }
     }
     write!(out, "{text}").map_err(crate::output_error)
 }

@@ -503,3 +503,24 @@ fn describe_shows_partitions_at_a_time_and_check_determinism_runs_twice() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn describe_shows_groups_with_their_lag() {
+    let describe = kafkasim(&["describe", "14-consumer-crash-rebalance", "--at", "25s"]);
+    assert!(describe.status.success(), "{}", stderr(&describe));
+    let text = stdout(&describe);
+    assert!(text.contains("Group billing: Stable"), "{text}");
+    assert!(text.contains("generation 1"), "{text}");
+    assert!(
+        text.contains("GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID"),
+        "{text}"
+    );
+    // The dead worker still owns its partitions until session.timeout.ms: they lag.
+    let lags: Vec<i64> = text
+        .lines()
+        .filter(|l| l.starts_with("billing\torders"))
+        .map(|l| l.split('\t').nth(5).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lags.len(), 6, "{text}");
+    assert!(lags.iter().any(|lag| *lag > 10), "{lags:?}");
+}
