@@ -158,6 +158,8 @@ enum Request {
     Inject(Box<Command>),
     /// The clients' histories, staying paused.
     Histories,
+    /// Write every broker's logs under this directory, staying paused.
+    Export(std::path::PathBuf),
 }
 
 enum Reply {
@@ -165,6 +167,7 @@ enum Reply {
     /// The command was applied at this sim time.
     Applied(i64),
     Histories(Box<Histories>),
+    Exported(Result<Vec<std::path::PathBuf>, String>),
 }
 
 /// A simulation on its own thread, paused between requests.
@@ -219,7 +222,7 @@ impl Simulation {
                 self.trace.extend(frame.new_entries.iter().cloned());
                 frame
             }
-            Ok(Reply::Applied(_) | Reply::Histories(_)) => unreachable!("a frame was asked for"),
+            Ok(_) => unreachable!("a frame was asked for"),
             Err(_) => self.resume_panic(),
         }
     }
@@ -294,6 +297,26 @@ impl Simulation {
         match self.replies.recv() {
             Ok(Reply::Applied(at_ms)) => self.commands.push(Timed { at_ms, command }),
             Ok(_) => unreachable!("an injection is answered with its time"),
+            Err(_) => self.resume_panic(),
+        }
+    }
+
+    /// Writes every broker's logs under `dir` in Kafka's layout (see
+    /// [`Cluster::export_logs`]); returns the files written.
+    pub fn export_logs(
+        &mut self,
+        dir: &std::path::Path,
+    ) -> Result<Vec<std::path::PathBuf>, String> {
+        if self
+            .requests
+            .send(Request::Export(dir.to_path_buf()))
+            .is_err()
+        {
+            self.resume_panic();
+        }
+        match self.replies.recv() {
+            Ok(Reply::Exported(result)) => result,
+            Ok(_) => unreachable!("an export was asked for"),
             Err(_) => self.resume_panic(),
         }
     }
@@ -421,6 +444,14 @@ async fn conduct(
                         watchers.watch(&command, cluster.trace_len());
                         apply(&mut cluster, &command).await;
                         if replies.send(Reply::Applied(now_ms)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Request::Export(dir)) => {
+                        if replies
+                            .send(Reply::Exported(cluster.export_logs(&dir)))
+                            .is_err()
+                        {
                             return;
                         }
                     }

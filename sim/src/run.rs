@@ -56,6 +56,8 @@ pub struct RunReport {
     pub states: Vec<StateResult>,
     pub groups: Vec<GroupResult>,
     pub snapshot: ClusterSnapshot,
+    /// The files written, when the run exported its logs.
+    pub exported: Option<Result<Vec<std::path::PathBuf>, String>>,
     /// The last fault's time, and when the cluster was whole again after it.
     pub last_fault_ms: i64,
     pub recovered_ms: Option<i64>,
@@ -111,7 +113,18 @@ const LIVENESS_STEP_MS: i64 = 500;
 /// Runs `scenario` from `seed` until `until_ms` (its duration if None).
 pub fn run(scenario: &Scenario, seed: u64, until_ms: Option<i64>) -> RunReport {
     let (_, commands) = scenario.plan(seed);
-    run_commands(scenario, seed, until_ms, commands)
+    run_commands(scenario, seed, until_ms, commands, None)
+}
+
+/// [`run`], then every broker's logs written under `dir` in Kafka's on-disk layout.
+pub fn run_and_export(
+    scenario: &Scenario,
+    seed: u64,
+    until_ms: Option<i64>,
+    dir: &std::path::Path,
+) -> RunReport {
+    let (_, commands) = scenario.plan(seed);
+    run_commands(scenario, seed, until_ms, commands, Some(dir))
 }
 
 /// Runs `scenario`'s cluster with `commands` instead of its plan (what shrinking does).
@@ -120,6 +133,7 @@ pub fn run_commands(
     seed: u64,
     until_ms: Option<i64>,
     commands: Vec<Timed>,
+    export_to: Option<&std::path::Path>,
 ) -> RunReport {
     let until_ms = until_ms.unwrap_or(scenario.duration_ms);
     let builder = scenario.builder.clone();
@@ -166,6 +180,7 @@ pub fn run_commands(
     if recovered_ms.is_none() && frame.snapshot.all_in_sync() {
         recovered_ms = Some(frame.time_ms);
     }
+    let exported = export_to.map(|dir| simulation.export_logs(dir));
     let histories = simulation.histories();
     let trace = simulation.trace().to_vec();
 
@@ -243,6 +258,7 @@ pub fn run_commands(
         states,
         groups,
         snapshot: frame.snapshot,
+        exported,
         last_fault_ms,
         recovered_ms,
     }

@@ -121,7 +121,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, unmet: &BTreeSet<String>) -> Shrun
     let (_, mut commands) = scenario.plan(seed);
     let faults_before = faults(&commands);
     let still_fails = |commands: &[Timed], until: i64| {
-        let report = run_commands(scenario, seed, Some(until), commands.to_vec());
+        let report = run_commands(scenario, seed, Some(until), commands.to_vec(), None);
         let same = report.unmet().intersection(unmet).next().is_some();
         (same, report)
     };

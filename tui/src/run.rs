@@ -57,7 +57,8 @@ with 1 when an expectation is not met, printing the command that replays the run
 Examples:
   kafkasim run 04-acks-1-leader-crash
   kafkasim run scenarios/09-jepsen-2013.toml --seed 7 --until 30s
-  kafkasim run my-lesson.toml --json > result.json";
+  kafkasim run my-lesson.toml --json > result.json
+  kafkasim run 04-acks-1-leader-crash --data-dir /tmp/acks1   # every broker's logs, Kafka's layout";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -78,6 +79,9 @@ pub struct Args {
     /// Narrate every step of every high watermark too
     #[arg(long)]
     all_events: bool,
+    /// Write every broker's final logs here, in Kafka's on-disk layout
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 /// Reads a scenario by path or bundled name; errors name the file and the fix.
@@ -107,7 +111,13 @@ pub fn run_command(args: &Args, out: &mut impl Write) -> Result<(), String> {
             })?),
         };
     let seed = args.seed.unwrap_or(scenario.seed);
-    let report = run(&scenario, seed, until_ms);
+    let report = match &args.data_dir {
+        Some(dir) => kafkasim_sim::run::run_and_export(&scenario, seed, until_ms, dir),
+        None => run(&scenario, seed, until_ms),
+    };
+    if let Some(Err(e)) = &report.exported {
+        return Err(format!("cannot write the logs: {e}"));
+    }
     if let Some(path) = &args.trace {
         write_trace(&report, path)?;
     }
@@ -136,6 +146,13 @@ fn verdict(passed: bool) -> &'static str {
 fn write_report(report: &RunReport, all: bool, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "== {} (seed {})", report.title, report.seed)?;
     write!(out, "{}", report.timeline(all))?;
+    if let Some(Ok(files)) = &report.exported {
+        writeln!(
+            out,
+            "== {} log files written in Kafka's layout (kafkasim dump-log reads them)",
+            files.len()
+        )?;
+    }
     writeln!(out, "== checkers")?;
     for check in &report.checks {
         let expected = match check.expected {

@@ -524,3 +524,18 @@ fn describe_shows_groups_with_their_lag() {
     assert_eq!(lags.len(), 6, "{text}");
     assert!(lags.iter().any(|lag| *lag > 10), "{lags:?}");
 }
+
+#[test]
+fn run_writes_every_brokers_logs_in_kafkas_layout() {
+    let scratch = Scratch::new("data-dir");
+    let dir = scratch.file("logs");
+    let run = kafkasim(&["run", "04-acks-1-leader-crash", "--data-dir", &dir]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains("log files written in Kafka's layout"));
+    for broker in 1..=3 {
+        let log = format!("{dir}/broker-{broker}/orders-0/00000000000000000000.log");
+        let dump = kafkasim(&["dump-log", "--print-data-log", &log]);
+        assert!(dump.status.success(), "{log}: {}", stderr(&dump));
+        assert!(stdout(&dump).contains("payload: p1-0"), "{log}");
+    }
+}
