@@ -49,6 +49,15 @@ pub enum Command {
     },
     /// A lesson's caption.
     Caption(String),
+    /// `kafka-topics.sh --create`: an admin client asks the controller.
+    CreateTopic {
+        name: String,
+        partitions: u32,
+        replication_factor: usize,
+        config: kafkasim_core::protocol::TopicConfig,
+    },
+    /// `kafka-topics.sh --alter --partitions`: the topic grows to `total` partitions.
+    AddPartitions { topic: String, total: u32 },
     /// A lesson's caption shown right after the first narrated event, from this command's
     /// time on, whose sentence contains `fragment`.
     CaptionOn { fragment: String, text: String },
@@ -99,6 +108,24 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
             }
         },
         Command::Caption(text) => cluster.caption(text),
+        Command::CreateTopic {
+            name,
+            partitions,
+            replication_factor,
+            config,
+        } => {
+            if let Err(e) = cluster
+                .create_topic(name, *partitions, *replication_factor, config.clone())
+                .await
+            {
+                cluster.caption(&format!("(creating topic {name} failed: {e})"));
+            }
+        }
+        Command::AddPartitions { topic, total } => {
+            if let Err(e) = cluster.add_partitions(topic, *total).await {
+                cluster.caption(&format!("(adding partitions to {topic} failed: {e})"));
+            }
+        }
         // The conductor watches the trace for it (see `Watchers`).
         Command::CaptionOn { .. } => {}
     }

@@ -355,6 +355,14 @@ fn group_differences(expect: &GroupExpectation, snapshot: &ClusterSnapshot) -> V
             group.members.len()
         ));
     }
+    if let Some(assigned) = expect.assigned {
+        let owned: usize = group.members.values().map(Vec::len).sum();
+        if owned != assigned {
+            out.push(format!(
+                "group {name}'s members own {owned} partitions, expected {assigned}"
+            ));
+        }
+    }
     if let Some(max_lag) = expect.max_lag {
         let lag: i64 = group.lag(&snapshot.partitions).values().sum();
         if lag > max_lag {

@@ -115,7 +115,25 @@ struct File {
     #[serde(default)]
     nemesis: Option<NemesisSection>,
     #[serde(default)]
+    admin: Vec<AdminSection>,
+    #[serde(default)]
     expect: ExpectSection,
+}
+
+/// An admin action at a time: what `kafka-topics.sh` does.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminSection {
+    at: Time,
+    /// create-topic or add-partitions
+    action: Spanned<String>,
+    topic: Spanned<String>,
+    /// create-topic: its partitions; add-partitions: the new total.
+    partitions: Spanned<u32>,
+    #[serde(default)]
+    replication_factor: Option<usize>,
+    #[serde(default)]
+    config: Configs,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +219,8 @@ struct ProducerSection {
     batch_size: Option<usize>,
     #[serde(default)]
     max_in_flight_requests_per_connection: Option<usize>,
+    #[serde(default)]
+    metadata_max_age_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,6 +267,8 @@ struct ConsumerSection {
     /// The application's commits after processing: none, sync, async, async-then-sync.
     #[serde(default)]
     commit: Option<Spanned<String>>,
+    #[serde(default)]
+    metadata_max_age_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -314,6 +336,9 @@ struct GroupSection {
     /// How many members.
     #[serde(default)]
     members: Option<usize>,
+    /// How many partitions the members own in all.
+    #[serde(default)]
+    assigned: Option<usize>,
     /// The group's total lag (records below the HWs past its committed offsets) is at
     /// most this.
     #[serde(default)]
@@ -558,6 +583,7 @@ pub struct GroupExpectation {
     pub state: Option<GroupState>,
     pub generation: Option<i32>,
     pub members: Option<usize>,
+    pub assigned: Option<usize>,
     pub max_lag: Option<i64>,
     pub place: String,
 }
@@ -1337,6 +1363,88 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         Some(at)
     };
 
+    // Admin actions first: topics they create can be written, read and targeted.
+    for a in &f.admin {
+        let at = check_at(c, &a.at, "admin");
+        let name = a.topic.get_ref().clone();
+        let partitions = *a.partitions.get_ref();
+        let command = match a.action.get_ref().as_str() {
+            "create-topic" => {
+                // Default: the first topic's replication factor.
+                let rf = a.replication_factor.unwrap_or_else(|| {
+                    builder
+                        .topics
+                        .first()
+                        .map_or(3.min(brokers.max(1) as usize), |t| t.replication_factor)
+                });
+                if topics.contains_key(&name) {
+                    c.error(a.topic.span(), format!("topic {name} exists already"), None);
+                }
+                if partitions == 0 {
+                    c.error(
+                        a.partitions.span(),
+                        "a topic needs at least 1 partition",
+                        None,
+                    );
+                }
+                if rf == 0 || rf > brokers.max(1) as usize {
+                    c.error(
+                        a.action.span(),
+                        format!("replication_factor = {rf}, but the cluster has {brokers} brokers"),
+                        None,
+                    );
+                }
+                let mut config = builder.broker.default_topic_config.clone();
+                c.configs(&mut config, &a.config, TOPIC_CONFIGS, "topic");
+                topics.insert(name.clone(), partitions);
+                Some(Command::CreateTopic {
+                    name,
+                    partitions,
+                    replication_factor: rf,
+                    config,
+                })
+            }
+            "add-partitions" => {
+                match topics.get(&name).copied() {
+                    None => {
+                        c.error(
+                            a.topic.span(),
+                            format!("no topic {name:?} in the scenario"),
+                            None,
+                        );
+                        None
+                    }
+                    Some(now) if partitions <= now => {
+                        c.error(
+                        a.partitions.span(),
+                        format!("{name} has {now} partitions; partitions is the new total, above that"),
+                        Some("Kafka can add partitions, never remove them".into()),
+                    );
+                        None
+                    }
+                    Some(_) => {
+                        topics.insert(name.clone(), partitions);
+                        Some(Command::AddPartitions {
+                            topic: name,
+                            total: partitions,
+                        })
+                    }
+                }
+            }
+            other => {
+                c.error(
+                    a.action.span(),
+                    format!("unknown admin action {other:?}"),
+                    Some("create-topic or add-partitions".into()),
+                );
+                None
+            }
+        };
+        if let (Some(at), Some(command)) = (at, command) {
+            commands.push(Timed::new(at, command));
+        }
+    }
+
     for (i, p) in f.producers.iter().enumerate() {
         let mut config = ProducerConfig {
             topic: p.topic.get_ref().clone(),
@@ -1399,6 +1507,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             &mut config.max_in_flight,
             p.max_in_flight_requests_per_connection,
         );
+        set_if(&mut config.metadata_max_age_ms, p.metadata_max_age_ms);
         commands.push(Timed::new(start, Command::StartKafkaProducer(config)));
     }
 
@@ -1520,6 +1629,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         );
         set_if(&mut config.max_poll_records, k.max_poll_records);
         set_if(&mut config.processing_ms, k.processing_ms);
+        set_if(&mut config.metadata_max_age_ms, k.metadata_max_age_ms);
         let start = k
             .start
             .as_ref()
@@ -1779,6 +1889,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 state,
                 generation: g.generation,
                 members: g.members,
+                assigned: g.assigned,
                 max_lag: g.max_lag,
                 place: format!("{}:{line}:{column}", c.file),
             });

@@ -118,6 +118,16 @@ fn lesson_18_idempotent_producer() {
 }
 
 #[test]
+fn lesson_21_new_partitions_subscribe_vs_assign() {
+    lesson("21-new-partitions-subscribe-vs-assign");
+}
+
+#[test]
+fn lesson_22_regex_subscription() {
+    lesson("22-regex-subscription");
+}
+
+#[test]
 fn suite_safe_leader_crashes() {
     lesson("safe-leader-crashes");
 }
@@ -176,6 +186,8 @@ fn every_scenario_file_has_its_test() {
         "14-consumer-crash-rebalance.toml",
         "17-auto-commit-at-most-once.toml",
         "18-idempotent-producer.toml",
+        "21-new-partitions-subscribe-vs-assign.toml",
+        "22-regex-subscription.toml",
         "nemesis-safe.toml",
         "safe-leader-crashes.toml",
     ];

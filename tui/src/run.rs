@@ -39,6 +39,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/18-idempotent-producer.toml"),
     ),
     (
+        "21-new-partitions-subscribe-vs-assign",
+        include_str!("../../scenarios/21-new-partitions-subscribe-vs-assign.toml"),
+    ),
+    (
+        "22-regex-subscription",
+        include_str!("../../scenarios/22-regex-subscription.toml"),
+    ),
+    (
         "nemesis-safe",
         include_str!("../../scenarios/nemesis-safe.toml"),
     ),
