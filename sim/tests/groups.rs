@@ -775,3 +775,40 @@ fn a_static_member_restarting_within_its_session_keeps_its_partitions_without_a_
         );
     });
 }
+
+/// The eager sticky assignor remembers each member's last assignment in its
+/// subscription's user data (Kafka's `memberAssignment`), although an eager rebalance
+/// revoked it: when a member leaves, the others keep what they had.
+#[test]
+fn eager_sticky_keeps_the_survivors_partitions_when_a_member_leaves() {
+    run_seeded(23, || async {
+        let mut c = cluster_with_orders(6).await;
+        let config = ConsumerConfig {
+            assignors: vec![Strategy::Sticky],
+            ..member(GROUP, AppCommit::Sync)
+        };
+        let members: Vec<NodeId> = (0..3).map(|_| c.add_consumer(config.clone())).collect();
+        wait_for(&c, 60_000, "three members", |c| {
+            settled(c, GROUP, &members, 6)
+        })
+        .await;
+        let before: Vec<Vec<TopicPartition>> = members
+            .iter()
+            .map(|m| c.with_consumer(*m, |k| k.assignment()).unwrap())
+            .collect();
+        c.close_consumer(members[2]);
+        wait_for(&c, 60_000, "two members", |c| {
+            settled(c, GROUP, &members[..2], 6)
+        })
+        .await;
+        for (i, m) in members[..2].iter().enumerate() {
+            let after = c.with_consumer(*m, |k| k.assignment()).unwrap();
+            assert_eq!(after.len(), 3);
+            assert!(
+                before[i].iter().all(|tp| after.contains(tp)),
+                "member {i} had {:?}, now {after:?}",
+                before[i]
+            );
+        }
+    });
+}

@@ -98,13 +98,38 @@ fn lesson_05_min_insync_replicas() {
 }
 
 #[test]
+fn lesson_06_slow_follower_isr() {
+    lesson("06-slow-follower-isr");
+}
+
+#[test]
 fn lesson_09_jepsen_2013() {
     lesson("09-jepsen-2013");
 }
 
 #[test]
+fn lesson_12_controller_failover() {
+    lesson("12-controller-failover");
+}
+
+#[test]
+fn lesson_13_isolated_leader_fenced() {
+    lesson("13-isolated-leader-fenced");
+}
+
+#[test]
 fn lesson_14_consumer_crash_rebalance() {
     lesson("14-consumer-crash-rebalance");
+}
+
+#[test]
+fn lesson_15_assignors_side_by_side() {
+    lesson("15-assignors-side-by-side");
+}
+
+#[test]
+fn lesson_16_cooperative_rebalancing() {
+    lesson("16-cooperative-rebalancing");
 }
 
 #[test]
@@ -118,6 +143,11 @@ fn lesson_18_idempotent_producer() {
 }
 
 #[test]
+fn lesson_19_retention() {
+    lesson("19-retention");
+}
+
+#[test]
 fn lesson_21_new_partitions_subscribe_vs_assign() {
     lesson("21-new-partitions-subscribe-vs-assign");
 }
@@ -128,13 +158,18 @@ fn lesson_22_regex_subscription() {
 }
 
 #[test]
-fn suite_safe_leader_crashes() {
-    lesson("safe-leader-crashes");
+fn lesson_23_coordinator_failover() {
+    lesson("23-coordinator-failover");
 }
 
 #[test]
 fn suite_nemesis_safe() {
     lesson("nemesis-safe");
+}
+
+#[test]
+fn suite_safe_leader_crashes() {
+    lesson("safe-leader-crashes");
 }
 
 #[test]
@@ -182,12 +217,19 @@ fn every_scenario_file_has_its_test() {
         "01-first-topic.toml",
         "04-acks-1-leader-crash.toml",
         "05-min-insync-replicas.toml",
+        "06-slow-follower-isr.toml",
         "09-jepsen-2013.toml",
+        "12-controller-failover.toml",
+        "13-isolated-leader-fenced.toml",
         "14-consumer-crash-rebalance.toml",
+        "15-assignors-side-by-side.toml",
+        "16-cooperative-rebalancing.toml",
         "17-auto-commit-at-most-once.toml",
         "18-idempotent-producer.toml",
+        "19-retention.toml",
         "21-new-partitions-subscribe-vs-assign.toml",
         "22-regex-subscription.toml",
+        "23-coordinator-failover.toml",
         "nemesis-safe.toml",
         "safe-leader-crashes.toml",
     ];

@@ -23,12 +23,32 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/05-min-insync-replicas.toml"),
     ),
     (
+        "06-slow-follower-isr",
+        include_str!("../../scenarios/06-slow-follower-isr.toml"),
+    ),
+    (
         "09-jepsen-2013",
         include_str!("../../scenarios/09-jepsen-2013.toml"),
     ),
     (
+        "12-controller-failover",
+        include_str!("../../scenarios/12-controller-failover.toml"),
+    ),
+    (
+        "13-isolated-leader-fenced",
+        include_str!("../../scenarios/13-isolated-leader-fenced.toml"),
+    ),
+    (
         "14-consumer-crash-rebalance",
         include_str!("../../scenarios/14-consumer-crash-rebalance.toml"),
+    ),
+    (
+        "15-assignors-side-by-side",
+        include_str!("../../scenarios/15-assignors-side-by-side.toml"),
+    ),
+    (
+        "16-cooperative-rebalancing",
+        include_str!("../../scenarios/16-cooperative-rebalancing.toml"),
     ),
     (
         "17-auto-commit-at-most-once",
@@ -39,12 +59,20 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/18-idempotent-producer.toml"),
     ),
     (
+        "19-retention",
+        include_str!("../../scenarios/19-retention.toml"),
+    ),
+    (
         "21-new-partitions-subscribe-vs-assign",
         include_str!("../../scenarios/21-new-partitions-subscribe-vs-assign.toml"),
     ),
     (
         "22-regex-subscription",
         include_str!("../../scenarios/22-regex-subscription.toml"),
+    ),
+    (
+        "23-coordinator-failover",
+        include_str!("../../scenarios/23-coordinator-failover.toml"),
     ),
     (
         "nemesis-safe",

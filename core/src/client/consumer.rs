@@ -380,6 +380,9 @@ pub struct Consumer {
     assigned_with: BTreeMap<String, u32>,
     owned: BTreeMap<TopicPartition, Owned>,
     last_committed: BTreeMap<TopicPartition, i64>,
+    /// The eager StickyAssignor's user data: the last assignment received, sent with every
+    /// join although an eager rebalance revoked it (Kafka's `memberAssignment`).
+    sticky_memory: Vec<TopicPartition>,
     next_auto_commit_ms: i64,
     app: App,
     last_poll_ms: i64,
@@ -415,6 +418,7 @@ impl Consumer {
             assigned_with: BTreeMap::new(),
             owned: BTreeMap::new(),
             last_committed: BTreeMap::new(),
+            sticky_memory: Vec::new(),
             app: App::Polling { at_ms: now_ms },
             last_poll_ms: now_ms,
             stall_until_ms: now_ms,
@@ -716,13 +720,19 @@ impl Consumer {
             .assignors
             .iter()
             .map(|s| {
+                // Eager sticky remembers its last assignment in its user data; the
+                // cooperative protocol sends what the member still owns.
+                let owned = match s {
+                    Strategy::Sticky => self.sticky_memory.clone(),
+                    _ => owned.clone(),
+                };
                 (
                     s.name().to_string(),
                     Subscription {
                         member_id: String::new(),
                         group_instance_id: self.config.group_instance_id.clone(),
                         topics: topics.clone(),
-                        owned: owned.clone(),
+                        owned,
                         generation,
                     },
                 )
@@ -1168,6 +1178,7 @@ impl Consumer {
         self.membership = Membership::Stable;
         self.next_heartbeat_ms = self.now_ms + self.config.heartbeat_interval_ms;
         let partitions: Vec<TopicPartition> = new.into_iter().collect();
+        self.sticky_memory.clone_from(&partitions);
         self.history
             .assignments
             .push((self.now_ms, self.generation, partitions.clone()));
