@@ -88,6 +88,16 @@ fn lesson_01_first_topic() {
 }
 
 #[test]
+fn lesson_02_partitions_and_keys() {
+    lesson("02-partitions-and-keys");
+}
+
+#[test]
+fn lesson_03_point_to_point_vs_pub_sub() {
+    lesson("03-point-to-point-vs-pub-sub");
+}
+
+#[test]
 fn lesson_04_acks_1_leader_crash() {
     lesson("04-acks-1-leader-crash");
 }
@@ -103,8 +113,18 @@ fn lesson_06_slow_follower_isr() {
 }
 
 #[test]
+fn lesson_07_hw_and_leo() {
+    lesson("07-hw-and-leo");
+}
+
+#[test]
 fn lesson_09_jepsen_2013() {
     lesson("09-jepsen-2013");
+}
+
+#[test]
+fn lesson_10_power_loss() {
+    lesson("10-power-loss");
 }
 
 #[test]
@@ -215,10 +235,14 @@ fn a_failing_run_shrinks_to_the_faults_that_matter_and_replays() {
 fn every_scenario_file_has_its_test() {
     let tested = [
         "01-first-topic.toml",
+        "02-partitions-and-keys.toml",
+        "03-point-to-point-vs-pub-sub.toml",
         "04-acks-1-leader-crash.toml",
         "05-min-insync-replicas.toml",
         "06-slow-follower-isr.toml",
+        "07-hw-and-leo.toml",
         "09-jepsen-2013.toml",
+        "10-power-loss.toml",
         "12-controller-failover.toml",
         "13-isolated-leader-fenced.toml",
         "14-consumer-crash-rebalance.toml",

@@ -15,6 +15,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/01-first-topic.toml"),
     ),
     (
+        "02-partitions-and-keys",
+        include_str!("../../scenarios/02-partitions-and-keys.toml"),
+    ),
+    (
+        "03-point-to-point-vs-pub-sub",
+        include_str!("../../scenarios/03-point-to-point-vs-pub-sub.toml"),
+    ),
+    (
         "04-acks-1-leader-crash",
         include_str!("../../scenarios/04-acks-1-leader-crash.toml"),
     ),
@@ -27,8 +35,16 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/06-slow-follower-isr.toml"),
     ),
     (
+        "07-hw-and-leo",
+        include_str!("../../scenarios/07-hw-and-leo.toml"),
+    ),
+    (
         "09-jepsen-2013",
         include_str!("../../scenarios/09-jepsen-2013.toml"),
+    ),
+    (
+        "10-power-loss",
+        include_str!("../../scenarios/10-power-loss.toml"),
     ),
     (
         "12-controller-failover",
