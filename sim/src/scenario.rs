@@ -492,7 +492,7 @@ impl Act {
                 for node in targets {
                     if cluster.is_consumer(node) {
                         cluster.crash_consumer(node);
-                    } else if cluster.is_up(node) {
+                    } else if cluster.broker_ids().contains(&node) && cluster.is_up(node) {
                         cluster.crash(node, *crash);
                     }
                 }
@@ -1677,6 +1677,15 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 None
             }
         };
+        if target == Some(Selector::ZooKeeper) && !matches!(action, "isolate" | "pause" | "resume")
+        {
+            c.error(
+                fault.action.span(),
+                format!("ZooKeeper cannot {action} in kafkasim: it is always up"),
+                Some("isolate or pause it instead".into()),
+            );
+            continue;
+        }
         let action = match action {
             "crash" => Some(Action::Crash(Crash::Process)),
             "power-loss" => Some(Action::Crash(Crash::PowerLoss)),
