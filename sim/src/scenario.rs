@@ -284,6 +284,15 @@ struct FaultSection {
     /// For `stall`: how long the consumer's application stops polling.
     #[serde(default)]
     duration: Option<Time>,
+    /// For `link`, `hold` and `release`: the other end of the links (both directions).
+    #[serde(default)]
+    peer: Option<Spanned<String>>,
+    /// For `link`: each message's delay from now on.
+    #[serde(default)]
+    latency: Option<Time>,
+    /// For `link`: the probability that a message is lost (its connection breaks).
+    #[serde(default)]
+    loss: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -429,7 +438,7 @@ impl Selector {
 }
 
 /// What a fault does.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Crash(Crash),
     Restart,
@@ -444,6 +453,16 @@ pub enum Action {
     Close,
     /// A consumer's application stops polling for this long.
     Stall(i64),
+    /// The links between the target and the peer, both ways, get this delay and loss.
+    Link {
+        peer: Selector,
+        latency_ms: i64,
+        loss: f64,
+    },
+    /// The links between the target and the peer hold their messages (a stalled TCP
+    /// connection) until released.
+    Hold(Selector),
+    Release(Selector),
 }
 
 impl fmt::Display for Action {
@@ -460,12 +479,15 @@ impl fmt::Display for Action {
             Action::Resume => "resume",
             Action::Close => "close",
             Action::Stall(_) => "stall",
+            Action::Link { .. } => "link",
+            Action::Hold(_) => "hold",
+            Action::Release(_) => "release",
         })
     }
 }
 
 /// A fault with its target, applied by the conductor at its time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Act {
     pub action: Action,
     pub target: Option<Selector>,
@@ -510,6 +532,30 @@ impl Act {
                     cluster.with_consumer(node, |k| k.stall_until(until));
                 }
             }
+            Action::Link {
+                peer,
+                latency_ms,
+                loss,
+            } => {
+                let config = LinkConfig {
+                    latency_min_ms: *latency_ms,
+                    latency_max_ms: *latency_ms,
+                    loss: *loss,
+                };
+                for (a, b) in pairs(&targets, &peer.resolve(cluster)) {
+                    cluster.set_link(a, b, config);
+                }
+            }
+            Action::Hold(peer) => {
+                for (a, b) in pairs(&targets, &peer.resolve(cluster)) {
+                    cluster.hold(a, b);
+                }
+            }
+            Action::Release(peer) => {
+                for (a, b) in pairs(&targets, &peer.resolve(cluster)) {
+                    cluster.release(a, b);
+                }
+            }
             Action::Restart => {
                 let down: Vec<BrokerId> =
                     targets.into_iter().filter(|b| !cluster.is_up(*b)).collect();
@@ -552,6 +598,14 @@ impl Act {
             }
         }
     }
+}
+
+/// Every link between the two sets of nodes, both ways.
+fn pairs(a: &[NodeId], b: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+    a.iter()
+        .flat_map(|x| b.iter().flat_map(move |y| [(*x, *y), (*y, *x)]))
+        .filter(|(x, y)| x != y)
+        .collect()
 }
 
 /// A checker's verdict a scenario expects.
@@ -1696,6 +1750,40 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             "pause" => Some(Action::Pause),
             "resume" => Some(Action::Resume),
             "close" => Some(Action::Close),
+            "link" | "hold" | "release" => match &fault.peer {
+                None => {
+                    c.error(
+                        fault.action.span(),
+                        format!("{action} needs a peer: the other end of the links"),
+                        Some("peer = \"followers of orders-0\"".into()),
+                    );
+                    None
+                }
+                Some(peer) => c.selector(peer, &topics).and_then(|peer| match action {
+                    "hold" => Some(Action::Hold(peer)),
+                    "release" => Some(Action::Release(peer)),
+                    _ => {
+                        let latency_ms = match &fault.latency {
+                            Some(t) => c.time(t, "latency")?,
+                            None => LinkConfig::default().latency_max_ms,
+                        };
+                        let loss = fault.loss.as_ref().map_or(0.0, |l| *l.get_ref());
+                        if !(0.0..=1.0).contains(&loss) {
+                            c.error(
+                                fault.loss.as_ref().map_or(0..0, |l| l.span()),
+                                format!("loss = {loss}: a probability, 0 to 1"),
+                                None,
+                            );
+                            return None;
+                        }
+                        Some(Action::Link {
+                            peer,
+                            latency_ms,
+                            loss,
+                        })
+                    }
+                }),
+            },
             "stall" => match fault.duration.as_ref().and_then(|t| c.time(t, "duration")) {
                 Some(ms) => Some(Action::Stall(ms)),
                 None => {
@@ -1737,6 +1825,11 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                     "heal",
                     "pause",
                     "resume",
+                    "close",
+                    "stall",
+                    "link",
+                    "hold",
+                    "release",
                 ];
                 c.error(
                     fault.action.span(),

@@ -188,8 +188,26 @@ pub fn shrunk_scenario(original: &str, shrunk: &Shrunk) -> Result<String, String
                 if let Some(target) = &act.target {
                     fault.insert("target".into(), text(target));
                 }
-                if let Action::Stall(ms) = &act.action {
-                    fault.insert("duration".into(), toml::Value::String(format!("{ms}ms")));
+                match &act.action {
+                    Action::Stall(ms) => {
+                        fault.insert("duration".into(), toml::Value::String(format!("{ms}ms")));
+                    }
+                    Action::Link {
+                        peer,
+                        latency_ms,
+                        loss,
+                    } => {
+                        fault.insert("peer".into(), text(peer));
+                        fault.insert(
+                            "latency".into(),
+                            toml::Value::String(format!("{latency_ms}ms")),
+                        );
+                        fault.insert("loss".into(), toml::Value::Float(*loss));
+                    }
+                    Action::Hold(peer) | Action::Release(peer) => {
+                        fault.insert("peer".into(), text(peer));
+                    }
+                    _ => {}
                 }
                 if let Action::Partition(groups) = &act.action {
                     let groups = groups

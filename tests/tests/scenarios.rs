@@ -315,3 +315,74 @@ fn nemesis_safe_regression_seed_165() {
     let report = run(&scenario, 165, None);
     assert!(report.passed(), "seed 165\n{}", explain(&report));
 }
+
+/// `hold` stalls the links between the leader and its followers: no fetch arrives, so
+/// the leader asks to shrink the ISR (the controller, a follower here, only hears it at
+/// the release); `release` delivers what waited, in order, and the followers rejoin.
+/// `link` slows a link without losing anything.
+#[test]
+fn link_faults_hold_release_and_slow_links() {
+    let text = r#"
+format = 1
+title = "held links"
+seed = 4
+duration = "60s"
+
+[cluster]
+brokers = 3
+
+[cluster.config]
+replica_lag_time_max_ms = 10000
+min_insync_replicas = 2
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+
+[[producers]]
+topic = "orders"
+start = "1s"
+stop = "50s"
+interval = "100ms"
+
+[[faults]]
+at = "5s"
+action = "hold"
+target = "leader of orders-0"
+peer = "followers of orders-0"
+
+[[faults]]
+at = "25s"
+action = "release"
+target = "leader of orders-0"
+peer = "followers of orders-0"
+
+[[faults]]
+at = "30s"
+action = "link"
+target = "leader of orders-0"
+peer = "followers of orders-0"
+latency = "300ms"
+
+[expect]
+lost_writes = "pass"
+invariants = "pass"
+liveness = "pass"
+
+[[expect.state]]
+at = "55s"
+partition = "orders-0"
+isr = [1, 2, 3]
+"#;
+    let scenario = parse("held.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let report = run(&scenario, scenario.seed, None);
+    assert!(report.passed(), "{}", explain(&report));
+    let timeline = report.timeline(false);
+    for sentence in [
+        "asks to remove [1,2] from the ISR of orders-0",
+        "now delays messages 300..=300 ms",
+    ] {
+        assert!(timeline.contains(sentence), "{sentence}\n{timeline}");
+    }
+}
