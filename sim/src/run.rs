@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use crate::check;
 use crate::conductor::{Command, Simulation, Timed};
-use crate::scenario::{GroupExpectation, Scenario, StateExpectation, Verdict};
+use crate::scenario::{
+    Expectation, Expected, GroupExpectation, PartitionExpectation, Scenario, Verdict,
+};
 use crate::snapshot::ClusterSnapshot;
 use crate::trace::TraceEntry;
 
@@ -33,15 +35,8 @@ impl CheckResult {
 
 /// A state expectation and how the cluster differed from it (empty: met).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StateResult {
-    pub expectation: StateExpectation,
-    pub differences: Vec<String>,
-}
-
-/// A group expectation and how the group differed from it (empty: met).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupResult {
-    pub expectation: GroupExpectation,
+pub struct ExpectationResult {
+    pub expectation: Expectation,
     pub differences: Vec<String>,
 }
 
@@ -53,8 +48,7 @@ pub struct RunReport {
     pub until_ms: i64,
     pub trace: Vec<TraceEntry>,
     pub checks: Vec<CheckResult>,
-    pub states: Vec<StateResult>,
-    pub groups: Vec<GroupResult>,
+    pub expectations: Vec<ExpectationResult>,
     pub snapshot: ClusterSnapshot,
     /// The files written, when the run exported its logs.
     pub exported: Option<Result<Vec<std::path::PathBuf>, String>>,
@@ -73,23 +67,17 @@ impl RunReport {
             .filter(|c| !c.met())
             .map(|c| c.name.to_string());
         let states = self
-            .states
+            .expectations
             .iter()
-            .filter(|s| !s.differences.is_empty())
-            .map(|s| s.expectation.place.clone());
-        let groups = self
-            .groups
-            .iter()
-            .filter(|g| !g.differences.is_empty())
-            .map(|g| g.expectation.place.clone());
-        checks.chain(states).chain(groups).collect()
+            .filter(|e| !e.differences.is_empty())
+            .map(|e| e.expectation.place.clone());
+        checks.chain(states).collect()
     }
 
     /// Every expectation met.
     pub fn passed(&self) -> bool {
         self.checks.iter().all(CheckResult::met)
-            && self.states.iter().all(|s| s.differences.is_empty())
-            && self.groups.iter().all(|g| g.differences.is_empty())
+            && self.expectations.iter().all(|e| e.differences.is_empty())
     }
 
     /// The narrated timeline: one line per entry; the high watermark's every step only
@@ -105,6 +93,15 @@ impl RunReport {
         }
         out
     }
+}
+
+/// When the last fault (or its undoing) of a run applies.
+pub fn last_fault_ms(commands: &[Timed]) -> Option<i64> {
+    commands
+        .iter()
+        .filter(|t| matches!(t.command, Command::Act(_)))
+        .map(|t| t.at_ms)
+        .max()
 }
 
 /// How often the runner looks for recovery after the last fault.
@@ -139,37 +136,27 @@ pub fn run_commands(
     let builder = scenario.builder.clone();
     // Liveness: after the last fault, the cluster must come back to every partition led
     // with its full ISR (TigerBeetle's split of a run into faults, then recovery).
-    let last_fault_ms = commands
-        .iter()
-        .filter(|t| matches!(t.command, Command::Act(_)))
-        .map(|t| t.at_ms)
-        .max()
-        .unwrap_or(0)
-        .min(until_ms);
+    let last_fault_ms = last_fault_ms(&commands).unwrap_or(0).min(until_ms);
     let mut simulation = Simulation::start(seed, builder, commands);
     let mut pauses: BTreeSet<i64> = scenario
-        .states
+        .expectations
         .iter()
-        .map(|s| s.at_ms)
-        .chain(scenario.groups.iter().map(|g| g.at_ms))
+        .map(|e| e.at_ms)
         .filter(|t| *t <= until_ms)
         .collect();
     pauses.extend((last_fault_ms..=until_ms).step_by(LIVENESS_STEP_MS as usize));
-    let mut states = Vec::new();
-    let mut groups = Vec::new();
+    let mut expectations = Vec::new();
     let mut recovered_ms = None;
     for at_ms in pauses {
         let frame = simulation.run_until_without_records(at_ms);
-        for expectation in scenario.states.iter().filter(|s| s.at_ms == at_ms) {
-            states.push(StateResult {
+        for expectation in scenario.expectations.iter().filter(|e| e.at_ms == at_ms) {
+            let differences = match &expectation.what {
+                Expected::Partition(p) => differences(p, &frame.snapshot),
+                Expected::Group(g) => group_differences(g, &frame.snapshot),
+            };
+            expectations.push(ExpectationResult {
                 expectation: expectation.clone(),
-                differences: differences(expectation, &frame.snapshot),
-            });
-        }
-        for expectation in scenario.groups.iter().filter(|g| g.at_ms == at_ms) {
-            groups.push(GroupResult {
-                expectation: expectation.clone(),
-                differences: group_differences(expectation, &frame.snapshot),
+                differences,
             });
         }
         if recovered_ms.is_none() && at_ms >= last_fault_ms && frame.snapshot.all_in_sync() {
@@ -255,8 +242,7 @@ pub fn run_commands(
         until_ms,
         trace,
         checks,
-        states,
-        groups,
+        expectations,
         snapshot: frame.snapshot,
         exported,
         last_fault_ms,
@@ -270,7 +256,7 @@ fn brokers(set: &BTreeSet<i32>) -> String {
 }
 
 /// How the snapshot differs from what the expectation says.
-fn differences(expect: &StateExpectation, snapshot: &ClusterSnapshot) -> Vec<String> {
+fn differences(expect: &PartitionExpectation, snapshot: &ClusterSnapshot) -> Vec<String> {
     let mut out = Vec::new();
     let Some(partition) = snapshot.partitions.get(&expect.tp) else {
         return vec![format!("{} does not exist", expect.tp)];

@@ -615,31 +615,52 @@ pub enum Verdict {
     Fail,
 }
 
-/// What a partition must look like at a time.
+/// What the cluster must look like at a time, and where the file says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StateExpectation {
+pub struct Expectation {
     pub at_ms: i64,
+    /// `file:line:column`, for reports.
+    pub place: String,
+    pub what: Expected,
+}
+
+/// A partition's or a group's expected state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    Partition(PartitionExpectation),
+    Group(GroupExpectation),
+}
+
+impl Expected {
+    /// What it is about: `orders-0`, `group billing`.
+    pub fn subject(&self) -> String {
+        match self {
+            Expected::Partition(p) => p.tp.to_string(),
+            Expected::Group(g) => format!("group {}", g.group),
+        }
+    }
+}
+
+/// What a partition must look like ([[expect.state]]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionExpectation {
     pub tp: TopicPartition,
     /// Some(None): offline.
     pub leader: Option<Option<BrokerId>>,
     pub isr: Option<BTreeSet<BrokerId>>,
     pub high_watermark: Option<i64>,
     pub log_end_offset: Option<i64>,
-    /// Where it was written, for reports.
-    pub place: String,
 }
 
-/// What a consumer group must look like at a time.
+/// What a consumer group must look like ([[expect.group]]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupExpectation {
-    pub at_ms: i64,
     pub group: String,
     pub state: Option<GroupState>,
     pub generation: Option<i32>,
     pub members: Option<usize>,
     pub assigned: Option<usize>,
     pub max_lag: Option<i64>,
-    pub place: String,
 }
 
 /// A checked scenario.
@@ -654,8 +675,8 @@ pub struct Scenario {
     pub commands: Vec<Timed>,
     /// Expected verdicts by checker name.
     pub expect: BTreeMap<&'static str, Verdict>,
-    pub states: Vec<StateExpectation>,
-    pub groups: Vec<GroupExpectation>,
+    /// State expectations, by time.
+    pub expectations: Vec<Expectation>,
     pub nemesis: Option<Nemesis>,
 }
 
@@ -810,6 +831,12 @@ impl Checker<'_> {
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
         (line, column)
+    }
+
+    /// `file:line:column` of a span, for reports.
+    fn place(&self, span: Range<usize>) -> String {
+        let (line, column) = self.position(span.start);
+        format!("{}:{line}:{column}", self.file)
     }
 
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
@@ -1928,7 +1955,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             expect.insert(name, verdict);
         }
     }
-    let mut states = Vec::new();
+    let mut expectations = Vec::new();
     for s in &f.expect.state {
         let at = check_at(c, &s.at, "expect.state");
         let tp = match parse_partition(s.partition.get_ref(), &topics) {
@@ -1953,21 +1980,20 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 }
             },
         };
-        let (line, column) = c.position(s.at.span().start);
         if let (Some(at_ms), Some(tp)) = (at, tp) {
-            states.push(StateExpectation {
+            expectations.push(Expectation {
                 at_ms,
-                tp,
-                leader,
-                isr: s.isr.as_ref().map(|i| i.iter().copied().collect()),
-                high_watermark: s.high_watermark,
-                log_end_offset: s.log_end_offset,
-                place: format!("{}:{line}:{column}", c.file),
+                place: c.place(s.at.span()),
+                what: Expected::Partition(PartitionExpectation {
+                    tp,
+                    leader,
+                    isr: s.isr.as_ref().map(|i| i.iter().copied().collect()),
+                    high_watermark: s.high_watermark,
+                    log_end_offset: s.log_end_offset,
+                }),
             });
         }
     }
-    states.sort_by_key(|s| s.at_ms);
-    let mut groups = Vec::new();
     for g in &f.expect.group {
         let at = check_at(c, &g.at, "expect.group");
         let state = g.state.as_ref().and_then(|s| {
@@ -1983,21 +2009,22 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 ],
             )
         });
-        let (line, column) = c.position(g.at.span().start);
         if let Some(at_ms) = at {
-            groups.push(GroupExpectation {
+            expectations.push(Expectation {
                 at_ms,
-                group: g.group.clone(),
-                state,
-                generation: g.generation,
-                members: g.members,
-                assigned: g.assigned,
-                max_lag: g.max_lag,
-                place: format!("{}:{line}:{column}", c.file),
+                place: c.place(g.at.span()),
+                what: Expected::Group(GroupExpectation {
+                    group: g.group.clone(),
+                    state,
+                    generation: g.generation,
+                    members: g.members,
+                    assigned: g.assigned,
+                    max_lag: g.max_lag,
+                }),
             });
         }
     }
-    groups.sort_by_key(|g| g.at_ms);
+    expectations.sort_by_key(|e| e.at_ms);
 
     // Same-time commands keep file order: producers, consumers, faults, captions.
     commands.sort_by_key(|t| t.at_ms);
@@ -2010,8 +2037,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         builder,
         commands,
         expect,
-        states,
-        groups,
+        expectations,
         nemesis,
     })
 }

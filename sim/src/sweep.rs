@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::conductor::{Command, Timed};
-use crate::run::{RunReport, run, run_commands};
+use crate::run::{RunReport, last_fault_ms, run, run_commands};
 use crate::scenario::{Action, Scenario, Selector};
 
 /// One seed's outcome.
@@ -138,12 +138,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, unmet: &BTreeSet<String>) -> Shrun
         }
     }
     // The shortest duration, to 100 ms, that still fails: it ends after the last fault.
-    let last_fault = commands
-        .iter()
-        .filter(|t| matches!(t.command, Command::Act(_)))
-        .map(|t| t.at_ms)
-        .max()
-        .unwrap_or(0);
+    let last_fault = last_fault_ms(&commands).unwrap_or(0);
     let (mut low, mut high) = (last_fault, scenario.duration_ms);
     while high - low > 100 {
         let mid = low + (high - low) / 2;

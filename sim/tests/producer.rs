@@ -18,6 +18,14 @@ use kafkasim_sim::disk::Crash;
 use kafkasim_sim::net::LinkConfig;
 use kafkasim_sim::runtime::run_seeded;
 
+/// A link that loses `loss` of its messages (each loss breaks the connection).
+fn lossy(loss: f64) -> LinkConfig {
+    LinkConfig {
+        loss,
+        ..LinkConfig::default()
+    }
+}
+
 /// What a run left in the log, judged against the producer's history.
 #[derive(Debug)]
 struct Verdict {
@@ -85,14 +93,7 @@ fn run_with_lost_answers(seed: u64, enable_idempotence: bool) -> Verdict {
             ..ProducerConfig::default()
         });
         let leader = c.leader(&orders(0)).unwrap();
-        c.set_link(
-            leader,
-            p,
-            LinkConfig {
-                loss: 0.3,
-                ..LinkConfig::default()
-            },
-        );
+        c.set_link(leader, p, lossy(0.3));
         c.sleep_ms(20_000).await;
         c.set_link(leader, p, LinkConfig::default());
         c.sleep_ms(10_000).await;
@@ -229,14 +230,7 @@ fn a_new_leader_keeps_deduplicating_the_batches_it_fetched() {
         let old = c.leader(&orders(0)).unwrap();
         // The producer's answers are lost one in three, and then its link to the leader
         // goes silent: the batches in flight were appended and replicated, unanswered.
-        c.set_link(
-            old,
-            p,
-            LinkConfig {
-                loss: 0.3,
-                ..LinkConfig::default()
-            },
-        );
+        c.set_link(old, p, lossy(0.3));
         c.sleep_ms(5_000).await;
         c.partition(&[&[p], &[old]]);
         c.sleep_ms(500).await;

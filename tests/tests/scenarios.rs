@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use kafkasim_sim::conductor::Command;
 use kafkasim_sim::run::{RunReport, run};
-use kafkasim_sim::scenario::{Scenario, parse};
+use kafkasim_sim::scenario::{Expected, Scenario, parse};
 use kafkasim_sim::sweep::{shrink, shrunk_scenario};
 
 fn scenarios_dir() -> PathBuf {
@@ -48,8 +48,8 @@ fn explain(report: &RunReport) -> String {
             check.findings.iter().take(5).collect::<Vec<_>>()
         ));
     }
-    for state in &report.states {
-        out.push_str(&format!("{:?}\n", state.differences));
+    for result in &report.expectations {
+        out.push_str(&format!("{:?}\n", result.differences));
     }
     out
 }
@@ -302,7 +302,12 @@ fn the_format_example_in_the_readme_parses() {
     let scenario =
         parse("scenarios/README.md", &readme[start..end]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scenario.builder.brokers, 3);
-    assert_eq!(scenario.states.len(), 1);
+    let partitions = scenario
+        .expectations
+        .iter()
+        .filter(|e| matches!(e.what, Expected::Partition(_)))
+        .count();
+    assert_eq!(partitions, 1);
 }
 
 /// A seed a sweep of the safe nemesis once failed, kept as a regression: 165 wrote

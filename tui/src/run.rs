@@ -138,7 +138,13 @@ pub struct Args {
 
 /// Reads a scenario by path or bundled name; errors name the file and the fix.
 pub fn load(file: &str) -> Result<Scenario, String> {
-    let (name, text) = match std::fs::read_to_string(file) {
+    let (name, text) = read(file)?;
+    scenario::parse(&name, &text).map_err(|errors| errors.to_string())
+}
+
+/// A scenario's name for messages and its text, by path or bundled name.
+fn read(file: &str) -> Result<(String, String), String> {
+    Ok(match std::fs::read_to_string(file) {
         Ok(text) => (file.to_string(), text),
         Err(e) => match BUNDLED.iter().find(|(name, _)| *name == file) {
             Some((name, text)) => (format!("scenarios/{name}.toml"), text.to_string()),
@@ -149,8 +155,7 @@ pub fn load(file: &str) -> Result<Scenario, String> {
                 ));
             }
         },
-    };
-    scenario::parse(&name, &text).map_err(|errors| errors.to_string())
+    })
 }
 
 pub fn run_command(args: &Args, out: &mut impl Write) -> Result<(), String> {
@@ -235,31 +240,22 @@ fn write_report(report: &RunReport, all: bool, out: &mut impl Write) -> std::io:
             writeln!(out, "    ... and {} more", check.findings.len() - 20)?;
         }
     }
-    if !report.states.is_empty() || !report.groups.is_empty() {
+    if !report.expectations.is_empty() {
         writeln!(out, "== state expectations")?;
     }
-    for group in &report.groups {
-        let e = &group.expectation;
-        if group.differences.is_empty() {
+    for result in &report.expectations {
+        let e = &result.expectation;
+        if result.differences.is_empty() {
             writeln!(
                 out,
-                "met      group {} at {} ms ({})",
-                e.group, e.at_ms, e.place
+                "met      {} at {} ms ({})",
+                e.what.subject(),
+                e.at_ms,
+                e.place
             )?;
         }
-        for d in &group.differences {
+        for d in &result.differences {
             writeln!(out, "NOT MET  at {} ms: {d} ({})", e.at_ms, e.place)?;
-        }
-    }
-    for state in &report.states {
-        let e = &state.expectation;
-        let at = e.at_ms;
-        if state.differences.is_empty() {
-            writeln!(out, "met      {} at {at} ms ({})", e.tp, e.place)?;
-        } else {
-            for d in &state.differences {
-                writeln!(out, "NOT MET  at {at} ms: {d} ({})", e.place)?;
-            }
         }
     }
     Ok(())
@@ -280,19 +276,12 @@ fn as_json(report: &RunReport) -> serde_json::Value {
             "met": c.met(),
             "findings": c.findings,
         })).collect::<Vec<_>>(),
-        "states": report.states.iter().map(|s| json!({
-            "at_ms": s.expectation.at_ms,
-            "partition": s.expectation.tp.to_string(),
-            "place": s.expectation.place,
-            "met": s.differences.is_empty(),
-            "differences": s.differences,
-        })).collect::<Vec<_>>(),
-        "groups": report.groups.iter().map(|g| json!({
-            "at_ms": g.expectation.at_ms,
-            "group": g.expectation.group,
-            "place": g.expectation.place,
-            "met": g.differences.is_empty(),
-            "differences": g.differences,
+        "expectations": report.expectations.iter().map(|r| json!({
+            "at_ms": r.expectation.at_ms,
+            "subject": r.expectation.what.subject(),
+            "place": r.expectation.place,
+            "met": r.differences.is_empty(),
+            "differences": r.differences,
         })).collect::<Vec<_>>(),
         "timeline": report.trace.iter().map(|e| json!({
             "time_ms": e.time_ms(),
@@ -390,13 +379,7 @@ pub fn sweep_command(args: &SweepArgs, out: &mut impl Write) -> Result<(), Strin
     let shrunk = match (failing.first(), args.no_shrink) {
         (Some(first), false) => {
             let shrunk = shrink(&scenario, first.seed, &first.unmet);
-            let text = std::fs::read_to_string(&args.file).ok().or_else(|| {
-                BUNDLED
-                    .iter()
-                    .find(|(n, _)| *n == args.file)
-                    .map(|(_, t)| t.to_string())
-            });
-            let text = text.ok_or("the scenario file went away")?;
+            let (_, text) = read(&args.file)?;
             let stem = args.file.trim_end_matches(".toml");
             let path = format!("{stem}.seed-{}.shrunk.toml", first.seed);
             std::fs::write(&path, shrunk_scenario(&text, &shrunk)?)
