@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{assert_narrated, kafka_2_4_timeouts, orders, show};
+use common::{assert_narrated, followers, kafka_2_4_timeouts, orders, show};
 use kafkasim_core::client::producer::ProducerConfig;
 use kafkasim_core::partition::Acks;
 use kafkasim_sim::cluster::{Cluster, ClusterBuilder};
@@ -148,12 +148,7 @@ fn followers_crash_and_return(seed: u64, enable_idempotence: bool) -> (Verdict, 
         });
         c.sleep_ms(3_000).await;
         let leader = c.leader(&orders(0)).unwrap();
-        let followers: Vec<i32> = c
-            .broker_ids()
-            .iter()
-            .copied()
-            .filter(|b| *b != leader)
-            .collect();
+        let followers = followers(&c, &orders(0));
         for &f in &followers {
             c.crash(f, Crash::Process);
         }
@@ -283,12 +278,7 @@ fn a_leader_that_lost_acknowledged_batches_answers_out_of_order_sequence_number(
         });
         c.sleep_ms(3_000).await;
         let old = c.leader(&orders(0)).unwrap();
-        let followers: Vec<i32> = c
-            .broker_ids()
-            .iter()
-            .copied()
-            .filter(|b| *b != old)
-            .collect();
+        let followers = followers(&c, &orders(0));
         // The followers stop fetching for a moment (less than replica.lag.time.max.ms):
         // the leader alone acknowledges acks=1 batches, then dies.
         c.partition(&[&[old], &followers]);

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_narrated, kafka_2_4_timeouts, orders, show};
+use common::{assert_narrated, followers, kafka_2_4_timeouts, orders, show};
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::ProducerConfig;
@@ -60,17 +60,6 @@ fn partition_apart_from_controller(c: &Cluster, partitions: u32) -> TopicPartiti
         .map(orders)
         .find(|tp| !snapshot.partitions[tp].replicas.contains(&controller))
         .expect("with RF=2 on 3 brokers one partition in three leaves each broker out")
-}
-
-fn followers(c: &Cluster, tp: &TopicPartition) -> Vec<i32> {
-    let leader = c.leader(tp);
-    let snapshot = c.snapshot_without_records();
-    snapshot.partitions[tp]
-        .replicas
-        .iter()
-        .copied()
-        .filter(|&b| Some(b) != leader)
-        .collect()
 }
 
 /// Writes with acks=1 every 500 ms until the snapshot satisfies `done` (a follower at

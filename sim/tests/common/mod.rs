@@ -1,7 +1,7 @@
 //! Helpers shared by the sim test files.
 
 use kafkasim_core::protocol::TopicPartition;
-use kafkasim_sim::cluster::ClusterBuilder;
+use kafkasim_sim::cluster::{Cluster, ClusterBuilder};
 
 /// Kafka 2.4's failure detection (zookeeper.session.timeout.ms = 6000,
 /// replica.lag.time.max.ms = 10000): the same rules, shorter runs.
@@ -42,4 +42,17 @@ pub fn show(lesson: &str, timeline: &str) {
             println!("{line}");
         }
     }
+}
+
+/// The replicas of `tp` other than its leader.
+#[allow(dead_code)] // not every test file needs it
+pub fn followers(c: &Cluster, tp: &TopicPartition) -> Vec<i32> {
+    let leader = c.leader(tp);
+    let snapshot = c.snapshot_without_records();
+    snapshot.partitions[tp]
+        .replicas
+        .iter()
+        .copied()
+        .filter(|&b| Some(b) != leader)
+        .collect()
 }
