@@ -23,6 +23,8 @@ pub enum PlacementError {
         brokers: usize,
     },
     Partitions,
+    /// An explicit assignment Kafka would refuse (INVALID_REPLICA_ASSIGNMENT).
+    Assignment(String),
 }
 
 impl fmt::Display for PlacementError {
@@ -36,6 +38,9 @@ impl fmt::Display for PlacementError {
                 "replication factor {replication_factor} is invalid with {brokers} live brokers: it must be between 1 and \
                  the number of brokers (INVALID_REPLICATION_FACTOR)"
             ),
+            PlacementError::Assignment(why) => {
+                write!(f, "{why} (INVALID_REPLICA_ASSIGNMENT)")
+            }
             PlacementError::Partitions => write!(
                 f,
                 "a topic needs at least one partition (INVALID_PARTITIONS)"
@@ -88,6 +93,40 @@ pub fn assign_replicas(
         assignment.push(replicas);
     }
     Ok(assignment)
+}
+
+/// Checks an explicit assignment (`kafka-topics.sh --replica-assignment 2:3,3:1`) as
+/// Kafka's `AdminZkClient.validateTopicCreate` does: at least one partition, every
+/// partition with the same number of replicas, no broker twice in one partition, and
+/// only registered brokers.
+pub fn validate_assignment(
+    assignment: &Assignment,
+    registered: &[BrokerId],
+) -> Result<(), PlacementError> {
+    let Some(first) = assignment.first() else {
+        return Err(PlacementError::Partitions);
+    };
+    for (p, replicas) in assignment.iter().enumerate() {
+        if replicas.is_empty() || replicas.len() != first.len() {
+            return Err(PlacementError::Assignment(format!(
+                "partition {p} has {} replicas and partition 0 has {}; every partition needs the same number, at least 1",
+                replicas.len(),
+                first.len()
+            )));
+        }
+        let distinct: BTreeSet<&BrokerId> = replicas.iter().collect();
+        if distinct.len() != replicas.len() {
+            return Err(PlacementError::Assignment(format!(
+                "partition {p} names a broker twice: {replicas:?}"
+            )));
+        }
+        if let Some(unknown) = replicas.iter().find(|b| !registered.contains(b)) {
+            return Err(PlacementError::Assignment(format!(
+                "partition {p} names broker {unknown}, which is not registered"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A new topic's placement, with Kafka's random start index and shift drawn from `rng`.

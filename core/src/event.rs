@@ -86,6 +86,8 @@ pub enum EventKind {
     TopicCreated {
         topic: String,
         assignment: Assignment,
+        /// Placed by the admin (`--replica-assignment`), not by the controller's rule.
+        explicit_assignment: bool,
     },
     PartitionsAdded {
         topic: String,
@@ -236,7 +238,11 @@ impl Event {
                 "the controller sees brokers {} registered and sends them their partitions",
                 broker_list(b)
             ),
-            EventKind::TopicCreated { topic, assignment } => {
+            EventKind::TopicCreated {
+                topic,
+                assignment,
+                explicit_assignment,
+            } => {
                 let parts: Vec<String> = assignment
                     .iter()
                     .enumerate()
@@ -245,8 +251,13 @@ impl Event {
                         format!("{topic}-{p} on [{}]", r.join(","))
                     })
                     .collect();
+                let placement = if *explicit_assignment {
+                    "the replica assignment the admin gave"
+                } else {
+                    "Kafka's round-robin placement"
+                };
                 format!(
-                    "topic {topic} created with Kafka's round-robin placement: {}",
+                    "topic {topic} created with {placement}: {}",
                     parts.join(", ")
                 )
             }

@@ -244,6 +244,7 @@ pub enum ClientError {
     /// The request went to a broker that is not the controller.
     NotController,
     InvalidReplicationFactor(String),
+    InvalidReplicaAssignment(String),
     InvalidPartitions(String),
 }
 
@@ -265,7 +266,9 @@ impl fmt::Display for ClientError {
             ClientError::NotController => {
                 write!(f, "this broker is not the controller (NOT_CONTROLLER)")
             }
-            ClientError::InvalidReplicationFactor(why) | ClientError::InvalidPartitions(why) => {
+            ClientError::InvalidReplicationFactor(why)
+            | ClientError::InvalidReplicaAssignment(why)
+            | ClientError::InvalidPartitions(why) => {
                 write!(f, "{why}")
             }
         }
@@ -297,6 +300,7 @@ impl ClientError {
             ClientError::RequestTimedOut => "REQUEST_TIMED_OUT",
             ClientError::TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
             ClientError::NotController => "NOT_CONTROLLER",
+            ClientError::InvalidReplicaAssignment(_) => "INVALID_REPLICA_ASSIGNMENT",
             ClientError::InvalidReplicationFactor(_) => "INVALID_REPLICATION_FACTOR",
             ClientError::InvalidPartitions(_) => "INVALID_PARTITIONS",
         }
@@ -366,13 +370,16 @@ pub struct MetadataResponse {
     pub partitions: BTreeMap<TopicPartition, PartitionMetadata>,
 }
 
-/// A new topic: placed by the controller with Kafka's round-robin rule.
+/// A new topic: placed by the controller with Kafka's round-robin rule, or where
+/// `replica_assignment` says (CreateTopics' `assignments`; then it gives the partition
+/// count and replication factor).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreateTopic {
     pub correlation_id: u64,
     pub name: String,
     pub partitions: u32,
     pub replication_factor: usize,
+    pub replica_assignment: Option<Assignment>,
     pub config: TopicConfig,
 }
 

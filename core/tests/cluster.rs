@@ -200,6 +200,7 @@ impl Harness {
                 name: name.to_string(),
                 partitions,
                 replication_factor: rf,
+                replica_assignment: None,
                 config,
             }),
         );

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kafkasim_core::controller::{
     ElectionKind, IsrChange, IsrChangeRejected, LeaderAndIsr, PlacementError, apply_isr_change,
     assign_added_partitions, assign_new_topic, assign_replicas, elect_leader, leader_imbalance,
+    validate_assignment,
 };
 use kafkasim_core::rng::{Scripted, SplitMix64};
 
@@ -62,6 +63,29 @@ fn placement_refuses_impossible_topics() {
         assign_replicas(2, 1, &[7], 0, 0, 0).unwrap(),
         vec![vec![7], vec![7]]
     );
+}
+
+#[test]
+fn an_explicit_assignment_is_checked_as_kafka_checks_it() {
+    let brokers = [1, 2, 3];
+    assert_eq!(
+        validate_assignment(&vec![vec![2, 3], vec![3, 1]], &brokers),
+        Ok(())
+    );
+    let refused = |assignment: Vec<Vec<i32>>| {
+        let error = validate_assignment(&assignment, &brokers).unwrap_err();
+        assert!(
+            error.to_string().ends_with("(INVALID_REPLICA_ASSIGNMENT)")
+                || error == PlacementError::Partitions,
+            "{error}"
+        );
+        error.to_string()
+    };
+    assert!(refused(vec![]).contains("INVALID_PARTITIONS"));
+    assert!(refused(vec![vec![1, 2], vec![3]]).contains("same number"));
+    assert!(refused(vec![vec![]]).contains("at least 1"));
+    assert!(refused(vec![vec![2, 2]]).contains("broker twice"));
+    assert!(refused(vec![vec![1, 4]]).contains("broker 4, which is not registered"));
 }
 
 #[test]

@@ -51,12 +51,15 @@ pub enum Invariants {
     Panic,
 }
 
-/// A topic created when the cluster starts.
+/// A topic to create (`kafka-topics.sh --create`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicSpec {
     pub name: String,
     pub partitions: u32,
     pub replication_factor: usize,
+    /// `--replica-assignment`: each partition's replicas, preferred leader first; when
+    /// given it decides the partition count and replication factor.
+    pub replica_assignment: Option<Assignment>,
     pub config: TopicConfig,
 }
 
@@ -103,6 +106,7 @@ impl ClusterBuilder {
             name: name.to_string(),
             partitions,
             replication_factor,
+            replica_assignment: None,
             config,
         });
         self
@@ -192,14 +196,9 @@ impl ClusterBuilder {
             })
             .await
             .expect("the brokers register and elect a controller within a minute");
-        for topic in self.topics {
+        for topic in &self.topics {
             cluster
-                .create_topic(
-                    &topic.name,
-                    topic.partitions,
-                    topic.replication_factor,
-                    topic.config,
-                )
+                .create_topic_spec(topic)
                 .await
                 .unwrap_or_else(|e| panic!("topic {}: {e}", topic.name));
         }
@@ -887,13 +886,30 @@ impl Cluster {
         replication_factor: usize,
         config: TopicConfig,
     ) -> Result<(), String> {
+        self.create_topic_spec(&TopicSpec {
+            name: name.to_string(),
+            partitions,
+            replication_factor,
+            replica_assignment: None,
+            config,
+        })
+        .await
+    }
+
+    /// [`Cluster::create_topic`] with every option, an explicit assignment included.
+    pub async fn create_topic_spec(&mut self, topic: &TopicSpec) -> Result<(), String> {
+        let partitions = topic
+            .replica_assignment
+            .as_ref()
+            .map_or(topic.partitions, |a| a.len() as u32);
         let request = |correlation_id| {
             Message::CreateTopic(CreateTopic {
                 correlation_id,
-                name: name.to_string(),
+                name: topic.name.clone(),
                 partitions,
-                replication_factor,
-                config: config.clone(),
+                replication_factor: topic.replication_factor,
+                replica_assignment: topic.replica_assignment.clone(),
+                config: topic.config.clone(),
             })
         };
         let answer = |message, correlation_id| match message {
@@ -909,7 +925,7 @@ impl Cluster {
             other => other,
         };
         self.ask_controller(request, answer).await?;
-        self.wait_for_leaders(name, 0, partitions).await
+        self.wait_for_leaders(&topic.name, 0, partitions).await
     }
 
     /// Grows a topic to `total` partitions (`kafka-topics.sh --alter --partitions`) and

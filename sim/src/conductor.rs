@@ -21,7 +21,7 @@ use kafkasim_core::client::consumer::ConsumerConfig;
 use kafkasim_core::client::producer::ProducerConfig as KafkaProducerConfig;
 use kafkasim_core::workload::ProducerConfig;
 
-use crate::cluster::{Cluster, ClusterBuilder, Histories};
+use crate::cluster::{Cluster, ClusterBuilder, Histories, TopicSpec};
 use crate::scenario::Act;
 use crate::snapshot::ClusterSnapshot;
 use crate::trace::{Fault, TraceEntry};
@@ -50,12 +50,7 @@ pub enum Command {
     /// A lesson's caption.
     Caption(String),
     /// `kafka-topics.sh --create`: an admin client asks the controller.
-    CreateTopic {
-        name: String,
-        partitions: u32,
-        replication_factor: usize,
-        config: kafkasim_core::protocol::TopicConfig,
-    },
+    CreateTopic(TopicSpec),
     /// `kafka-topics.sh --alter --partitions`: the topic grows to `total` partitions.
     AddPartitions { topic: String, total: u32 },
     /// A lesson's caption shown right after the first narrated event, from this command's
@@ -108,17 +103,9 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
             }
         },
         Command::Caption(text) => cluster.caption(text),
-        Command::CreateTopic {
-            name,
-            partitions,
-            replication_factor,
-            config,
-        } => {
-            if let Err(e) = cluster
-                .create_topic(name, *partitions, *replication_factor, config.clone())
-                .await
-            {
-                cluster.caption(&format!("(creating topic {name} failed: {e})"));
+        Command::CreateTopic(topic) => {
+            if let Err(e) = cluster.create_topic_spec(topic).await {
+                cluster.caption(&format!("(creating topic {} failed: {e})", topic.name));
             }
         }
         Command::AddPartitions { topic, total } => {

@@ -17,6 +17,7 @@ use std::ops::Range;
 use kafkasim_core::broker::BrokerConfig;
 use kafkasim_core::client::consumer::{AppCommit, ConsumerConfig, OffsetReset, Subscribe};
 use kafkasim_core::client::producer::ProducerConfig;
+use kafkasim_core::controller::validate_assignment;
 use kafkasim_core::group::assignor::Strategy;
 use kafkasim_core::group::coordinator::GroupState;
 use kafkasim_core::group::storage::{OFFSETS_TOPIC, partition_for_group};
@@ -176,8 +177,13 @@ struct NetworkSection {
 #[serde(deny_unknown_fields)]
 struct TopicSection {
     name: Spanned<String>,
-    partitions: Spanned<u32>,
-    replication_factor: Spanned<usize>,
+    #[serde(default)]
+    partitions: Option<Spanned<u32>>,
+    #[serde(default)]
+    replication_factor: Option<Spanned<usize>>,
+    /// `kafka-topics.sh --replica-assignment`: each partition's brokers, leader first.
+    #[serde(default)]
+    replica_assignment: Option<Spanned<Vec<Vec<BrokerId>>>>,
     #[serde(default)]
     config: Configs,
 }
@@ -1396,37 +1402,74 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 ),
             );
         }
-        if topics
-            .insert(name.clone(), *t.partitions.get_ref())
-            .is_some()
-        {
+        let (partitions, rf) = match (&t.replica_assignment, &t.partitions, &t.replication_factor) {
+            (Some(given), partitions, rf) => {
+                if partitions.is_some() || rf.is_some() {
+                    c.error(
+                        given.span(),
+                        "replica_assignment decides the partitions and the replication factor",
+                        Some("remove partitions and replication_factor from this topic".into()),
+                    );
+                }
+                let registered: Vec<BrokerId> = (1..=brokers).collect();
+                if let Err(e) = validate_assignment(given.get_ref(), &registered) {
+                    c.error(
+                        given.span(),
+                        e.to_string(),
+                        Some(format!(
+                            "one list per partition, e.g. [[2, 3], [3, 1]]: brokers 1 to {brokers}, each once per partition, the same count in every partition"
+                        )),
+                    );
+                }
+                let assignment = given.get_ref();
+                (
+                    assignment.len() as u32,
+                    assignment.first().map_or(0, Vec::len),
+                )
+            }
+            (None, Some(partitions), Some(rf)) => {
+                if *partitions.get_ref() == 0 {
+                    c.error(
+                        partitions.span(),
+                        "a topic needs at least 1 partition",
+                        None,
+                    );
+                }
+                let rf_value = *rf.get_ref();
+                if rf_value == 0 || rf_value > brokers.max(1) as usize {
+                    c.error(
+                        rf.span(),
+                        format!(
+                            "replication_factor = {rf_value}, but the cluster has {brokers} brokers"
+                        ),
+                        Some("at least 1 and at most the number of brokers".into()),
+                    );
+                }
+                (*partitions.get_ref(), rf_value)
+            }
+            (None, _, _) => {
+                c.error(
+                    t.name.span(),
+                    format!("topic {name} needs partitions and replication_factor"),
+                    Some("or replica_assignment = [[1, 2], [2, 3]] to place each partition".into()),
+                );
+                (1, 1)
+            }
+        };
+        if topics.insert(name.clone(), partitions).is_some() {
             c.error(
                 t.name.span(),
                 format!("topic {name} is defined twice"),
                 None,
             );
         }
-        if *t.partitions.get_ref() == 0 {
-            c.error(
-                t.partitions.span(),
-                "a topic needs at least 1 partition",
-                None,
-            );
-        }
-        let rf = *t.replication_factor.get_ref();
-        if rf == 0 || rf > brokers.max(1) as usize {
-            c.error(
-                t.replication_factor.span(),
-                format!("replication_factor = {rf}, but the cluster has {brokers} brokers"),
-                Some("at least 1 and at most the number of brokers".into()),
-            );
-        }
         let mut config = builder.broker.default_topic_config.clone();
         c.configs(&mut config, &t.config, TOPIC_CONFIGS, "topic");
         builder.topics.push(TopicSpec {
             name: name.clone(),
-            partitions: *t.partitions.get_ref(),
+            partitions,
             replication_factor: rf,
+            replica_assignment: t.replica_assignment.as_ref().map(|a| a.get_ref().clone()),
             config,
         });
     }
@@ -1478,12 +1521,13 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 let mut config = builder.broker.default_topic_config.clone();
                 c.configs(&mut config, &a.config, TOPIC_CONFIGS, "topic");
                 topics.insert(name.clone(), partitions);
-                Some(Command::CreateTopic {
+                Some(Command::CreateTopic(TopicSpec {
                     name,
                     partitions,
                     replication_factor: rf,
+                    replica_assignment: None,
                     config,
-                })
+                }))
             }
             "add-partitions" => {
                 match topics.get(&name).copied() {

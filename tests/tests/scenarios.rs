@@ -118,6 +118,11 @@ fn lesson_07_hw_and_leo() {
 }
 
 #[test]
+fn lesson_08_unclean_leader_election() {
+    lesson("08-unclean-leader-election");
+}
+
+#[test]
 fn lesson_09_jepsen_2013() {
     lesson("09-jepsen-2013");
 }
@@ -125,6 +130,26 @@ fn lesson_09_jepsen_2013() {
 #[test]
 fn lesson_10_power_loss() {
     lesson("10-power-loss");
+}
+
+#[test]
+fn lesson_11a_kip_101_hw_truncation_loses_a_write() {
+    lesson("11a-kip-101-hw-truncation-loses-a-write");
+}
+
+#[test]
+fn lesson_11b_kip_101_leader_epoch_keeps_the_write() {
+    lesson("11b-kip-101-leader-epoch-keeps-the-write");
+}
+
+#[test]
+fn lesson_11c_kip_101_hw_truncation_diverges() {
+    lesson("11c-kip-101-hw-truncation-diverges");
+}
+
+#[test]
+fn lesson_11d_kip_101_leader_epoch_no_divergence() {
+    lesson("11d-kip-101-leader-epoch-no-divergence");
 }
 
 #[test]
@@ -188,6 +213,11 @@ fn suite_nemesis_safe() {
 }
 
 #[test]
+fn suite_nemesis_unsafe() {
+    lesson("nemesis-unsafe");
+}
+
+#[test]
 fn suite_safe_leader_crashes() {
     lesson("safe-leader-crashes");
 }
@@ -241,8 +271,13 @@ fn every_scenario_file_has_its_test() {
         "05-min-insync-replicas.toml",
         "06-slow-follower-isr.toml",
         "07-hw-and-leo.toml",
+        "08-unclean-leader-election.toml",
         "09-jepsen-2013.toml",
         "10-power-loss.toml",
+        "11a-kip-101-hw-truncation-loses-a-write.toml",
+        "11b-kip-101-leader-epoch-keeps-the-write.toml",
+        "11c-kip-101-hw-truncation-diverges.toml",
+        "11d-kip-101-leader-epoch-no-divergence.toml",
         "12-controller-failover.toml",
         "13-isolated-leader-fenced.toml",
         "14-consumer-crash-rebalance.toml",
@@ -255,6 +290,7 @@ fn every_scenario_file_has_its_test() {
         "22-regex-subscription.toml",
         "23-coordinator-failover.toml",
         "nemesis-safe.toml",
+        "nemesis-unsafe.toml",
         "safe-leader-crashes.toml",
     ];
     assert_eq!(

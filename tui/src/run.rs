@@ -39,12 +39,32 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/07-hw-and-leo.toml"),
     ),
     (
+        "08-unclean-leader-election",
+        include_str!("../../scenarios/08-unclean-leader-election.toml"),
+    ),
+    (
         "09-jepsen-2013",
         include_str!("../../scenarios/09-jepsen-2013.toml"),
     ),
     (
         "10-power-loss",
         include_str!("../../scenarios/10-power-loss.toml"),
+    ),
+    (
+        "11a-kip-101-hw-truncation-loses-a-write",
+        include_str!("../../scenarios/11a-kip-101-hw-truncation-loses-a-write.toml"),
+    ),
+    (
+        "11b-kip-101-leader-epoch-keeps-the-write",
+        include_str!("../../scenarios/11b-kip-101-leader-epoch-keeps-the-write.toml"),
+    ),
+    (
+        "11c-kip-101-hw-truncation-diverges",
+        include_str!("../../scenarios/11c-kip-101-hw-truncation-diverges.toml"),
+    ),
+    (
+        "11d-kip-101-leader-epoch-no-divergence",
+        include_str!("../../scenarios/11d-kip-101-leader-epoch-no-divergence.toml"),
     ),
     (
         "12-controller-failover",
@@ -93,6 +113,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
     (
         "nemesis-safe",
         include_str!("../../scenarios/nemesis-safe.toml"),
+    ),
+    (
+        "nemesis-unsafe",
+        include_str!("../../scenarios/nemesis-unsafe.toml"),
     ),
     (
         "safe-leader-crashes",

@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::controller::{
-    Assignment, Election, ElectionKind, IsrChange, LeaderAndIsr, apply_isr_change,
-    assign_added_partitions, assign_new_topic, elect_leader, leader_imbalance,
+    Assignment, Election, ElectionKind, IsrChange, LeaderAndIsr, PlacementError, apply_isr_change,
+    assign_added_partitions, assign_new_topic, elect_leader, leader_imbalance, validate_assignment,
 };
 use crate::event::{ElectionReason, Event, EventKind};
 use crate::metadata::{MetadataError, SessionId};
@@ -141,6 +141,8 @@ enum After {
         topic: String,
         info: TopicInfo,
         first: u32,
+        /// The admin gave the replicas (`--replica-assignment`); the controller did not place them.
+        explicit_assignment: bool,
     },
     Rebalance {
         reply_to: Option<(NodeId, u64)>,
@@ -927,7 +929,11 @@ impl Controller {
     /// A write succeeded: update the cache, narrate, and tell the brokers.
     fn written(&mut self, write: Write, results: &[ZkOpResult], now_ms: i64, out: &mut Outbox) {
         if let After::NewPartitions {
-            topic, info, first, ..
+            topic,
+            info,
+            first,
+            explicit_assignment,
+            ..
         } = &write.after
         {
             self.topics.insert(topic.clone(), info.clone());
@@ -935,6 +941,7 @@ impl Controller {
                 EventKind::TopicCreated {
                     topic: topic.clone(),
                     assignment: info.assignment.clone(),
+                    explicit_assignment: *explicit_assignment,
                 }
             } else {
                 EventKind::PartitionsAdded {
@@ -1001,6 +1008,7 @@ impl Controller {
                 topic,
                 info,
                 first,
+                ..
             } => {
                 let partitions: Vec<TopicPartition> = (first..info.assignment.len() as u32)
                     .map(|p| TopicPartition::new(&topic, p))
@@ -1240,13 +1248,20 @@ impl Controller {
             return reply_error(out, ClientError::TopicAlreadyExists);
         }
         let brokers: Vec<BrokerId> = self.live.keys().copied().collect();
-        let assignment = match assign_new_topic(
-            request.partitions,
-            request.replication_factor,
-            &brokers,
-            &mut self.rng,
-        ) {
+        let placed = match &request.replica_assignment {
+            Some(given) => validate_assignment(given, &brokers).map(|()| given.clone()),
+            None => assign_new_topic(
+                request.partitions,
+                request.replication_factor,
+                &brokers,
+                &mut self.rng,
+            ),
+        };
+        let assignment = match placed {
             Ok(a) => a,
+            Err(e @ PlacementError::Assignment(_)) => {
+                return reply_error(out, ClientError::InvalidReplicaAssignment(e.to_string()));
+            }
             Err(e) => {
                 return reply_error(out, ClientError::InvalidReplicationFactor(e.to_string()));
             }
@@ -1258,7 +1273,8 @@ impl Controller {
         let reply = TopicReply::CreateTopic {
             correlation_id: request.correlation_id,
         };
-        self.write_new_partitions(from, reply, &request.name, info, 0, true);
+        let explicit = request.replica_assignment.is_some();
+        self.write_new_partitions(from, reply, &request.name, info, 0, explicit);
     }
 
     /// Kafka's CreatePartitions: more partitions for a topic, placed after the existing
@@ -1308,8 +1324,10 @@ impl Controller {
         topic: &str,
         info: TopicInfo,
         first: u32,
-        create: bool,
+        explicit_assignment: bool,
     ) {
+        // A topic's first partitions create it; later ones grow it.
+        let create = first == 0;
         let value = ZNode::Topic {
             assignment: info.assignment.clone(),
             config: info.config.clone(),
@@ -1380,6 +1398,7 @@ impl Controller {
                 topic: topic.to_string(),
                 info,
                 first,
+                explicit_assignment,
             },
         };
         self.request(ops, Step::Write { write });

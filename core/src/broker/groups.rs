@@ -225,6 +225,7 @@ impl Broker {
                     name: OFFSETS_TOPIC.to_string(),
                     partitions: self.config.offsets_topic_num_partitions,
                     replication_factor,
+                    replica_assignment: None,
                     config: self.config.default_topic_config.clone(),
                 }),
             );
