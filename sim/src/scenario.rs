@@ -1302,24 +1302,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioErrors> {
         errors: Vec::new(),
         consumer_names: BTreeSet::new(),
     };
-    let parsed: File = match toml::from_str(text) {
-        Ok(f) => f,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim().to_string();
-            let hint = if message.contains("unknown field") {
-                Some("scenarios/README.md lists every section and key".to_string())
-            } else if message.contains("missing field") {
-                Some(
-                    "every scenario needs format, title, duration and [cluster] brokers"
-                        .to_string(),
-                )
-            } else {
-                None
-            };
-            checker.error(span, message, hint);
-            return Err(ScenarioErrors(checker.errors));
-        }
+    let Some(parsed) = read_file(&mut checker, text) else {
+        return Err(ScenarioErrors(checker.errors));
     };
     let scenario = check(&mut checker, parsed);
     if checker.errors.is_empty() {
@@ -1328,6 +1312,97 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioErrors> {
         checker.errors.sort_by_key(|e| (e.line, e.column));
         Err(ScenarioErrors(checker.errors))
     }
+}
+
+/// What to do about serde's message for a key it does not know or misses.
+fn shape_hint(message: &str) -> Option<String> {
+    // serde names the key between backticks.
+    let mut quoted = message.split('`').skip(1).step_by(2);
+    let key = quoted.next().unwrap_or_default();
+    if message.starts_with("unknown field") {
+        // The rest are the keys the section takes.
+        let expected: Vec<&str> = quoted.collect();
+        Some(if BROKER_CONFIGS.iter().any(|(name, _)| *name == key) {
+            format!("{key} is a broker config: put it under [cluster.config]")
+        } else if TOPIC_CONFIGS.iter().any(|(name, _)| *name == key) {
+            format!("{key} is a topic config: put it under [topics.config]")
+        } else if let Some(near) = closest(key, &expected) {
+            format!("did you mean {near}?")
+        } else {
+            "scenarios/README.md lists every section and key".to_string()
+        })
+    } else if message.starts_with("missing field") {
+        Some(
+            if ["format", "title", "duration", "cluster", "brokers"].contains(&key) {
+                "every scenario needs format, title, duration and [cluster] brokers"
+            } else {
+                "the example in scenarios/README.md shows each section's required keys"
+            }
+            .to_string(),
+        )
+    } else {
+        None
+    }
+}
+
+/// Reads the file's TOML into its sections, reporting every syntax error (the parser
+/// recovers and goes on) or else every shape error: serde stops at the first, so on a
+/// failure each section, and each entry of a list of sections, is read again on its own.
+fn read_file(c: &mut Checker<'_>, text: &str) -> Option<File> {
+    use serde::de::DeserializeOwned;
+    use toml::de::{DeTable, DeValue, Deserializer, Error, ValueDeserializer};
+
+    fn each<T: DeserializeOwned>(
+        value: &Spanned<DeValue<'_>>,
+        list: bool,
+        errors: &mut Vec<Error>,
+    ) {
+        let items = match value.get_ref() {
+            DeValue::Array(items) if list => items.iter().cloned().collect(),
+            _ => vec![value.clone()],
+        };
+        for item in items {
+            if let Err(e) = T::deserialize(ValueDeserializer::from(item)) {
+                errors.push(e);
+            }
+        }
+    }
+
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    let mut errors = syntax;
+    if errors.is_empty() {
+        match File::deserialize(Deserializer::from(root.clone())) {
+            Ok(file) => return Some(file),
+            Err(first) => errors.push(first),
+        }
+        for (key, value) in root.get_ref() {
+            match key.get_ref().as_ref() {
+                "cluster" => each::<ClusterSection>(value, false, &mut errors),
+                "network" => each::<NetworkSection>(value, false, &mut errors),
+                "topics" => each::<TopicSection>(value, true, &mut errors),
+                "producers" => each::<ProducerSection>(value, true, &mut errors),
+                "consumers" => each::<ConsumerSection>(value, true, &mut errors),
+                "faults" => each::<FaultSection>(value, true, &mut errors),
+                "captions" => each::<CaptionSection>(value, true, &mut errors),
+                "nemesis" => each::<NemesisSection>(value, false, &mut errors),
+                "admin" => each::<AdminSection>(value, true, &mut errors),
+                "expect" => each::<ExpectSection>(value, false, &mut errors),
+                _ => {}
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for e in errors {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim().to_string();
+        // The whole file's first error is also one section's.
+        if !seen.insert((span.start, message.clone())) {
+            continue;
+        }
+        c.error(span, message.clone(), shape_hint(&message));
+    }
+    c.errors.sort_by_key(|e| (e.line, e.column));
+    None
 }
 
 fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
