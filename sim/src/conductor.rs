@@ -482,3 +482,77 @@ async fn conduct(
         madsim::time::sleep(Duration::from_millis(TICK_MS as u64)).await;
     }
 }
+
+/// What [`check_determinism`] runs: madsim's check takes a plain `fn`, so the run's
+/// inputs wait here (one check at a time).
+static DETERMINISM_RUN: std::sync::Mutex<Option<(ClusterBuilder, Vec<Timed>, i64)>> =
+    std::sync::Mutex::new(None);
+
+/// The headless run inside the caller's runtime: the conductor with its requests
+/// already given (run to the end, then stop), returning the whole trace.
+async fn run_in_this_runtime(
+    builder: ClusterBuilder,
+    mut commands: Vec<Timed>,
+    until_ms: i64,
+) -> Vec<TraceEntry> {
+    commands.sort_by_key(|c| c.at_ms);
+    let (requests, request_rx) = mpsc::channel();
+    let (reply_tx, replies) = mpsc::channel();
+    requests
+        .send(Request::RunUntil {
+            at_ms: until_ms,
+            records: false,
+        })
+        .expect("the receiver is here");
+    // With no sender left, the conductor returns after its last frame.
+    drop(requests);
+    conduct(builder, commands, request_rx, reply_tx).await;
+    replies
+        .try_iter()
+        .flat_map(|reply| match reply {
+            Reply::Frame(frame) => frame.new_entries,
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn determinism_run() -> impl std::future::Future<Output = Vec<TraceEntry>> {
+    let (builder, commands, until_ms) = DETERMINISM_RUN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .expect("check_determinism set the run");
+    run_in_this_runtime(builder, commands, until_ms)
+}
+
+/// madsim's own determinism check: runs twice, logging every random draw of the first
+/// run and failing the second at the first draw that differs (which names the seed).
+/// Returns the trace on success, or what madsim reported.
+pub fn check_determinism(
+    seed: u64,
+    builder: ClusterBuilder,
+    commands: Vec<Timed>,
+    until_ms: i64,
+) -> Result<Vec<TraceEntry>, String> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *DETERMINISM_RUN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((builder, commands, until_ms));
+    let outcome = std::panic::catch_unwind(|| {
+        madsim::runtime::Runtime::check_determinism(
+            seed,
+            madsim::Config::default(),
+            determinism_run,
+        )
+    });
+    outcome.map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the run panicked".to_string())
+    })
+}

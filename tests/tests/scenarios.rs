@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kafkasim_sim::conductor::Command;
+use kafkasim_sim::conductor::{Command, check_determinism};
 use kafkasim_sim::run::{RunReport, run};
 use kafkasim_sim::scenario::{Expected, Scenario, parse};
 use kafkasim_sim::sweep::{shrink, shrunk_scenario};
@@ -54,8 +54,9 @@ fn explain(report: &RunReport) -> String {
     out
 }
 
-/// Runs a lesson twice from its seed: it meets its expectations, both runs narrate the
-/// same timeline, and the timeline matches its snapshot.
+/// Runs a lesson from its seed: it meets its expectations, madsim's determinism check
+/// (two more runs, every random draw compared) passes and narrates the same timeline,
+/// and the timeline matches its snapshot.
 fn lesson(name: &str) {
     let scenario = load(name);
     let report = run(&scenario, scenario.seed, None);
@@ -64,10 +65,11 @@ fn lesson(name: &str) {
         "{name} did not meet its expectations\n{}",
         explain(&report)
     );
-    let again = run(&scenario, scenario.seed, None);
-    let timeline = report.timeline(true);
+    let (builder, commands) = scenario.plan(scenario.seed);
+    let again = check_determinism(scenario.seed, builder, commands, scenario.duration_ms)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(
-        timeline == again.timeline(true),
+        report.trace == again,
         "{name}: the same seed narrated two different runs"
     );
     let mut summary = String::new();

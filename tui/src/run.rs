@@ -612,8 +612,10 @@ pub fn describe_command(args: &DescribeArgs, out: &mut impl Write) -> Result<(),
 
 pub const DETERMINISM_HELP: &str = "\
 Runs the scenario twice from the same seed and compares a hash of everything each run
-narrated and of its final state; they must be equal. A difference is a bug: something
-reached the simulation that did not come from its seed.";
+narrated and of its final state; they must be equal. Then madsim's own check runs it
+twice more, logging every random draw of the first run and stopping the second at the
+first draw that differs, and that run's narration must match the first. A difference is
+a bug: something reached the simulation that did not come from its seed.";
 
 #[derive(clap::Args)]
 pub struct DeterminismArgs {
@@ -634,19 +636,38 @@ fn fnv1a(text: &str) -> u64 {
 pub fn determinism_command(args: &DeterminismArgs, out: &mut impl Write) -> Result<(), String> {
     let scenario = load(&args.file)?;
     let seed = args.seed.unwrap_or(scenario.seed);
-    let hash = || {
-        let report = run(&scenario, seed, None);
-        fnv1a(&format!("{}{:?}", report.timeline(true), report.snapshot))
-    };
-    let (first, second) = (hash(), hash());
+    let hash =
+        |report: &RunReport| fnv1a(&format!("{}{:?}", report.timeline(true), report.snapshot));
+    let first_run = run(&scenario, seed, None);
+    let (first, second) = (hash(&first_run), hash(&run(&scenario, seed, None)));
     writeln!(out, "run 1: {first:016x}\nrun 2: {second:016x}").map_err(crate::output_error)?;
-    if first == second {
-        writeln!(out, "deterministic: seed {seed} gives the same run twice")
-            .map_err(crate::output_error)
-    } else {
-        Err(format!(
+    let nondeterministic = || {
+        format!(
             "seed {seed} gave two different runs of {}: a source of nondeterminism reached the simulation",
             args.file
-        ))
+        )
+    };
+    if first != second {
+        return Err(nondeterministic());
     }
+    let (builder, commands) = scenario.plan(seed);
+    let checked =
+        kafkasim_sim::conductor::check_determinism(seed, builder, commands, scenario.duration_ms)
+            .map_err(|e| format!("madsim's determinism check failed: {e}"))?;
+    let narration = |trace: &[kafkasim_sim::trace::TraceEntry]| {
+        fnv1a(&trace.iter().map(|e| e.line() + "\n").collect::<String>())
+    };
+    if narration(&checked) != narration(&first_run.trace) {
+        return Err(nondeterministic());
+    }
+    writeln!(
+        out,
+        "runs 3 and 4 (madsim's check, every random draw compared): the same draws, and the same narration as run 1"
+    )
+    .map_err(crate::output_error)?;
+    writeln!(
+        out,
+        "deterministic: seed {seed} gives the same run four times"
+    )
+    .map_err(crate::output_error)
 }
