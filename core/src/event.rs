@@ -94,6 +94,11 @@ pub enum EventKind {
         first: u32,
         assignment: Assignment,
     },
+    /// `kafka-configs --alter`: (name, before, now) of each changed config.
+    TopicConfigChanged {
+        topic: String,
+        changes: Vec<(&'static str, String, String)>,
+    },
     LeaderElected {
         tp: TopicPartition,
         leader: BrokerId,
@@ -278,6 +283,16 @@ impl Event {
                     "topic {topic} grew to {} partitions: {} (keys may now hash to other partitions)",
                     *first as usize + assignment.len(),
                     parts.join(", ")
+                )
+            }
+            EventKind::TopicConfigChanged { topic, changes } => {
+                let changes: Vec<String> = changes
+                    .iter()
+                    .map(|(name, before, now)| format!("{name} {before} -> {now}"))
+                    .collect();
+                format!(
+                    "the controller changed topic {topic}'s configs: {}; every broker applies them from its next metadata update",
+                    changes.join(", ")
                 )
             }
             EventKind::LeaderElected {

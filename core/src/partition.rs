@@ -507,7 +507,10 @@ impl Partition {
 
     /// New topic or broker configs (`min.insync.replicas`, the truncation protocol...).
     /// The log keeps the config it was created with.
+    /// New configs (the controller validated them); the log's apply from its next
+    /// append, roll or retention check.
     pub fn set_config(&mut self, config: PartitionConfig) {
+        self.log.set_config(config.log.clone());
         self.config = config;
     }
 

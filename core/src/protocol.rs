@@ -61,6 +61,94 @@ pub struct TopicConfig {
     pub log: LogConfig,
 }
 
+impl TopicConfig {
+    /// The configs that differ from `before`, by Kafka's topic-level name: (name, before,
+    /// now). For narrating `kafka-configs --alter`.
+    pub fn differences(&self, before: &TopicConfig) -> Vec<(&'static str, String, String)> {
+        let mut changed = Vec::new();
+        let mut compare = |name: &'static str, old: String, new: String| {
+            if old != new {
+                changed.push((name, old, new));
+            }
+        };
+        compare(
+            "min.insync.replicas",
+            before.min_insync_replicas.to_string(),
+            self.min_insync_replicas.to_string(),
+        );
+        compare(
+            "unclean.leader.election.enable",
+            before.unclean_leader_election_enable.to_string(),
+            self.unclean_leader_election_enable.to_string(),
+        );
+        let (old, new) = (&before.log, &self.log);
+        let never = |v: i64| {
+            if v == i64::MAX {
+                "never".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        compare(
+            "segment.bytes",
+            old.segment_bytes.to_string(),
+            new.segment_bytes.to_string(),
+        );
+        compare(
+            "segment.ms",
+            old.segment_ms.to_string(),
+            new.segment_ms.to_string(),
+        );
+        compare(
+            "retention.ms",
+            old.retention_ms.to_string(),
+            new.retention_ms.to_string(),
+        );
+        compare(
+            "retention.bytes",
+            old.retention_bytes.to_string(),
+            new.retention_bytes.to_string(),
+        );
+        compare(
+            "index.interval.bytes",
+            old.index_interval_bytes.to_string(),
+            new.index_interval_bytes.to_string(),
+        );
+        compare(
+            "segment.index.bytes",
+            old.segment_index_bytes.to_string(),
+            new.segment_index_bytes.to_string(),
+        );
+        compare(
+            "max.message.bytes",
+            old.max_message_bytes.to_string(),
+            new.max_message_bytes.to_string(),
+        );
+        compare(
+            "message.format.version",
+            format!("{:?}", old.message_format),
+            format!("{:?}", new.message_format),
+        );
+        compare(
+            "compression.type",
+            format!("{:?}", old.compression_type),
+            format!("{:?}", new.compression_type),
+        );
+        compare(
+            "message.timestamp.type",
+            format!("{:?}", old.message_timestamp_type),
+            format!("{:?}", new.message_timestamp_type),
+        );
+        compare(
+            "flush.messages",
+            never(old.flush_messages),
+            never(new.flush_messages),
+        );
+        compare("flush.ms", never(old.flush_ms), never(new.flush_ms));
+        changed
+    }
+}
+
 impl Default for TopicConfig {
     fn default() -> Self {
         TopicConfig {
@@ -246,6 +334,8 @@ pub enum ClientError {
     InvalidReplicationFactor(String),
     InvalidReplicaAssignment(String),
     InvalidPartitions(String),
+    /// A config value Kafka would refuse (INVALID_CONFIG).
+    InvalidConfig(String),
 }
 
 impl fmt::Display for ClientError {
@@ -268,7 +358,8 @@ impl fmt::Display for ClientError {
             }
             ClientError::InvalidReplicationFactor(why)
             | ClientError::InvalidReplicaAssignment(why)
-            | ClientError::InvalidPartitions(why) => {
+            | ClientError::InvalidPartitions(why)
+            | ClientError::InvalidConfig(why) => {
                 write!(f, "{why}")
             }
         }
@@ -301,6 +392,7 @@ impl ClientError {
             ClientError::TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
             ClientError::NotController => "NOT_CONTROLLER",
             ClientError::InvalidReplicaAssignment(_) => "INVALID_REPLICA_ASSIGNMENT",
+            ClientError::InvalidConfig(_) => "INVALID_CONFIG",
             ClientError::InvalidReplicationFactor(_) => "INVALID_REPLICATION_FACTOR",
             ClientError::InvalidPartitions(_) => "INVALID_PARTITIONS",
         }
@@ -538,6 +630,18 @@ pub enum Message {
         topic: String,
         result: Result<Assignment, ClientError>,
     },
+    /// A topic's configs, all of them (Kafka's AlterConfigs for a topic resource:
+    /// `kafka-configs.sh --alter --entity-type topics`).
+    AlterConfigs {
+        correlation_id: u64,
+        topic: String,
+        config: TopicConfig,
+    },
+    AlterConfigsReply {
+        correlation_id: u64,
+        topic: String,
+        result: Result<(), ClientError>,
+    },
     /// A broker asks the controller to move its leaderships before it stops (Kafka's
     /// ControlledShutdown).
     ControlledShutdown {
@@ -636,6 +740,8 @@ impl Message {
             Message::CreateTopicReply(_) => "CreateTopicsResponse",
             Message::CreatePartitions { .. } => "CreatePartitions",
             Message::CreatePartitionsReply { .. } => "CreatePartitionsResponse",
+            Message::AlterConfigs { .. } => "AlterConfigs",
+            Message::AlterConfigsReply { .. } => "AlterConfigsResponse",
             Message::ControlledShutdown { .. } => "ControlledShutdown",
             Message::ControlledShutdownReply { .. } => "ControlledShutdownResponse",
             Message::ElectLeaders { .. } => "ElectLeaders",

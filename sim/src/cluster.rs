@@ -950,6 +950,29 @@ impl Cluster {
         Ok(added)
     }
 
+    /// Changes a topic's configs (`kafka-configs.sh --alter --entity-type topics`): the
+    /// controller writes them and every broker applies them from its next metadata update.
+    pub async fn alter_topic_config(
+        &mut self,
+        topic: &str,
+        config: TopicConfig,
+    ) -> Result<(), String> {
+        let request = |correlation_id| Message::AlterConfigs {
+            correlation_id,
+            topic: topic.to_string(),
+            config: config.clone(),
+        };
+        let answer = |message, correlation_id| match message {
+            Message::AlterConfigsReply {
+                correlation_id: c,
+                result,
+                ..
+            } if c == correlation_id => Some(result),
+            _ => None,
+        };
+        self.ask_controller(request, answer).await
+    }
+
     /// Preferred-leader election for every partition (`kafka-leader-election.sh
     /// --election-type preferred --all-topic-partitions`). Returns the partitions moved.
     pub async fn elect_preferred_leaders(&mut self) -> Result<Vec<TopicPartition>, String> {

@@ -121,16 +121,17 @@ struct File {
     expect: ExpectSection,
 }
 
-/// An admin action at a time: what `kafka-topics.sh` does.
+/// An admin action at a time: what `kafka-topics.sh` and `kafka-configs.sh` do.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdminSection {
     at: Time,
-    /// create-topic or add-partitions
+    /// create-topic, add-partitions or alter-config
     action: Spanned<String>,
     topic: Spanned<String>,
     /// create-topic: its partitions; add-partitions: the new total.
-    partitions: Spanned<u32>,
+    #[serde(default)]
+    partitions: Option<Spanned<u32>>,
     #[serde(default)]
     replication_factor: Option<usize>,
     #[serde(default)]
@@ -1270,20 +1271,30 @@ impl Checker<'_> {
                     }
                 }
                 None => {
+                    // TOML reads a bare `min.insync.replicas = 2` as nested tables.
+                    let mut dotted = key.clone();
+                    let mut inner = value.get_ref();
+                    while let toml::Value::Table(t) = inner
+                        && t.len() == 1
+                    {
+                        let (k, v) = t.iter().next().expect("one entry");
+                        dotted = format!("{dotted}.{k}");
+                        inner = v;
+                    }
                     let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
                     let hint = match closest(key, &names) {
                         Some(c) => format!("did you mean {c}?"),
-                        None if key.contains('.') => {
+                        None if dotted.contains('.') => {
                             format!(
                                 "write Kafka's dots as underscores: {}",
-                                key.replace('.', "_")
+                                dotted.replace('.', "_")
                             )
                         }
                         None => format!("{what} configs are: {}", names.join(", ")),
                     };
                     self.error(
                         value.span(),
-                        format!("unknown {what} config {key:?}"),
+                        format!("unknown {what} config {dotted:?}"),
                         Some(hint),
                     );
                 }
@@ -1562,11 +1573,32 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         Some(at)
     };
 
-    // Admin actions first: topics they create can be written, read and targeted.
-    for a in &f.admin {
+    // Admin actions first: topics they create can be written, read and targeted. In time
+    // order: a config change builds on the configs the topic has by then.
+    let mut topic_configs: BTreeMap<String, TopicConfig> = builder
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), t.config.clone()))
+        .collect();
+    let mut admin: Vec<&AdminSection> = f.admin.iter().collect();
+    admin.sort_by_key(|a| match a.at.get_ref() {
+        TimeText::Ms(ms) => Some(*ms),
+        TimeText::Text(text) => parse_time_ms(text),
+    });
+    for a in admin {
         let at = check_at(c, &a.at, "admin");
         let name = a.topic.get_ref().clone();
-        let partitions = *a.partitions.get_ref();
+        let partitions = a.partitions.as_ref().map(|p| *p.get_ref());
+        let needs_partitions =
+            ["create-topic", "add-partitions"].contains(&a.action.get_ref().as_str());
+        if needs_partitions && partitions.is_none() {
+            c.error(
+                a.action.span(),
+                format!("{} needs partitions", a.action.get_ref()),
+                Some("create-topic: its partition count; add-partitions: the new total".into()),
+            );
+        }
+        let partitions_span = a.partitions.as_ref().map_or(a.action.span(), |p| p.span());
         let command = match a.action.get_ref().as_str() {
             "create-topic" => {
                 // Default: the first topic's replication factor.
@@ -1579,9 +1611,10 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 if topics.contains_key(&name) {
                     c.error(a.topic.span(), format!("topic {name} exists already"), None);
                 }
+                let partitions = partitions.unwrap_or(1);
                 if partitions == 0 {
                     c.error(
-                        a.partitions.span(),
+                        partitions_span.clone(),
                         "a topic needs at least 1 partition",
                         None,
                     );
@@ -1596,6 +1629,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 let mut config = builder.broker.default_topic_config.clone();
                 c.configs(&mut config, &a.config, TOPIC_CONFIGS, "topic");
                 topics.insert(name.clone(), partitions);
+                topic_configs.insert(name.clone(), config.clone());
                 Some(Command::CreateTopic(TopicSpec {
                     name,
                     partitions,
@@ -1605,8 +1639,9 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 }))
             }
             "add-partitions" => {
-                match topics.get(&name).copied() {
-                    None => {
+                match (topics.get(&name).copied(), partitions) {
+                    (_, None) => None,
+                    (None, _) => {
                         c.error(
                             a.topic.span(),
                             format!("no topic {name:?} in the scenario"),
@@ -1614,15 +1649,15 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                         );
                         None
                     }
-                    Some(now) if partitions <= now => {
+                    (Some(now), Some(partitions)) if partitions <= now => {
                         c.error(
-                        a.partitions.span(),
+                        partitions_span.clone(),
                         format!("{name} has {now} partitions; partitions is the new total, above that"),
                         Some("Kafka can add partitions, never remove them".into()),
                     );
                         None
                     }
-                    Some(_) => {
+                    (Some(_), Some(partitions)) => {
                         topics.insert(name.clone(), partitions);
                         Some(Command::AddPartitions {
                             topic: name,
@@ -1631,11 +1666,45 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                     }
                 }
             }
+            "alter-config" => {
+                if let Some(p) = &a.partitions {
+                    c.error(
+                        p.span(),
+                        "alter-config changes configs, not partitions",
+                        Some("add-partitions grows a topic".into()),
+                    );
+                }
+                if a.config.is_empty() {
+                    c.error(
+                        a.action.span(),
+                        "alter-config needs the configs to change",
+                        Some("an [admin.config] table, e.g. min_insync_replicas = 2".into()),
+                    );
+                }
+                match topic_configs.get(&name).cloned() {
+                    None => {
+                        c.error(
+                            a.topic.span(),
+                            format!("no topic {name:?} in the scenario by then"),
+                            None,
+                        );
+                        None
+                    }
+                    Some(mut config) => {
+                        c.configs(&mut config, &a.config, TOPIC_CONFIGS, "topic");
+                        topic_configs.insert(name.clone(), config.clone());
+                        Some(Command::AlterConfigs {
+                            topic: name,
+                            config,
+                        })
+                    }
+                }
+            }
             other => {
                 c.error(
                     a.action.span(),
                     format!("unknown admin action {other:?}"),
-                    Some("create-topic or add-partitions".into()),
+                    Some("create-topic, add-partitions or alter-config".into()),
                 );
                 None
             }

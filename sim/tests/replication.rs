@@ -852,3 +852,48 @@ fn sweep_single_broker_faults() {
         assert!(lost.is_empty(), "seed {seed} lost {lost:#?}\n{timeline}");
     }
 }
+
+// ----- topic configs changed at runtime ---------------------------------------------
+
+/// `kafka-configs --alter`: raising min.insync.replicas above the ISR makes the leader
+/// refuse acks=all writes from then on, and lowering it again lets them through.
+#[test]
+fn a_config_change_reaches_the_leader() {
+    run_seeded(5, || async {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .min_insync_replicas(2)
+            .topic("orders", 1, 3)
+            .start()
+            .await;
+        let tp = orders(0);
+        let follower = followers(&c, &tp)[0];
+        c.crash(follower, Crash::Process);
+        c.wait_until(30_000, |s| s.partitions[&tp].isr.len() == 2)
+            .await
+            .unwrap_or_else(|| panic!("the ISR shrinks\n{}", c.timeline()));
+        assert_eq!(c.produce(&tp, "m1", Acks::All).await, Ok(0));
+
+        let mut config = TopicConfig {
+            min_insync_replicas: 3,
+            ..TopicConfig::default()
+        };
+        c.alter_topic_config("orders", config.clone())
+            .await
+            .unwrap();
+        c.sleep_ms(100).await;
+        let refused = c.produce(&tp, "m2", Acks::All).await.unwrap_err();
+        assert!(refused.contains("NOT_ENOUGH_REPLICAS"), "{refused}");
+        assert_narrated(
+            &c.timeline(),
+            &["changed topic orders's configs: min.insync.replicas 2 -> 3"],
+        );
+
+        config.min_insync_replicas = 1;
+        c.alter_topic_config("orders", config).await.unwrap();
+        c.sleep_ms(100).await;
+        assert_eq!(c.produce(&tp, "m3", Acks::All).await, Ok(1));
+
+        let unknown = c.alter_topic_config("nope", TopicConfig::default()).await;
+        assert!(unknown.unwrap_err().contains("UNKNOWN_TOPIC_OR_PARTITION"));
+    });
+}

@@ -68,10 +68,27 @@ fn lesson(name: &str) {
     let (builder, commands) = scenario.plan(scenario.seed);
     let again = check_determinism(scenario.seed, builder, commands, scenario.duration_ms)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert!(
-        report.trace == again,
-        "{name}: the same seed narrated two different runs"
-    );
+    if report.trace != again {
+        let first = report.timeline(true);
+        let second: String = again.iter().map(|e| e.line() + "\n").collect();
+        let at = first
+            .lines()
+            .zip(second.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(first.lines().count().min(second.lines().count()));
+        let around = |text: &str| {
+            text.lines()
+                .skip(at.saturating_sub(3))
+                .take(6)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "{name}: the same seed narrated two different runs; from line {at}:\n--- the runner's\n{}\n--- madsim's check\n{}",
+            around(&first),
+            around(&second)
+        );
+    }
     let mut summary = String::new();
     for check in &report.checks {
         summary.push_str(&format!(

@@ -75,6 +75,12 @@ enum ControllerEvent {
         topic: String,
         total: u32,
     },
+    AlterConfigs {
+        from: NodeId,
+        correlation_id: u64,
+        topic: String,
+        config: TopicConfig,
+    },
     ControlledShutdown {
         from: NodeId,
         correlation_id: u64,
@@ -143,6 +149,13 @@ enum After {
         first: u32,
         /// The admin gave the replicas (`--replica-assignment`); the controller did not place them.
         explicit_assignment: bool,
+    },
+    /// A topic's configs were written; tell the brokers and answer the admin.
+    TopicConfig {
+        from: NodeId,
+        correlation_id: u64,
+        topic: String,
+        config: TopicConfig,
     },
     Rebalance {
         reply_to: Option<(NodeId, u64)>,
@@ -395,6 +408,25 @@ impl Controller {
             correlation_id,
             topic,
             total,
+        });
+        self.process(now_ms, out);
+    }
+
+    /// Kafka's AlterConfigs for a topic (`kafka-configs.sh --alter --entity-type topics`).
+    pub fn on_alter_configs(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        topic: String,
+        config: TopicConfig,
+        now_ms: i64,
+        out: &mut Outbox,
+    ) {
+        self.queue.push_back(ControllerEvent::AlterConfigs {
+            from,
+            correlation_id,
+            topic,
+            config,
         });
         self.process(now_ms, out);
     }
@@ -727,6 +759,20 @@ impl Controller {
                         };
                         reply.send(out, *from, topic, Err(error));
                     }
+                    if let After::TopicConfig {
+                        from,
+                        correlation_id,
+                        topic,
+                        ..
+                    } = &write.after
+                    {
+                        let reply = Message::AlterConfigsReply {
+                            correlation_id: *correlation_id,
+                            topic: topic.clone(),
+                            result: Err(ClientError::UnknownTopicOrPartition),
+                        };
+                        out.send(*from, reply);
+                    }
                     self.reload(now_ms, out);
                 }
             },
@@ -767,6 +813,12 @@ impl Controller {
                 ControllerEvent::CreateTopic { from, request } => {
                     self.create_topic(from, request, now_ms, out)
                 }
+                ControllerEvent::AlterConfigs {
+                    from,
+                    correlation_id,
+                    topic,
+                    config,
+                } => self.alter_configs(from, correlation_id, topic, config, out),
                 ControllerEvent::Rebalance { reply_to } => self.rebalance(reply_to, now_ms, out),
             }
         }
@@ -1019,6 +1071,43 @@ impl Controller {
                 self.broadcast_metadata(now_ms, out);
                 let added = info.assignment[first as usize..].to_vec();
                 reply.send(out, from, &topic, Ok(added));
+            }
+            After::TopicConfig {
+                from,
+                correlation_id,
+                topic,
+                config,
+            } => {
+                if let Some(info) = self.topics.get_mut(&topic) {
+                    let changes = config.differences(&info.config);
+                    info.config = config;
+                    if !changes.is_empty() {
+                        let kind = EventKind::TopicConfigChanged {
+                            topic: topic.clone(),
+                            changes,
+                        };
+                        self.emit(now_ms, out, kind);
+                    }
+                }
+                // UpdateMetadata carries each partition's configs to its replicas.
+                self.broadcast_metadata(now_ms, out);
+                out.send(
+                    from,
+                    Message::AlterConfigsReply {
+                        correlation_id,
+                        topic,
+                        result: Ok(()),
+                    },
+                );
+                // Turning unclean.leader.election.enable on lets offline partitions take
+                // a replica from outside the ISR now, as Kafka's controller does.
+                let elections = self.reconcile(&BTreeSet::new());
+                if !elections.is_empty() {
+                    let after = After::Changes {
+                        started: BTreeSet::new(),
+                    };
+                    self.write_changes(elections, after, now_ms, out);
+                }
             }
             After::ControlledShutdown {
                 to,
@@ -1275,6 +1364,61 @@ impl Controller {
         };
         let explicit = request.replica_assignment.is_some();
         self.write_new_partitions(from, reply, &request.name, info, 0, explicit);
+    }
+
+    /// Writes a topic's new configs to its znode (Kafka writes `/config/topics/<topic>`
+    /// and a change notification; kafkasim keeps configs beside the assignment).
+    fn alter_configs(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        topic: String,
+        config: TopicConfig,
+        out: &mut Outbox,
+    ) {
+        let refuse = |out: &mut Outbox, error: ClientError| {
+            out.send(
+                from,
+                Message::AlterConfigsReply {
+                    correlation_id,
+                    topic: topic.clone(),
+                    result: Err(error),
+                },
+            );
+        };
+        let Some(info) = self.topics.get(&topic) else {
+            return refuse(out, ClientError::UnknownTopicOrPartition);
+        };
+        if let Err(e) = config.log.validate() {
+            return refuse(out, ClientError::InvalidConfig(e.to_string()));
+        }
+        if config.min_insync_replicas == 0 {
+            return refuse(
+                out,
+                ClientError::InvalidConfig("min.insync.replicas must be at least 1".to_string()),
+            );
+        }
+        let ops = vec![
+            self.epoch_check(),
+            ZkOp::Set {
+                path: topic_path(&topic),
+                value: ZNode::Topic {
+                    assignment: info.assignment.clone(),
+                    config: config.clone(),
+                },
+                version: None,
+            },
+        ];
+        let write = Write {
+            changes: Vec::new(),
+            after: After::TopicConfig {
+                from,
+                correlation_id,
+                topic,
+                config,
+            },
+        };
+        self.request(ops, Step::Write { write });
     }
 
     /// Kafka's CreatePartitions: more partitions for a topic, placed after the existing

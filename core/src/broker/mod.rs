@@ -928,8 +928,16 @@ impl Broker {
                 live_brokers,
                 partitions,
             } => {
-                for replica in self.replicas.values_mut() {
+                for (tp, replica) in &mut self.replicas {
                     replica.partition.update_live_brokers(&live_brokers);
+                    // A topic's configs changed (kafka-configs --alter): apply them now.
+                    if let Some(state) = partitions.iter().find(|p| &p.tp == tp)
+                        && state.config != replica.config
+                    {
+                        replica.config = state.config.clone();
+                        let config = self.config.partition_config(&state.config);
+                        replica.partition.set_config(config);
+                    }
                 }
                 self.metadata = MetadataCache {
                     live_brokers,
@@ -1513,6 +1521,23 @@ impl Actor for Broker {
                     },
                 ),
             },
+            Message::AlterConfigs {
+                correlation_id,
+                topic,
+                config,
+            } => match &mut self.controller {
+                Some(controller) if controller.is_loaded() => {
+                    controller.on_alter_configs(from, correlation_id, topic, config, now_ms, out)
+                }
+                _ => out.send(
+                    from,
+                    Message::AlterConfigsReply {
+                        correlation_id,
+                        topic,
+                        result: Err(ClientError::NotController),
+                    },
+                ),
+            },
             Message::ControlledShutdown {
                 correlation_id,
                 broker,
@@ -1586,6 +1611,7 @@ impl Actor for Broker {
             | Message::MetadataReply(_)
             | Message::CreateTopicReply(_)
             | Message::CreatePartitionsReply { .. }
+            | Message::AlterConfigsReply { .. }
             | Message::ElectLeadersReply { .. } => {}
         }
         self.after(now_ms, out);

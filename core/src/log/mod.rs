@@ -300,6 +300,13 @@ impl Log {
         &self.config
     }
 
+    /// A topic's configs changed (`kafka-configs --alter`); Kafka validates them before
+    /// they reach a log. Segments keep the index settings they were created with.
+    pub fn set_config(&mut self, config: LogConfig) {
+        debug_assert!(config.validate().is_ok(), "{config:?}");
+        self.config = config;
+    }
+
     /// The first offset still in the log.
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
