@@ -1,6 +1,7 @@
 //! Checkers that judge a run from its histories and final state, after Jepsen's Kafka
-//! workload: acknowledged writes the cluster lost, records written more than once, one
-//! offset holding different values, consumers' polls skipping or going back, a partition
+//! workload: acknowledged writes the cluster lost, records written more than once, a
+//! producer's records out of the order it sent them, one offset holding different values,
+//! consumers' polls skipping or going back, reads above the high watermark, a partition
 //! owned twice in one generation, commits ahead of processing. Liveness is judged by the
 //! runner, which watches the cluster recover (`sim::run`).
 
@@ -306,4 +307,123 @@ pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Strin
         }
     }
     found
+}
+
+/// The send number of a scenario producer's value `p<N>-<n>`: (producer, n).
+fn send_number(value: &str) -> Option<(&str, u64)> {
+    let (producer, n) = value.rsplit_once('-')?;
+    Some((producer, n.parse().ok()?))
+}
+
+/// Each producer's acknowledged records of a partition sit in the order it sent them
+/// (Jepsen's `nonmonotonic-send`): a record sent later at a lower offset is a reorder,
+/// what retries with several requests in flight and no idempotence can cause.
+pub fn producer_order(history: &[WriteOp]) -> Vec<String> {
+    // (send number, acknowledged offset, value) by producer and partition.
+    type Sends<'a> = Vec<(u64, i64, &'a str)>;
+    let mut acked: BTreeMap<(&str, &TopicPartition), Sends<'_>> = BTreeMap::new();
+    for w in history {
+        if let (Some((producer, n)), Some(offset)) =
+            (send_number(&w.value), w.acknowledged_offset())
+        {
+            acked
+                .entry((producer, &w.tp))
+                .or_default()
+                .push((n, offset, &w.value));
+        }
+    }
+    let mut found = Vec::new();
+    for ((_, tp), mut sends) in acked {
+        sends.sort_unstable();
+        for pair in sends.windows(2) {
+            let ((_, earlier_offset, earlier), (_, later_offset, later)) = (pair[0], pair[1]);
+            if later_offset < earlier_offset {
+                found.push(format!(
+                    "{later} was sent after {earlier} but written before it: {tp}@{later_offset} < @{earlier_offset}"
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// No consumer was given a record at or above the high watermark its fetch answer
+/// carried: a consumer may read only committed records.
+pub fn reads_above_hw(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+    consumers
+        .iter()
+        .flat_map(|(node, history)| {
+            history
+                .polled
+                .iter()
+                .filter(|r| r.offset >= r.high_watermark)
+                .map(move |r| {
+                    format!(
+                        "consumer {node} polled {}@{} ({}) at {} ms, at or above the HW {} its fetch answer gave",
+                        r.tp, r.offset, r.value, r.time_ms, r.high_watermark
+                    )
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use kafkasim_core::client::consumer::ConsumedRecord;
+    use kafkasim_core::workload::Outcome;
+
+    use super::*;
+
+    fn write(value: &str, offset: i64) -> WriteOp {
+        WriteOp {
+            value: value.to_string(),
+            tp: TopicPartition::new("orders", 0),
+            leader: 1,
+            invoked_ms: 0,
+            outcome: Outcome::Ok {
+                offset: Some(offset),
+                completed_ms: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn producer_order_names_a_record_written_before_one_sent_earlier() {
+        let in_order = [write("p1-0", 0), write("p1-1", 1), write("p2-0", 2)];
+        assert!(producer_order(&in_order).is_empty());
+        // p1-1's first attempt failed and its retry landed after p1-2.
+        let reordered = [write("p1-0", 0), write("p1-2", 1), write("p1-1", 2)];
+        assert_eq!(
+            producer_order(&reordered),
+            ["p1-2 was sent after p1-1 but written before it: orders-0@1 < @2"]
+        );
+    }
+
+    #[test]
+    fn reads_above_hw_names_an_uncommitted_record_given_to_a_consumer() {
+        let record = |offset, high_watermark| ConsumedRecord {
+            tp: TopicPartition::new("orders", 0),
+            offset,
+            value: format!("v{offset}"),
+            time_ms: 5,
+            high_watermark,
+        };
+        let history = ConsumerHistory {
+            polled: vec![record(0, 2), record(1, 2)],
+            ..ConsumerHistory::default()
+        };
+        let mut consumers = BTreeMap::from([(30_001, history)]);
+        assert!(reads_above_hw(&consumers).is_empty());
+        consumers
+            .get_mut(&30_001)
+            .unwrap()
+            .polled
+            .push(record(2, 2));
+        assert_eq!(
+            reads_above_hw(&consumers),
+            [
+                "consumer 30001 polled orders-0@2 (v2) at 5 ms, at or above the HW 2 its fetch answer gave"
+            ]
+        );
+    }
 }

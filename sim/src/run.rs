@@ -223,12 +223,17 @@ pub fn run_commands(
             "duplicates",
             duplicates.iter().map(ToString::to_string).collect(),
         ),
+        result("producer-order", check::producer_order(&writes)),
         result("invariants", violations),
         result(
             "inconsistent-offsets",
             check::inconsistent_offsets(&writes, &histories.consumers, &frame.snapshot),
         ),
         result("poll-order", check::poll_order(&histories.consumers)),
+        result(
+            "reads-above-hw",
+            check::reads_above_hw(&histories.consumers),
+        ),
         result(
             "group-exclusivity",
             check::group_exclusivity(&histories.consumers),

@@ -326,7 +326,11 @@ struct ExpectSection {
     #[serde(default)]
     inconsistent_offsets: Option<Spanned<String>>,
     #[serde(default)]
+    producer_order: Option<Spanned<String>>,
+    #[serde(default)]
     poll_order: Option<Spanned<String>>,
+    #[serde(default)]
+    reads_above_hw: Option<Spanned<String>>,
     #[serde(default)]
     group_exclusivity: Option<Spanned<String>>,
     #[serde(default)]
@@ -2131,7 +2135,9 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         ("duplicates", &f.expect.duplicates),
         ("invariants", &f.expect.invariants),
         ("inconsistent-offsets", &f.expect.inconsistent_offsets),
+        ("producer-order", &f.expect.producer_order),
         ("poll-order", &f.expect.poll_order),
+        ("reads-above-hw", &f.expect.reads_above_hw),
         ("group-exclusivity", &f.expect.group_exclusivity),
         ("commits-ahead", &f.expect.commits_ahead),
         ("liveness", &f.expect.liveness),

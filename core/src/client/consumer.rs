@@ -151,6 +151,9 @@ pub struct ConsumedRecord {
     pub offset: i64,
     pub value: String,
     pub time_ms: i64,
+    /// The high watermark in the fetch answer that brought the record: a consumer may
+    /// only see records below it (checked by the sim's reads-above-HW checker).
+    pub high_watermark: i64,
 }
 
 /// A commit and how it ended.
@@ -316,7 +319,8 @@ struct Owned {
     fetch_offset: i64,
     /// The next offset to return to the application (its position).
     returned: i64,
-    buffer: VecDeque<(i64, String)>,
+    /// (offset, value, the HW its fetch answer gave).
+    buffer: VecDeque<(i64, String, i64)>,
     fetching: bool,
     backoff_until_ms: i64,
 }
@@ -936,7 +940,7 @@ impl Consumer {
         if self.is_stable() {
             for (tp, o) in self.owned.iter_mut() {
                 while batch.len() < self.config.max_poll_records
-                    && let Some((offset, value)) = o.buffer.pop_front()
+                    && let Some((offset, value, high_watermark)) = o.buffer.pop_front()
                 {
                     o.returned = offset + 1;
                     batch.push_back(ConsumedRecord {
@@ -944,6 +948,7 @@ impl Consumer {
                         offset,
                         value,
                         time_ms: now,
+                        high_watermark,
                     });
                 }
             }
@@ -1472,7 +1477,8 @@ impl Consumer {
                                     .map(|v| String::from_utf8_lossy(&v).into_owned())
                                     .unwrap_or_default();
                                 o.fetch_offset = e.offset + 1;
-                                o.buffer.push_back((e.offset, value));
+                                o.buffer
+                                    .push_back((e.offset, value, records.high_watermark));
                             }
                             if o.buffer.len() == before {
                                 o.backoff_until_ms = now_ms + self.config.fetch_max_wait_ms;
