@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use kafkasim_core::client::consumer::ConsumerHistory;
 use kafkasim_core::protocol::{NodeId, TopicPartition};
-use kafkasim_core::workload::WriteOp;
+use kafkasim_core::workload::{Outcome, WriteOp};
 
 use crate::snapshot::{ClusterSnapshot, ReplicaSnapshot};
 
@@ -367,10 +367,80 @@ pub fn reads_above_hw(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Stri
         .collect()
 }
 
+/// How long an acknowledged record may wait to be consumed before liveness counts it
+/// as never consumed (a group's rebalance after a crash waits `session.timeout.ms`).
+pub const CONSUME_BOUND_MS: i64 = 15_000;
+
+/// The consumer side of liveness at the end of a run: every group with members is
+/// Stable, and each group has polled every acknowledged record still in the log of each
+/// partition it owns, from the first offset it polled there on, unless the record was
+/// acknowledged within [`CONSUME_BOUND_MS`] of the end.
+pub fn groups_unfinished(
+    writes: &[WriteOp],
+    consumers: &BTreeMap<NodeId, ConsumerHistory>,
+    snapshot: &ClusterSnapshot,
+    end_ms: i64,
+) -> Vec<String> {
+    let judged = judged_replicas(snapshot);
+    let mut found = Vec::new();
+    for (group, g) in &snapshot.groups {
+        if g.members.is_empty() {
+            continue;
+        }
+        if g.state != kafkasim_core::group::coordinator::GroupState::Stable {
+            found.push(format!(
+                "group {group} is {:?} at the end, not Stable",
+                g.state
+            ));
+            continue;
+        }
+        // What the group's members polled: the first offset of each partition, and values.
+        let mut first: BTreeMap<&TopicPartition, i64> = BTreeMap::new();
+        let mut polled: BTreeMap<&TopicPartition, std::collections::BTreeSet<&str>> =
+            BTreeMap::new();
+        for history in consumers
+            .values()
+            .filter(|h| h.group.as_deref() == Some(group))
+        {
+            for r in &history.polled {
+                let f = first.entry(&r.tp).or_insert(r.offset);
+                *f = (*f).min(r.offset);
+                polled.entry(&r.tp).or_default().insert(&r.value);
+            }
+        }
+        for tp in g.members.values().flatten() {
+            let (Some(&from), Some(replica)) = (first.get(tp), judged.get(tp)) else {
+                continue;
+            };
+            for w in writes.iter().filter(|w| &w.tp == tp) {
+                let (Some(offset), Outcome::Ok { completed_ms, .. }) =
+                    (w.acknowledged_offset(), &w.outcome)
+                else {
+                    continue;
+                };
+                let in_log = replica
+                    .records
+                    .binary_search_by_key(&offset, |(o, _)| *o)
+                    .is_ok_and(|i| replica.records[i].1 == w.value);
+                if offset >= from
+                    && in_log
+                    && *completed_ms <= end_ms - CONSUME_BOUND_MS
+                    && !polled.get(tp).is_some_and(|p| p.contains(w.value.as_str()))
+                {
+                    found.push(format!(
+                        "group {group} never consumed {} ({tp}@{offset}, acknowledged at {completed_ms} ms)",
+                        w.value
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use kafkasim_core::client::consumer::ConsumedRecord;
-    use kafkasim_core::workload::Outcome;
 
     use super::*;
 

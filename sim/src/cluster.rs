@@ -752,6 +752,11 @@ impl Cluster {
             Fault::Link { from, to, config } => self.set_link(*from, *to, *config),
             Fault::Hold { from, to } => self.hold(*from, *to),
             Fault::Release { from, to } => self.release(*from, *to),
+            Fault::ConsumerCrash { consumer } => self.crash_consumer(*consumer),
+            Fault::ConsumerClose { consumer } => self.close_consumer(*consumer),
+            Fault::ConsumerStall { consumer, until_ms } => {
+                self.stall_consumer(*consumer, *until_ms)
+            }
         }
     }
 
@@ -1307,8 +1312,23 @@ impl Cluster {
     pub fn close_consumer(&mut self, consumer: NodeId) {
         let now_ms = self.now_ms();
         let mut out = Outbox::default();
-        self.with_consumer(consumer, |c| c.close(now_ms, &mut out));
+        if self
+            .with_consumer(consumer, |c| c.close(now_ms, &mut out))
+            .is_some()
+        {
+            self.record(Fault::ConsumerClose { consumer });
+        }
         self.dispatch(consumer, out);
+    }
+
+    /// The consumer's application stops polling until `until_ms` (its heartbeats go on).
+    pub fn stall_consumer(&mut self, consumer: NodeId, until_ms: i64) {
+        if self
+            .with_consumer(consumer, |c| c.stall_until(until_ms))
+            .is_some()
+        {
+            self.record(Fault::ConsumerStall { consumer, until_ms });
+        }
     }
 
     /// Kills a consumer's process: no LeaveGroup, no commit; its group notices by
@@ -1317,6 +1337,7 @@ impl Cluster {
         let Some(node) = self.nodes.remove(&consumer) else {
             return;
         };
+        self.record(Fault::ConsumerCrash { consumer });
         self.handle.kill(node.id());
         self.world.net.reset_and_notify(consumer);
         if let Some(history) = self

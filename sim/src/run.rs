@@ -179,7 +179,7 @@ pub fn run_commands(
         .filter(|e| matches!(e, TraceEntry::Violation { .. }))
         .map(TraceEntry::line)
         .collect();
-    let liveness = match recovered_ms {
+    let mut liveness = match recovered_ms {
         Some(_) => Vec::new(),
         None => {
             let s = &frame.snapshot;
@@ -208,6 +208,13 @@ pub fn run_commands(
             why
         }
     };
+    // The consumers' side: groups settled and everything acknowledged consumed.
+    liveness.extend(check::groups_unfinished(
+        &writes,
+        &histories.consumers,
+        &frame.snapshot,
+        until_ms,
+    ));
     let result = |name: &'static str, findings: Vec<String>| CheckResult {
         name,
         passed: findings.is_empty(),

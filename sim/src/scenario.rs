@@ -540,7 +540,7 @@ impl Act {
             Action::Stall(ms) => {
                 let until = cluster.now_ms() + ms;
                 for node in targets {
-                    cluster.with_consumer(node, |k| k.stall_until(until));
+                    cluster.stall_consumer(node, until);
                 }
             }
             Action::Link {

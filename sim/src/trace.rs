@@ -44,6 +44,19 @@ pub enum Fault {
         from: NodeId,
         to: NodeId,
     },
+    /// A consumer's process dies: no LeaveGroup, no last commit.
+    ConsumerCrash {
+        consumer: NodeId,
+    },
+    /// A consumer's application calls close(): a last commit, then LeaveGroup.
+    ConsumerClose {
+        consumer: NodeId,
+    },
+    /// A consumer's application stops calling poll() until `until_ms`.
+    ConsumerStall {
+        consumer: NodeId,
+        until_ms: i64,
+    },
 }
 
 /// A node's name for a student: `broker 2`, `zookeeper`, `client 20001`.
@@ -108,6 +121,16 @@ impl Fault {
                 "the link {} -> {} is released: the held messages arrive, in order",
                 node_name(*from),
                 node_name(*to)
+            ),
+            Fault::ConsumerCrash { consumer } => format!(
+                "FAULT: consumer {consumer} crashed: no LeaveGroup and no last commit; its group notices only after session.timeout.ms"
+            ),
+            Fault::ConsumerClose { consumer } => format!(
+                "consumer {consumer} closes: it commits what it processed (if it commits) and leaves its group"
+            ),
+            Fault::ConsumerStall { consumer, until_ms } => format!(
+                "FAULT: consumer {consumer}'s application stops calling poll() until {:.3}s (slow processing, a long GC): its heartbeats go on, so it stays in its group until max.poll.interval.ms",
+                *until_ms as f64 / 1000.0
             ),
             Fault::Link { from, to, config } => format!(
                 "the link {} -> {} now delays messages {}..={} ms and loses {:.0}% of them",

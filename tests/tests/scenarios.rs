@@ -320,6 +320,53 @@ fn every_scenario_file_has_its_test() {
 }
 
 #[test]
+fn liveness_fails_while_a_stable_group_leaves_acknowledged_records_unread() {
+    let text = |stall: &str| {
+        format!(
+            r#"
+format = 1
+title = "a consumer that stops polling"
+duration = "40s"
+[cluster]
+brokers = 3
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+[[producers]]
+topic = "orders"
+interval = "500ms"
+[[consumers]]
+name = "worker"
+group = "billing"
+topics = ["orders"]
+auto_offset_reset = "earliest"
+max_poll_interval_ms = 300000
+{stall}
+"#
+        )
+    };
+    let quiet = parse("quiet.toml", &text("")).unwrap();
+    let report = run(&quiet, 1, None);
+    let liveness = report.checks.iter().find(|c| c.name == "liveness").unwrap();
+    assert!(liveness.passed, "{:?}", liveness.findings);
+
+    // The application stops polling at 5 s for a minute; its member stays in the group
+    // (max.poll.interval.ms is 5 minutes), so the group is Stable and reads nothing.
+    let stalled = text(
+        "[[faults]]\nat = \"5s\"\naction = \"stall\"\ntarget = \"consumer worker\"\nduration = \"60s\"",
+    );
+    let report = run(&parse("stalled.toml", &stalled).unwrap(), 1, None);
+    let liveness = report.checks.iter().find(|c| c.name == "liveness").unwrap();
+    assert!(!liveness.passed);
+    assert!(
+        liveness.findings[0].starts_with("group billing never consumed p1-"),
+        "{:?}",
+        liveness.findings
+    );
+}
+
+#[test]
 fn a_different_seed_gives_a_different_run() {
     let scenario = load("04-acks-1-leader-crash");
     let a = run(&scenario, 1, Some(10_000));
