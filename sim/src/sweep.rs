@@ -171,57 +171,77 @@ pub fn shrunk_scenario(original: &str, shrunk: &Shrunk) -> Result<String, String
         "duration".into(),
         toml::Value::String(format!("{}ms", shrunk.until_ms)),
     );
-    let text = |s: &Selector| toml::Value::String(s.to_string());
-    let faults: Vec<toml::Value> = shrunk
-        .commands
-        .iter()
-        .filter_map(|t| match &t.command {
-            Command::Act(act) => {
-                let mut fault = toml::Table::new();
-                fault.insert("at".into(), toml::Value::String(format!("{}ms", t.at_ms)));
-                fault.insert("action".into(), toml::Value::String(act.action.to_string()));
-                if let Some(target) = &act.target {
-                    fault.insert("target".into(), text(target));
-                }
-                match &act.action {
-                    Action::Stall(ms) => {
-                        fault.insert("duration".into(), toml::Value::String(format!("{ms}ms")));
-                    }
-                    Action::Link {
-                        peer,
-                        latency_ms,
-                        loss,
-                    } => {
-                        fault.insert("peer".into(), text(peer));
-                        fault.insert(
-                            "latency".into(),
-                            toml::Value::String(format!("{latency_ms}ms")),
-                        );
-                        fault.insert("loss".into(), toml::Value::Float(*loss));
-                    }
-                    Action::Hold(peer) | Action::Release(peer) => {
-                        fault.insert("peer".into(), text(peer));
-                    }
-                    _ => {}
-                }
-                if let Action::Partition(groups) = &act.action {
-                    let groups = groups
-                        .iter()
-                        .map(|side| toml::Value::Array(side.iter().map(text).collect()))
-                        .collect();
-                    fault.insert("groups".into(), toml::Value::Array(groups));
-                }
-                Some(toml::Value::Table(fault))
-            }
-            _ => None,
-        })
-        .collect();
+    let faults: Vec<toml::Value> = shrunk.commands.iter().filter_map(fault_entry).collect();
     table.insert("faults".into(), toml::Value::Array(faults));
     cut_after(&mut table, shrunk.until_ms);
     let body = toml::to_string(&table).map_err(|e| format!("cannot write TOML: {e}"))?;
     Ok(format!(
         "# Shrunk by kafkasim sweep: seed {}, {} of {} faults, {} ms.\n{body}",
         shrunk.seed, shrunk.faults_after, shrunk.faults_before, shrunk.until_ms
+    ))
+}
+
+/// A fault command as a `[[faults]]` entry of a scenario file; None for other commands.
+fn fault_entry(t: &Timed) -> Option<toml::Value> {
+    let text = |s: &Selector| toml::Value::String(s.to_string());
+    match &t.command {
+        Command::Act(act) => {
+            let mut fault = toml::Table::new();
+            fault.insert("at".into(), toml::Value::String(format!("{}ms", t.at_ms)));
+            fault.insert("action".into(), toml::Value::String(act.action.to_string()));
+            if let Some(target) = &act.target {
+                fault.insert("target".into(), text(target));
+            }
+            match &act.action {
+                Action::Stall(ms) => {
+                    fault.insert("duration".into(), toml::Value::String(format!("{ms}ms")));
+                }
+                Action::Link {
+                    peer,
+                    latency_ms,
+                    loss,
+                } => {
+                    fault.insert("peer".into(), text(peer));
+                    fault.insert(
+                        "latency".into(),
+                        toml::Value::String(format!("{latency_ms}ms")),
+                    );
+                    fault.insert("loss".into(), toml::Value::Float(*loss));
+                }
+                Action::Hold(peer) | Action::Release(peer) => {
+                    fault.insert("peer".into(), text(peer));
+                }
+                _ => {}
+            }
+            if let Action::Partition(groups) = &act.action {
+                let groups = groups
+                    .iter()
+                    .map(|side| toml::Value::Array(side.iter().map(text).collect()))
+                    .collect();
+                fault.insert("groups".into(), toml::Value::Array(groups));
+            }
+            Some(toml::Value::Table(fault))
+        }
+        _ => None,
+    }
+}
+
+/// A live session as a scenario file: the original file's text with `extra` faults (what
+/// was injected from the keyboard, at the sim times they applied) added to its own.
+pub fn session_scenario(original: &str, extra: &[Timed]) -> Result<String, String> {
+    let mut table: toml::Table = original
+        .parse()
+        .map_err(|e| format!("the scenario does not parse again: {e}"))?;
+    let mut faults = match table.remove("faults") {
+        Some(toml::Value::Array(faults)) => faults,
+        _ => Vec::new(),
+    };
+    faults.extend(extra.iter().filter_map(fault_entry));
+    table.insert("faults".into(), toml::Value::Array(faults));
+    let body = toml::to_string(&table).map_err(|e| format!("cannot write TOML: {e}"))?;
+    Ok(format!(
+        "# A kafkasim session: the scenario below plus {} faults injected live.\n{body}",
+        extra.len()
     ))
 }
 

@@ -1,5 +1,6 @@
-//! `kafkasim`: the command line (and, with the later issues, the terminal UI).
+//! `kafkasim`: the command line and the terminal UI.
 
+mod app;
 mod assign;
 mod dump_log;
 mod make_log;
@@ -10,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 const ABOUT: &str = "Apache Kafka's broker, replication and consumer-group core, rebuilt on a \
 deterministic simulated network and clock";
@@ -25,11 +26,13 @@ Built so far: Kafka's message format v0/v1 (CRC, gzip wrappers), a partition's s
 (sparse .index and .timeindex, roll, retention, truncation, recovery from raw bytes), the
 default partitioner (murmur2, sticky), the replicated cluster on the simulated network with
 its controller, producers, consumer groups and their coordinator, the assignors, and
-scenario files that drive it all from a seed (kafkasim run, kafkasim list). The terminal UI
-is being built; the commands below work today.";
+scenario files that drive it all from a seed (kafkasim run, kafkasim list), and a terminal UI
+that plays them live (kafkasim tui; kafkasim alone opens the default lesson).";
 
 const EXAMPLES: &str = "\
 Examples:
+  kafkasim                                  # the terminal UI on the default lesson
+  kafkasim tui 06-slow-follower-isr
   kafkasim partition --partitions 6 order-1 order-2 order-3
   kafkasim make-log /tmp/kafkasim-demo --messages 40 --segment-bytes 1024
   kafkasim dump-log --print-data-log /tmp/kafkasim-demo/demo-0/00000000000000000000.log
@@ -74,16 +77,19 @@ enum Command {
     /// Run a scenario twice and check both runs are the same
     #[command(after_help = run::DETERMINISM_HELP)]
     CheckDeterminism(run::DeterminismArgs),
+    /// Open a scenario in the terminal UI: watch it, rewind it, inject faults
+    #[command(after_help = run::TUI_HELP)]
+    Tui(run::TuiArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
-        None => {
-            let help = Cli::command().render_long_help();
-            writeln!(out, "{help}").map_err(output_error)
-        }
+        None => run::tui_command(&run::TuiArgs::default_lesson(), &mut out).and_then(|()| {
+            // Only reached without a terminal, after the headless run.
+            writeln!(out, "\n(kafkasim --help lists every command)").map_err(output_error)
+        }),
         Some(Command::Partition(args)) => partition::run(&args, &mut out),
         Some(Command::MakeLog(args)) => make_log::run(&args, &mut out),
         Some(Command::DumpLog(args)) => dump_log::run(&args, &mut out),
@@ -93,6 +99,7 @@ fn main() -> ExitCode {
         Some(Command::Sweep(args)) => run::sweep_command(&args, &mut out),
         Some(Command::Describe(args)) => run::describe_command(&args, &mut out),
         Some(Command::CheckDeterminism(args)) => run::determinism_command(&args, &mut out),
+        Some(Command::Tui(args)) => run::tui_command(&args, &mut out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -167,7 +167,7 @@ pub fn load(file: &str) -> Result<Scenario, String> {
 }
 
 /// A scenario's name for messages and its text, by path or bundled name.
-fn read(file: &str) -> Result<(String, String), String> {
+pub(crate) fn read(file: &str) -> Result<(String, String), String> {
     Ok(match std::fs::read_to_string(file) {
         Ok(text) => (file.to_string(), text),
         Err(e) => match BUNDLED.iter().find(|(name, _)| *name == file) {
@@ -670,4 +670,57 @@ pub fn determinism_command(args: &DeterminismArgs, out: &mut impl Write) -> Resu
         "deterministic: seed {seed} gives the same run four times"
     )
     .map_err(crate::output_error)
+}
+
+pub const TUI_HELP: &str = "\
+Plays a scenario in the terminal: brokers and the network, each partition's replicas as
+log strips with their HW and LEO, the ISR and OSR, consumer groups with their lag, the
+narrated events and a timeline. Lesson captions pause the playback. Press ? for every
+key: play/pause (space), step (n), next lesson beat (b), speed (+ -), rewind (← →),
+select a broker (1-9) and crash (c), power-loss (p), restart (r), isolate (i), heal (h)
+or pause it (z); crash (k) or stall (l) a consumer; save the session (s) as a scenario
+file that `kafkasim run` replays. A fault injected after rewinding forks the timeline.
+Without a terminal it says so and prints the headless run instead.
+
+Examples:
+  kafkasim                                  # the default lesson
+  kafkasim tui 06-slow-follower-isr
+  kafkasim tui scenarios/09-jepsen-2013.toml --seed 7";
+
+/// The lesson `kafkasim` opens with no arguments.
+pub const DEFAULT_LESSON: &str = "04-acks-1-leader-crash";
+
+#[derive(clap::Args)]
+pub struct TuiArgs {
+    /// A scenario file, or the name of a bundled scenario
+    file: String,
+    /// The seed (the scenario's own seed by default)
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl TuiArgs {
+    pub fn default_lesson() -> TuiArgs {
+        TuiArgs {
+            file: DEFAULT_LESSON.to_string(),
+            seed: None,
+        }
+    }
+}
+
+/// The terminal UI; without a terminal, the headless run of the same scenario.
+pub fn tui_command(args: &TuiArgs, out: &mut impl Write) -> Result<(), String> {
+    let (name, text) = read(&args.file)?;
+    let scenario = scenario::parse(&name, &text).map_err(|errors| errors.to_string())?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let stem = std::path::Path::new(&name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("session")
+        .to_string();
+    if crate::app::run_tui(&scenario, &stem, &text, seed)? {
+        return Ok(());
+    }
+    let report = run(&scenario, seed, None);
+    write_report(&report, false, out).map_err(crate::output_error)
 }

@@ -40,15 +40,40 @@ impl Drop for Scratch {
 }
 
 #[test]
-fn without_arguments_it_says_what_it_is_and_lists_the_commands() {
+fn without_arguments_and_without_a_terminal_it_runs_the_default_lesson_headless() {
     let output = kafkasim(&[]);
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains("no terminal here"),
+        "{}",
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("== acks=1: the leader acknowledges alone"),
+        "{text}"
+    );
+    assert!(text.contains("LESSON: "), "{text}");
+    assert!(
+        text.contains("lost-writes          fail (expected fail: met)"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("(kafkasim --help lists every command)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn help_says_what_it_is_and_lists_the_commands() {
+    let output = kafkasim(&["--help"]);
     assert!(output.status.success());
     let text = stdout(&output);
     assert!(
         text.contains("deterministic simulated network and clock"),
         "{text}"
     );
-    for command in ["partition", "make-log", "dump-log"] {
+    for command in ["partition", "make-log", "dump-log", "tui"] {
         assert!(
             text.contains(&format!("  {command} ")),
             "{command} is listed:\n{text}"

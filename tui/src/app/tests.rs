@@ -1,0 +1,207 @@
+//! Frames after scripted keys, rendered with ratatui's TestBackend and snapshotted, and
+//! the promises the UI makes: a saved session replays, a fork re-simulates, any size draws.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use kafkasim_sim::scenario::parse;
+use kafkasim_sim::trace::TraceEntry;
+
+use super::keymap::Action;
+use super::{App, Msg, SPEEDS_MS};
+use crate::run::{DEFAULT_LESSON, read};
+
+fn start(name: &str) -> App {
+    let (file, text) = read(name).unwrap();
+    let scenario = parse(&file, &text).unwrap();
+    let mut app = App::start(&scenario, name, &text, scenario.seed);
+    app.settle();
+    app
+}
+
+fn key(app: &mut App, action: Action) {
+    app.handle(Msg::Key(action));
+    app.settle();
+}
+
+/// Plays (at the top speed) until the present reaches `ms`, through lesson pauses.
+fn play_until(app: &mut App, ms: i64) {
+    app.model.speed = SPEEDS_MS.len() - 1;
+    while app.model.live_ms() < ms && !app.model.at_end() {
+        app.model.playing = true;
+        app.handle(Msg::Tick);
+        app.settle();
+    }
+    app.model.playing = false;
+}
+
+/// Plays to the next lesson caption, as the `b` key does.
+fn next_beat(app: &mut App) {
+    key(app, Action::NextBeat);
+    while app.model.playing {
+        app.handle(Msg::Tick);
+        app.settle();
+    }
+}
+
+fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| super::view::view(&app.model, frame))
+        .unwrap();
+    terminal
+}
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    render(app, width, height).backend().to_string()
+}
+
+#[test]
+fn the_default_lesson_at_its_first_beats() {
+    let mut app = start(DEFAULT_LESSON);
+    insta::assert_snapshot!("default-start", screen(&app, 120, 40));
+    next_beat(&mut app);
+    let first = app
+        .model
+        .caption
+        .clone()
+        .expect("the first beat shows its caption");
+    insta::assert_snapshot!("default-beat-1", screen(&app, 120, 40));
+    next_beat(&mut app);
+    assert_ne!(
+        app.model.caption.as_ref(),
+        Some(&first),
+        "the second beat is another caption"
+    );
+    insta::assert_snapshot!("default-beat-2", screen(&app, 120, 40));
+}
+
+#[test]
+fn crashing_the_leader_from_the_keyboard_moves_leadership() {
+    let mut app = start("06-slow-follower-isr");
+    play_until(&mut app, 3_000);
+    let tp = kafkasim_core::protocol::TopicPartition::new("orders", 0);
+    let leader = app.model.shot().unwrap().snapshot.partitions[&tp]
+        .leader
+        .unwrap();
+    key(&mut app, Action::Crash);
+    assert!(
+        app.model
+            .status
+            .as_deref()
+            .unwrap()
+            .contains("select a broker first")
+    );
+    key(&mut app, Action::SelectBroker(leader));
+    key(&mut app, Action::Crash);
+    let crashed_at = app.model.live_ms();
+    play_until(&mut app, crashed_at + 12_000);
+    let partition = &app.model.shot().unwrap().snapshot.partitions[&tp];
+    assert!(
+        partition.leader.is_some_and(|l| l != leader),
+        "{partition:?}"
+    );
+    assert!(!partition.isr.contains(&leader));
+    insta::assert_snapshot!("leader-crash", screen(&app, 120, 40));
+}
+
+#[test]
+fn a_consumer_crash_shows_the_rebalance() {
+    let mut app = start("14-consumer-crash-rebalance");
+    // Worker 2 dies at 20 s; the coordinator gives up on it 10 s later.
+    play_until(&mut app, 31_000);
+    let group = &app.model.shot().unwrap().snapshot.groups["billing"];
+    assert_eq!(group.members.len(), 2);
+    assert!(group.generation >= 2);
+    insta::assert_snapshot!("rebalance", screen(&app, 120, 40));
+}
+
+#[test]
+fn a_fault_after_rewinding_forks_the_timeline() {
+    let mut app = start(DEFAULT_LESSON);
+    play_until(&mut app, 10_000);
+    let old_trace = app.model.trace.clone();
+    for _ in 0..4 {
+        key(&mut app, Action::Back);
+    }
+    let at = app.model.shot().unwrap().time_ms;
+    assert!((3_000..=8_000).contains(&at), "rewound to {at}");
+    assert!(app.model.cursor.is_some());
+    key(&mut app, Action::SelectBroker(3));
+    key(&mut app, Action::Crash);
+    assert!(
+        app.model.cursor.is_none(),
+        "back in the present of the new timeline"
+    );
+    assert_eq!(app.model.live_ms(), at);
+    // The new timeline is the old one up to the fork, then the crash.
+    let kept = old_trace.iter().filter(|e| e.time_ms() <= at).count();
+    assert_eq!(app.model.trace[..kept], old_trace[..kept]);
+    assert!(
+        matches!(app.model.trace[kept], TraceEntry::Fault { .. }),
+        "{:?}",
+        app.model.trace[kept]
+    );
+    play_until(&mut app, at + 5_000);
+    insta::assert_snapshot!("fork", screen(&app, 120, 40));
+}
+
+#[test]
+fn a_saved_session_replays_to_the_same_state() {
+    let mut app = start(DEFAULT_LESSON);
+    play_until(&mut app, 4_000);
+    key(&mut app, Action::SelectBroker(2));
+    key(&mut app, Action::PowerLoss);
+    play_until(&mut app, 6_000);
+    key(&mut app, Action::Restart);
+    play_until(&mut app, 9_000);
+    let text = kafkasim_sim::sweep::session_scenario(&app.model.text, &app.model.injected).unwrap();
+    let replay = parse("session.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let until = app.model.live_ms();
+    let report = kafkasim_sim::run::run(&replay, app.model.seed, Some(until));
+    if report.trace != app.model.trace {
+        let (a, b) = (&report.trace, &app.model.trace);
+        let at = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
+        let show = |t: &[TraceEntry]| {
+            t.iter()
+                .skip(at.saturating_sub(2))
+                .take(5)
+                .map(TraceEntry::line)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "the replay narrates another run from entry {at}:\n--- replay\n{}\n--- live\n{}\n{text}",
+            show(a),
+            show(b)
+        );
+    }
+    let live = &app.model.shot().unwrap().snapshot;
+    for (tp, p) in &live.partitions {
+        let r = &report.snapshot.partitions[tp];
+        assert_eq!(
+            (r.leader, &r.isr, r.leader_epoch),
+            (p.leader, &p.isr, p.leader_epoch),
+            "{tp}"
+        );
+    }
+}
+
+#[test]
+fn every_size_draws_and_the_help_fits() {
+    let mut app = start(DEFAULT_LESSON);
+    next_beat(&mut app);
+    insta::assert_snapshot!("default-80x24", screen(&app, 80, 24));
+    key(&mut app, Action::Help);
+    insta::assert_snapshot!("help-80x24", screen(&app, 80, 24));
+    key(&mut app, Action::Help);
+    key(&mut app, Action::Theme);
+    for (w, h) in [(80, 24), (200, 60), (40, 12), (20, 8), (120, 40)] {
+        let text = screen(&app, w, h);
+        assert!(text.lines().count() >= h as usize, "{w}x{h}");
+    }
+}

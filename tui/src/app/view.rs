@@ -1,0 +1,548 @@
+//! The pure view: the same model always draws the same frame. Widgets are built from the
+//! simulation's snapshots and narration; nothing here decides anything about Kafka.
+
+use std::collections::BTreeSet;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+
+use kafkasim_core::group::storage::OFFSETS_TOPIC;
+use kafkasim_sim::snapshot::{ClusterSnapshot, PartitionSnapshot};
+use kafkasim_sim::trace::{TraceEntry, node_name};
+
+use super::keymap::{KEYMAP, hints};
+use super::{Model, SPEEDS_MS, Shot, Theme, strings};
+
+/// Colours of one theme.
+struct Palette {
+    base: Style,
+    dim: Style,
+    title: Style,
+    good: Style,
+    warn: Style,
+    bad: Style,
+    caption: Style,
+    selected: Style,
+}
+
+fn palette(theme: Theme) -> Palette {
+    match theme {
+        Theme::Dark => Palette {
+            base: Style::new().fg(Color::Gray).bg(Color::Black),
+            dim: Style::new().fg(Color::DarkGray),
+            title: Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            good: Style::new().fg(Color::Green),
+            warn: Style::new().fg(Color::Yellow),
+            bad: Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            caption: Style::new().fg(Color::Black).bg(Color::Yellow),
+            selected: Style::new().add_modifier(Modifier::REVERSED),
+        },
+        Theme::Light => Palette {
+            base: Style::new().fg(Color::Black).bg(Color::White),
+            dim: Style::new().fg(Color::DarkGray),
+            title: Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD),
+            good: Style::new().fg(Color::Green),
+            warn: Style::new().fg(Color::Magenta),
+            bad: Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            caption: Style::new().fg(Color::White).bg(Color::Blue),
+            selected: Style::new().add_modifier(Modifier::REVERSED),
+        },
+    }
+}
+
+/// Draws the whole UI.
+pub fn view(model: &Model, frame: &mut Frame) {
+    let p = palette(model.theme);
+    let area = frame.area();
+    frame.render_widget(Block::new().style(p.base), area);
+    let banner = banner(model, area.width.saturating_sub(2) as usize);
+    let [header, body, banner_area, timeline] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(4),
+        Constraint::Length(banner.len() as u16),
+        Constraint::Length(2),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(header_lines(model, &p)), header);
+    let banner_style = if model.caption.is_some() {
+        p.caption
+    } else {
+        p.warn
+    };
+    frame.render_widget(
+        Paragraph::new(banner.into_iter().map(Line::from).collect::<Vec<_>>()).style(banner_style),
+        banner_area,
+    );
+    frame.render_widget(
+        Paragraph::new(timeline_lines(model, timeline.width as usize, &p)),
+        timeline,
+    );
+
+    let Some(shot) = model.shot() else {
+        frame.render_widget(Paragraph::new(strings::WAITING), body);
+        return;
+    };
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+    let broker_lines = brokers_lines(model, &shot.snapshot, &p);
+    let flight = in_flight_lines(&shot.snapshot, &p, 4);
+    let [brokers_area, partitions_area] = Layout::vertical([
+        Constraint::Length((broker_lines.len() + flight.len() + 2) as u16),
+        Constraint::Min(3),
+    ])
+    .areas(left);
+    let mut top = broker_lines;
+    top.extend(flight);
+    frame.render_widget(
+        Paragraph::new(top).block(panel(strings::BROKERS, &p)),
+        brokers_area,
+    );
+    let title = if partitions_area.width > 80 {
+        strings::PARTITIONS
+    } else {
+        strings::PARTITIONS_SHORT
+    };
+    let inner = partitions_area.width.saturating_sub(2) as usize;
+    frame.render_widget(
+        Paragraph::new(partition_lines(model, &shot.snapshot, inner, &p)).block(panel(title, &p)),
+        partitions_area,
+    );
+    let group_lines = group_lines(&shot.snapshot, right.width.saturating_sub(2) as usize, &p);
+    let group_height = (group_lines.len() as u16 + 2).min(right.height / 2).max(3);
+    let [groups_area, events_area] =
+        Layout::vertical([Constraint::Length(group_height), Constraint::Min(3)]).areas(right);
+    frame.render_widget(
+        Paragraph::new(group_lines).block(panel(strings::GROUPS, &p)),
+        groups_area,
+    );
+    let width = events_area.width.saturating_sub(2) as usize;
+    let height = events_area.height.saturating_sub(2) as usize;
+    frame.render_widget(
+        Paragraph::new(event_lines(model, shot, width, height, &p))
+            .block(panel(strings::EVENTS, &p)),
+        events_area,
+    );
+    if model.help {
+        help(frame, area, &p);
+    }
+}
+
+fn panel<'a>(title: &'a str, p: &Palette) -> Block<'a> {
+    Block::bordered()
+        .title(Span::styled(format!(" {title} "), p.title))
+        .border_style(p.dim)
+}
+
+fn seconds(ms: i64) -> String {
+    format!("{:.3}s", ms as f64 / 1000.0)
+}
+
+/// The title, then the clock and the keys that matter.
+fn header_lines<'a>(model: &'a Model, p: &Palette) -> Vec<Line<'a>> {
+    let t = model.shot().map_or(0, |s| s.time_ms);
+    let state = if model.cursor.is_some() {
+        strings::REWOUND
+    } else if model.at_end() {
+        strings::AT_END
+    } else if model.playing {
+        strings::PLAYING
+    } else {
+        strings::PAUSED
+    };
+    let speed = SPEEDS_MS[model.speed] as f64 / 1000.0;
+    vec![
+        Line::from(vec![
+            Span::styled(format!(" {} ", strings::APP), p.title),
+            Span::raw(format!("{} (seed {})", model.title, model.seed)),
+        ]),
+        Line::from(vec![
+            Span::styled(
+                format!(
+                    " {} / {}  {state}  ×{speed}  ",
+                    seconds(t),
+                    seconds(model.duration_ms)
+                ),
+                p.warn,
+            ),
+            Span::styled(format!("│ {}", hints()), p.dim),
+        ]),
+    ]
+}
+
+/// The caption of the last lesson beat, or the answer to the last key, wrapped.
+fn banner(model: &Model, width: usize) -> Vec<String> {
+    let text = match (&model.caption, &model.status) {
+        (Some(caption), _) => format!("{}: {caption}", strings::LESSON),
+        (None, Some(status)) => status.clone(),
+        (None, None) => return Vec::new(),
+    };
+    let mut lines = wrap(&text, width.max(10));
+    lines.truncate(4);
+    lines
+}
+
+fn brokers_lines<'a>(model: &Model, s: &ClusterSnapshot, p: &Palette) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    for (id, b) in &s.brokers {
+        let (mark, state, style) = if !b.up {
+            ("✖", strings::DOWN, p.bad)
+        } else if b.paused {
+            ("‖", strings::PAUSED_NODE, p.warn)
+        } else if !b.registered {
+            ("○", strings::UNREGISTERED, p.warn)
+        } else {
+            ("●", strings::UP, p.good)
+        };
+        let mut spans = vec![
+            Span::styled(format!(" {mark} broker {id} "), style),
+            Span::raw(state.to_string()),
+        ];
+        if s.controller.map(|(c, _)| c) == Some(*id) {
+            let epoch = s.controller.map_or(0, |(_, e)| e);
+            spans.push(Span::styled(
+                format!("  {} ({} {epoch})", strings::CONTROLLER, strings::EPOCH),
+                p.title,
+            ));
+        }
+        let unreachable: BTreeSet<String> = s
+            .network
+            .blocked
+            .iter()
+            .filter(|(from, _)| from == id)
+            .map(|(_, to)| node_name(*to))
+            .collect();
+        if !unreachable.is_empty() {
+            let names: Vec<String> = unreachable.into_iter().collect();
+            spans.push(Span::styled(
+                format!("  {} {}", strings::CUT_OFF_FROM, names.join(", ")),
+                p.bad,
+            ));
+        }
+        let line = Line::from(spans);
+        lines.push(if model.selected_broker == Some(*id) {
+            line.style(p.selected)
+        } else {
+            line
+        });
+    }
+    lines.push(Line::styled(format!(" ● {}", strings::ZOOKEEPER), p.dim));
+    lines
+}
+
+fn in_flight_lines<'a>(s: &ClusterSnapshot, p: &Palette, max: usize) -> Vec<Line<'a>> {
+    let mut messages: Vec<_> = s.network.in_flight.iter().collect();
+    messages.sort_by_key(|m| (m.sent_ms, m.id));
+    let mut lines = vec![Line::styled(format!(" {}", strings::IN_FLIGHT), p.title)];
+    if messages.is_empty() {
+        lines.push(Line::styled(
+            format!("   {}", strings::NOTHING_IN_FLIGHT),
+            p.dim,
+        ));
+    }
+    for m in messages.iter().rev().take(max) {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("   {} → {} ", node_name(m.from), node_name(m.to)),
+                p.dim,
+            ),
+            Span::raw(m.kind.to_string()),
+            Span::styled(
+                format!(
+                    "  sent {}, due {}",
+                    seconds(m.sent_ms),
+                    seconds(m.deliver_ms)
+                ),
+                p.dim,
+            ),
+        ]));
+    }
+    lines
+}
+
+fn partition_lines<'a>(
+    model: &Model,
+    s: &ClusterSnapshot,
+    width: usize,
+    p: &Palette,
+) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    for (tp, part) in &s.partitions {
+        if tp.topic == OFFSETS_TOPIC && !model.show_internal {
+            continue;
+        }
+        let isr: Vec<String> = part.isr.iter().map(|b| b.to_string()).collect();
+        let osr: Vec<String> = part.out_of_sync().iter().map(|b| b.to_string()).collect();
+        let mut head = vec![
+            Span::styled(format!("{tp}"), p.title),
+            Span::raw(match part.leader {
+                Some(l) => format!(
+                    "  {} {l}  {} {}",
+                    strings::LEADER,
+                    strings::EPOCH,
+                    part.leader_epoch
+                ),
+                None => String::new(),
+            }),
+            Span::styled(format!("  {} [{}]", strings::ISR, isr.join(",")), p.good),
+        ];
+        if !osr.is_empty() {
+            head.push(Span::styled(
+                format!(" {} [{}]", strings::OSR, osr.join(",")),
+                p.warn,
+            ));
+        }
+        if part.leader.is_none() {
+            head.push(Span::styled(format!("  {}", strings::OFFLINE), p.bad));
+        } else if part.isr.len() < part.replicas.len() {
+            head.push(Span::styled(
+                format!("  {}", strings::UNDER_REPLICATED),
+                p.warn,
+            ));
+        }
+        lines.push(Line::from(head));
+        lines.extend(replica_lines(s, part, width, p));
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled(strings::NO_PARTITIONS, p.dim));
+    }
+    lines
+}
+
+/// Each replica's log as a strip of offsets: below its HW (committed), from the HW to
+/// the LEO (not yet known committed), and the LEO where it ends.
+fn replica_lines<'a>(
+    s: &ClusterSnapshot,
+    part: &PartitionSnapshot,
+    width: usize,
+    p: &Palette,
+) -> Vec<Line<'a>> {
+    let leader_state = part.leader.and_then(|l| part.replica_states.get(&l));
+    let longest = part
+        .replica_states
+        .values()
+        .map(|r| r.log_end_offset)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let strip_width = width.saturating_sub(48).clamp(4, 40) as i64;
+    let mut lines = Vec::new();
+    for b in &part.replicas {
+        let Some(r) = part.replica_states.get(b) else {
+            lines.push(Line::styled(
+                format!("  b{b}   {}", strings::NO_REPLICA),
+                p.dim,
+            ));
+            continue;
+        };
+        let role = if r.is_leader { "L" } else { "F" };
+        let cells = |offset: i64| (offset.max(0) * strip_width + longest - 1) / longest;
+        // Each replica's own HW: a follower learns the leader's a fetch later.
+        let committed = cells(r.high_watermark.min(r.log_end_offset));
+        let written = cells(r.log_end_offset);
+        let mut spans = vec![Span::raw(format!("  b{b} {role} "))];
+        spans.push(Span::styled("█".repeat(committed as usize), p.good));
+        spans.push(Span::styled(
+            "▒".repeat((written - committed).max(0) as usize),
+            p.warn,
+        ));
+        spans.push(Span::styled(
+            "·".repeat((strip_width - written).max(0) as usize),
+            p.dim,
+        ));
+        spans.push(Span::raw(format!(
+            " LEO {} HW {}",
+            r.log_end_offset, r.high_watermark
+        )));
+        if let Some(f) = leader_state.and_then(|l| l.followers.get(b)) {
+            let since = match f.last_caught_up_time_ms {
+                Some(t) => format!(
+                    "  {} {:.1}s {}",
+                    strings::CAUGHT_UP,
+                    (s.time_ms - t) as f64 / 1000.0,
+                    strings::AGO
+                ),
+                None => format!("  {}", strings::NEVER_CAUGHT_UP),
+            };
+            let style = if part.isr.contains(b) { p.dim } else { p.warn };
+            spans.push(Span::styled(since, style));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    for (name, g) in &s.groups {
+        let lag = g.lag(&s.partitions);
+        let total: i64 = lag.values().sum();
+        lines.push(Line::from(vec![
+            Span::styled(name.clone(), p.title),
+            Span::raw(format!(
+                "  {} {}  {} b{}  {} {total}",
+                strings::GENERATION,
+                g.generation,
+                strings::COORDINATOR,
+                g.coordinator,
+                strings::LAG
+            )),
+        ]));
+        let state_style = if g.state == kafkasim_core::group::coordinator::GroupState::Stable {
+            p.good
+        } else {
+            p.warn
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {}", g.state), state_style),
+            Span::styled(format!(": {}", g.state.meaning()), p.dim),
+        ]));
+        if g.members.is_empty() {
+            lines.push(Line::styled(format!("  {}", strings::NO_MEMBERS), p.dim));
+        }
+        for (member, owned) in &g.members {
+            let parts: Vec<String> = owned
+                .iter()
+                .map(|tp| {
+                    let committed = g.committed.get(tp).map_or("-".to_string(), i64::to_string);
+                    let lag = lag.get(tp).map_or("-".to_string(), i64::to_string);
+                    format!("{tp}@{committed}(+{lag})")
+                })
+                .collect();
+            let short: String = member.chars().take(18).collect();
+            let text = format!("  {short}: {}", parts.join(" "));
+            lines.push(Line::raw(text.chars().take(width).collect::<String>()));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled(strings::NO_GROUPS, p.dim));
+    }
+    lines
+}
+
+/// The narration up to the moment on screen, newest at the bottom, wrapped to `width`.
+fn event_lines<'a>(
+    model: &Model,
+    shot: &Shot,
+    width: usize,
+    height: usize,
+    p: &Palette,
+) -> Vec<Line<'a>> {
+    let entries = &model.trace[..shot.trace_len.min(model.trace.len())];
+    let mut lines: Vec<Line> = Vec::new();
+    for entry in entries.iter().rev() {
+        if lines.len() >= height {
+            break;
+        }
+        let text = entry.explain();
+        if !matches!(entry, TraceEntry::Caption { .. }) && text.contains("the high watermark of") {
+            continue;
+        }
+        let style = match entry {
+            TraceEntry::Caption { .. } => p.caption,
+            TraceEntry::Fault { .. } => p.bad,
+            TraceEntry::Violation { .. } => p.bad,
+            TraceEntry::Event(_) => p.base,
+        };
+        let stamped = format!("{:>8} {text}", seconds(entry.time_ms()));
+        let wrapped = wrap(&stamped, width.max(10));
+        for line in wrapped.into_iter().rev() {
+            lines.push(Line::styled(line, style));
+        }
+    }
+    lines.truncate(height);
+    lines.reverse();
+    lines
+}
+
+/// Two lines: the run as a bar with faults (▼), lesson beats (◆), violations (✖), the
+/// moment on screen (█) and the present (┃); then the scale.
+fn timeline_lines<'a>(model: &Model, width: usize, p: &Palette) -> Vec<Line<'a>> {
+    let width = width.max(12);
+    let duration = model.duration_ms.max(1);
+    let column = |t: i64| ((t.clamp(0, duration) * (width as i64 - 1)) / duration) as usize;
+    let mut marks: Vec<(char, Style)> = vec![('─', p.dim); width];
+    for entry in &model.trace {
+        let (mark, style) = match entry {
+            TraceEntry::Fault { .. } => ('▼', p.bad),
+            TraceEntry::Caption { .. } => ('◆', p.warn),
+            TraceEntry::Violation { .. } => ('✖', p.bad),
+            TraceEntry::Event(_) => continue,
+        };
+        marks[column(entry.time_ms())] = (mark, style);
+    }
+    marks[column(model.live_ms())] = ('┃', p.title);
+    if let Some(shot) = model.shot() {
+        marks[column(shot.time_ms)] = ('█', p.title);
+    }
+    let bar = Line::from(
+        marks
+            .into_iter()
+            .map(|(c, s)| Span::styled(c.to_string(), s))
+            .collect::<Vec<_>>(),
+    );
+    let legend = format!(
+        "0s{}{}  (▼ fault ◆ lesson ✖ violation █ on screen ┃ now)",
+        " ".repeat(width.saturating_sub(60).min(width)),
+        seconds(duration)
+    );
+    vec![
+        bar,
+        Line::styled(legend.chars().take(width).collect::<String>(), p.dim),
+    ]
+}
+
+fn help(frame: &mut Frame, area: Rect, p: &Palette) {
+    let width = area.width.min(70);
+    let height = (KEYMAP.len() as u16 + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let lines: Vec<Line> = KEYMAP
+        .iter()
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!(" {:>6}  ", b.label), p.title),
+                Span::raw(b.desc),
+            ])
+        })
+        .collect();
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(p.base)
+            .block(panel(strings::HELP, p)),
+        popup,
+    );
+}
+
+/// Greedy word wrap to `width` columns (by characters).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            let rest: String = line.chars().skip(width).collect();
+            lines.push(head);
+            line = rest;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
