@@ -707,6 +707,35 @@ impl Message {
         }
     }
 
+    /// What a message carries that a class should see, in a few words: the offsets a
+    /// replica fetch asks from and the HW its answer brings back, a produce's records and
+    /// where they landed. Empty for the rest.
+    pub fn detail(&self) -> String {
+        let tps = |names: Vec<String>| names.join(" ");
+        match self {
+            Message::ReplicaFetch(f) => tps(f
+                .partitions
+                .iter()
+                .map(|(tp, r)| format!("{tp} from {}", r.fetch_offset))
+                .collect()),
+            Message::ReplicaFetchReply(r) => tps(r
+                .partitions
+                .iter()
+                .map(|(tp, result)| match result {
+                    Ok(f) if f.records.is_empty() => format!("{tp} HW {}", f.high_watermark),
+                    Ok(f) => format!("{tp} records, HW {}", f.high_watermark),
+                    Err(e) => format!("{tp} {e}"),
+                })
+                .collect()),
+            Message::Produce(p) => format!("{} {} records", p.tp, p.records.len()),
+            Message::ProduceReply(r) => match &r.result {
+                Ok(offset) => format!("{} at {offset}", r.tp),
+                Err(e) => format!("{} {}", r.tp, e.code()),
+            },
+            _ => String::new(),
+        }
+    }
+
     /// Kafka's name for the request or response, for the in-flight view.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -73,6 +73,8 @@ pub struct ClusterBuilder {
     pub invariants: Invariants,
     /// Keep every core event in the trace (off for benchmarks).
     pub trace_events: bool,
+    /// How many delivered messages snapshots show (the TUI's space-time view; 0: none).
+    pub recent_messages: usize,
 }
 
 impl ClusterBuilder {
@@ -86,6 +88,7 @@ impl ClusterBuilder {
             topics: Vec::new(),
             invariants: Invariants::Panic,
             trace_events: true,
+            recent_messages: 0,
         }
     }
 
@@ -156,8 +159,9 @@ impl ClusterBuilder {
     /// controller loaded the cluster, then creates the topics and waits until each
     /// partition has a leader. Call inside a simulation.
     pub async fn start(self) -> Cluster {
-        let net: Network<Message> =
-            Network::new(self.link).with_disconnect_notices(|_| Message::ConnectionLost);
+        let net: Network<Message> = Network::new(self.link)
+            .with_disconnect_notices(|_| Message::ConnectionLost)
+            .keep_recent(self.recent_messages);
         let world = Arc::new(World {
             net: net.clone(),
             brokers: Mutex::new(BTreeMap::new()),
@@ -1459,18 +1463,8 @@ impl Cluster {
             network: NetworkSnapshot {
                 blocked: net.blocked(),
                 held: net.held(),
-                in_flight: net
-                    .in_flight()
-                    .into_iter()
-                    .map(|e| InFlight {
-                        id: e.id,
-                        from: e.from,
-                        to: e.to,
-                        kind: e.message.kind(),
-                        sent_ms: e.sent_ms,
-                        deliver_ms: e.deliver_ms,
-                    })
-                    .collect(),
+                in_flight: net.in_flight().iter().map(InFlight::of).collect(),
+                recent: net.recent().iter().map(InFlight::of).collect(),
                 stats: net.stats(),
             },
         }

@@ -102,6 +102,10 @@ struct State<M> {
     disconnect_notice: Option<fn(Addr) -> M>,
     /// Nodes whose process died on a running machine: their OS refuses connections.
     refusing: BTreeSet<Addr>,
+    /// The last delivered messages, oldest first, at most `keep_recent` (for the TUI's
+    /// space-time view; 0 keeps none and copies nothing).
+    recent: VecDeque<Envelope<M>>,
+    keep_recent: usize,
 }
 
 /// The bus. Cheap to clone: clones share one network.
@@ -121,7 +125,7 @@ impl<M> Clone for Network<M> {
     }
 }
 
-impl<M: Send + 'static> Network<M> {
+impl<M: Clone + Send + 'static> Network<M> {
     /// A network whose links default to `default_config`. Call inside a simulation.
     pub fn new(default_config: LinkConfig) -> Network<M> {
         let node = Handle::current()
@@ -140,6 +144,8 @@ impl<M: Send + 'static> Network<M> {
                 stats: NetStats::default(),
                 disconnect_notice: None,
                 refusing: BTreeSet::new(),
+                recent: VecDeque::new(),
+                keep_recent: 0,
             })),
             start: Instant::now(),
             node: Arc::new(node),
@@ -149,6 +155,12 @@ impl<M: Send + 'static> Network<M> {
     /// Tells each end of a broken connection, with `notice(peer)` from the peer.
     pub fn with_disconnect_notices(self, notice: fn(Addr) -> M) -> Network<M> {
         self.lock().disconnect_notice = Some(notice);
+        self
+    }
+
+    /// Keeps the last `count` delivered messages for [`Network::recent`].
+    pub fn keep_recent(self, count: usize) -> Network<M> {
+        self.lock().keep_recent = count;
         self
     }
 
@@ -358,6 +370,7 @@ impl<M: Send + 'static> Network<M> {
             let mut refused = false;
             while entry.queue.front().is_some_and(|e| e.deliver_ms <= now_ms) {
                 let envelope = entry.queue.pop_front().expect("checked");
+                let copy = (state.keep_recent > 0).then(|| envelope.clone());
                 let delivered = match state.mailboxes.get(&envelope.to) {
                     Some(mailbox) => mailbox.try_send(envelope).is_ok(),
                     None => {
@@ -367,6 +380,12 @@ impl<M: Send + 'static> Network<M> {
                 };
                 if delivered {
                     state.stats.delivered += 1;
+                    if let Some(copy) = copy {
+                        if state.recent.len() == state.keep_recent {
+                            state.recent.pop_front();
+                        }
+                        state.recent.push_back(copy);
+                    }
                 } else {
                     state.stats.dropped += 1;
                 }
@@ -403,6 +422,11 @@ impl<M: Clone + Send + 'static> Network<M> {
             .collect();
         all.sort_by_key(|e| (e.deliver_ms, e.id));
         all
+    }
+
+    /// The last delivered messages, oldest first (see [`Network::keep_recent`]).
+    pub fn recent(&self) -> Vec<Envelope<M>> {
+        self.lock().recent.iter().cloned().collect()
     }
 }
 

@@ -171,6 +171,8 @@ pub struct NetworkSnapshot {
     /// Directed links whose messages wait until released.
     pub held: BTreeSet<(NodeId, NodeId)>,
     pub in_flight: Vec<InFlight>,
+    /// The last messages delivered, oldest first (when the cluster keeps them).
+    pub recent: Vec<InFlight>,
     pub stats: NetStats,
 }
 
@@ -183,6 +185,22 @@ pub struct InFlight {
     pub kind: &'static str,
     pub sent_ms: i64,
     pub deliver_ms: i64,
+    /// What it carries, in a few words (offsets, the HW, records).
+    pub detail: String,
+}
+
+impl InFlight {
+    pub fn of(e: &crate::net::Envelope<kafkasim_core::protocol::Message>) -> InFlight {
+        InFlight {
+            id: e.id,
+            from: e.from,
+            to: e.to,
+            kind: e.message.kind(),
+            sent_ms: e.sent_ms,
+            deliver_ms: e.deliver_ms,
+            detail: e.message.detail(),
+        }
+    }
 }
 
 /// The values in a replica's log, by offset.

@@ -34,6 +34,8 @@ const BEAT_STRIDE_MS: i64 = 1_000;
 const STALL_MS: i64 = 20_000;
 /// How far the arrows scrub.
 const SCRUB_MS: i64 = 1_000;
+/// How many delivered messages each snapshot keeps for the space-time view.
+const RECENT_MESSAGES: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Theme {
@@ -74,6 +76,8 @@ pub struct Model {
     pub waiting: bool,
     pub selected_broker: Option<i32>,
     pub show_internal: bool,
+    /// The space-time view shows ZooKeeper pings and group heartbeats too.
+    pub all_messages: bool,
     pub theme: Theme,
     pub help: bool,
     /// The last lesson caption reached, shown until playback resumes.
@@ -124,6 +128,7 @@ impl Model {
             waiting: true,
             selected_broker: None,
             show_internal: false,
+            all_messages: false,
             theme: Theme::Dark,
             help: false,
             caption: None,
@@ -253,6 +258,7 @@ fn key(model: &mut Model, action: Action) -> Option<Request> {
             }
         }
         Action::ToggleInternal => model.show_internal = !model.show_internal,
+        Action::AllMessages => model.all_messages = !model.all_messages,
         Action::PlayPause => {
             // At the end of the present there is nothing left to play.
             let finished = model.cursor.is_none() && model.at_end();
@@ -424,7 +430,9 @@ pub struct App {
 
 impl App {
     pub fn start(scenario: &Scenario, name: &str, text: &str, seed: u64) -> App {
-        let (builder, commands) = scenario.plan(seed);
+        let (mut builder, commands) = scenario.plan(seed);
+        // The space-time view draws the last messages delivered.
+        builder.recent_messages = RECENT_MESSAGES;
         let driver = Driver::start(seed, builder, commands);
         App {
             model: Model::new(scenario, name, text, seed),

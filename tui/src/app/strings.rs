@@ -17,6 +17,7 @@ pub const PARTITIONS_SHORT: &str = "Partitions";
 pub const GROUPS: &str = "Consumer groups";
 pub const EVENTS: &str = "What happened";
 pub const IN_FLIGHT: &str = "Messages in flight";
+pub const SPACE_TIME: &str = "Messages between nodes, newest last (m: all)";
 pub const HELP: &str = "Keys";
 pub const LESSON: &str = "LESSON";
 

@@ -88,10 +88,25 @@ pub fn view(model: &Model, frame: &mut Frame) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
     let broker_lines = brokers_lines(model, &shot.snapshot, &p);
-    let flight = in_flight_lines(&shot.snapshot, &p, 4);
-    let [brokers_area, partitions_area] = Layout::vertical([
+    let inner_width = left.width.saturating_sub(2) as usize;
+    let partition_lines = partition_lines(model, &shot.snapshot, inner_width, &p);
+    // Tall enough: a space-time view of the messages under the partitions; else the few
+    // messages in flight beside the brokers.
+    let wanted = broker_lines.len() + partition_lines.len() + 4;
+    let space_time = left.height as usize >= wanted + 8;
+    let flight = if space_time {
+        Vec::new()
+    } else {
+        in_flight_lines(&shot.snapshot, &p, 3)
+    };
+    let [brokers_area, partitions_area, messages_area] = Layout::vertical([
         Constraint::Length((broker_lines.len() + flight.len() + 2) as u16),
-        Constraint::Min(3),
+        if space_time {
+            Constraint::Length(partition_lines.len() as u16 + 2)
+        } else {
+            Constraint::Min(3)
+        },
+        Constraint::Fill(1),
     ])
     .areas(left);
     let mut top = broker_lines;
@@ -105,11 +120,24 @@ pub fn view(model: &Model, frame: &mut Frame) {
     } else {
         strings::PARTITIONS_SHORT
     };
-    let inner = partitions_area.width.saturating_sub(2) as usize;
     frame.render_widget(
-        Paragraph::new(partition_lines(model, &shot.snapshot, inner, &p)).block(panel(title, &p)),
+        Paragraph::new(partition_lines).block(panel(title, &p)),
         partitions_area,
     );
+    if space_time {
+        let inner = messages_area.inner(ratatui::layout::Margin::new(1, 1));
+        let lines = space_time_lines(
+            model,
+            &shot.snapshot,
+            inner.width as usize,
+            inner.height as usize,
+            &p,
+        );
+        frame.render_widget(
+            Paragraph::new(lines).block(panel(strings::SPACE_TIME, &p)),
+            messages_area,
+        );
+    }
     let group_lines = group_lines(&shot.snapshot, right.width.saturating_sub(2) as usize, &p);
     let group_height = (group_lines.len() as u16 + 2).min(right.height / 2).max(3);
     let [groups_area, events_area] =
@@ -418,6 +446,101 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
     }
     if lines.is_empty() {
         lines.push(Line::styled(strings::NO_GROUPS, p.dim));
+    }
+    lines
+}
+
+/// A node's short name for the space-time columns.
+fn short_name(node: kafkasim_core::protocol::NodeId) -> String {
+    if node == kafkasim_core::protocol::ZOOKEEPER {
+        "zk".to_string()
+    } else if node >= kafkasim_core::protocol::FIRST_CLIENT {
+        format!("c{node}")
+    } else {
+        format!("b{node}")
+    }
+}
+
+/// A space-time (Lamport) diagram of the last messages delivered: one column per node,
+/// one row per message from its sender's column to its receiver's, with what it carries
+/// (a follower's fetch asks from its LEO; the answer brings the leader's HW back).
+fn space_time_lines<'a>(
+    model: &Model,
+    s: &ClusterSnapshot,
+    width: usize,
+    height: usize,
+    p: &Palette,
+) -> Vec<Line<'a>> {
+    let noisy = |kind: &str| matches!(kind, "ZkPing" | "Heartbeat" | "HeartbeatResponse");
+    let shown: Vec<_> = s
+        .network
+        .recent
+        .iter()
+        .filter(|m| model.all_messages || !noisy(m.kind))
+        .collect();
+    let mut nodes: BTreeSet<kafkasim_core::protocol::NodeId> = s.brokers.keys().copied().collect();
+    nodes.extend(shown.iter().flat_map(|m| [m.from, m.to]));
+    let nodes: Vec<_> = nodes.into_iter().collect();
+    let stamp = 9;
+    let lanes = width.saturating_sub(stamp).max(nodes.len());
+    let step = (lanes / nodes.len().max(1)).max(1);
+    let column = |n| nodes.iter().position(|x| *x == n).unwrap_or(0) * step + step / 2;
+    let mut header = " ".repeat(stamp);
+    for n in &nodes {
+        let name: String = short_name(*n)
+            .chars()
+            .take(step.saturating_sub(1).max(1))
+            .collect();
+        let pad = (step / 2).saturating_sub(name.chars().count() / 2);
+        let cell = format!("{}{name}", " ".repeat(pad));
+        header.push_str(&format!("{cell:<step$}"));
+    }
+    let mut lines = vec![Line::styled(header, p.title)];
+    let rows = height.saturating_sub(1);
+    for m in shown.iter().skip(shown.len().saturating_sub(rows)) {
+        let mut cells: Vec<char> = vec![' '; lanes];
+        for n in &nodes {
+            if let Some(c) = cells.get_mut(column(*n)) {
+                *c = '│';
+            }
+        }
+        let (from, to) = (column(m.from), column(m.to));
+        let (lo, hi) = (from.min(to), from.max(to));
+        for c in cells.iter_mut().take(hi).skip(lo) {
+            *c = '─';
+        }
+        if let Some(c) = cells.get_mut(from) {
+            *c = '●';
+        }
+        if let Some(c) = cells.get_mut(to) {
+            *c = if to > from { '▶' } else { '◀' };
+        }
+        let label = if m.detail.is_empty() {
+            m.kind.to_string()
+        } else {
+            format!("{} {}", m.kind, m.detail)
+        };
+        // The label sits on the arrow when it fits, else past its right end.
+        let len = label.chars().count();
+        let at = if len + 2 <= hi.saturating_sub(lo + 1) {
+            lo + 2
+        } else if hi + 2 + len <= lanes {
+            hi + 2
+        } else if lo >= len + 2 {
+            lo - len - 2
+        } else {
+            lo + 2
+        };
+        for (i, ch) in label.chars().enumerate() {
+            if let Some(c) = cells.get_mut(at + i) {
+                *c = ch;
+            }
+        }
+        let text: String = cells.into_iter().collect();
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:>8} ", seconds(m.deliver_ms)), p.dim),
+            Span::raw(text),
+        ]));
     }
     lines
 }
