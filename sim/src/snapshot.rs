@@ -154,6 +154,8 @@ pub struct ReplicaSnapshot {
     pub isr: Option<BTreeSet<BrokerId>>,
     /// On the leader: each follower's fetch state.
     pub followers: BTreeMap<BrokerId, FollowerSnapshot>,
+    /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR.
+    pub replica_lag_time_max_ms: i64,
     /// The records, offset and value (UTF-8, lossy).
     pub records: Vec<(i64, String)>,
 }
@@ -229,6 +231,7 @@ pub fn replica_snapshot(partition: &Partition, with_records: bool) -> ReplicaSna
         log_end_offset: partition.log_end_offset(),
         high_watermark: partition.high_watermark(),
         log_start_offset: partition.log().log_start_offset(),
+        replica_lag_time_max_ms: partition.config().replica_lag_time_max_ms,
         isr: partition.isr().cloned(),
         followers: partition
             .followers()

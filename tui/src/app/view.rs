@@ -387,10 +387,11 @@ fn replica_lines<'a>(
         if let Some(f) = leader_state.and_then(|l| l.followers.get(b)) {
             let since = match f.last_caught_up_time_ms {
                 Some(t) => format!(
-                    "  {} {:.1}s {}",
+                    "  {} {:.1}s {} (max {}s)",
                     strings::CAUGHT_UP,
                     (s.time_ms - t) as f64 / 1000.0,
-                    strings::AGO
+                    strings::AGO,
+                    leader_state.map_or(0, |l| l.replica_lag_time_max_ms) / 1000
                 ),
                 None => format!("  {}", strings::NEVER_CAUGHT_UP),
             };
