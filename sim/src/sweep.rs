@@ -226,22 +226,35 @@ fn fault_entry(t: &Timed) -> Option<toml::Value> {
     }
 }
 
-/// A live session as a scenario file: the original file's text with `extra` faults (what
-/// was injected from the keyboard, at the sim times they applied) added to its own.
-pub fn session_scenario(original: &str, extra: &[Timed]) -> Result<String, String> {
+/// A live session as a scenario file: the original file's text with `faults` (what was
+/// injected from the keyboard, at the sim times they applied) added to its own, and
+/// `added` entries (such as a `[[producers]]` or `[[consumers]]` table started live)
+/// appended to their lists.
+pub fn session_scenario(
+    original: &str,
+    faults: &[Timed],
+    added: &[(String, toml::Table)],
+) -> Result<String, String> {
     let mut table: toml::Table = original
         .parse()
         .map_err(|e| format!("the scenario does not parse again: {e}"))?;
-    let mut faults = match table.remove("faults") {
-        Some(toml::Value::Array(faults)) => faults,
-        _ => Vec::new(),
+    let mut append = |list: &str, entries: Vec<toml::Value>| {
+        let mut all = match table.remove(list) {
+            Some(toml::Value::Array(existing)) => existing,
+            _ => Vec::new(),
+        };
+        all.extend(entries);
+        table.insert(list.into(), toml::Value::Array(all));
     };
-    faults.extend(extra.iter().filter_map(fault_entry));
-    table.insert("faults".into(), toml::Value::Array(faults));
+    append("faults", faults.iter().filter_map(fault_entry).collect());
+    for (list, entry) in added {
+        append(list, vec![toml::Value::Table(entry.clone())]);
+    }
     let body = toml::to_string(&table).map_err(|e| format!("cannot write TOML: {e}"))?;
     Ok(format!(
-        "# A kafkasim session: the scenario below plus {} faults injected live.\n{body}",
-        extra.len()
+        "# A kafkasim session: the scenario below plus {} faults and {} clients started live.\n{body}",
+        faults.len(),
+        added.len()
     ))
 }
 

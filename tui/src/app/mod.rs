@@ -86,8 +86,11 @@ pub struct Model {
     pub status: Option<String>,
     /// The commands of the timeline on screen, with their times (for forks).
     pub commands: Vec<Timed>,
-    /// What was injected from the keyboard, for saving.
+    /// Faults injected from the keyboard, for saving.
     pub injected: Vec<Timed>,
+    /// Clients started from the keyboard, as the scenario tables that start them (for
+    /// saving) with their start times.
+    pub added: Vec<(i64, String, toml::Table)>,
     /// Consumers crashed from the keyboard.
     pub crashed_consumers: Vec<String>,
     pub quit: bool,
@@ -135,6 +138,7 @@ impl Model {
             status: None,
             commands: Vec::new(),
             injected: Vec::new(),
+            added: Vec::new(),
             crashed_consumers: Vec::new(),
             quit: false,
         }
@@ -359,9 +363,83 @@ fn key(model: &mut Model, action: Action) -> Option<Request> {
             };
             return inject(model, act, format!("{what} consumer {name}"));
         }
+        Action::Produce => return add_client(model, "producers"),
+        Action::StartConsumer => return add_client(model, "consumers"),
         Action::Save => save(model),
     }
     None
+}
+
+/// Starts a client now, written as a scenario table (a copy of the file's first
+/// `[[consumers]]`, or a one-record `[[producers]]` on its first topic) so the saved
+/// session starts it the same way; the scenario parser turns the table into the command.
+fn add_client(model: &mut Model, list: &str) -> Option<Request> {
+    if model.waiting || (model.cursor.is_none() && model.at_end()) {
+        return None;
+    }
+    let now = model.shot().map_or(0, |s| s.time_ms);
+    let original: toml::Table = model.text.parse().ok()?;
+    let first = |key: &str| match original.get(key) {
+        Some(toml::Value::Array(entries)) => entries.first().and_then(|e| e.as_table()).cloned(),
+        _ => None,
+    };
+    let ms = |t: i64| toml::Value::String(format!("{t}ms"));
+    let (table, what) = if list == "producers" {
+        let Some(topic) = first("topics").and_then(|t| t.get("name").cloned()) else {
+            model.status = Some(strings::no_template("a record"));
+            return None;
+        };
+        let mut table = toml::Table::new();
+        table.insert("topic".into(), topic);
+        table.insert("start".into(), ms(now));
+        // One send: the next would come a second later, after the producer stops.
+        table.insert("stop".into(), ms((now + 1).min(model.duration_ms)));
+        table.insert("interval".into(), ms(1_000));
+        (table, "write one record".to_string())
+    } else {
+        let Some(mut table) = first("consumers") else {
+            model.status = Some(strings::no_template("a consumer"));
+            return None;
+        };
+        let name = format!("live-{}", model.added.len() + 1);
+        table.insert("name".into(), toml::Value::String(name.clone()));
+        table.remove("count");
+        table.remove("group_instance_id");
+        table.insert("start".into(), ms(now));
+        model.consumer_names.push(name.clone());
+        (table, format!("start consumer {name}"))
+    };
+    let mut added = model.added.clone();
+    added.retain(|(at, _, _)| *at <= now);
+    added.push((now, list.to_string(), table));
+    let tables: Vec<(String, toml::Table)> = added
+        .iter()
+        .map(|(_, l, t)| (l.clone(), t.clone()))
+        .collect();
+    let text = kafkasim_sim::sweep::session_scenario(&model.text, &[], &tables);
+    let scenario = match text.map(|t| kafkasim_sim::scenario::parse(&model.name, &t)) {
+        Ok(Ok(scenario)) => scenario,
+        Ok(Err(errors)) => {
+            model.status = Some(strings::save_failed(&errors.to_string()));
+            return None;
+        }
+        Err(why) => {
+            model.status = Some(strings::save_failed(&why));
+            return None;
+        }
+    };
+    // The new table is the last of its list, so its command is the last of its kind.
+    let command = scenario
+        .commands
+        .iter()
+        .rev()
+        .find_map(|t| match &t.command {
+            Command::StartKafkaProducer(_) if list == "producers" => Some(t.command.clone()),
+            Command::StartConsumer { .. } if list == "consumers" => Some(t.command.clone()),
+            _ => None,
+        })?;
+    model.added = added;
+    inject_command(model, command, what)
 }
 
 fn broker_fault(model: &mut Model, action: FaultAction, what: &str) -> Option<Request> {
@@ -382,15 +460,26 @@ fn inject(model: &mut Model, act: Act, what: String) -> Option<Request> {
     if model.waiting {
         return None;
     }
+    let at_ms = model.shot().map_or(0, |s| s.time_ms);
+    model.injected.retain(|t| t.at_ms <= at_ms);
+    model
+        .injected
+        .push(Timed::new(at_ms, Command::Act(act.clone())));
+    inject_command(model, Command::Act(act), what)
+}
+
+/// Applies `command` at the moment on screen: in the present, to the running simulation;
+/// in the past, by forking the timeline there.
+fn inject_command(model: &mut Model, command: Command, what: String) -> Option<Request> {
     model.caption = None;
-    let command = Command::Act(act);
     match model.cursor.take() {
         Some(i) if model.history[i].time_ms < model.live_ms() => {
             let at_ms = model.history[i].time_ms;
             model.playing = false;
             model.waiting = true;
+            // What was done after this moment belongs to the timeline left behind.
             model.injected.retain(|t| t.at_ms <= at_ms);
-            model.injected.push(Timed::new(at_ms, command.clone()));
+            model.added.retain(|(at, _, _)| *at <= at_ms);
             let mut commands: Vec<Timed> = model
                 .commands
                 .iter()
@@ -403,9 +492,6 @@ fn inject(model: &mut Model, act: Act, what: String) -> Option<Request> {
         }
         _ => {
             model.waiting = true;
-            model
-                .injected
-                .push(Timed::new(model.live_ms(), command.clone()));
             model.status = Some(strings::injected(&what));
             Some(Request::Inject(Box::new(command)))
         }
@@ -414,7 +500,12 @@ fn inject(model: &mut Model, act: Act, what: String) -> Option<Request> {
 
 fn save(model: &mut Model) {
     let path = format!("{}.session.toml", model.name);
-    let result = kafkasim_sim::sweep::session_scenario(&model.text, &model.injected)
+    let added: Vec<(String, toml::Table)> = model
+        .added
+        .iter()
+        .map(|(_, list, table)| (list.clone(), table.clone()))
+        .collect();
+    let result = kafkasim_sim::sweep::session_scenario(&model.text, &model.injected, &added)
         .and_then(|text| std::fs::write(&path, text).map_err(|e| e.to_string()));
     model.status = Some(match result {
         Ok(()) => strings::saved(&path),

@@ -70,7 +70,14 @@ pub fn select_first(what: &str) -> String {
 }
 
 pub fn no_consumer() -> &'static str {
-    "no consumer to act on: this scenario starts none"
+    "no consumer to act on: this scenario starts none (a adds one if it has a [[consumers]] table)"
+}
+
+pub fn no_template(what: &str) -> String {
+    format!(
+        "cannot add {what}: {}",
+        "the scenario has no table to copy it from"
+    )
 }
 
 pub fn simulation_failed(why: &str) -> String {

@@ -155,7 +155,23 @@ fn a_saved_session_replays_to_the_same_state() {
     play_until(&mut app, 6_000);
     key(&mut app, Action::Restart);
     play_until(&mut app, 9_000);
-    let text = kafkasim_sim::sweep::session_scenario(&app.model.text, &app.model.injected).unwrap();
+    key(&mut app, Action::Produce);
+    key(&mut app, Action::StartConsumer);
+    play_until(&mut app, 12_000);
+    let added: Vec<(String, toml::Table)> = app
+        .model
+        .added
+        .iter()
+        .map(|(_, l, t)| (l.clone(), t.clone()))
+        .collect();
+    assert_eq!(
+        added.len(),
+        1,
+        "the default lesson has no consumer to copy: {:?}",
+        app.model.status
+    );
+    let text = kafkasim_sim::sweep::session_scenario(&app.model.text, &app.model.injected, &added)
+        .unwrap();
     let replay = parse("session.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let until = app.model.live_ms();
     let report = kafkasim_sim::run::run(&replay, app.model.seed, Some(until));

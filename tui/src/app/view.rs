@@ -618,22 +618,34 @@ fn timeline_lines<'a>(model: &Model, width: usize, p: &Palette) -> Vec<Line<'a>>
     ]
 }
 
+/// The keymap in a box, in two columns when one does not fit the height.
 fn help(frame: &mut Frame, area: Rect, p: &Palette) {
-    let width = area.width.min(70);
-    let height = (KEYMAP.len() as u16 + 2).min(area.height);
+    let rows = area.height.saturating_sub(2).max(1) as usize;
+    let columns = KEYMAP.len().div_ceil(rows).max(1);
+    let per_column = KEYMAP.len().div_ceil(columns);
+    let column_width = 36;
+    let width = (column_width * columns as u16 + 2).min(area.width);
+    let height = (per_column as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
         width,
         height,
     };
-    let lines: Vec<Line> = KEYMAP
-        .iter()
-        .map(|b| {
-            Line::from(vec![
-                Span::styled(format!(" {:>6}  ", b.label), p.title),
-                Span::raw(b.desc),
-            ])
+    let lines: Vec<Line> = (0..per_column)
+        .map(|row| {
+            let mut spans = Vec::new();
+            for column in 0..columns {
+                if let Some(b) = KEYMAP.get(column * per_column + row) {
+                    spans.push(Span::styled(format!(" {:>5} ", b.label), p.title));
+                    let desc: String = b.desc.chars().take(column_width as usize - 8).collect();
+                    spans.push(Span::raw(format!(
+                        "{desc:<width$}",
+                        width = column_width as usize - 7
+                    )));
+                }
+            }
+            Line::from(spans)
         })
         .collect();
     frame.render_widget(Clear, popup);
