@@ -21,10 +21,9 @@ pub enum Request {
     Fork { commands: Vec<Timed>, at_ms: i64 },
 }
 
-/// What the simulation reports: a frame and the commands applied so far (for saving).
+/// What the simulation reports: a frame.
 pub struct Report {
     pub frame: Frame,
-    pub commands: Vec<Timed>,
     /// The frame comes from a new run started by a fork: its entries are the whole
     /// trace, not the ones since the last report.
     pub forked: bool,
@@ -51,15 +50,8 @@ impl Driver {
                     let mut first = simulation.run_until_without_records(0);
                     // Starting took the first frame: its entries are the whole trace.
                     first.new_entries = simulation.trace().to_vec();
-                    let report = |simulation: &Simulation, frame, forked| Report {
-                        frame,
-                        commands: simulation.commands().to_vec(),
-                        forked,
-                    };
-                    if report_tx
-                        .send(Ok(report(&simulation, first, false)))
-                        .is_err()
-                    {
+                    let report = |frame, forked| Report { frame, forked };
+                    if report_tx.send(Ok(report(first, false))).is_err() {
                         return;
                     }
                     while let Ok(request) = request_rx.recv() {
@@ -80,10 +72,7 @@ impl Driver {
                                 (frame, true)
                             }
                         };
-                        if report_tx
-                            .send(Ok(report(&simulation, frame, forked)))
-                            .is_err()
-                        {
+                        if report_tx.send(Ok(report(frame, forked))).is_err() {
                             return;
                         }
                     }

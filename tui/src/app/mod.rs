@@ -84,8 +84,10 @@ pub struct Model {
     pub caption: Option<String>,
     /// A one-line answer to the last key.
     pub status: Option<String>,
-    /// The commands of the timeline on screen, with their times (for forks).
-    pub commands: Vec<Timed>,
+    /// The scenario's own commands for this seed: a fork replays them all.
+    pub plan: Vec<Timed>,
+    /// Every command given from the keyboard on the timeline on screen, with its time.
+    pub user_commands: Vec<Timed>,
     /// Faults injected from the keyboard, for saving.
     pub injected: Vec<Timed>,
     /// Clients started from the keyboard, as the scenario tables that start them (for
@@ -136,7 +138,8 @@ impl Model {
             help: false,
             caption: None,
             status: None,
-            commands: Vec::new(),
+            plan: Vec::new(),
+            user_commands: Vec::new(),
             injected: Vec::new(),
             added: Vec::new(),
             crashed_consumers: Vec::new(),
@@ -237,7 +240,6 @@ fn reported(model: &mut Model, report: Report) {
         snapshot: frame.snapshot,
         trace_len: model.trace.len(),
     });
-    model.commands = report.commands;
     if let Some(text) = caption {
         // A lesson beat: stop so the class can read it.
         model.caption = Some(text);
@@ -480,19 +482,20 @@ fn inject_command(model: &mut Model, command: Command, what: String) -> Option<R
             // What was done after this moment belongs to the timeline left behind.
             model.injected.retain(|t| t.at_ms <= at_ms);
             model.added.retain(|(at, _, _)| *at <= at_ms);
-            let mut commands: Vec<Timed> = model
-                .commands
-                .iter()
-                .filter(|t| t.at_ms <= at_ms)
-                .cloned()
-                .collect();
-            commands.push(Timed::new(at_ms, command));
+            model.user_commands.retain(|t| t.at_ms <= at_ms);
+            model.user_commands.push(Timed::new(at_ms, command));
+            // The scenario's future still happens; the old timeline's keys do not.
+            let mut commands = model.plan.clone();
+            commands.extend(model.user_commands.iter().cloned());
             model.status = Some(strings::forked(at_ms as f64 / 1000.0));
             Some(Request::Fork { commands, at_ms })
         }
         _ => {
             model.waiting = true;
             model.status = Some(strings::injected(&what));
+            model
+                .user_commands
+                .push(Timed::new(model.live_ms(), command.clone()));
             Some(Request::Inject(Box::new(command)))
         }
     }
@@ -524,11 +527,10 @@ impl App {
         let (mut builder, commands) = scenario.plan(seed);
         // The space-time view draws the last messages delivered.
         builder.recent_messages = RECENT_MESSAGES;
+        let mut model = Model::new(scenario, name, text, seed);
+        model.plan = commands.clone();
         let driver = Driver::start(seed, builder, commands);
-        App {
-            model: Model::new(scenario, name, text, seed),
-            driver,
-        }
+        App { model, driver }
     }
 
     /// Handles a message and sends what it asks of the simulation.

@@ -143,6 +143,15 @@ fn a_fault_after_rewinding_forks_the_timeline() {
         app.model.trace[kept]
     );
     play_until(&mut app, at + 5_000);
+    // The scenario's own future still happens: the leader dies at 6 s.
+    assert!(
+        app.model.trace.iter().any(|e| matches!(
+            e,
+            TraceEntry::Fault { time_ms, fault: kafkasim_sim::trace::Fault::Crash { broker: 2, .. } }
+                if (6_000..6_100).contains(time_ms)
+        )),
+        "the scripted crash of the leader is in the forked timeline"
+    );
     insta::assert_snapshot!("fork", screen(&app, 120, 40));
 }
 
