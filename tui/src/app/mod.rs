@@ -93,7 +93,7 @@ pub struct Model {
     /// Clients started from the keyboard, as the scenario tables that start them (for
     /// saving) with their start times.
     pub added: Vec<(i64, String, toml::Table)>,
-    /// Consumers crashed from the keyboard.
+    /// Consumers crashed or closed from the keyboard.
     pub crashed_consumers: Vec<String>,
     pub quit: bool,
 }
@@ -343,7 +343,7 @@ fn key(model: &mut Model, action: Action) -> Option<Request> {
             };
             return inject(model, act, "heal".to_string());
         }
-        Action::CrashConsumer | Action::StallConsumer => {
+        Action::CrashConsumer | Action::CloseConsumer | Action::StallConsumer => {
             let Some(name) = model
                 .consumer_names
                 .iter()
@@ -353,11 +353,16 @@ fn key(model: &mut Model, action: Action) -> Option<Request> {
                 model.status = Some(strings::no_consumer().to_string());
                 return None;
             };
-            let (action, what) = if action == Action::CrashConsumer {
-                model.crashed_consumers.push(name.clone());
-                (FaultAction::Crash(Crash::Process), "crash")
-            } else {
-                (FaultAction::Stall(STALL_MS), "stall")
+            let (action, what) = match action {
+                Action::CrashConsumer => {
+                    model.crashed_consumers.push(name.clone());
+                    (FaultAction::Crash(Crash::Process), "crash")
+                }
+                Action::CloseConsumer => {
+                    model.crashed_consumers.push(name.clone());
+                    (FaultAction::Close, "close")
+                }
+                _ => (FaultAction::Stall(STALL_MS), "stall"),
             };
             let act = Act {
                 action,

@@ -114,6 +114,22 @@ fn a_consumer_crash_shows_the_rebalance() {
     assert_eq!(group.members.len(), 2);
     assert!(group.generation >= 2);
     insta::assert_snapshot!("rebalance", screen(&app, 120, 40));
+    // Closing a consumer from the keyboard: it leaves at once, no session timeout.
+    let generation = group.generation;
+    key(&mut app, Action::CloseConsumer);
+    assert!(
+        app.model
+            .status
+            .as_deref()
+            .unwrap()
+            .contains("close consumer")
+    );
+    // The survivor learns of the rebalance at its next heartbeat (3 s) and rejoins.
+    play_until(&mut app, 37_000);
+    let group = &app.model.shot().unwrap().snapshot.groups["billing"];
+    assert_eq!(group.members.len(), 1, "{group:?}");
+    assert!(group.generation > generation, "{group:?}");
+    assert_eq!(group.state.to_string(), "Stable");
 }
 
 #[test]
