@@ -427,11 +427,11 @@ fn add_client(model: &mut Model, list: &str) -> Option<Request> {
     let scenario = match text.map(|t| kafkasim_sim::scenario::parse(&model.name, &t)) {
         Ok(Ok(scenario)) => scenario,
         Ok(Err(errors)) => {
-            model.status = Some(strings::save_failed(&errors.to_string()));
+            model.status = Some(strings::cannot_add(&errors.to_string()));
             return None;
         }
         Err(why) => {
-            model.status = Some(strings::save_failed(&why));
+            model.status = Some(strings::cannot_add(&why));
             return None;
         }
     };

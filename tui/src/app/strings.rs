@@ -73,6 +73,10 @@ pub fn no_consumer() -> &'static str {
     "no consumer to act on: this scenario starts none (a adds one if it has a [[consumers]] table)"
 }
 
+pub fn cannot_add(why: &str) -> String {
+    format!("cannot start the client: {why}")
+}
+
 pub fn no_template(what: &str) -> String {
     format!(
         "cannot add {what}: {}",
