@@ -34,6 +34,8 @@ const BEAT_STRIDE_MS: i64 = 1_000;
 const STALL_MS: i64 = 20_000;
 /// How far the arrows scrub.
 const SCRUB_MS: i64 = 1_000;
+/// The closest two remembered moments are, for rewinding.
+const SHOT_SPACING_MS: i64 = 100;
 /// How many delivered messages each snapshot keeps for the space-time view.
 const RECENT_MESSAGES: usize = 64;
 
@@ -235,6 +237,14 @@ fn reported(model: &mut Model, report: Report) {
             TraceEntry::Caption { text, .. } => Some(text.clone()),
             _ => None,
         });
+    // Keep a moment every SHOT_SPACING_MS for rewinding: slow playback reports every few
+    // simulated milliseconds, and an hour of them would fill the memory.
+    if let [.., before, last] = model.history.as_slice()
+        && last.time_ms - before.time_ms < SHOT_SPACING_MS
+        && caption.is_none()
+    {
+        model.history.pop();
+    }
     model.history.push(Shot {
         time_ms: frame.time_ms,
         snapshot: frame.snapshot,

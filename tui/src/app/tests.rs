@@ -246,3 +246,24 @@ fn every_size_draws_and_the_help_fits() {
         assert!(text.lines().count() >= h as usize, "{w}x{h}");
     }
 }
+
+#[test]
+fn slow_playback_keeps_a_moment_every_100_ms() {
+    let mut app = start(DEFAULT_LESSON);
+    app.model.speed = 0; // 100 simulated ms per wall second: 5 ms per tick
+    key(&mut app, Action::PlayPause);
+    let (before, start_ms) = (app.model.history.len(), app.model.live_ms());
+    for _ in 0..100 {
+        app.handle(Msg::Tick);
+        app.settle();
+    }
+    // Each report lands on the simulation's next 10 ms tick.
+    let elapsed = app.model.live_ms() - start_ms;
+    assert!((500..=1_000).contains(&elapsed), "{elapsed}");
+    let kept = (app.model.history.len() - before) as i64;
+    let expected = elapsed / 100;
+    assert!(
+        (expected - 1..=expected + 2).contains(&kept),
+        "{kept} moments kept for {elapsed} ms"
+    );
+}
