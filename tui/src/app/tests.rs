@@ -130,6 +130,18 @@ fn a_consumer_crash_shows_the_rebalance() {
     assert_eq!(group.members.len(), 1, "{group:?}");
     assert!(group.generation > generation, "{group:?}");
     assert_eq!(group.state.to_string(), "Stable");
+    // Adding a consumer like the scenario's own: it joins the group.
+    key(&mut app, Action::StartConsumer);
+    assert!(
+        app.model
+            .status
+            .as_deref()
+            .unwrap()
+            .contains("start consumer live-1")
+    );
+    play_until(&mut app, 45_000);
+    let group = &app.model.shot().unwrap().snapshot.groups["billing"];
+    assert_eq!(group.members.len(), 2, "the survivor and live-1: {group:?}");
 }
 
 #[test]
@@ -266,4 +278,43 @@ fn slow_playback_keeps_a_moment_every_100_ms() {
         (expected - 1..=expected + 2).contains(&kept),
         "{kept} moments kept for {elapsed} ms"
     );
+}
+
+/// Every bundled scenario plays to its end and draws at every size on the way, with
+/// keys pressed in the middle: no panic, whatever the cluster does.
+#[test]
+fn every_bundled_scenario_plays_and_draws() {
+    for (name, _) in crate::run::BUNDLED {
+        let mut app = start(name);
+        let end = app.model.duration_ms;
+        let mut next_draw = 0;
+        app.model.speed = SPEEDS_MS.len() - 1;
+        while !app.model.at_end() {
+            app.model.playing = true;
+            app.handle(Msg::Tick);
+            app.settle();
+            if app.model.live_ms() >= next_draw {
+                for (w, h) in [(80, 24), (120, 40)] {
+                    let _ = screen(&app, w, h);
+                }
+                next_draw += end / 6;
+            }
+        }
+        for action in [
+            Action::ToggleInternal,
+            Action::AllMessages,
+            Action::Back,
+            Action::Help,
+        ] {
+            key(&mut app, action);
+            let _ = screen(&app, 200, 60);
+        }
+        let failed = app
+            .model
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("stopped"));
+        assert!(!failed, "{name}: {:?}", app.model.status);
+        assert!(app.model.history.len() > 2, "{name} played");
+    }
 }
