@@ -12,7 +12,7 @@ pub const WAITING: &str = "simulating…";
 
 pub const BROKERS: &str = "Brokers and network";
 pub const PARTITIONS: &str =
-    "Partitions: each replica's log (█ committed, ▒ above the HW, LEO at the end)";
+    "Partitions: each replica's log (░ deleted, █ below its HW, ▒ above, LEO at the end)";
 pub const PARTITIONS_SHORT: &str = "Partitions";
 pub const GROUPS: &str = "Consumer groups";
 pub const EVENTS: &str = "What happened";

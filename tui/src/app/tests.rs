@@ -318,3 +318,22 @@ fn every_bundled_scenario_plays_and_draws() {
         assert!(app.model.history.len() > 2, "{name} played");
     }
 }
+
+#[test]
+fn retention_shows_the_deleted_prefix_of_each_log() {
+    let mut app = start("19-retention");
+    let end = app.model.duration_ms;
+    play_until(&mut app, end);
+    let shot = app.model.shot().unwrap();
+    assert!(
+        shot.snapshot
+            .partitions
+            .values()
+            .any(|p| p.replica_states.values().any(|r| r.log_start_offset > 0))
+    );
+    assert!(
+        screen(&app, 120, 40).contains('░'),
+        "{}",
+        screen(&app, 120, 40)
+    );
+}

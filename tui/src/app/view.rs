@@ -370,8 +370,14 @@ fn replica_lines<'a>(
         // Each replica's own HW: a follower learns the leader's a fetch later.
         let committed = cells(r.high_watermark.min(r.log_end_offset));
         let written = cells(r.log_end_offset);
+        // Offsets retention deleted (below the log start offset) are gone from the disk.
+        let deleted = cells(r.log_start_offset).min(committed);
         let mut spans = vec![Span::raw(format!("  b{b} {role} "))];
-        spans.push(Span::styled("█".repeat(committed as usize), p.good));
+        spans.push(Span::styled("░".repeat(deleted as usize), p.dim));
+        spans.push(Span::styled(
+            "█".repeat((committed - deleted) as usize),
+            p.good,
+        ));
         spans.push(Span::styled(
             "▒".repeat((written - committed).max(0) as usize),
             p.warn,
