@@ -1,16 +1,18 @@
 //! kafkasim-sim: the deterministic world that drives kafkasim-core on madsim.
 //!
-//! This crate is the only one that knows madsim. So far it holds the pieces every later
-//! part stands on: a seeded runtime on a fresh thread ([`runtime`]), the simulation's
-//! random source for core ([`rng`]), and reading and writing partition logs as real
-//! files in Kafka's on-disk layout ([`export`]). Brokers, the network, the disk model,
-//! faults and checkers come with the cluster issue.
+//! This crate is the only one that knows madsim: a seeded runtime ([`runtime`]), the
+//! network ([`net`]) and disks ([`disk`]), the cluster of brokers, ZooKeeper and clients
+//! ([`cluster`]), the conductor that pauses and steps it ([`conductor`]), snapshots and
+//! the narrated trace ([`snapshot`], [`trace`]), scenario files ([`scenario`]), runs and
+//! their checkers ([`run`], [`check`], [`history`]), sweeps ([`sweep`]) and Kafka's
+//! on-disk layout ([`export`]).
 
 pub mod check;
 pub mod cluster;
 pub mod conductor;
 pub mod disk;
 pub mod export;
+pub mod history;
 pub mod net;
 pub mod rng;
 pub mod run;

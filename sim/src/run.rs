@@ -55,6 +55,8 @@ pub struct RunReport {
     /// The last fault's time, and when the cluster was whole again after it.
     pub last_fault_ms: i64,
     pub recovered_ms: Option<i64>,
+    /// What every client did (see [`crate::history::operations`]).
+    pub histories: crate::cluster::Histories,
 }
 
 impl RunReport {
@@ -259,6 +261,7 @@ pub fn run_commands(
         exported,
         last_fault_ms,
         recovered_ms,
+        histories,
     }
 }
 

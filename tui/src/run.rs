@@ -134,6 +134,7 @@ Examples:
   kafkasim run 04-acks-1-leader-crash
   kafkasim run scenarios/09-jepsen-2013.toml --seed 7 --until 30s
   kafkasim run my-lesson.toml --json > result.json
+  kafkasim run 18-idempotent-producer --history ops.jsonl   # every client operation
   kafkasim run 04-acks-1-leader-crash --data-dir /tmp/acks1   # every broker's logs, Kafka's layout";
 
 #[derive(clap::Args)]
@@ -152,6 +153,10 @@ pub struct Args {
     /// Write every trace entry as a JSON line to this file
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Write every client operation (invoke, then ok / fail / info) as a JSON line to
+    /// this file, in the shape Jepsen's checkers read
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
     /// Narrate every step of every high watermark too
     #[arg(long)]
     all_events: bool,
@@ -201,6 +206,9 @@ pub fn run_command(args: &Args, out: &mut impl Write) -> Result<(), String> {
     }
     if let Some(path) = &args.trace {
         write_trace(&report, path)?;
+    }
+    if let Some(path) = &args.history {
+        write_history(&report, path)?;
     }
     if args.json {
         let text = serde_json::to_string_pretty(&as_json(&report)).expect("JSON values print");
@@ -323,6 +331,28 @@ fn write_trace(report: &RunReport, path: &std::path::Path) -> Result<(), String>
     }
     std::fs::write(path, text)
         .map_err(|e| format!("cannot write the trace to {}: {e}", crate::shown(path)))
+}
+
+/// One JSON line per client operation entry (see `kafkasim_sim::history`).
+fn write_history(report: &RunReport, path: &std::path::Path) -> Result<(), String> {
+    let mut text = String::new();
+    for op in kafkasim_sim::history::operations(&report.histories) {
+        let line = json!({
+            "index": op.index,
+            "process": op.process,
+            "type": op.op_type.name(),
+            "f": op.f,
+            "time_ms": op.time_ms,
+            "partition": op.tp.map(|tp| tp.to_string()),
+            "offset": op.offset,
+            "value": op.value,
+            "error": op.error,
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text)
+        .map_err(|e| format!("cannot write the history to {}: {e}", crate::shown(path)))
 }
 
 #[derive(clap::Args)]

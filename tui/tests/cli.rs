@@ -565,3 +565,44 @@ fn run_writes_every_brokers_logs_in_kafkas_layout() {
         assert!(stdout(&dump).contains("payload: p1-0"), "{log}");
     }
 }
+
+#[test]
+fn run_writes_the_client_history_as_jepsen_reads_it() {
+    let path = std::env::temp_dir().join(format!("kafkasim-history-{}.jsonl", std::process::id()));
+    let path_text = path.to_str().unwrap();
+    let output = kafkasim(&["run", "18-idempotent-producer", "--history", path_text]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let ops: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(ops.len() > 100, "{}", ops.len());
+    let mut last_time = 0;
+    let mut sends: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (i, op) in ops.iter().enumerate() {
+        assert_eq!(op["index"], i, "{op}");
+        let time = op["time_ms"].as_i64().unwrap();
+        assert!(time >= last_time, "time order: {op}");
+        last_time = time;
+        if op["f"] == "send" {
+            let value = op["value"].as_str().unwrap().to_string();
+            sends
+                .entry(value)
+                .or_default()
+                .push(op["type"].as_str().unwrap().to_string());
+        }
+    }
+    // Each send is invoked once, then ends once: ok with its offset, fail, or info.
+    for (value, types) in &sends {
+        assert_eq!(types[0], "invoke", "{value}: {types:?}");
+        assert!(types.len() <= 2, "{value}: {types:?}");
+    }
+    let ok_with_offset = ops
+        .iter()
+        .filter(|op| op["f"] == "send" && op["type"] == "ok")
+        .all(|op| op["offset"].is_i64());
+    assert!(ok_with_offset);
+    assert!(ops.iter().any(|op| op["f"] == "send" && op["type"] == "ok"));
+}
