@@ -46,6 +46,7 @@ pub const GENERATION: &str = "generation";
 pub const COORDINATOR: &str = "coordinator";
 pub const LAG: &str = "lag";
 pub const NO_MEMBERS: &str = "no members";
+pub const MEMBER_LEGEND: &str = "each member: partition @committed offset +lag";
 
 pub const NOTHING_IN_FLIGHT: &str = "nothing in flight";
 

@@ -139,7 +139,9 @@ pub fn view(model: &Model, frame: &mut Frame) {
         );
     }
     let group_lines = group_lines(&shot.snapshot, right.width.saturating_sub(2) as usize, &p);
-    let group_height = (group_lines.len() as u16 + 2).min(right.height / 2).max(3);
+    let group_height = (group_lines.len() as u16 + 2)
+        .min(right.height * 3 / 5)
+        .max(3);
     let [groups_area, events_area] =
         Layout::vertical([Constraint::Length(group_height), Constraint::Min(3)]).areas(right);
     frame.render_widget(
@@ -355,7 +357,7 @@ fn replica_lines<'a>(
         .max()
         .unwrap_or(0)
         .max(1);
-    let strip_width = width.saturating_sub(48).clamp(4, 40) as i64;
+    let strip_width = width.saturating_sub(52).clamp(4, 40) as i64;
     let mut lines = Vec::new();
     for b in &part.replicas {
         let Some(r) = part.replica_states.get(b) else {
@@ -430,25 +432,51 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
         } else {
             p.warn
         };
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {}", g.state), state_style),
-            Span::styled(format!(": {}", g.state.meaning()), p.dim),
-        ]));
+        let state = format!("{}: {}", g.state, g.state.meaning());
+        for (i, line) in wrap(&state, width.saturating_sub(2).max(10))
+            .into_iter()
+            .enumerate()
+        {
+            let style = if i == 0 { state_style } else { p.dim };
+            lines.push(Line::styled(format!("  {line}"), style));
+        }
         if g.members.is_empty() {
             lines.push(Line::styled(format!("  {}", strings::NO_MEMBERS), p.dim));
+        } else {
+            lines.push(Line::styled(format!("  {}", strings::MEMBER_LEGEND), p.dim));
         }
         for (member, owned) in &g.members {
+            lines.push(Line::raw(
+                format!("  {member}")
+                    .chars()
+                    .take(width)
+                    .collect::<String>(),
+            ));
             let parts: Vec<String> = owned
                 .iter()
                 .map(|tp| {
                     let committed = g.committed.get(tp).map_or("-".to_string(), i64::to_string);
                     let lag = lag.get(tp).map_or("-".to_string(), i64::to_string);
-                    format!("{tp}@{committed}(+{lag})")
+                    format!("{tp} @{committed} +{lag}")
                 })
                 .collect();
-            let short: String = member.chars().take(18).collect();
-            let text = format!("  {short}: {}", parts.join(" "));
-            lines.push(Line::raw(text.chars().take(width).collect::<String>()));
+            // Whole entries per line: a partition and its numbers stay together.
+            let mut line = String::new();
+            for part in parts {
+                if !line.is_empty() && line.chars().count() + 3 + part.len() + 4 > width {
+                    lines.push(Line::styled(
+                        format!("    {}", std::mem::take(&mut line)),
+                        p.good,
+                    ));
+                }
+                if !line.is_empty() {
+                    line.push_str("   ");
+                }
+                line.push_str(&part);
+            }
+            if !line.is_empty() {
+                lines.push(Line::styled(format!("    {line}"), p.good));
+            }
         }
     }
     if lines.is_empty() {
