@@ -337,3 +337,20 @@ fn retention_shows_the_deleted_prefix_of_each_log() {
         screen(&app, 120, 40)
     );
 }
+
+/// The book's chapter on the UI names every key of the keymap.
+#[test]
+fn the_book_lists_every_key() {
+    let book = include_str!("../../../book/src/tui.md");
+    for binding in super::keymap::KEYMAP {
+        let key = match binding.label {
+            "1-9" => "A digit".to_string(),
+            label => format!("`{label}`"),
+        };
+        assert!(
+            book.contains(&key),
+            "book/src/tui.md does not mention {key} ({})",
+            binding.desc
+        );
+    }
+}
