@@ -505,10 +505,9 @@ impl Partition {
         &self.config
     }
 
-    /// New topic or broker configs (`min.insync.replicas`, the truncation protocol...).
-    /// The log keeps the config it was created with.
-    /// New configs (the controller validated them); the log's apply from its next
-    /// append, roll or retention check.
+    /// New topic or broker configs (`min.insync.replicas`, the truncation protocol, the
+    /// log's: the controller validated them); the log's apply from its next append, roll
+    /// or retention check.
     pub fn set_config(&mut self, config: PartitionConfig) {
         self.log.set_config(config.log.clone());
         self.config = config;

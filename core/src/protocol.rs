@@ -65,87 +65,69 @@ impl TopicConfig {
     /// The configs that differ from `before`, by Kafka's topic-level name: (name, before,
     /// now). For narrating `kafka-configs --alter`.
     pub fn differences(&self, before: &TopicConfig) -> Vec<(&'static str, String, String)> {
-        let mut changed = Vec::new();
-        let mut compare = |name: &'static str, old: String, new: String| {
-            if old != new {
-                changed.push((name, old, new));
-            }
+        // Numbers print as numbers; "never" for a flush setting that never forces a flush.
+        let shown = |value: &dyn fmt::Debug| match format!("{value:?}") {
+            text if text == i64::MAX.to_string() => "never".to_string(),
+            text => text,
         };
-        compare(
-            "min.insync.replicas",
-            before.min_insync_replicas.to_string(),
-            self.min_insync_replicas.to_string(),
-        );
-        compare(
-            "unclean.leader.election.enable",
-            before.unclean_leader_election_enable.to_string(),
-            self.unclean_leader_election_enable.to_string(),
-        );
         let (old, new) = (&before.log, &self.log);
-        let never = |v: i64| {
-            if v == i64::MAX {
-                "never".to_string()
-            } else {
-                v.to_string()
-            }
-        };
-        compare(
-            "segment.bytes",
-            old.segment_bytes.to_string(),
-            new.segment_bytes.to_string(),
-        );
-        compare(
-            "segment.ms",
-            old.segment_ms.to_string(),
-            new.segment_ms.to_string(),
-        );
-        compare(
-            "retention.ms",
-            old.retention_ms.to_string(),
-            new.retention_ms.to_string(),
-        );
-        compare(
-            "retention.bytes",
-            old.retention_bytes.to_string(),
-            new.retention_bytes.to_string(),
-        );
-        compare(
-            "index.interval.bytes",
-            old.index_interval_bytes.to_string(),
-            new.index_interval_bytes.to_string(),
-        );
-        compare(
-            "segment.index.bytes",
-            old.segment_index_bytes.to_string(),
-            new.segment_index_bytes.to_string(),
-        );
-        compare(
-            "max.message.bytes",
-            old.max_message_bytes.to_string(),
-            new.max_message_bytes.to_string(),
-        );
-        compare(
-            "message.format.version",
-            format!("{:?}", old.message_format),
-            format!("{:?}", new.message_format),
-        );
-        compare(
-            "compression.type",
-            format!("{:?}", old.compression_type),
-            format!("{:?}", new.compression_type),
-        );
-        compare(
-            "message.timestamp.type",
-            format!("{:?}", old.message_timestamp_type),
-            format!("{:?}", new.message_timestamp_type),
-        );
-        compare(
-            "flush.messages",
-            never(old.flush_messages),
-            never(new.flush_messages),
-        );
-        compare("flush.ms", never(old.flush_ms), never(new.flush_ms));
-        changed
+        let pairs: [(&'static str, &dyn fmt::Debug, &dyn fmt::Debug); 14] = [
+            (
+                "min.insync.replicas",
+                &before.min_insync_replicas,
+                &self.min_insync_replicas,
+            ),
+            (
+                "unclean.leader.election.enable",
+                &before.unclean_leader_election_enable,
+                &self.unclean_leader_election_enable,
+            ),
+            ("segment.bytes", &old.segment_bytes, &new.segment_bytes),
+            ("segment.ms", &old.segment_ms, &new.segment_ms),
+            ("retention.ms", &old.retention_ms, &new.retention_ms),
+            (
+                "retention.bytes",
+                &old.retention_bytes,
+                &new.retention_bytes,
+            ),
+            (
+                "index.interval.bytes",
+                &old.index_interval_bytes,
+                &new.index_interval_bytes,
+            ),
+            (
+                "segment.index.bytes",
+                &old.segment_index_bytes,
+                &new.segment_index_bytes,
+            ),
+            (
+                "max.message.bytes",
+                &old.max_message_bytes,
+                &new.max_message_bytes,
+            ),
+            (
+                "message.format.version",
+                &old.message_format,
+                &new.message_format,
+            ),
+            (
+                "compression.type",
+                &old.compression_type,
+                &new.compression_type,
+            ),
+            (
+                "message.timestamp.type",
+                &old.message_timestamp_type,
+                &new.message_timestamp_type,
+            ),
+            ("flush.messages", &old.flush_messages, &new.flush_messages),
+            ("flush.ms", &old.flush_ms, &new.flush_ms),
+        ];
+        pairs
+            .into_iter()
+            .map(|(name, was, now)| (name, shown(was), shown(now)))
+            .filter(|(_, was, now)| was != now)
+            .collect()
     }
 }
 

@@ -409,9 +409,7 @@ impl<M: Clone + Send + 'static> Network<M> {
     pub fn reachable(&self, from: Addr, to: Addr) -> bool {
         !self.lock().blocked.contains(&(from, to))
     }
-}
 
-impl<M: Clone + Send + 'static> Network<M> {
     /// Every message in flight, in delivery order: what a snapshot shows moving.
     pub fn in_flight(&self) -> Vec<Envelope<M>> {
         let state = self.lock();

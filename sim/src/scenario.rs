@@ -87,6 +87,16 @@ enum TimeText {
     Text(String),
 }
 
+impl TimeText {
+    /// The time in milliseconds, if it reads as one (negative times are the caller's to refuse).
+    fn ms(&self) -> Option<i64> {
+        match self {
+            TimeText::Ms(ms) => Some(*ms),
+            TimeText::Text(text) => parse_time_ms(text),
+        }
+    }
+}
+
 type Time = Spanned<TimeText>;
 type Configs = BTreeMap<String, Spanned<toml::Value>>;
 
@@ -862,11 +872,7 @@ impl Checker<'_> {
     }
 
     fn time(&mut self, time: &Time, what: &str) -> Option<i64> {
-        let parsed = match time.get_ref() {
-            TimeText::Ms(ms) => Some(*ms),
-            TimeText::Text(text) => parse_time_ms(text),
-        };
-        match parsed {
+        match time.get_ref().ms() {
             Some(ms) if ms >= 0 => Some(ms),
             _ => {
                 self.error(
@@ -1585,10 +1591,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         .map(|t| (t.name.clone(), t.config.clone()))
         .collect();
     let mut admin: Vec<&AdminSection> = f.admin.iter().collect();
-    admin.sort_by_key(|a| match a.at.get_ref() {
-        TimeText::Ms(ms) => Some(*ms),
-        TimeText::Text(text) => parse_time_ms(text),
-    });
+    admin.sort_by_key(|a| a.at.get_ref().ms());
     for a in admin {
         let at = check_at(c, &a.at, "admin");
         let name = a.topic.get_ref().clone();

@@ -226,13 +226,14 @@ fn fault_entry(t: &Timed) -> Option<toml::Value> {
     }
 }
 
-/// A live session as a scenario file: the original file's text with `faults` (what was
-/// injected from the keyboard, at the sim times they applied) added to its own, and
+/// A live session as a scenario file: the original file's text with the faults among
+/// `commands` (what was injected from the keyboard, at the sim times they applied) added
+/// to its own (other commands are left to `added`), and
 /// `added` entries (such as a `[[producers]]` or `[[consumers]]` table started live)
 /// appended to their lists.
 pub fn session_scenario(
     original: &str,
-    faults: &[Timed],
+    commands: &[Timed],
     added: &[(String, toml::Table)],
 ) -> Result<String, String> {
     let mut table: toml::Table = original
@@ -246,14 +247,16 @@ pub fn session_scenario(
         all.extend(entries);
         table.insert(list.into(), toml::Value::Array(all));
     };
-    append("faults", faults.iter().filter_map(fault_entry).collect());
+    let faults: Vec<toml::Value> = commands.iter().filter_map(fault_entry).collect();
+    let fault_count = faults.len();
+    append("faults", faults);
     for (list, entry) in added {
         append(list, vec![toml::Value::Table(entry.clone())]);
     }
     let body = toml::to_string(&table).map_err(|e| format!("cannot write TOML: {e}"))?;
     Ok(format!(
         "# A kafkasim session: the scenario below plus {} faults and {} clients started live.\n{body}",
-        faults.len(),
+        fault_count,
         added.len()
     ))
 }

@@ -928,10 +928,12 @@ impl Broker {
                 live_brokers,
                 partitions,
             } => {
+                let partitions: BTreeMap<TopicPartition, PartitionState> =
+                    partitions.into_iter().map(|p| (p.tp.clone(), p)).collect();
                 for (tp, replica) in &mut self.replicas {
                     replica.partition.update_live_brokers(&live_brokers);
                     // A topic's configs changed (kafka-configs --alter): apply them now.
-                    if let Some(state) = partitions.iter().find(|p| &p.tp == tp)
+                    if let Some(state) = partitions.get(tp)
                         && state.config != replica.config
                     {
                         replica.config = state.config.clone();
@@ -941,7 +943,7 @@ impl Broker {
                 }
                 self.metadata = MetadataCache {
                     live_brokers,
-                    partitions: partitions.into_iter().map(|p| (p.tp.clone(), p)).collect(),
+                    partitions,
                 };
             }
         }

@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use kafkasim_sim::cluster::ClusterBuilder;
-use kafkasim_sim::conductor::{Command, Frame, Simulation, Timed};
+use kafkasim_sim::conductor::{Command, Frame, Simulation, Timed, panic_message};
 
 /// What the UI asks of the simulation.
 #[derive(Debug)]
@@ -78,12 +78,7 @@ impl Driver {
                     }
                 }));
                 if let Err(panic) = run {
-                    let why = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "the simulation stopped".to_string());
-                    let _ = report_tx.send(Err(why));
+                    let _ = report_tx.send(Err(panic_message(panic.as_ref())));
                 }
             })
             .expect("the OS could not start the simulation's thread");

@@ -90,8 +90,6 @@ pub struct Model {
     pub plan: Vec<Timed>,
     /// Every command given from the keyboard on the timeline on screen, with its time.
     pub user_commands: Vec<Timed>,
-    /// Faults injected from the keyboard, for saving.
-    pub injected: Vec<Timed>,
     /// Clients started from the keyboard, as the scenario tables that start them (for
     /// saving) with their start times.
     pub added: Vec<(i64, String, toml::Table)>,
@@ -142,7 +140,6 @@ impl Model {
             status: None,
             plan: Vec::new(),
             user_commands: Vec::new(),
-            injected: Vec::new(),
             added: Vec::new(),
             crashed_consumers: Vec::new(),
             quit: false,
@@ -474,20 +471,15 @@ fn broker_fault(model: &mut Model, action: FaultAction, what: &str) -> Option<Re
 /// A fault now: at the present it is applied to the running simulation; in the past it
 /// forks the timeline there and the future is simulated again.
 fn inject(model: &mut Model, act: Act, what: String) -> Option<Request> {
-    if model.waiting {
-        return None;
-    }
-    let at_ms = model.shot().map_or(0, |s| s.time_ms);
-    model.injected.retain(|t| t.at_ms <= at_ms);
-    model
-        .injected
-        .push(Timed::new(at_ms, Command::Act(act.clone())));
     inject_command(model, Command::Act(act), what)
 }
 
 /// Applies `command` at the moment on screen: in the present, to the running simulation;
 /// in the past, by forking the timeline there.
 fn inject_command(model: &mut Model, command: Command, what: String) -> Option<Request> {
+    if model.waiting {
+        return None;
+    }
     model.caption = None;
     match model.cursor.take() {
         Some(i) if model.history[i].time_ms < model.live_ms() => {
@@ -495,7 +487,6 @@ fn inject_command(model: &mut Model, command: Command, what: String) -> Option<R
             model.playing = false;
             model.waiting = true;
             // What was done after this moment belongs to the timeline left behind.
-            model.injected.retain(|t| t.at_ms <= at_ms);
             model.added.retain(|(at, _, _)| *at <= at_ms);
             model.user_commands.retain(|t| t.at_ms <= at_ms);
             model.user_commands.push(Timed::new(at_ms, command));
@@ -523,7 +514,8 @@ fn save(model: &mut Model) {
         .iter()
         .map(|(_, list, table)| (list.clone(), table.clone()))
         .collect();
-    let result = kafkasim_sim::sweep::session_scenario(&model.text, &model.injected, &added)
+    // The faults among the keys; the clients started are their tables.
+    let result = kafkasim_sim::sweep::session_scenario(&model.text, &model.user_commands, &added)
         .and_then(|text| std::fs::write(&path, text).map_err(|e| e.to_string()));
     model.status = Some(match result {
         Ok(()) => strings::saved(&path),

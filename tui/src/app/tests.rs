@@ -207,8 +207,9 @@ fn a_saved_session_replays_to_the_same_state() {
         "the default lesson has no consumer to copy: {:?}",
         app.model.status
     );
-    let text = kafkasim_sim::sweep::session_scenario(&app.model.text, &app.model.injected, &added)
-        .unwrap();
+    let text =
+        kafkasim_sim::sweep::session_scenario(&app.model.text, &app.model.user_commands, &added)
+            .unwrap();
     let replay = parse("session.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let until = app.model.live_ms();
     let report = kafkasim_sim::run::run(&replay, app.model.seed, Some(until));
