@@ -146,6 +146,8 @@ pub enum EventKind {
     /// A consumer's client did something worth narrating.
     Consumer {
         client: NodeId,
+        /// Its `client.id`, which sentences name it by.
+        name: String,
         event: crate::client::consumer::ConsumerEvent,
     },
     /// A producer's client did something worth narrating.
@@ -393,7 +395,7 @@ impl Event {
             EventKind::Group { broker, event } => {
                 format!("coordinator {broker}: {}", event.explain())
             }
-            EventKind::Consumer { client, event } => event.explain(*client),
+            EventKind::Consumer { name, event, .. } => event.explain(name),
             EventKind::Producer { client, event } => event.explain(*client),
             EventKind::OffsetsRecordSkipped {
                 broker,

@@ -309,6 +309,44 @@ pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Strin
     found
 }
 
+/// A record a member of a group had processed, polled again by a member of that group
+/// (itself or another, after a rebalance): at-least-once delivery, what a group's
+/// restart from a committed offset behind its processing gives. Not a bug; lessons
+/// expect it to be found ("fail") to show redelivery.
+pub fn redelivered(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+    let mut processed: BTreeMap<(&str, &TopicPartition, i64), (NodeId, i64)> = BTreeMap::new();
+    for (node, history) in consumers {
+        let Some(group) = history.group.as_deref() else {
+            continue;
+        };
+        for r in &history.processed {
+            let first = processed
+                .entry((group, &r.tp, r.offset))
+                .or_insert((*node, r.time_ms));
+            if r.time_ms < first.1 {
+                *first = (*node, r.time_ms);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (node, history) in consumers {
+        let Some(group) = history.group.as_deref() else {
+            continue;
+        };
+        for r in &history.polled {
+            if let Some((by, at)) = processed.get(&(group, &r.tp, r.offset))
+                && *at < r.time_ms
+            {
+                found.push(format!(
+                    "group {group}: {}@{} processed by consumer {by} at {at} ms, polled again by consumer {node} at {} ms",
+                    r.tp, r.offset, r.time_ms
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// The send number of a scenario producer's value `p<N>-<n>`: (producer, n).
 fn send_number(value: &str) -> Option<(&str, u64)> {
     let (producer, n) = value.rsplit_once('-')?;

@@ -248,6 +248,7 @@ pub fn run_commands(
             check::group_exclusivity(&histories.consumers),
         ),
         result("commits-ahead", check::commits_ahead(&histories.consumers)),
+        result("redelivered", check::redelivered(&histories.consumers)),
         result("liveness", liveness),
     ];
     RunReport {

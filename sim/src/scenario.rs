@@ -15,7 +15,9 @@ use std::fmt;
 use std::ops::Range;
 
 use kafkasim_core::broker::BrokerConfig;
-use kafkasim_core::client::consumer::{AppCommit, ConsumerConfig, OffsetReset, Subscribe};
+use kafkasim_core::client::consumer::{
+    AppCommit, ConsumerConfig, OffsetReset, Processing, Subscribe,
+};
 use kafkasim_core::client::producer::ProducerConfig;
 use kafkasim_core::controller::validate_assignment;
 use kafkasim_core::group::assignor::Strategy;
@@ -281,6 +283,10 @@ struct ConsumerSection {
     /// The application's time per record.
     #[serde(default)]
     processing_ms: Option<i64>,
+    /// Where the application processes records: synchronous (in the poll loop) or
+    /// handoff (on another worker, polling again at once).
+    #[serde(default)]
+    processing: Option<Spanned<String>>,
     /// The application's commits after processing: none, sync, async, async-then-sync.
     #[serde(default)]
     commit: Option<Spanned<String>>,
@@ -345,6 +351,8 @@ struct ExpectSection {
     group_exclusivity: Option<Spanned<String>>,
     #[serde(default)]
     commits_ahead: Option<Spanned<String>>,
+    #[serde(default)]
+    redelivered: Option<Spanned<String>>,
     #[serde(default)]
     liveness: Option<Spanned<String>>,
     #[serde(default)]
@@ -1787,12 +1795,10 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         commands.push(Timed::new(start, Command::StartKafkaProducer(config)));
     }
 
+    let mut unnamed_consumers = 0;
     for k in &f.consumers {
         let mut config = ConsumerConfig {
-            client_id: k
-                .group
-                .as_ref()
-                .map_or("consumer".to_string(), |g| g.get_ref().clone()),
+            client_id: String::new(),
             group_id: k.group.as_ref().map(|g| g.get_ref().clone()),
             group_instance_id: k.group_instance_id.clone(),
             ..ConsumerConfig::default()
@@ -1895,6 +1901,18 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         {
             config.app_commit = m;
         }
+        if let Some(processing) = &k.processing
+            && let Some(m) = c.one_of(
+                processing,
+                "processing",
+                &[
+                    ("synchronous", Processing::Synchronous),
+                    ("handoff", Processing::Handoff),
+                ],
+            )
+        {
+            config.processing = m;
+        }
         set_if(&mut config.session_timeout_ms, k.session_timeout_ms);
         set_if(&mut config.heartbeat_interval_ms, k.heartbeat_interval_ms);
         set_if(&mut config.max_poll_interval_ms, k.max_poll_interval_ms);
@@ -1923,13 +1941,20 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 let span = k.name.as_ref().map(|n| n.span()).unwrap_or(0..0);
                 c.error(span, format!("two consumers are named {name:?}"), None);
             }
-            commands.push(Timed::new(
-                start,
-                Command::StartConsumer {
-                    config: config.clone(),
-                    name,
-                },
-            ));
+            // client.id: the scenario's name for it, or Kafka's default consumer-GROUP-N;
+            // the coordinator builds the member id from it (client.id + "-" + UUID).
+            let mut config = config.clone();
+            config.client_id = match &name {
+                Some(name) => name.clone(),
+                None => {
+                    unnamed_consumers += 1;
+                    match &config.group_id {
+                        Some(group) => format!("consumer-{group}-{unnamed_consumers}"),
+                        None => format!("consumer-{unnamed_consumers}"),
+                    }
+                }
+            };
+            commands.push(Timed::new(start, Command::StartConsumer { config, name }));
         }
     }
 
@@ -2143,6 +2168,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         ("reads-above-hw", &f.expect.reads_above_hw),
         ("group-exclusivity", &f.expect.group_exclusivity),
         ("commits-ahead", &f.expect.commits_ahead),
+        ("redelivered", &f.expect.redelivered),
         ("liveness", &f.expect.liveness),
     ] {
         if let Some(v) = value

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::{assert_narrated, kafka_2_4_timeouts, orders, show};
 use kafkasim_core::client::consumer::{
-    AppCommit, ConsumedRecord, ConsumerConfig, OffsetReset, Subscribe,
+    AppCommit, ConsumedRecord, ConsumerConfig, OffsetReset, Processing, Subscribe,
 };
 use kafkasim_core::group::assignor::{Strategy, Subscription};
 use kafkasim_core::group::coordinator::{Group, GroupError, GroupState, JoinGroup, SyncGroup};
@@ -389,16 +389,28 @@ fn a_group_of_three_rebalances_on_join_leave_crash_and_stall_and_consumes_everyt
     });
 }
 
-#[test]
-fn auto_commit_with_a_crash_between_poll_and_processing_skips_records() {
-    run_seeded(5, || async {
+/// What a crash mid-batch left behind, under auto-commit: records a polled that nobody
+/// processed (skipped), records a processed that b was given again (redelivered), the
+/// commits-ahead checker's findings, and every acknowledged record.
+struct AutoCommitCrash {
+    skipped: Vec<ConsumedRecord>,
+    redelivered: Vec<ConsumedRecord>,
+    commits_ahead: Vec<String>,
+    unseen: Vec<String>,
+    timeline: String,
+}
+
+/// A slow consumer (50 records a poll, 200 ms each) with auto-commit every second crashes
+/// in the middle of a batch; b takes over from the committed offset.
+fn auto_commit_crash(processing: Processing) -> AutoCommitCrash {
+    run_seeded(5, move || async move {
         let mut c = cluster_with_orders(1).await;
-        // Slow processing: a poll's 50 records take 10 s, while auto-commit commits
-        // every second what the poll returned.
         let slow = ConsumerConfig {
+            client_id: "slow".to_string(),
             max_poll_records: 50,
             processing_ms: 200,
             auto_commit_interval_ms: 1_000,
+            processing,
             ..member(GROUP, AppCommit::Nothing)
         };
         let a = c.add_consumer(slow.clone());
@@ -408,7 +420,6 @@ fn auto_commit_with_a_crash_between_poll_and_processing_skips_records() {
         .await;
         let start = c.now_ms();
         let p = producer(&mut c, 1, start + 10_000);
-        // Mid-way through a batch, after an auto-commit: a crashes.
         wait_for(&c, 60_000, "a is processing a full batch", |c| {
             let h = c.consumer_history(a);
             h.polled.len() >= 50
@@ -418,45 +429,184 @@ fn auto_commit_with_a_crash_between_poll_and_processing_skips_records() {
         .await;
         c.sleep_ms(1_500).await;
         c.crash_consumer(a);
-        let b = c.add_consumer(member(GROUP, AppCommit::Sync));
+        let b = c.add_consumer(ConsumerConfig {
+            client_id: "next".to_string(),
+            ..member(GROUP, AppCommit::Sync)
+        });
         wait_for(&c, 60_000, "b took over", |c| settled(c, GROUP, &[b], 1)).await;
         c.sleep_until_ms(start + 40_000).await;
 
         let ha = c.consumer_history(a);
+        let hb = c.consumer_history(b);
         let processed: BTreeSet<String> = processed(&c, &[a, b])
             .into_iter()
             .map(|r| r.value)
             .collect();
-        let skipped: Vec<&ConsumedRecord> = ha
+        let skipped = ha
             .polled
             .iter()
             .filter(|r| !processed.contains(&r.value))
+            .cloned()
             .collect();
-        assert!(
-            !skipped.is_empty(),
-            "at-most-once: a polled records, auto-commit committed past them, a died before processing them"
-        );
-        let acked = acknowledged(&c, p);
-        for r in &skipped {
-            assert!(acked.contains(&r.value), "{} was acknowledged", r.value);
-        }
-        show("auto-commit, then a crash before processing", &c.timeline());
-        let first = skipped.first().unwrap();
-        let last = skipped.last().unwrap();
-        println!(
-            "skipped {} acknowledged records, {}@{}..{}: polled by {a}, committed by auto-commit, never processed",
-            skipped.len(),
-            first.tp,
-            first.offset,
-            last.offset
-        );
-        // Everything else reached b.
-        let seen_or_skipped = acked
+        let redelivered = ha
+            .processed
             .iter()
-            .filter(|v| processed.contains(*v) || skipped.iter().any(|r| &&r.value == v))
-            .count();
-        assert_eq!(seen_or_skipped, acked.len());
-    });
+            .filter(|r| hb.polled.iter().any(|x| x.value == r.value))
+            .cloned()
+            .collect();
+        let histories = [(a, ha.clone()), (b, hb.clone())].into_iter().collect();
+        let unseen = acknowledged(&c, p)
+            .into_iter()
+            .filter(|v| !processed.contains(v))
+            .collect();
+        AutoCommitCrash {
+            skipped,
+            redelivered,
+            commits_ahead: kafkasim_sim::check::commits_ahead(&histories),
+            unseen,
+            timeline: c.timeline(),
+        }
+    })
+}
+
+#[test]
+fn auto_commit_runs_inside_poll_so_a_crash_mid_batch_redelivers_and_skips_nothing() {
+    // ConsumerCoordinator.poll commits what earlier polls returned, and the application
+    // processed those before it called poll again: at-least-once.
+    let run = auto_commit_crash(Processing::Synchronous);
+    show(
+        "auto-commit, synchronous processing, a crash",
+        &run.timeline,
+    );
+    assert!(run.skipped.is_empty(), "skipped {:?}", run.skipped);
+    assert!(run.unseen.is_empty(), "never processed: {:?}", run.unseen);
+    assert!(
+        !run.redelivered.is_empty(),
+        "the part of the batch processed since the last poll is delivered again"
+    );
+    assert!(run.commits_ahead.is_empty(), "{:?}", run.commits_ahead);
+}
+
+#[test]
+fn auto_commit_with_records_handed_to_a_worker_skips_them_after_a_crash() {
+    // The loop polls again at once; auto-commit commits what was handed over, processed
+    // or not: at-most-once.
+    let run = auto_commit_crash(Processing::Handoff);
+    show(
+        "auto-commit, records handed to a worker, a crash",
+        &run.timeline,
+    );
+    assert!(
+        !run.skipped.is_empty(),
+        "at-most-once: a polled records, auto-commit committed past them, a died before processing them"
+    );
+    // Every acknowledged record is processed or skipped, none lost otherwise.
+    let skipped: BTreeSet<&String> = run.skipped.iter().map(|r| &r.value).collect();
+    assert!(
+        run.unseen.iter().all(|v| skipped.contains(v)),
+        "{:?}",
+        run.unseen
+    );
+    assert!(!run.commits_ahead.is_empty());
+}
+
+/// Two members own six partitions; `a`'s application stalls for `stall_ms` (heartbeats
+/// go on) and a third member joins a second later. Returns the group's state while the
+/// stall lasts, then whether `a` was still a member, and the members after it.
+struct SlowMember {
+    states_during_stall: BTreeSet<GroupState>,
+    a_member_through_stall: bool,
+    a_left: bool,
+    stable_after_stall: Vec<NodeId>,
+    timeline: String,
+}
+
+fn slow_member_during_a_join(stall_ms: i64) -> SlowMember {
+    run_seeded(23, move || async move {
+        let mut c = cluster_with_orders(6).await;
+        let start = c.now_ms();
+        producer(&mut c, 6, start + 120_000);
+        let named = |name: &str| ConsumerConfig {
+            client_id: name.to_string(),
+            ..member(GROUP, AppCommit::Sync)
+        };
+        let a = c.add_consumer(named("a"));
+        let b = c.add_consumer(named("b"));
+        wait_for(&c, 60_000, "a and b", |c| settled(c, GROUP, &[a, b], 6)).await;
+        let a_member_id = c.with_consumer(a, |x| x.member_id().to_string()).unwrap();
+        let stall_from = c.now_ms();
+        c.with_consumer(a, |x| x.stall_until(stall_from + stall_ms));
+        c.sleep_ms(1_000).await;
+        let k = c.add_consumer(named("k"));
+        let mut states = BTreeSet::new();
+        let mut a_member = true;
+        while c.now_ms() < stall_from + stall_ms - 100 {
+            let g = coordinator_group(&c, GROUP).unwrap();
+            if c.now_ms() > stall_from + 1_500 {
+                states.insert(g.state);
+            }
+            a_member &= g.member_ids().contains(&a_member_id);
+            c.sleep_ms(100).await;
+        }
+        let a_left = !a_member;
+        let members = if a_left { vec![b, k] } else { vec![a, b, k] };
+        wait_for(&c, 30_000, "the group settles", |c| {
+            settled(c, GROUP, &members, 6)
+        })
+        .await;
+        SlowMember {
+            states_during_stall: states,
+            a_member_through_stall: a_member,
+            a_left,
+            stable_after_stall: members,
+            timeline: c.timeline(),
+        }
+    })
+}
+
+#[test]
+fn a_busy_member_holds_the_rebalance_until_it_polls_and_its_heartbeats_keep_it_in() {
+    // 12 s away from poll(): longer than session.timeout.ms (10 s), shorter than
+    // max.poll.interval.ms (20 s). KIP-62: the heartbeat thread keeps the session; the
+    // JoinGroup waits for the application's next poll() (ConsumerCoordinator.poll).
+    let run = slow_member_during_a_join(12_000);
+    show("a slow member holds up the rebalance", &run.timeline);
+    assert_eq!(
+        run.states_during_stall,
+        [GroupState::PreparingRebalance].into_iter().collect(),
+        "the group waits for a all through its stall"
+    );
+    assert!(
+        run.a_member_through_stall,
+        "its heartbeats kept its session"
+    );
+    assert_eq!(run.stable_after_stall.len(), 3);
+    assert_narrated(
+        &run.timeline,
+        &["it rejoins when its application next calls poll()"],
+    );
+}
+
+#[test]
+fn a_member_away_from_poll_past_max_poll_interval_is_removed_and_the_rebalance_completes() {
+    let run = slow_member_during_a_join(40_000);
+    show(
+        "a stalled member leaves on max.poll.interval.ms",
+        &run.timeline,
+    );
+    assert!(run.a_left);
+    assert!(
+        run.states_during_stall
+            .contains(&GroupState::PreparingRebalance)
+            && run.states_during_stall.contains(&GroupState::Stable),
+        "{:?}",
+        run.states_during_stall
+    );
+    assert_eq!(run.stable_after_stall.len(), 2);
+    assert_narrated(
+        &run.timeline,
+        &["did not poll for 20000 ms (max.poll.interval.ms)"],
+    );
 }
 
 #[test]
@@ -612,6 +762,10 @@ fn new_partitions_and_matching_topics_reach_subscribers_but_not_assign_consumers
 /// after, the time the third joined, the timeline).
 struct JoinRun {
     revoked: Vec<Vec<TopicPartition>>,
+    /// When each of the two old members gave its partitions up (the first time).
+    revoked_ms: Vec<i64>,
+    /// The records each of the three polled.
+    polled: Vec<Vec<ConsumedRecord>>,
     assignments: Vec<Vec<(i64, i32, Vec<TopicPartition>)>>,
     generations: (i32, i32),
     joined_ms: i64,
@@ -627,13 +781,17 @@ fn third_member_joins(strategy: Strategy) -> JoinRun {
         };
         let start = c.now_ms();
         producer(&mut c, 6, start + 120_000);
-        let a = c.add_consumer(config.clone());
-        let b = c.add_consumer(config.clone());
+        let named = |name: &str| ConsumerConfig {
+            client_id: name.to_string(),
+            ..config.clone()
+        };
+        let a = c.add_consumer(named("a"));
+        let b = c.add_consumer(named("b"));
         wait_for(&c, 60_000, "a and b", |c| settled(c, GROUP, &[a, b], 6)).await;
         let before = coordinator_group(&c, GROUP).unwrap().generation;
         c.sleep_ms(5_000).await;
         let joined_ms = c.now_ms();
-        let k = c.add_consumer(config);
+        let k = c.add_consumer(named("k"));
         wait_for(&c, 60_000, "three members", |c| {
             settled(c, GROUP, &[a, b, k], 6)
         })
@@ -641,9 +799,10 @@ fn third_member_joins(strategy: Strategy) -> JoinRun {
         let after = coordinator_group(&c, GROUP).unwrap().generation;
         c.sleep_ms(2_000).await;
         let timeline = c.timeline();
-        let revoked = [a, b]
+        let revoked = ["a", "b"]
             .iter()
             .map(|x| {
+                // Sentences name a consumer by its client.id.
                 let prefix = format!("consumer {x} gives up [");
                 timeline
                     .lines()
@@ -658,12 +817,33 @@ fn third_member_joins(strategy: Strategy) -> JoinRun {
                     .collect()
             })
             .collect();
+        let revoked_ms = ["a", "b"]
+            .iter()
+            .map(|x| {
+                let prefix = format!("consumer {x} gives up [");
+                let line = timeline.lines().find(|l| l.contains(&prefix)).unwrap();
+                let seconds: f64 = line
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('s')
+                    .parse()
+                    .unwrap();
+                (seconds * 1000.0).round() as i64
+            })
+            .collect();
         let assignments = [a, b, k]
             .iter()
             .map(|x| c.consumer_history(*x).assignments)
             .collect();
+        let polled = [a, b, k]
+            .iter()
+            .map(|x| c.consumer_history(*x).polled)
+            .collect();
         JoinRun {
             revoked,
+            revoked_ms,
+            polled,
             assignments,
             generations: (before, after),
             joined_ms,
@@ -713,6 +893,28 @@ fn cooperative_sticky_hands_over_only_what_moves_in_two_rebalances() {
         &run.timeline,
         &["the cooperative assignment moved them to another member"],
     );
+    // KIP-429: between the two rounds, while the group rebalances again, each old
+    // member goes on polling records of the partitions it kept.
+    for member in 0..2 {
+        let history = &run.assignments[member];
+        let round = |g: i32| {
+            history
+                .iter()
+                .find(|(_, generation, _)| *generation == g)
+                .unwrap()
+                .0
+        };
+        let (first, second) = (round(before + 1), round(before + 2));
+        let kept = &history.last().unwrap().2;
+        let during = run.polled[member]
+            .iter()
+            .filter(|r| r.time_ms >= first && r.time_ms < second && kept.contains(&r.tp))
+            .count();
+        assert!(
+            during > 0,
+            "member {member} polled nothing between rounds at {first} and {second} ms"
+        );
+    }
 }
 
 #[test]
@@ -722,6 +924,20 @@ fn an_eager_rebalance_revokes_everything_first() {
     assert_eq!(after, before + 1, "one round");
     for (member, revoked) in run.revoked.iter().enumerate() {
         assert_eq!(revoked.len(), 3, "member {member} gave up all it owned");
+        // Nothing is consumed from the revocation until the new assignment.
+        let assigned_ms = run.assignments[member]
+            .iter()
+            .find(|(_, g, _)| *g == after)
+            .unwrap()
+            .0;
+        let during = run.polled[member]
+            .iter()
+            .filter(|r| r.time_ms >= run.revoked_ms[member] && r.time_ms < assigned_ms)
+            .count();
+        assert_eq!(
+            during, 0,
+            "member {member} polled during the eager rebalance"
+        );
     }
     assert_narrated(
         &run.timeline,

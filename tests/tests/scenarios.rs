@@ -197,8 +197,13 @@ fn lesson_16_cooperative_rebalancing() {
 }
 
 #[test]
-fn lesson_17_auto_commit_at_most_once() {
-    lesson("17-auto-commit-at-most-once");
+fn lesson_17a_auto_commit_handoff_at_most_once() {
+    lesson("17a-auto-commit-handoff-at-most-once");
+}
+
+#[test]
+fn lesson_17b_auto_commit_in_the_poll_loop_at_least_once() {
+    lesson("17b-auto-commit-in-the-poll-loop-at-least-once");
 }
 
 #[test]
@@ -209,6 +214,11 @@ fn lesson_18_idempotent_producer() {
 #[test]
 fn lesson_19_retention() {
     lesson("19-retention");
+}
+
+#[test]
+fn lesson_20_slow_consumer_holds_up_the_rebalance() {
+    lesson("20-slow-consumer-holds-up-the-rebalance");
 }
 
 #[test]
@@ -302,9 +312,11 @@ fn every_scenario_file_has_its_test() {
         "14-consumer-crash-rebalance.toml",
         "15-assignors-side-by-side.toml",
         "16-cooperative-rebalancing.toml",
-        "17-auto-commit-at-most-once.toml",
+        "17a-auto-commit-handoff-at-most-once.toml",
+        "17b-auto-commit-in-the-poll-loop-at-least-once.toml",
         "18-idempotent-producer.toml",
         "19-retention.toml",
+        "20-slow-consumer-holds-up-the-rebalance.toml",
         "21-new-partitions-subscribe-vs-assign.toml",
         "22-regex-subscription.toml",
         "23-coordinator-failover.toml",

@@ -87,8 +87,12 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/16-cooperative-rebalancing.toml"),
     ),
     (
-        "17-auto-commit-at-most-once",
-        include_str!("../../scenarios/17-auto-commit-at-most-once.toml"),
+        "17a-auto-commit-handoff-at-most-once",
+        include_str!("../../scenarios/17a-auto-commit-handoff-at-most-once.toml"),
+    ),
+    (
+        "17b-auto-commit-in-the-poll-loop-at-least-once",
+        include_str!("../../scenarios/17b-auto-commit-in-the-poll-loop-at-least-once.toml"),
     ),
     (
         "18-idempotent-producer",
@@ -97,6 +101,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
     (
         "19-retention",
         include_str!("../../scenarios/19-retention.toml"),
+    ),
+    (
+        "20-slow-consumer-holds-up-the-rebalance",
+        include_str!("../../scenarios/20-slow-consumer-holds-up-the-rebalance.toml"),
     ),
     (
         "21-new-partitions-subscribe-vs-assign",

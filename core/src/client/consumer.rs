@@ -73,6 +73,18 @@ pub enum AppCommit {
     AsyncThenSyncOnClose,
 }
 
+/// Where the application processes what `poll()` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Processing {
+    /// In the poll loop, before the next `poll()`: auto-commit (which runs inside `poll()`)
+    /// commits only processed records, so a crash re-delivers, never skips
+    /// (at-least-once).
+    Synchronous,
+    /// Handed to another worker; the loop polls again at once. Auto-commit commits what
+    /// was handed over, processed or not: a crash skips the rest (at-most-once).
+    Handoff,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerConfig {
     /// `client.id`: the prefix of the member id.
@@ -107,6 +119,8 @@ pub struct ConsumerConfig {
     pub retry_backoff_ms: i64,
     /// `request.timeout.ms`
     pub request_timeout_ms: i64,
+    /// `default.api.timeout.ms`: how long `commitSync()` retries retriable errors.
+    pub default_api_timeout_ms: i64,
     /// Brokers asked for metadata and coordinators, in turn.
     pub bootstrap: Vec<BrokerId>,
     /// The application: time per record.
@@ -115,6 +129,8 @@ pub struct ConsumerConfig {
     pub poll_timeout_ms: i64,
     /// The application's commits.
     pub app_commit: AppCommit,
+    /// Where the application processes records.
+    pub processing: Processing,
 }
 
 impl Default for ConsumerConfig {
@@ -136,10 +152,12 @@ impl Default for ConsumerConfig {
             metadata_max_age_ms: 300_000,
             retry_backoff_ms: 100,
             request_timeout_ms: 30_000,
+            default_api_timeout_ms: 60_000,
             bootstrap: Vec::new(),
             processing_ms: 1,
             poll_timeout_ms: 100,
             app_commit: AppCommit::Nothing,
+            processing: Processing::Synchronous,
         }
     }
 }
@@ -196,13 +214,18 @@ pub enum ConsumerEvent {
         partitions: Vec<TopicPartition>,
         why: String,
     },
+    /// Given up without a revocation: the generation was reset by an error from the
+    /// coordinator (`error`), or by leaving on a poll timeout (None).
     Lost {
         partitions: Vec<TopicPartition>,
-        error: &'static str,
+        error: Option<&'static str>,
     },
     LeftGroup {
         why: String,
     },
+    /// A heartbeat answered REBALANCE_IN_PROGRESS: the member rejoins when its
+    /// application next calls poll().
+    RejoinRequested,
     OffsetReset {
         tp: TopicPartition,
         offset: i64,
@@ -211,6 +234,10 @@ pub enum ConsumerEvent {
     },
     NoOffset {
         tp: TopicPartition,
+    },
+    /// `commitSync()` got a retriable error and tries again.
+    CommitRetrying {
+        error: String,
     },
     CommitFailed {
         error: String,
@@ -226,7 +253,8 @@ fn list(tps: &[TopicPartition]) -> String {
 }
 
 impl ConsumerEvent {
-    pub fn explain(&self, client: NodeId) -> String {
+    /// The sentence, naming the consumer by its `client.id`.
+    pub fn explain(&self, name: &str) -> String {
         match self {
             ConsumerEvent::Assigned {
                 group,
@@ -234,33 +262,59 @@ impl ConsumerEvent {
                 generation,
                 partitions,
             } => format!(
-                "consumer {client} ({member}) of group {group} owns {} in generation {generation}",
+                "consumer {name} ({member}) of group {group} owns {} in generation {generation}",
                 list(partitions)
             ),
             ConsumerEvent::Revoked { partitions, why } => {
-                format!("consumer {client} gives up {}: {why}", list(partitions))
+                format!("consumer {name} gives up {}: {why}", list(partitions))
             }
-            ConsumerEvent::Lost { partitions, error } => format!(
-                "consumer {client} lost {} without revoking them: the coordinator answered {error}, it must rejoin",
+            ConsumerEvent::Lost {
+                partitions,
+                error: Some(error),
+            } => format!(
+                "consumer {name} lost {} without revoking them: the coordinator answered {error}, it must rejoin",
                 list(partitions)
             ),
-            ConsumerEvent::LeftGroup { why } => format!("consumer {client} left its group: {why}"),
+            ConsumerEvent::Lost {
+                partitions,
+                error: None,
+            } => format!(
+                "consumer {name} lost {} without revoking them: it left the group when its application stopped polling, and rejoins now that it polls again",
+                list(partitions)
+            ),
+            ConsumerEvent::LeftGroup { why } => format!("consumer {name} left its group: {why}"),
+            ConsumerEvent::RejoinRequested => format!(
+                "consumer {name} hears from its heartbeat that the group is rebalancing (REBALANCE_IN_PROGRESS): it rejoins when its application next calls poll()"
+            ),
             ConsumerEvent::OffsetReset {
                 tp,
                 offset,
                 policy,
                 why,
             } => format!(
-                "consumer {client} starts {tp} at offset {offset}: {why}, auto.offset.reset={policy}"
+                "consumer {name} starts {tp} at offset {offset}: {why}, auto.offset.reset={policy}"
             ),
             ConsumerEvent::NoOffset { tp } => format!(
-                "consumer {client} cannot consume {tp}: no committed offset and auto.offset.reset=none"
+                "consumer {name} cannot consume {tp}: no committed offset and auto.offset.reset=none"
+            ),
+            ConsumerEvent::CommitRetrying { error } => format!(
+                "consumer {name}'s commitSync got {error}, a retriable error: it tries again (until default.api.timeout.ms)"
             ),
             ConsumerEvent::CommitFailed { error } => {
-                format!("consumer {client}'s commit failed: {error}")
+                let meaning = match error.as_str() {
+                    "REBALANCE_IN_PROGRESS" => {
+                        " (the group is rebalancing: RebalanceInProgressException; the offsets wait for a commit after the rebalance)"
+                    }
+                    "ILLEGAL_GENERATION" | "UNKNOWN_MEMBER_ID" => {
+                        " (CommitFailedException: it is no longer in that generation, and rejoins at its next poll())"
+                    }
+                    "TIMEOUT" => " (commitSync gave up after default.api.timeout.ms)",
+                    _ => "",
+                };
+                format!("consumer {name}'s commit failed: {error}{meaning}")
             }
             ConsumerEvent::SubscriptionChanged { topics } => format!(
-                "consumer {client}'s pattern now matches [{}]: it rejoins its group",
+                "consumer {name}'s pattern now matches [{}]: it rejoins its group",
                 topics.join(", ")
             ),
         }
@@ -273,19 +327,31 @@ enum Pending {
     FindCoordinator,
     Join,
     Sync,
-    Heartbeat,
+    /// The generation it was sent in: an error about an older one is ignored.
+    Heartbeat {
+        generation: i32,
+    },
     Leave,
-    Commit { op: usize },
+    Commit {
+        op: usize,
+    },
     OffsetFetch,
-    ListOffsets { tp: TopicPartition },
-    Fetch { tp: TopicPartition },
+    ListOffsets {
+        tp: TopicPartition,
+    },
+    Fetch {
+        tp: TopicPartition,
+    },
 }
 
+/// Kafka's `AbstractCoordinator.MemberState`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Membership {
-    /// Not in a generation; joins when `rejoin_at_ms` comes.
+    /// Not in a generation.
     Unjoined,
+    /// JoinGroup sent, no answer yet (PREPARING_REBALANCE): the heartbeat thread rests.
     Joining,
+    /// Joined, SyncGroup sent (COMPLETING_REBALANCE).
     Syncing,
     Stable,
 }
@@ -340,20 +406,37 @@ impl Owned {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum App {
-    /// Polls at `at_ms`.
+    /// Inside `poll()` until `at_ms` (then it returns, empty or not).
     Polling {
         at_ms: i64,
     },
-    /// Processes `batch`; the first record is done at `done_ms`.
+    /// Processes `batch` itself; the first record is done at `done_ms`.
     Processing {
         batch: VecDeque<ConsumedRecord>,
         done_ms: i64,
     },
-    /// Waits for a `commitSync` (history index).
+    /// Inside `commitSync()` (history index) until `deadline_ms`; `retry_at_ms` while it
+    /// waits to try again.
     Committing {
         op: usize,
+        deadline_ms: i64,
+        retry_at_ms: Option<i64>,
     },
     Closed,
+}
+
+/// OffsetCommit errors `commitSync()` retries (`ConsumerCoordinator.
+/// OffsetCommitResponseHandler`: the retriable ones, and a request that got no answer).
+fn retriable_commit_error(code: &str) -> bool {
+    matches!(
+        code,
+        "COORDINATOR_LOAD_IN_PROGRESS"
+            | "UNKNOWN_TOPIC_OR_PARTITION"
+            | "COORDINATOR_NOT_AVAILABLE"
+            | "NOT_COORDINATOR"
+            | "REQUEST_TIMED_OUT"
+            | "NO_RESPONSE"
+    )
 }
 
 /// A consumer and its application.
@@ -374,9 +457,28 @@ pub struct Consumer {
     generation: i32,
     protocol: Option<String>,
     membership: Membership,
+    /// Kafka's `rejoinNeeded`: set by whoever learns a rebalance is due (a heartbeat
+    /// answer, a metadata change, a lost generation); acted on only inside poll().
+    rejoin_needed: bool,
+    /// A rejoin after a failed join waits for this (retry.backoff.ms).
     rejoin_at_ms: i64,
-    /// Left on a poll timeout: rejoin at the next poll.
-    left_on_poll_timeout: bool,
+    /// Kafka's `needsJoinPrepare`: revoke (and auto-commit) once per rebalance.
+    needs_join_prepare: bool,
+    /// The auto-commit `onJoinPrepare` waits for, and until when it waits at most.
+    join_prepare_commit: Option<usize>,
+    join_prepare_deadline_ms: Option<i64>,
+    /// Eager: every owned partition is about to be revoked, so poll() returns none of
+    /// them (Kafka's `maybeMarkPartitionsPendingRevocation`).
+    pending_revocation: bool,
+    /// A JoinGroup answer that came while the application was away from poll(): the
+    /// heartbeat thread rests while joining, so nobody reads it until the next poll().
+    deferred_join: Option<JoinGroupResponse>,
+    /// The assignment a successful SyncGroup brought, applied by the next poll()
+    /// (Kafka's `onJoinComplete`).
+    joined_assignment: Option<Vec<TopicPartition>>,
+    /// Why the generation was reset (an error code; None for leaving on a poll timeout):
+    /// what the next poll() says when it gives the partitions up as lost.
+    lost_error: Option<&'static str>,
     next_heartbeat_ms: i64,
     /// Topics this member subscribes to (the pattern resolved).
     subscribed: BTreeSet<String>,
@@ -389,6 +491,10 @@ pub struct Consumer {
     sticky_memory: Vec<TopicPartition>,
     next_auto_commit_ms: i64,
     app: App,
+    /// [`Processing::Handoff`]: records handed to the worker, and when it finishes the
+    /// first of them.
+    worker: VecDeque<ConsumedRecord>,
+    worker_done_ms: i64,
     last_poll_ms: i64,
     stall_until_ms: i64,
     history: ConsumerHistory,
@@ -415,8 +521,15 @@ impl Consumer {
             generation: -1,
             protocol: None,
             membership: Membership::Unjoined,
+            rejoin_needed: true,
             rejoin_at_ms: now_ms,
-            left_on_poll_timeout: false,
+            needs_join_prepare: true,
+            join_prepare_commit: None,
+            join_prepare_deadline_ms: None,
+            pending_revocation: false,
+            deferred_join: None,
+            joined_assignment: None,
+            lost_error: None,
             next_heartbeat_ms: i64::MAX,
             subscribed: BTreeSet::new(),
             assigned_with: BTreeMap::new(),
@@ -424,6 +537,8 @@ impl Consumer {
             last_committed: BTreeMap::new(),
             sticky_memory: Vec::new(),
             app: App::Polling { at_ms: now_ms },
+            worker: VecDeque::new(),
+            worker_done_ms: now_ms,
             last_poll_ms: now_ms,
             stall_until_ms: now_ms,
             history: ConsumerHistory {
@@ -461,9 +576,10 @@ impl Consumer {
         self.owned.keys().cloned().collect()
     }
 
-    /// Whether it is in a generation with its assignment (always, for `assign()`).
+    /// Whether it is in a generation with its assignment applied (always, for `assign()`).
     pub fn is_stable(&self) -> bool {
-        !self.uses_group_membership() || self.membership == Membership::Stable
+        !self.uses_group_membership()
+            || (self.membership == Membership::Stable && self.joined_assignment.is_none())
     }
 
     /// The application's position in each owned partition.
@@ -475,8 +591,8 @@ impl Consumer {
             .collect()
     }
 
-    /// The application hangs (a long GC, a slow call) until `until_ms`: it neither
-    /// finishes records nor polls, while the heartbeats go on.
+    /// The application hangs (a slow call, a long batch) until `until_ms`: it neither
+    /// finishes records nor polls, while the heartbeat thread goes on.
     pub fn stall_until(&mut self, until_ms: i64) {
         self.stall_until_ms = self.stall_until_ms.max(until_ms);
     }
@@ -509,8 +625,10 @@ impl Consumer {
         }
     }
 
-    /// `close()`: commits (auto-commit, or the application's final `commitSync`) and
-    /// leaves the group (a dynamic member), then stops.
+    /// `close()`: commits (auto-commit, or the application's final `commitSync`), gives
+    /// its partitions up and leaves the group (a dynamic member), then stops
+    /// (`ConsumerCoordinator.close`: `maybeAutoCommitOffsetsSync`, `onLeavePrepare`,
+    /// `maybeLeaveGroup`).
     pub fn close(&mut self, now_ms: i64, out: &mut Outbox) {
         self.now_ms = now_ms;
         if self.closed {
@@ -524,11 +642,21 @@ impl Consumer {
         {
             self.commit("close", out);
         }
-        if self.uses_group_membership()
-            && self.config.group_instance_id.is_none()
-            && !self.member_id.is_empty()
-        {
-            self.leave("the consumer closed".to_string(), out);
+        if self.uses_group_membership() {
+            let partitions = self.assignment();
+            self.owned.clear();
+            if !partitions.is_empty() {
+                self.emit(
+                    out,
+                    ConsumerEvent::Revoked {
+                        partitions,
+                        why: "leaving the group".into(),
+                    },
+                );
+            }
+            if self.config.group_instance_id.is_none() && !self.member_id.is_empty() {
+                self.maybe_leave_group("the consumer closed".to_string(), out);
+            }
         }
         self.app = App::Closed;
         self.closed = true;
@@ -563,6 +691,7 @@ impl Consumer {
             node: self.address,
             kind: EventKind::Consumer {
                 client: self.address,
+                name: self.config.client_id.clone(),
                 event,
             },
         });
@@ -607,6 +736,12 @@ impl Consumer {
         self.config.group_id.clone().unwrap_or_default()
     }
 
+    /// Whether the application is inside `poll()`: waiting in it, or about to call it.
+    /// Busy with a batch, in `commitSync()`, stalled or closed, it is not.
+    fn in_poll(&self) -> bool {
+        matches!(self.app, App::Polling { .. }) && self.stall_until_ms <= self.now_ms
+    }
+
     // ----- the loop ----------------------------------------------------------------------
 
     fn drive(&mut self, out: &mut Outbox) {
@@ -628,7 +763,10 @@ impl Consumer {
             self.drive_coordinator(out);
         }
         if self.uses_group_membership() {
-            self.drive_membership(out);
+            self.drive_heartbeat(out);
+        }
+        if self.in_poll() {
+            self.poll_coordinator(out);
         }
         self.drive_positions(out);
         self.drive_app(out);
@@ -652,70 +790,208 @@ impl Consumer {
         self.coordinator_retry_ms = self.now_ms + self.config.retry_backoff_ms;
     }
 
-    fn drive_membership(&mut self, out: &mut Outbox) {
+    /// The heartbeat thread (`AbstractCoordinator.HeartbeatThread.run`): at rest until the
+    /// member has joined (COMPLETING_REBALANCE or STABLE); then heartbeats, and leaves
+    /// when the application has not polled for `max.poll.interval.ms`. It never joins.
+    fn drive_heartbeat(&mut self, out: &mut Outbox) {
         let now = self.now_ms;
+        if !matches!(self.membership, Membership::Syncing | Membership::Stable) {
+            return;
+        }
         let Some(coordinator) = self.coordinator else {
             return;
         };
-        // max.poll.interval.ms: the application stopped polling; leave so the group
-        // can move on (a static member only stops heartbeating).
-        if self.membership != Membership::Unjoined
-            && !self.left_on_poll_timeout
-            && now - self.last_poll_ms > self.config.max_poll_interval_ms
-        {
-            self.left_on_poll_timeout = true;
+        if self.in_poll() {
+            self.last_poll_ms = now;
+        }
+        if now - self.last_poll_ms > self.config.max_poll_interval_ms {
             let why = format!(
                 "its application did not poll for {} ms (max.poll.interval.ms)",
                 self.config.max_poll_interval_ms
             );
-            if self.config.group_instance_id.is_none() {
-                self.leave(why, out);
-            } else {
-                self.membership = Membership::Unjoined;
-            }
-            return;
+            return self.maybe_leave_group(why, out);
         }
-        match self.membership {
-            Membership::Unjoined
-                if self.rejoin_at_ms <= now
-                    && self.metadata_loaded
-                    && !self.left_on_poll_timeout =>
-            {
-                self.send_join(coordinator, out)
-            }
-            Membership::Stable
-                if self.next_heartbeat_ms <= now
-                    && !self.in_flight.contains(&Pending::Heartbeat) =>
-            {
-                self.next_heartbeat_ms = now + self.config.heartbeat_interval_ms;
-                let request = GroupRequest::Heartbeat {
-                    group_id: self.group_id(),
-                    member_id: self.member_id.clone(),
-                    group_instance_id: self.config.group_instance_id.clone(),
-                    generation: self.generation,
-                };
-                self.group_send(coordinator, Pending::Heartbeat, out, request);
-            }
-            _ => {}
+        if self.next_heartbeat_ms <= now
+            && !self
+                .in_flight
+                .any(|p| matches!(p, Pending::Heartbeat { .. }))
+        {
+            self.next_heartbeat_ms = now + self.config.heartbeat_interval_ms;
+            let request = GroupRequest::Heartbeat {
+                group_id: self.group_id(),
+                member_id: self.member_id.clone(),
+                group_instance_id: self.config.group_instance_id.clone(),
+                generation: self.generation,
+            };
+            let generation = self.generation;
+            self.group_send(coordinator, Pending::Heartbeat { generation }, out, request);
         }
     }
 
-    fn send_join(&mut self, coordinator: BrokerId, out: &mut Outbox) {
-        if self.eager() && !self.owned.is_empty() {
-            // Eager protocol: commit (auto-commit) and give everything up first.
-            if self.config.enable_auto_commit {
-                self.commit("auto (before rebalance)", out);
-            }
-            let partitions = self.assignment();
-            self.owned.clear();
+    /// `AbstractCoordinator.maybeLeaveGroup`: a dynamic member sends LeaveGroup (a
+    /// static one only goes quiet, and its session runs out); either way the generation
+    /// is reset and the next poll() rejoins. The partitions stay until that poll gives
+    /// them up as lost.
+    fn maybe_leave_group(&mut self, why: String, out: &mut Outbox) {
+        if self.config.group_instance_id.is_none()
+            && self.membership != Membership::Unjoined
+            && !self.member_id.is_empty()
+            && let Some(coordinator) = self.coordinator
+        {
+            let request = GroupRequest::Leave {
+                group_id: self.group_id(),
+                member_id: self.member_id.clone(),
+                group_instance_id: None,
+            };
+            self.group_send(coordinator, Pending::Leave, out, request);
+            self.emit(out, ConsumerEvent::LeftGroup { why });
+        } else if self.config.group_instance_id.is_some() {
             self.emit(
                 out,
-                ConsumerEvent::Revoked {
-                    partitions,
-                    why: "an eager rebalance revokes every partition before rejoining".into(),
+                ConsumerEvent::LeftGroup {
+                    why: format!(
+                        "{why}; a static member sends no LeaveGroup, so the coordinator waits for its session.timeout.ms"
+                    ),
                 },
             );
         }
+        self.reset_generation(None, true);
+    }
+
+    /// `AbstractCoordinator.resetStateAndGeneration` + `requestRejoin`.
+    fn reset_generation(&mut self, error: Option<&'static str>, reset_member_id: bool) {
+        if reset_member_id {
+            self.member_id.clear();
+        }
+        self.generation = -1;
+        self.lost_error = error;
+        self.joined_assignment = None;
+        self.rejoin(0);
+    }
+
+    /// What `ConsumerCoordinator.poll` does for the group, from the application's
+    /// thread: join if a rebalance is needed (`ensureActiveGroup`), then auto-commit
+    /// what earlier polls returned (`maybeAutoCommitOffsetsAsync`).
+    fn poll_coordinator(&mut self, out: &mut Outbox) {
+        self.last_poll_ms = self.now_ms;
+        if self.uses_group_membership() && self.metadata_loaded && self.coordinator.is_some() {
+            self.join_group_if_needed(out);
+        }
+        if self.config.enable_auto_commit && self.next_auto_commit_ms <= self.now_ms {
+            self.next_auto_commit_ms = self.now_ms + self.config.auto_commit_interval_ms;
+            self.commit("auto", out);
+        }
+    }
+
+    /// `AbstractCoordinator.joinGroupIfNeeded`, one step per call.
+    fn join_group_if_needed(&mut self, out: &mut Outbox) {
+        if let Some(response) = self.deferred_join.take() {
+            self.on_join(response, out);
+        }
+        if let Some(assignment) = self.joined_assignment.take() {
+            self.on_join_complete(assignment, out);
+            self.needs_join_prepare = true;
+        }
+        if self.generation < 0 && !self.owned.is_empty() {
+            self.give_up_lost(out);
+        }
+        let joining = matches!(self.membership, Membership::Joining | Membership::Syncing);
+        if !self.rejoin_needed || joining || self.rejoin_at_ms > self.now_ms {
+            return;
+        }
+        if self.needs_join_prepare {
+            if !self.on_join_prepare(out) {
+                return;
+            }
+            self.needs_join_prepare = false;
+        }
+        let Some(coordinator) = self.coordinator else {
+            return;
+        };
+        self.send_join(coordinator, out);
+    }
+
+    /// The generation was reset: whatever it owned is gone without a revocation
+    /// (`onJoinPrepare` → `invokePartitionsLost`).
+    fn give_up_lost(&mut self, out: &mut Outbox) {
+        let partitions = self.assignment();
+        self.owned.clear();
+        self.pending_revocation = false;
+        if !partitions.is_empty() {
+            let error = self.lost_error;
+            self.emit(out, ConsumerEvent::Lost { partitions, error });
+        }
+    }
+
+    /// `ConsumerCoordinator.onJoinPrepare`: with auto-commit, commit and wait for the
+    /// answer (at most the rebalance timeout, retrying retriable errors); then give up
+    /// everything (eager), nothing but unsubscribed topics (cooperative), or what a reset
+    /// generation lost. False while it waits.
+    fn on_join_prepare(&mut self, out: &mut Outbox) -> bool {
+        let now = self.now_ms;
+        let deadline = *self
+            .join_prepare_deadline_ms
+            .get_or_insert(now + self.config.max_poll_interval_ms);
+        if self.config.enable_auto_commit && now < deadline {
+            if self.join_prepare_commit.is_none() {
+                if self.eager() {
+                    self.pending_revocation = true;
+                }
+                self.join_prepare_commit = self.commit("auto (before rebalance)", out);
+            }
+            if let Some(op) = self.join_prepare_commit {
+                match &self.history.commits[op].outcome {
+                    None => return false,
+                    Some(Err(code)) if retriable_commit_error(code) => {
+                        self.join_prepare_commit = None;
+                        self.rejoin_at_ms = now + self.config.retry_backoff_ms;
+                        return false;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        self.join_prepare_commit = None;
+        self.join_prepare_deadline_ms = None;
+        if self.generation < 0 || self.member_id.is_empty() {
+            self.give_up_lost(out);
+        } else if self.eager() {
+            let partitions = self.assignment();
+            self.owned.clear();
+            if !partitions.is_empty() {
+                self.emit(
+                    out,
+                    ConsumerEvent::Revoked {
+                        partitions,
+                        why: "an eager rebalance revokes every partition before rejoining".into(),
+                    },
+                );
+            }
+        } else {
+            let gone: Vec<TopicPartition> = self
+                .owned
+                .keys()
+                .filter(|tp| !self.subscribed.contains(&tp.topic))
+                .cloned()
+                .collect();
+            for tp in &gone {
+                self.owned.remove(tp);
+            }
+            if !gone.is_empty() {
+                self.emit(
+                    out,
+                    ConsumerEvent::Revoked {
+                        partitions: gone,
+                        why: "their topics are no longer subscribed".into(),
+                    },
+                );
+            }
+        }
+        self.pending_revocation = false;
+        true
+    }
+
+    fn send_join(&mut self, coordinator: BrokerId, out: &mut Outbox) {
         let owned = self.assignment();
         let generation = (self.generation > 0).then_some(self.generation);
         let topics: Vec<String> = self.subscribed.iter().cloned().collect();
@@ -753,59 +1029,67 @@ impl Consumer {
             protocols,
         });
         self.membership = Membership::Joining;
+        self.next_heartbeat_ms = i64::MAX;
         self.group_send(coordinator, Pending::Join, out, request);
     }
 
-    fn leave(&mut self, why: String, out: &mut Outbox) {
-        if let Some(coordinator) = self.coordinator {
-            let request = GroupRequest::Leave {
-                group_id: self.group_id(),
-                member_id: self.member_id.clone(),
-                group_instance_id: self.config.group_instance_id.clone(),
-            };
-            self.group_send(coordinator, Pending::Leave, out, request);
+    /// Not in a generation (any more): the next poll() joins, after `delay_ms`.
+    fn rejoin(&mut self, delay_ms: i64) {
+        self.membership = Membership::Unjoined;
+        self.rejoin_needed = true;
+        self.rejoin_at_ms = self.now_ms + delay_ms;
+        self.next_heartbeat_ms = i64::MAX;
+    }
+
+    /// `requestRejoin`: the member stays in its generation until its next poll() rejoins.
+    fn request_rejoin(&mut self) {
+        self.rejoin_needed = true;
+    }
+
+    /// `ConsumerCoordinator.onJoinComplete`: the new assignment takes effect. Under the
+    /// cooperative protocol what moved away is revoked now, and the member rejoins so it
+    /// can be handed over.
+    fn on_join_complete(&mut self, assignment: Vec<TopicPartition>, out: &mut Outbox) {
+        let new: BTreeSet<TopicPartition> = assignment.iter().cloned().collect();
+        let revoked: Vec<TopicPartition> = self
+            .owned
+            .keys()
+            .filter(|tp| !new.contains(*tp))
+            .cloned()
+            .collect();
+        for tp in &revoked {
+            self.owned.remove(tp);
         }
-        let partitions = self.assignment();
-        self.owned.clear();
-        if !partitions.is_empty() {
+        for tp in &new {
+            if !self.owned.contains_key(tp) {
+                let o = self.fresh_position();
+                self.owned.insert(tp.clone(), o);
+            }
+        }
+        let partitions: Vec<TopicPartition> = new.into_iter().collect();
+        self.sticky_memory.clone_from(&partitions);
+        self.history
+            .assignments
+            .push((self.now_ms, self.generation, partitions.clone()));
+        if !revoked.is_empty() {
             self.emit(
                 out,
                 ConsumerEvent::Revoked {
-                    partitions,
-                    why: "leaving the group".into(),
+                    partitions: revoked,
+                    why: "the cooperative assignment moved them to another member".into(),
                 },
             );
+            self.request_rejoin();
         }
-        self.emit(out, ConsumerEvent::LeftGroup { why });
-        self.member_id.clear();
-        self.generation = -1;
-        self.membership = Membership::Unjoined;
-    }
-
-    /// Out of the generation: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID.
-    fn lose_membership(&mut self, error: GroupError, out: &mut Outbox) {
-        let partitions = self.assignment();
-        self.owned.clear();
-        if !partitions.is_empty() {
-            self.emit(
-                out,
-                ConsumerEvent::Lost {
-                    partitions,
-                    error: error.code(),
-                },
-            );
-        }
-        if error == GroupError::UnknownMemberId {
-            self.member_id.clear();
-        }
-        self.generation = -1;
-        self.rejoin(0);
-    }
-
-    fn rejoin(&mut self, delay_ms: i64) {
-        self.membership = Membership::Unjoined;
-        self.rejoin_at_ms = self.now_ms + delay_ms;
-        self.next_heartbeat_ms = i64::MAX;
+        self.emit(
+            out,
+            ConsumerEvent::Assigned {
+                group: self.group_id(),
+                member: self.member_id.clone(),
+                generation: self.generation,
+                partitions,
+            },
+        );
     }
 
     fn drive_positions(&mut self, out: &mut Outbox) {
@@ -893,10 +1177,16 @@ impl Consumer {
         if self.stall_until_ms > now {
             return;
         }
-        // The background auto-commit: what earlier polls returned.
-        if self.config.enable_auto_commit && self.next_auto_commit_ms <= now {
-            self.next_auto_commit_ms = now + self.config.auto_commit_interval_ms;
-            self.commit("auto", out);
+        // The worker the records were handed to goes at its own pace.
+        while self.worker_done_ms <= now
+            && let Some(mut record) = self.worker.pop_front()
+        {
+            record.time_ms = self.worker_done_ms.max(record.time_ms);
+            self.history.processed.push(record);
+            self.worker_done_ms += self.config.processing_ms;
+        }
+        if self.worker.is_empty() {
+            self.worker_done_ms = self.worker_done_ms.max(now);
         }
         loop {
             match &mut self.app {
@@ -907,19 +1197,33 @@ impl Consumer {
                     self.history.processed.push(record);
                     if batch.is_empty() {
                         self.app = App::Polling { at_ms: now };
-                        match self.config.app_commit {
-                            AppCommit::Nothing => {}
-                            AppCommit::Sync => {
-                                if let Some(op) = self.commit("sync", out) {
-                                    self.app = App::Committing { op };
-                                }
-                            }
-                            AppCommit::Async | AppCommit::AsyncThenSyncOnClose => {
-                                self.commit("async", out);
-                            }
-                        }
+                        self.after_batch(out);
                     } else {
                         *done_ms = now + self.config.processing_ms;
+                    }
+                }
+                App::Committing {
+                    op,
+                    deadline_ms,
+                    retry_at_ms: Some(at),
+                } if *at <= now => {
+                    let (op, deadline_ms) = (*op, *deadline_ms);
+                    if now >= deadline_ms {
+                        self.finish_commit(op, "TIMEOUT".to_string(), out);
+                    } else if self.coordinator.is_some() {
+                        self.app = App::Committing {
+                            op,
+                            deadline_ms,
+                            retry_at_ms: None,
+                        };
+                        self.send_commit(op, out);
+                    } else {
+                        // coordinatorUnknownAndUnreadySync: wait for the lookup.
+                        self.app = App::Committing {
+                            op,
+                            deadline_ms,
+                            retry_at_ms: Some(now + self.config.retry_backoff_ms),
+                        };
                     }
                 }
                 _ => break,
@@ -927,17 +1231,50 @@ impl Consumer {
         }
     }
 
-    /// `poll()`: up to `max.poll.records` buffered records of owned partitions.
+    /// The application's code after a batch (processed, or handed over): its commit.
+    fn after_batch(&mut self, out: &mut Outbox) {
+        match self.config.app_commit {
+            AppCommit::Nothing => {}
+            AppCommit::Sync => self.commit_sync(out),
+            AppCommit::Async | AppCommit::AsyncThenSyncOnClose => {
+                self.commit("async", out);
+            }
+        }
+    }
+
+    /// `commitSync()`: blocks the application until the commit succeeds, fails with a
+    /// fatal error, or `default.api.timeout.ms` passes (`ConsumerCoordinator.
+    /// commitOffsetsSync`: retriable errors are retried after retry.backoff.ms, waiting
+    /// for the coordinator when it is unknown).
+    fn commit_sync(&mut self, out: &mut Outbox) {
+        let Some(op) = self.commit("sync", out) else {
+            return;
+        };
+        if self.history.commits[op].outcome.is_some() {
+            return;
+        }
+        let deadline_ms = self.now_ms + self.config.default_api_timeout_ms;
+        let retry_at_ms = self
+            .coordinator
+            .is_none()
+            .then_some(self.now_ms + self.config.retry_backoff_ms);
+        self.app = App::Committing {
+            op,
+            deadline_ms,
+            retry_at_ms,
+        };
+    }
+
+    /// `poll()`: up to `max.poll.records` buffered records of owned partitions. Inside
+    /// it the coordinator's work is done first (a rebalance, auto-commit of what the
+    /// earlier polls returned), so records always come from the current assignment.
     fn poll(&mut self, out: &mut Outbox) {
         let now = self.now_ms;
-        self.last_poll_ms = now;
-        if self.left_on_poll_timeout {
-            self.left_on_poll_timeout = false;
-            self.rejoin(0);
-            self.drive_membership(out);
-        }
+        self.poll_coordinator(out);
         let mut batch = VecDeque::new();
-        if self.is_stable() {
+        // Cooperative members go on consuming what they own while a rebalance runs; an
+        // eager member's partitions are all pending revocation (KIP-429).
+        if !self.pending_revocation {
             for (tp, o) in self.owned.iter_mut() {
                 while batch.len() < self.config.max_poll_records
                     && let Some((offset, value, high_watermark)) = o.buffer.pop_front()
@@ -957,19 +1294,33 @@ impl Consumer {
             self.app = App::Polling {
                 at_ms: now + self.config.poll_timeout_ms,
             };
-        } else {
-            self.history.polled.extend(batch.iter().cloned());
-            self.app = App::Processing {
-                batch,
-                done_ms: now + self.config.processing_ms,
-            };
+            return;
+        }
+        self.history.polled.extend(batch.iter().cloned());
+        match self.config.processing {
+            Processing::Synchronous => {
+                self.app = App::Processing {
+                    batch,
+                    done_ms: now + self.config.processing_ms,
+                };
+            }
+            Processing::Handoff => {
+                if self.worker.is_empty() {
+                    self.worker_done_ms = now + self.config.processing_ms;
+                }
+                self.worker.extend(batch);
+                self.app = App::Polling { at_ms: now };
+                self.after_batch(out);
+            }
         }
     }
 
     /// Commits the application's positions in the partitions it owns (Kafka's
-    /// `commitSync()`/`commitAsync()` without arguments). Returns the history index.
+    /// `commitSync()`/`commitAsync()` without arguments). Returns the history index. A
+    /// member of a group commits only in a stable generation
+    /// (`ConsumerCoordinator.sendOffsetCommitRequest`: `generationIfStable`); otherwise
+    /// the commit fails at once without a request, and an auto-commit is not tried.
     fn commit(&mut self, kind: &'static str, out: &mut Outbox) -> Option<usize> {
-        let coordinator = self.coordinator?;
         let offsets: Vec<(TopicPartition, i64)> = self
             .positions()
             .into_iter()
@@ -978,29 +1329,52 @@ impl Consumer {
         if offsets.is_empty() {
             return None;
         }
+        let stable = self.membership == Membership::Stable;
+        let group_member = self.uses_group_membership();
+        if kind != "sync" && (self.coordinator.is_none() || (group_member && !stable)) {
+            return None;
+        }
+        let generation = if group_member { self.generation } else { -1 };
+        let op = self.history.commits.len();
+        self.history.commits.push(CommitOp {
+            invoked_ms: self.now_ms,
+            generation,
+            offsets,
+            outcome: None,
+            completed_ms: None,
+            kind,
+        });
+        if group_member && !stable {
+            let code = if matches!(self.membership, Membership::Joining | Membership::Syncing) {
+                "REBALANCE_IN_PROGRESS"
+            } else {
+                "COMMIT_FAILED (not part of an active group)"
+            };
+            self.finish_commit(op, code.to_string(), out);
+        } else if self.coordinator.is_some() {
+            self.send_commit(op, out);
+        }
+        Some(op)
+    }
+
+    /// Sends (or sends again) commit `op` with the member's generation now.
+    fn send_commit(&mut self, op: usize, out: &mut Outbox) {
+        let Some(coordinator) = self.coordinator else {
+            return;
+        };
         let (member_id, generation) = if self.uses_group_membership() {
             (self.member_id.clone(), self.generation)
         } else {
             (String::new(), -1)
         };
-        let op = self.history.commits.len();
-        self.history.commits.push(CommitOp {
-            invoked_ms: self.now_ms,
-            generation,
-            offsets: offsets.clone(),
-            outcome: None,
-            completed_ms: None,
-            kind,
-        });
         let request = GroupRequest::OffsetCommit {
             group_id: self.group_id(),
             member_id,
             group_instance_id: self.config.group_instance_id.clone(),
             generation,
-            offsets,
+            offsets: self.history.commits[op].offsets.clone(),
         };
         self.group_send(coordinator, Pending::Commit { op }, out, request);
-        Some(op)
     }
 
     // ----- answers -----------------------------------------------------------------------
@@ -1044,7 +1418,7 @@ impl Consumer {
                         topics: self.subscribed.iter().cloned().collect(),
                     },
                 );
-                self.rejoin(0);
+                self.request_rejoin();
             }
         }
         // The leader rejoins when a subscribed topic's partition count changed.
@@ -1055,7 +1429,7 @@ impl Consumer {
                 .map(|t| (t.clone(), self.topics.get(t).copied().unwrap_or(0)))
                 .collect();
             if now != self.assigned_with {
-                self.rejoin(0);
+                self.request_rejoin();
             }
         }
         // Kafka's client asks again soon while a subscribed topic or an owned
@@ -1147,11 +1521,15 @@ impl Consumer {
             generation: self.generation,
             assignments,
         });
+        // COMPLETING_REBALANCE: the heartbeat thread starts again.
         self.membership = Membership::Syncing;
+        self.next_heartbeat_ms = self.now_ms + self.config.heartbeat_interval_ms;
         self.group_send(coordinator, Pending::Sync, out, request);
     }
 
-    fn on_sync(&mut self, response: SyncGroupResponse, out: &mut Outbox) {
+    /// `AbstractCoordinator.SyncGroupResponseHandler`: STABLE and no rejoin needed; the
+    /// assignment takes effect in the next poll().
+    fn on_sync(&mut self, response: SyncGroupResponse, _out: &mut Outbox) {
         if self.membership != Membership::Syncing {
             return;
         }
@@ -1162,51 +1540,12 @@ impl Consumer {
                 self.coordinator_lost();
                 return self.rejoin(self.config.retry_backoff_ms);
             }
-            Some(e) => return self.lose_membership(e, out),
-        }
-        let new: BTreeSet<TopicPartition> = response.assignment.iter().cloned().collect();
-        let revoked: Vec<TopicPartition> = self
-            .owned
-            .keys()
-            .filter(|tp| !new.contains(*tp))
-            .cloned()
-            .collect();
-        for tp in &revoked {
-            self.owned.remove(tp);
-        }
-        for tp in &new {
-            if !self.owned.contains_key(tp) {
-                let o = self.fresh_position();
-                self.owned.insert(tp.clone(), o);
-            }
+            Some(e) => return self.reset_generation(Some(e.code()), true),
         }
         self.membership = Membership::Stable;
+        self.rejoin_needed = false;
         self.next_heartbeat_ms = self.now_ms + self.config.heartbeat_interval_ms;
-        let partitions: Vec<TopicPartition> = new.into_iter().collect();
-        self.sticky_memory.clone_from(&partitions);
-        self.history
-            .assignments
-            .push((self.now_ms, self.generation, partitions.clone()));
-        if !revoked.is_empty() {
-            // Cooperative: give up what moved, then rejoin so it can be handed over.
-            self.emit(
-                out,
-                ConsumerEvent::Revoked {
-                    partitions: revoked,
-                    why: "the cooperative assignment moved them to another member".into(),
-                },
-            );
-            self.rejoin(0);
-        }
-        self.emit(
-            out,
-            ConsumerEvent::Assigned {
-                group: self.group_id(),
-                member: self.member_id.clone(),
-                generation: self.generation,
-                partitions,
-            },
-        );
+        self.joined_assignment = Some(response.assignment);
     }
 
     fn on_group_reply(&mut self, pending: Pending, response: GroupResponse, out: &mut Outbox) {
@@ -1215,23 +1554,41 @@ impl Consumer {
                 Ok(b) => self.coordinator = Some(b),
                 Err(_) => self.coordinator_lost(),
             },
-            (Pending::Join, GroupResponse::Join(r)) => self.on_join(r, out),
+            // While joining the heartbeat thread rests: only the application's poll()
+            // reads the answer.
+            (Pending::Join, GroupResponse::Join(r)) => {
+                if self.in_poll() {
+                    self.on_join(r, out)
+                } else {
+                    self.deferred_join = Some(r)
+                }
+            }
             (Pending::Sync, GroupResponse::Sync(r)) => self.on_sync(r, out),
-            (Pending::Heartbeat, GroupResponse::Heartbeat(r)) => match r {
+            // AbstractCoordinator.HeartbeatResponseHandler.
+            (Pending::Heartbeat { generation }, GroupResponse::Heartbeat(r)) => match r {
                 Ok(()) => {}
                 Err(GroupError::RebalanceInProgress) => {
-                    if self.membership == Membership::Stable {
-                        self.rejoin(0);
+                    if self.membership == Membership::Stable && !self.rejoin_needed {
+                        self.request_rejoin();
+                        self.emit(out, ConsumerEvent::RejoinRequested);
                     }
                 }
                 Err(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
                     self.coordinator_lost()
                 }
-                Err(e) => {
-                    if self.membership == Membership::Stable {
-                        self.lose_membership(e, out)
+                Err(
+                    e @ (GroupError::IllegalGeneration
+                    | GroupError::UnknownMemberId
+                    | GroupError::FencedInstanceId),
+                ) => {
+                    // An error about a generation it has left behind is ignored.
+                    if generation == self.generation
+                        && matches!(self.membership, Membership::Syncing | Membership::Stable)
+                    {
+                        self.reset_generation(Some(e.code()), e != GroupError::IllegalGeneration);
                     }
                 }
+                Err(_) => {}
             },
             (Pending::Leave, _) => {}
             (Pending::Commit { op }, GroupResponse::OffsetCommit(result)) => {
@@ -1268,43 +1625,77 @@ impl Consumer {
         }
     }
 
+    /// An answer to commit `op` (or none). `ConsumerCoordinator.
+    /// OffsetCommitResponseHandler`: the coordinator errors forget the coordinator;
+    /// REBALANCE_IN_PROGRESS requests a rejoin; UNKNOWN_MEMBER_ID and ILLEGAL_GENERATION
+    /// reset the generation (CommitFailedException). The application's `commitSync()`
+    /// retries the retriable ones.
     fn commit_done(&mut self, op: usize, result: Result<(), String>, out: &mut Outbox) {
         let now = self.now_ms;
-        let entry = &mut self.history.commits[op];
-        entry.outcome = Some(result.clone());
-        entry.completed_ms = Some(now);
-        match &result {
+        let code = match result {
             Ok(()) => {
+                let entry = &mut self.history.commits[op];
+                entry.outcome = Some(Ok(()));
+                entry.completed_ms = Some(now);
                 for (tp, offset) in entry.offsets.clone() {
                     self.last_committed.insert(tp, offset);
                 }
-            }
-            Err(code) => {
-                if matches!(
-                    code.as_str(),
-                    "NOT_COORDINATOR" | "COORDINATOR_NOT_AVAILABLE"
-                ) {
-                    self.coordinator_lost();
+                if matches!(self.app, App::Committing { op: o, .. } if o == op) {
+                    self.app = App::Polling { at_ms: now };
                 }
-                self.emit(
-                    out,
-                    ConsumerEvent::CommitFailed {
-                        error: code.clone(),
-                    },
-                );
-                if matches!(code.as_str(), "ILLEGAL_GENERATION" | "UNKNOWN_MEMBER_ID")
-                    && self.membership == Membership::Stable
-                {
-                    let e = if code == "UNKNOWN_MEMBER_ID" {
-                        GroupError::UnknownMemberId
-                    } else {
-                        GroupError::IllegalGeneration
-                    };
-                    self.lose_membership(e, out);
-                }
+                return;
             }
+            Err(code) => code,
+        };
+        if matches!(
+            code.as_str(),
+            "NOT_COORDINATOR" | "COORDINATOR_NOT_AVAILABLE" | "REQUEST_TIMED_OUT" | "NO_RESPONSE"
+        ) {
+            self.coordinator_lost();
         }
-        if self.app == (App::Committing { op }) {
+        let sent_generation = self.history.commits[op].generation;
+        match code.as_str() {
+            "REBALANCE_IN_PROGRESS" => self.request_rejoin(),
+            "ILLEGAL_GENERATION" | "UNKNOWN_MEMBER_ID"
+                if sent_generation == self.generation
+                    && matches!(self.membership, Membership::Syncing | Membership::Stable) =>
+            {
+                let error = if code == "UNKNOWN_MEMBER_ID" {
+                    GroupError::UnknownMemberId
+                } else {
+                    GroupError::IllegalGeneration
+                };
+                self.reset_generation(Some(error.code()), error == GroupError::UnknownMemberId);
+            }
+            _ => {}
+        }
+        if let App::Committing {
+            op: o, deadline_ms, ..
+        } = self.app
+            && o == op
+            && retriable_commit_error(&code)
+            && now + self.config.retry_backoff_ms < deadline_ms
+        {
+            self.emit(out, ConsumerEvent::CommitRetrying { error: code });
+            self.app = App::Committing {
+                op,
+                deadline_ms,
+                retry_at_ms: Some(now + self.config.retry_backoff_ms),
+            };
+            return;
+        }
+        self.finish_commit(op, code, out);
+    }
+
+    /// Commit `op` failed for good: the history says so, the narration says why, and a
+    /// `commitSync()` waiting for it returns (the application goes on polling).
+    fn finish_commit(&mut self, op: usize, code: String, out: &mut Outbox) {
+        let now = self.now_ms;
+        let entry = &mut self.history.commits[op];
+        entry.outcome = Some(Err(code.clone()));
+        entry.completed_ms = Some(now);
+        self.emit(out, ConsumerEvent::CommitFailed { error: code });
+        if matches!(self.app, App::Committing { op: o, .. } if o == op) {
             self.app = App::Polling { at_ms: now };
         }
     }
@@ -1319,7 +1710,9 @@ impl Consumer {
                     self.rejoin(self.config.retry_backoff_ms);
                 }
             }
-            Pending::Heartbeat | Pending::OffsetFetch | Pending::Leave => self.coordinator_lost(),
+            Pending::Heartbeat { .. } | Pending::OffsetFetch | Pending::Leave => {
+                self.coordinator_lost()
+            }
             Pending::Commit { op } => {
                 self.coordinator_lost();
                 self.commit_done(op, Err("NO_RESPONSE".to_string()), out);
@@ -1389,18 +1782,15 @@ impl Actor for Consumer {
         {
             consider(self.coordinator_retry_ms);
         }
+        let awake = |t: i64| t.max(self.stall_until_ms);
+        let in_poll = matches!(self.app, App::Polling { .. });
         if self.uses_group_membership() {
-            if self.membership == Membership::Unjoined
-                && self.coordinator.is_some()
-                && self.metadata_loaded
-                && !self.left_on_poll_timeout
-            {
-                consider(self.rejoin_at_ms);
+            if in_poll && self.rejoin_needed && self.rejoin_at_ms > now {
+                consider(awake(self.rejoin_at_ms));
             }
-            if self.membership == Membership::Stable {
+            // The heartbeat thread runs once the member has joined.
+            if matches!(self.membership, Membership::Syncing | Membership::Stable) {
                 consider(self.next_heartbeat_ms);
-            }
-            if self.membership != Membership::Unjoined && !self.left_on_poll_timeout {
                 consider(self.last_poll_ms + self.config.max_poll_interval_ms + 1);
             }
         }
@@ -1409,12 +1799,19 @@ impl Actor for Consumer {
                 consider(o.backoff_until_ms);
             }
         }
-        if self.config.enable_auto_commit {
-            consider(self.next_auto_commit_ms.max(self.stall_until_ms));
+        if self.config.enable_auto_commit && in_poll {
+            consider(awake(self.next_auto_commit_ms));
+        }
+        if !self.worker.is_empty() {
+            consider(awake(self.worker_done_ms));
         }
         match &self.app {
-            App::Polling { at_ms } => consider((*at_ms).max(self.stall_until_ms)),
-            App::Processing { done_ms, .. } => consider((*done_ms).max(self.stall_until_ms)),
+            App::Polling { at_ms } => consider(awake(*at_ms)),
+            App::Processing { done_ms, .. } => consider(awake(*done_ms)),
+            App::Committing {
+                retry_at_ms: Some(at),
+                ..
+            } => consider(awake(*at)),
             App::Committing { .. } | App::Closed => {}
         }
         // Whatever is due was done by the last input; what remains waits on an answer.
