@@ -707,6 +707,90 @@ fn after_the_coordinator_dies_the_group_finds_the_new_one_and_its_offsets() {
 }
 
 #[test]
+fn commit_sync_retries_through_a_coordinator_failover_and_gives_up_on_a_fatal_error() {
+    run_seeded(9, || async {
+        let mut c = cluster_with_orders(2).await;
+        let a = c.add_consumer(ConsumerConfig {
+            client_id: "a".to_string(),
+            ..member(GROUP, AppCommit::Sync)
+        });
+        wait_for(&c, 60_000, "a stable", |c| settled(c, GROUP, &[a], 2)).await;
+        let start = c.now_ms();
+        producer(&mut c, 2, start + 60_000);
+        c.sleep_ms(5_000).await;
+        // The coordinator's broker dies: commitSync gets no answer, then finds the new
+        // coordinator and commits there (ConsumerCoordinator.commitOffsetsSync).
+        let offsets_tp = TopicPartition::new(OFFSETS_TOPIC, partition_for_group(GROUP, 3));
+        let old = c.leader(&offsets_tp).unwrap();
+        let crashed_ms = c.now_ms();
+        c.crash(old, Crash::Process);
+        wait_for(&c, 60_000, "a new coordinator", |c| {
+            c.leader(&offsets_tp).is_some_and(|l| l != old)
+        })
+        .await;
+        c.sleep_ms(5_000).await;
+        let h = c.consumer_history(a);
+        let sync: Vec<_> = h.commits.iter().filter(|op| op.kind == "sync").collect();
+        let through = sync
+            .iter()
+            .find(|op| {
+                op.invoked_ms <= crashed_ms + 1_000
+                    && op.outcome == Some(Ok(()))
+                    && op.completed_ms.unwrap() - op.invoked_ms > 1_000
+            })
+            .unwrap_or_else(|| panic!("no commitSync spanned the failover: {sync:?}"));
+        assert!(through.completed_ms.unwrap() > crashed_ms);
+        assert!(
+            sync.iter()
+                .all(|op| op.outcome.as_ref().is_none_or(Result::is_ok)),
+            "a retriable error ended a commitSync: {sync:?}"
+        );
+        assert_narrated(&c.timeline(), &["a retriable error: it tries again"]);
+
+        // a's process is paused past session.timeout.ms: the coordinator removes it, and
+        // its first commit after it wakes fails at once, for good (CommitFailedException).
+        let paused_ms = c.now_ms();
+        c.pause(a);
+        c.sleep_ms(15_000).await;
+        c.resume(a);
+        wait_for(&c, 30_000, "a back in the group", |c| {
+            settled(c, GROUP, &[a], 2)
+        })
+        .await;
+        let h = c.consumer_history(a);
+        let fatal: Vec<_> = h
+            .commits
+            .iter()
+            .filter(|op| op.invoked_ms >= paused_ms && matches!(&op.outcome, Some(Err(_))))
+            .collect();
+        assert!(!fatal.is_empty(), "{:?}", h.commits);
+        for op in fatal {
+            let Some(Err(code)) = &op.outcome else {
+                unreachable!()
+            };
+            assert!(
+                [
+                    "UNKNOWN_MEMBER_ID",
+                    "ILLEGAL_GENERATION",
+                    "COMMIT_FAILED (not part of an active group)",
+                    "REBALANCE_IN_PROGRESS"
+                ]
+                .contains(&code.as_str()),
+                "{op:?}"
+            );
+            assert!(
+                op.completed_ms.unwrap() - op.invoked_ms < 1_000,
+                "not retried: {op:?}"
+            );
+        }
+        show(
+            "commitSync through a coordinator failover, then after a pause",
+            &c.timeline(),
+        );
+    });
+}
+
+#[test]
 fn new_partitions_and_matching_topics_reach_subscribers_but_not_assign_consumers() {
     run_seeded(13, || async {
         let mut c = cluster_with_orders(2).await;

@@ -470,6 +470,8 @@ pub struct Consumer {
     /// Eager: every owned partition is about to be revoked, so poll() returns none of
     /// them (Kafka's `maybeMarkPartitionsPendingRevocation`).
     pending_revocation: bool,
+    /// The commit `commitSync` retries and the error it last said it retries.
+    last_retry_error: Option<(usize, String)>,
     /// A JoinGroup answer that came while the application was away from poll(): the
     /// heartbeat thread rests while joining, so nobody reads it until the next poll().
     deferred_join: Option<JoinGroupResponse>,
@@ -527,6 +529,7 @@ impl Consumer {
             join_prepare_commit: None,
             join_prepare_deadline_ms: None,
             pending_revocation: false,
+            last_retry_error: None,
             deferred_join: None,
             joined_assignment: None,
             lost_error: None,
@@ -1676,7 +1679,11 @@ impl Consumer {
             && retriable_commit_error(&code)
             && now + self.config.retry_backoff_ms < deadline_ms
         {
-            self.emit(out, ConsumerEvent::CommitRetrying { error: code });
+            // Said once per error, not for every retry of it.
+            if self.last_retry_error.as_ref() != Some(&(op, code.clone())) {
+                self.last_retry_error = Some((op, code.clone()));
+                self.emit(out, ConsumerEvent::CommitRetrying { error: code });
+            }
             self.app = App::Committing {
                 op,
                 deadline_ms,
