@@ -55,6 +55,12 @@ pub enum EventKind {
         timeout_ms: i64,
         deleted: Vec<String>,
     },
+    /// ZooKeeper granted a session timeout other than the one requested.
+    SessionTimeoutNegotiated {
+        client: NodeId,
+        requested_ms: i64,
+        granted_ms: i64,
+    },
     /// A clean shutdown closed the session.
     SessionClosed {
         client: NodeId,
@@ -210,6 +216,16 @@ impl Event {
             } => format!(
                 "ZooKeeper expired the session of node {client}: no heartbeat for {timeout_ms} ms \
                  (zookeeper.session.timeout.ms); its ephemeral nodes {deleted:?} are deleted"
+            ),
+            EventKind::SessionTimeoutNegotiated {
+                client,
+                requested_ms,
+                granted_ms,
+            } => format!(
+                "ZooKeeper gives node {client} a session timeout of {granted_ms} ms, not the \
+                 {requested_ms} ms it asked for (zookeeper.session.timeout.ms): the server keeps \
+                 sessions between 2 and 20 ticks (tickTime {} ms)",
+                crate::zookeeper::TICK_TIME_MS
             ),
             EventKind::SessionClosed { client, deleted } => format!(
                 "node {client} closed its ZooKeeper session on a clean shutdown: {deleted:?} are deleted at once, \

@@ -249,6 +249,8 @@ pub enum ZkResponse {
     SessionOpened {
         xid: u64,
         session: SessionId,
+        /// The session timeout ZooKeeper granted (it may differ from the one asked for).
+        timeout_ms: i64,
     },
     Pong {
         xid: u64,

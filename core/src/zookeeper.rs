@@ -28,6 +28,17 @@ pub fn partition_state_path(topic: &str, partition: u32) -> String {
     format!("{TOPICS}/{topic}/partitions/{partition}/state")
 }
 
+/// ZooKeeper's `tickTime` (its default): sessions are negotiated into
+/// [2 × tickTime, 20 × tickTime] (4 s to 40 s).
+pub const TICK_TIME_MS: i64 = 2_000;
+
+/// The session timeout ZooKeeper grants for a requested one
+/// (`ZooKeeperServer.processConnectRequest`: raised to `minSessionTimeout`, default
+/// 2 × tickTime, and lowered to `maxSessionTimeout`, default 20 × tickTime).
+pub fn negotiated_session_timeout_ms(requested_ms: i64) -> i64 {
+    requested_ms.clamp(2 * TICK_TIME_MS, 20 * TICK_TIME_MS)
+}
+
 /// The ZooKeeper server.
 #[derive(Clone, Debug)]
 pub struct ZooKeeper {
@@ -145,10 +156,25 @@ impl Actor for ZooKeeper {
             return;
         };
         let reply = match request {
-            ZkRequest::OpenSession { xid, timeout_ms } => ZkResponse::SessionOpened {
-                xid,
-                session: self.store.open_session(from, timeout_ms, now_ms),
-            },
+            ZkRequest::OpenSession { xid, timeout_ms } => {
+                let granted = negotiated_session_timeout_ms(timeout_ms);
+                if granted != timeout_ms {
+                    out.emit(Event {
+                        time_ms: now_ms,
+                        node: ZOOKEEPER,
+                        kind: EventKind::SessionTimeoutNegotiated {
+                            client: from,
+                            requested_ms: timeout_ms,
+                            granted_ms: granted,
+                        },
+                    });
+                }
+                ZkResponse::SessionOpened {
+                    xid,
+                    session: self.store.open_session(from, granted, now_ms),
+                    timeout_ms: granted,
+                }
+            }
             ZkRequest::Ping { xid, session } => match self.store.heartbeat(session, now_ms) {
                 Ok(()) => ZkResponse::Pong { xid },
                 Err(_) => ZkResponse::SessionExpired { xid },

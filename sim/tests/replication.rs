@@ -11,7 +11,7 @@ use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::ProducerConfig;
 use kafkasim_sim::check::{LostWrite, lost_writes};
-use kafkasim_sim::cluster::{Cluster, ClusterBuilder, Invariants};
+use kafkasim_sim::cluster::{Cluster, ClusterBuilder, Invariants, TopicSpec};
 use kafkasim_sim::disk::Crash;
 use kafkasim_sim::net::LinkConfig;
 use kafkasim_sim::runtime::run_seeded;
@@ -895,5 +895,53 @@ fn a_config_change_reaches_the_leader() {
 
         let unknown = c.alter_topic_config("nope", TopicConfig::default()).await;
         assert!(unknown.unwrap_err().contains("UNKNOWN_TOPIC_OR_PARTITION"));
+    });
+}
+
+#[test]
+fn when_the_whole_isr_dies_the_controller_keeps_its_last_member_and_only_that_one_may_lead() {
+    run_seeded(3, || async {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(4)).start().await;
+        // The replicas are the three brokers that are not the controller, so the
+        // controller sees every death.
+        let controller = c.controller().unwrap();
+        let replicas: Vec<i32> = (1..=4).filter(|b| *b != controller).collect();
+        c.create_topic_spec(&TopicSpec {
+            name: "orders".to_string(),
+            partitions: 1,
+            replication_factor: 3,
+            replica_assignment: Some(vec![replicas.clone()]),
+            config: TopicConfig::default(),
+        })
+        .await
+        .unwrap();
+        let tp = orders(0);
+        let s = c.snapshot_without_records();
+        assert_eq!(s.partitions[&tp].isr.len(), 3);
+        for &b in &replicas {
+            c.crash(b, Crash::Process);
+        }
+        c.sleep_ms(15_000).await;
+        // ReplicaStateMachine.doRemoveReplicasFromIsr: every dead replica leaves the ISR
+        // but the last, `if (isr.size == 1) isr`.
+        let s = c.snapshot_without_records();
+        let p = &s.partitions[&tp];
+        assert_eq!(p.leader, None);
+        assert_eq!(p.isr.len(), 1, "{:?}", p.isr);
+        let last = *p.isr.first().unwrap();
+        let other = *replicas.iter().find(|b| **b != last).unwrap();
+        // Another replica comes back first: it is not in the ISR, so a clean election
+        // cannot pick it, and the partition stays offline.
+        c.restart(other);
+        c.sleep_ms(10_000).await;
+        assert_eq!(c.leader(&tp), None, "{}", c.timeline());
+        // The last ISR member comes back: it leads.
+        c.restart(last);
+        c.sleep_ms(10_000).await;
+        assert_eq!(c.leader(&tp), Some(last), "{}", c.timeline());
+        show(
+            "the whole ISR dies; the last member alone may lead",
+            &c.timeline(),
+        );
     });
 }

@@ -379,6 +379,56 @@ max_poll_interval_ms = 300000
 }
 
 #[test]
+fn zookeeper_negotiates_a_session_timeout_outside_its_bounds_instead_of_failing() {
+    // ZooKeeperServer.processConnectRequest keeps a session's timeout within
+    // [2, 20] x tickTime (4 s to 40 s): 5 ms becomes 4000 ms, 100 s becomes 40 s.
+    for (asked, granted) in [(5, 4_000), (100_000, 40_000)] {
+        let text = format!(
+            r#"
+format = 1
+title = "a ZooKeeper session timeout out of bounds"
+duration = "60s"
+[cluster]
+brokers = 3
+[cluster.config]
+zookeeper_session_timeout_ms = {asked}
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+[[producers]]
+topic = "orders"
+interval = "500ms"
+[[faults]]
+at = "5s"
+action = "crash"
+target = "leader of orders-0"
+"#
+        );
+        let report = run(&parse("zk.toml", &text).unwrap(), 1, None);
+        let timeline = report.timeline(false);
+        assert!(
+            timeline.contains(&format!(
+                "a session timeout of {granted} ms, not the {asked} ms it asked for"
+            )),
+            "{timeline}"
+        );
+        // The crashed leader's session expires after the granted timeout, and a new
+        // leader takes over.
+        assert!(
+            timeline.contains(&format!("no heartbeat for {granted} ms")),
+            "{timeline}"
+        );
+        let lost = report
+            .checks
+            .iter()
+            .find(|c| c.name == "lost-writes")
+            .unwrap();
+        assert!(lost.passed, "{:?}", lost.findings);
+    }
+}
+
+#[test]
 fn a_different_seed_gives_a_different_run() {
     let scenario = load("04-acks-1-leader-crash");
     let a = run(&scenario, 1, Some(10_000));

@@ -930,7 +930,20 @@ impl Controller {
                     changes.push(elected(tp, state, &election, reason));
                 }
                 None if state.leader.is_some() => {
-                    let next = state.offline();
+                    // ReplicaStateMachine.doRemoveReplicasFromIsr: each dead replica
+                    // leaves the ISR, in broker id order (the sorted dead brokers), except
+                    // the last one: `if (isr.size == 1) isr`. Only that replica may lead
+                    // again in a clean election.
+                    let mut next = state.offline();
+                    let dead = state
+                        .isr
+                        .iter()
+                        .filter(|b| !without_failed.contains(b) && !self.shutting_down.contains(b));
+                    for dead in dead {
+                        if next.isr.len() > 1 {
+                            next.isr.remove(dead);
+                        }
+                    }
                     let event = EventKind::PartitionOffline {
                         tp: tp.clone(),
                         leader_epoch: next.leader_epoch,

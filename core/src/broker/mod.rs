@@ -238,6 +238,10 @@ pub struct Broker {
     next_xid: u64,
     zk_pending: BTreeMap<u64, (i64, ZkPurpose)>,
     next_ping_ms: Option<i64>,
+    /// The session timeout ZooKeeper granted (the configured one until a session opens):
+    /// the ZooKeeper client's pings and request timeouts follow it, as `ClientCnxn` uses
+    /// the negotiated timeout.
+    zk_session_timeout_ms: i64,
     registration: Registration,
     /// The broker epoch of the current registration (its session, KIP-380).
     registered_epoch: Option<SessionId>,
@@ -294,6 +298,7 @@ impl Broker {
         out: &mut Outbox,
     ) -> Broker {
         let coordinator = Coordinator::new(config.group.clone(), rng_seed.rotate_left(17));
+        let zk_session_timeout_ms = config.zookeeper_session_timeout_ms;
         let mut broker = Broker {
             id,
             config,
@@ -301,6 +306,7 @@ impl Broker {
             next_xid: 1,
             zk_pending: BTreeMap::new(),
             next_ping_ms: None,
+            zk_session_timeout_ms,
             registration: Registration::Unregistered,
             registered_epoch: None,
             controller_id: None,
@@ -591,7 +597,7 @@ impl Broker {
     ) {
         let xid = self.next_xid;
         self.next_xid += 1;
-        let deadline = now_ms + zk_request_timeout_ms(self.config.zookeeper_session_timeout_ms);
+        let deadline = now_ms + zk_request_timeout_ms(self.zk_session_timeout_ms);
         self.zk_pending.insert(xid, (deadline, purpose));
         out.send(ZOOKEEPER, Message::Zk(request(xid)));
     }
@@ -654,9 +660,14 @@ impl Broker {
         };
         match response {
             ZkResponse::SessionExpired { .. } => self.on_session_expired(now_ms, out),
-            ZkResponse::SessionOpened { session, .. } => {
+            ZkResponse::SessionOpened {
+                session,
+                timeout_ms,
+                ..
+            } => {
                 self.session = Some(session);
-                self.next_ping_ms = Some(now_ms + self.config.zookeeper_session_timeout_ms / 3);
+                self.zk_session_timeout_ms = timeout_ms;
+                self.next_ping_ms = Some(now_ms + timeout_ms / 3);
                 self.register(now_ms, out);
                 self.read_controller(now_ms, out);
             }
@@ -1630,7 +1641,7 @@ impl Actor for Broker {
             self.zk_connection_lost(now_ms, out);
         }
         if self.next_ping_ms.is_some_and(|at| at <= now_ms) {
-            self.next_ping_ms = Some(now_ms + self.config.zookeeper_session_timeout_ms / 3);
+            self.next_ping_ms = Some(now_ms + self.zk_session_timeout_ms / 3);
             if let Some(session) = self.session {
                 self.zk_send(
                     |xid| ZkRequest::Ping { xid, session },
