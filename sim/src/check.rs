@@ -87,7 +87,7 @@ pub fn lost_writes(history: &[WriteOp], snapshot: &ClusterSnapshot) -> Vec<LostW
                 return None;
             }
             let acknowledged_ms = match op.outcome {
-                kafkasim_core::workload::Outcome::Ok { completed_ms, .. } => completed_ms,
+                Outcome::Ok { completed_ms, .. } => completed_ms,
                 _ => 0,
             };
             Some(LostWrite {
@@ -405,6 +405,46 @@ pub fn reads_above_hw(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Stri
         .collect()
 }
 
+/// How long a running producer may go without an acknowledged write after the cluster
+/// is whole again (its batches wait at most a retry backoff, a metadata refresh and an
+/// answer).
+pub const PRODUCE_BOUND_MS: i64 = 15_000;
+
+/// The producer side of liveness: once the cluster is whole again at `recovered_ms`,
+/// every producer still sending gets writes acknowledged. A producer that sent writes
+/// after the recovery, more than [`PRODUCE_BOUND_MS`] before the end, none of which was
+/// acknowledged, is stuck (a wedged idempotent producer retrying OUT_OF_ORDER_SEQUENCE_NUMBER
+/// for ever is).
+pub fn producers_stalled(writes: &[WriteOp], recovered_ms: i64, end_ms: i64) -> Vec<String> {
+    let mut sent: BTreeMap<&str, Vec<&WriteOp>> = BTreeMap::new();
+    for w in writes {
+        if w.invoked_ms >= recovered_ms && w.invoked_ms + PRODUCE_BOUND_MS <= end_ms {
+            let producer = send_number(&w.value).map_or("producer", |(p, _)| p);
+            sent.entry(producer).or_default().push(w);
+        }
+    }
+    sent.into_iter()
+        .filter(|(_, ws)| {
+            !ws.iter()
+                .any(|w| matches!(w.outcome, Outcome::Ok { .. }))
+        })
+        .map(|(producer, ws)| {
+            let last = ws.last().expect("listed");
+            let outcome = match &last.outcome {
+                Outcome::Pending => "still pending".to_string(),
+                Outcome::Failed { code, .. } => format!("failed with {code}"),
+                Outcome::Unknown { .. } => "ended unknown".to_string(),
+                Outcome::Ok { .. } => unreachable!("filtered"),
+            };
+            format!(
+                "producer {producer} got none of its {} writes sent after the cluster was whole again at {recovered_ms} ms acknowledged (the last, {}, {outcome})",
+                ws.len(),
+                last.value
+            )
+        })
+        .collect()
+}
+
 /// How long an acknowledged record may wait to be consumed before liveness counts it
 /// as never consumed (a group's rebalance after a crash waits `session.timeout.ms`).
 pub const CONSUME_BOUND_MS: i64 = 15_000;
@@ -533,5 +573,40 @@ mod tests {
                 "consumer 30001 polled orders-0@2 (v2) at 5 ms, at or above the HW 2 its fetch answer gave"
             ]
         );
+    }
+
+    #[test]
+    fn producers_stalled_names_a_producer_whose_writes_after_the_recovery_never_land() {
+        let sent = |value: &str, invoked_ms: i64, outcome: Outcome| WriteOp {
+            invoked_ms,
+            outcome,
+            ..write(value, 0)
+        };
+        let acked = |ms| Outcome::Ok {
+            offset: Some(0),
+            completed_ms: ms,
+        };
+        let writes = [
+            sent("p1-0", 1_000, acked(1_010)),
+            sent("p1-1", 30_000, acked(30_020)),
+            sent("p2-0", 1_000, acked(1_010)),
+            sent("p2-1", 30_000, Outcome::Pending),
+            sent(
+                "p2-2",
+                31_000,
+                Outcome::Unknown {
+                    completed_ms: 40_000,
+                },
+            ),
+            // Too close to the end to be judged.
+            sent("p3-0", 55_000, Outcome::Pending),
+        ];
+        assert_eq!(
+            producers_stalled(&writes, 20_000, 60_000),
+            [
+                "producer p2 got none of its 2 writes sent after the cluster was whole again at 20000 ms acknowledged (the last, p2-2, ended unknown)"
+            ]
+        );
+        assert!(producers_stalled(&writes[..2], 20_000, 60_000).is_empty());
     }
 }

@@ -210,6 +210,10 @@ pub fn run_commands(
             why
         }
     };
+    // The producers' side: each one still sending gets writes acknowledged again.
+    if let Some(recovered) = recovered_ms {
+        liveness.extend(check::producers_stalled(&writes, recovered, until_ms));
+    }
     // The consumers' side: groups settled and everything acknowledged consumed.
     liveness.extend(check::groups_unfinished(
         &writes,

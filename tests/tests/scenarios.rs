@@ -429,6 +429,45 @@ target = "leader of orders-0"
 }
 
 #[test]
+fn liveness_passes_once_the_idempotent_producer_writes_again_after_an_outage_longer_than_its_delivery_timeout()
+ {
+    // Both followers are down longer than delivery.timeout.ms. An idempotent producer
+    // that cannot resolve its expired sequences retries OUT_OF_ORDER_SEQUENCE_NUMBER for
+    // ever after they return, and liveness names it (producers_stalled; its unit test
+    // shows the finding); KIP-360's epoch bump lets it write again, so liveness passes.
+    let text = r#"
+format = 1
+title = "both followers down for longer than delivery.timeout.ms"
+duration = "200s"
+[cluster]
+brokers = 3
+[cluster.config]
+min_insync_replicas = 2
+zookeeper_session_timeout_ms = 6000
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+[[producers]]
+topic = "orders"
+start = "1s"
+interval = "100ms"
+[[faults]]
+at = "5s"
+action = "crash"
+target = "followers of orders-0"
+[[faults]]
+at = "140s"
+action = "restart"
+target = "crashed"
+"#;
+    let report = run(&parse("outage.toml", text).unwrap(), 1, None);
+    let liveness = report.checks.iter().find(|c| c.name == "liveness").unwrap();
+    assert!(liveness.passed, "{:?}", liveness.findings);
+    assert!(report.timeline(false).contains("bumps its epoch to 1"));
+}
+
+#[test]
 fn a_different_seed_gives_a_different_run() {
     let scenario = load("04-acks-1-leader-crash");
     let a = run(&scenario, 1, Some(10_000));

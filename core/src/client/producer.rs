@@ -4,7 +4,12 @@
 //! (`retry.backoff.ms` to `retry.backoff.max.ms`) within
 //! `delivery.timeout.ms`, `max.in.flight.requests.per.connection`, metadata refresh on
 //! NOT_LEADER_OR_FOLLOWER, and the idempotent producer (InitProducerId, per-partition
-//! sequence numbers; the broker drops duplicates and refuses gaps).
+//! sequence numbers; the broker drops duplicates and refuses gaps). When a partition's
+//! sequences can no longer continue (the leader lost acknowledged batches, or batches
+//! expired after they were sent), the producer bumps its epoch and starts that
+//! partition's sequences again at 0, as Kafka 2.5+ does (KIP-360,
+//! `TransactionManager`); it never gives a new sequence to a batch that may already be
+//! in the log.
 //!
 //! Without idempotence a retry after a lost answer or NOT_ENOUGH_REPLICAS_AFTER_APPEND
 //! writes the batch twice, and with more than one batch in flight a retried batch can
@@ -98,11 +103,51 @@ struct Batch {
     records: Vec<(usize, Record)>,
     bytes: usize,
     created_ms: i64,
-    /// The producer id, epoch and first sequence number it was given on its first send
-    /// (given again if the producer id changed since).
+    /// The producer id, epoch and first sequence number it was given on its first send;
+    /// it keeps them on every retry, unless its partition's sequences start again.
     sequence: Option<ProducerBatch>,
+    /// Its sequence was rewritten when its partition's sequences started again (Kafka's
+    /// `sequenceHasBeenReset`).
+    sequence_reset: bool,
+    /// An attempt ended without saying whether the leader appended it (no answer,
+    /// REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): it may be in the log, so it is
+    /// never given a new sequence.
+    maybe_written: bool,
     attempts: u32,
     retry_at_ms: i64,
+}
+
+/// Kafka's `TxnPartitionEntry`: a partition's sequence numbers, under one producer id
+/// and epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PartitionSequences {
+    producer: (i64, i16),
+    next_sequence: i32,
+    /// None: nothing acknowledged under this id and epoch yet.
+    last_acked: Option<i32>,
+}
+
+impl PartitionSequences {
+    fn is_next(&self, sequence: i32) -> bool {
+        sequence == self.last_acked.map_or(0, |s| s.wrapping_add(1) & i32::MAX)
+    }
+}
+
+/// Why a partition's sequences start again under a bumped epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartReason {
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER for the batch right after the last acknowledged one
+    /// (None: the first batch of its epoch): the leader lost acknowledged batches, or
+    /// holds sequences the producer never saw acknowledged.
+    LostAcknowledged {
+        leader: BrokerId,
+        last_acked_sequence: Option<i32>,
+    },
+    /// Batches expired after they were sent, leaving a gap nobody will fill
+    /// (`maybeResolveSequences`).
+    Expired,
+    /// A batch failed for good after it had a sequence (`handleFailedBatch`).
+    FailedBatch { error: &'static str },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,12 +169,16 @@ pub enum ProducerEvent {
         /// Where it goes: first in its partition's queue, or in sequence order.
         in_sequence_order: bool,
     },
-    /// The leader lost batches the producer had acknowledged: a new producer id and
-    /// sequence.
-    SequenceReset {
+    /// The producer bumped its epoch and the partition's sequences start again at 0
+    /// (KIP-360): `rewritten` batches got new sequences, `unknown` batches that may already
+    /// be in the log were given up as unknown instead.
+    SequencesRestarted {
         tp: TopicPartition,
-        leader: BrokerId,
-        last_acked_sequence: i32,
+        producer_id: i64,
+        epoch: i16,
+        reason: RestartReason,
+        rewritten: usize,
+        unknown: usize,
     },
     /// A batch failed for good: not retriable, out of retries or of delivery.timeout.ms.
     Failed {
@@ -156,15 +205,55 @@ impl ProducerEvent {
                     "first in the queue, so it may land after later batches"
                 }
             ),
-            ProducerEvent::SequenceReset {
+            ProducerEvent::SequencesRestarted {
                 tp,
-                leader,
-                last_acked_sequence,
-            } => format!(
-                "producer {client} got OUT_OF_ORDER_SEQUENCE_NUMBER from {tp} on broker {leader} for the batch after sequence \
-                 {last_acked_sequence}, which the leader had acknowledged: the leader lost acknowledged batches, so \
-                 the producer takes a new producer id and starts its sequences again"
-            ),
+                producer_id,
+                epoch,
+                reason,
+                rewritten,
+                unknown,
+            } => {
+                let why = match reason {
+                    RestartReason::LostAcknowledged {
+                        leader,
+                        last_acked_sequence: Some(last),
+                    } => format!(
+                        "it got OUT_OF_ORDER_SEQUENCE_NUMBER from {tp} on broker {leader} for the batch right after \
+                         sequence {last}, which the leader had acknowledged: the leader lost acknowledged batches"
+                    ),
+                    RestartReason::LostAcknowledged {
+                        leader,
+                        last_acked_sequence: None,
+                    } => format!(
+                        "it got OUT_OF_ORDER_SEQUENCE_NUMBER from {tp} on broker {leader} for its first batch: the \
+                         leader's sequence for this producer does not continue where the producer's does"
+                    ),
+                    RestartReason::Expired => format!(
+                        "batches to {tp} expired (delivery.timeout.ms) after they were sent, so their sequence numbers \
+                         will never arrive and later ones could not follow"
+                    ),
+                    RestartReason::FailedBatch { error } => {
+                        format!(
+                            "a batch to {tp} failed for good ({error}) after it had a sequence number"
+                        )
+                    }
+                };
+                let mut text = format!(
+                    "producer {client} bumps its epoch to {epoch} (producer id {producer_id}, KIP-360) and starts the \
+                     sequences of {tp} again at 0: {why}"
+                );
+                if *rewritten > 0 {
+                    text.push_str(&format!(
+                        "; {rewritten} waiting batches get new sequence numbers"
+                    ));
+                }
+                if *unknown > 0 {
+                    text.push_str(&format!(
+                        "; {unknown} batches that may already be in the log are given up as unknown rather than written twice"
+                    ));
+                }
+                text
+            }
             ProducerEvent::Failed { tp, records, error } => {
                 format!("producer {client} gives up on a batch of {records} to {tp}: {error}")
             }
@@ -188,9 +277,15 @@ pub struct Producer {
     rng: SplitMix64,
     queues: BTreeMap<u32, VecDeque<Batch>>,
     sending: BTreeMap<u32, usize>,
-    next_sequence: BTreeMap<u32, i32>,
-    /// The last sequence number the leader acknowledged, per partition.
-    last_acked_sequence: BTreeMap<u32, i32>,
+    sequences: BTreeMap<u32, PartitionSequences>,
+    /// Kafka's `partitionsWithUnresolvedSequences`: the sequence after the last expired
+    /// batch; no new batch is sent there until the partition's batches are all done.
+    unresolved: BTreeMap<u32, i32>,
+    /// Kafka's `epochBumpRequired`.
+    epoch_bump_required: bool,
+    /// Kafka's `partitionsToRewriteSequences`, with why; each waits until none of its
+    /// requests is in flight.
+    rewrite: BTreeMap<u32, RestartReason>,
     next_send_ms: i64,
     sent: u64,
     waiting_for: Option<usize>,
@@ -218,8 +313,10 @@ impl Producer {
             rng: SplitMix64::new(rng_seed),
             queues: BTreeMap::new(),
             sending: BTreeMap::new(),
-            next_sequence: BTreeMap::new(),
-            last_acked_sequence: BTreeMap::new(),
+            sequences: BTreeMap::new(),
+            unresolved: BTreeMap::new(),
+            epoch_bump_required: false,
+            rewrite: BTreeMap::new(),
             next_send_ms: now_ms,
             sent: 0,
             waiting_for: None,
@@ -291,7 +388,134 @@ impl Producer {
         }
         self.drive_app();
         self.expire();
+        // Sender.runOnce: resolve sequences, bump the epoch if asked, then send.
+        self.maybe_resolve_sequences();
+        self.bump_epoch_if_needed(out);
         self.drive_sender(out);
+    }
+
+    /// Requests for `p` in flight, or batches with a sequence waiting to be retried
+    /// (Kafka's `hasInflightBatches`).
+    fn has_sequenced_batches(&self, p: u32) -> bool {
+        self.sending.get(&p).copied().unwrap_or(0) > 0
+            || self
+                .queues
+                .get(&p)
+                .is_some_and(|q| q.iter().any(|b| b.sequence.is_some()))
+    }
+
+    /// `TransactionManager.requestEpochBumpForPartition`.
+    fn request_epoch_bump(&mut self, p: u32, reason: RestartReason) {
+        if !self.config.enable_idempotence {
+            return;
+        }
+        self.epoch_bump_required = true;
+        self.rewrite.entry(p).or_insert(reason);
+    }
+
+    /// `TransactionManager.maybeResolveSequences`: once an unresolved partition has no
+    /// batch in flight, either the next sequence follows the last acknowledged one (the
+    /// expired batches were the last), or the epoch must be bumped.
+    fn maybe_resolve_sequences(&mut self) {
+        let partitions: Vec<u32> = self.unresolved.keys().copied().collect();
+        for p in partitions {
+            if self.has_sequenced_batches(p) {
+                continue;
+            }
+            self.unresolved.remove(&p);
+            let resolved = self
+                .sequences
+                .get(&p)
+                .is_none_or(|s| s.is_next(s.next_sequence));
+            if !resolved {
+                self.request_epoch_bump(p, RestartReason::Expired);
+            }
+        }
+    }
+
+    /// `bumpIdempotentProducerEpoch` (a new producer id only once the epoch is spent),
+    /// then `startSequencesAtBeginning` for each partition that asked, as soon as none
+    /// of its requests is in flight: an answer still on its way must not meet a
+    /// rewritten batch.
+    fn bump_epoch_if_needed(&mut self, out: &mut Outbox) {
+        let Some((producer_id, epoch)) = self.producer else {
+            return;
+        };
+        if self.epoch_bump_required {
+            self.epoch_bump_required = false;
+            if epoch == i16::MAX {
+                self.producer = None;
+                return;
+            }
+            self.producer = Some((producer_id, epoch + 1));
+        }
+        let waiting: Vec<(u32, RestartReason)> = self
+            .rewrite
+            .iter()
+            .filter(|(p, _)| self.sending.get(p).copied().unwrap_or(0) == 0)
+            .map(|(p, r)| (*p, *r))
+            .collect();
+        for (p, reason) in waiting {
+            self.rewrite.remove(&p);
+            let (rewritten, unknown) = self.start_sequences_at_beginning(p);
+            let (producer_id, epoch) = self.producer.expect("checked above");
+            self.emit(
+                out,
+                ProducerEvent::SequencesRestarted {
+                    tp: TopicPartition::new(&self.config.topic, p),
+                    producer_id,
+                    epoch,
+                    reason,
+                    rewritten,
+                    unknown,
+                },
+            );
+        }
+    }
+
+    /// `TxnPartitionEntry.startSequencesAtBeginning`: the partition's waiting batches
+    /// get sequences from 0 under the current id and epoch, in their old order. A batch
+    /// that may already be in the log is given up as unknown instead: written again
+    /// under a new sequence it could be in the log twice. Returns (rewritten, unknown).
+    fn start_sequences_at_beginning(&mut self, p: u32) -> (usize, usize) {
+        let now = self.now_ms;
+        let producer = self.producer.expect("a producer id");
+        let queue = std::mem::take(self.queues.entry(p).or_default());
+        let mut kept = VecDeque::new();
+        let mut given_up = Vec::new();
+        let mut next = 0i32;
+        let mut rewritten = 0;
+        for mut batch in queue {
+            if batch.sequence.is_none() {
+                kept.push_back(batch);
+            } else if batch.maybe_written {
+                given_up.push(batch);
+            } else {
+                batch.sequence = Some(ProducerBatch {
+                    producer_id: producer.0,
+                    producer_epoch: producer.1,
+                    base_sequence: next,
+                });
+                batch.sequence_reset = true;
+                next = next.wrapping_add(batch.records.len() as i32) & i32::MAX;
+                rewritten += 1;
+                kept.push_back(batch);
+            }
+        }
+        self.queues.insert(p, kept);
+        for batch in &given_up {
+            self.finish(batch, |_| Outcome::Unknown { completed_ms: now }, -1);
+        }
+        self.sequences.insert(
+            p,
+            PartitionSequences {
+                producer,
+                next_sequence: next,
+                last_acked: None,
+            },
+        );
+        self.unresolved.remove(&p);
+        (rewritten, given_up.len())
     }
 
     /// The application's sends.
@@ -348,6 +572,8 @@ impl Producer {
                     bytes: 0,
                     created_ms: self.now_ms,
                     sequence: None,
+                    sequence_reset: false,
+                    maybe_written: false,
                     attempts: 0,
                     retry_at_ms: 0,
                 });
@@ -386,6 +612,15 @@ impl Producer {
             });
         }
         for batch in expired {
+            // Sender.sendProducerData: an expired batch that was sent may be in the log;
+            // its partition's sequences stay unresolved until its other batches are done
+            // (markSequenceUnresolved).
+            if let Some(sent) = batch.sequence.filter(|_| batch.attempts > 0) {
+                let p = self.history[batch.records[0].0].tp.partition;
+                let next = sent.last_sequence(batch.records.len()).wrapping_add(1) & i32::MAX;
+                let entry = self.unresolved.entry(p).or_insert(next);
+                *entry = (*entry).max(next);
+            }
             let outcome = if batch.attempts > 0 {
                 Outcome::Unknown { completed_ms: now }
             } else {
@@ -405,6 +640,13 @@ impl Producer {
         }
         let partitions: Vec<u32> = self.queues.keys().copied().collect();
         for p in partitions {
+            if self.config.enable_idempotence {
+                if self.rewrite.contains_key(&p) {
+                    // Its sequences start again once its requests are answered.
+                    continue;
+                }
+                self.maybe_update_producer_id_and_epoch(p);
+            }
             while let Some(Some(leader)) = self.leaders.get(&p).copied() {
                 if self.sending.get(&p).copied().unwrap_or(0) >= self.config.max_in_flight {
                     break;
@@ -420,20 +662,38 @@ impl Producer {
                 if !ready || front.retry_at_ms > now {
                     break;
                 }
+                let front_sequenced = front.sequence.is_some();
+                if self.config.enable_idempotence && !front_sequenced {
+                    // RecordAccumulator.shouldStopDrainBatchesForPartition: no new batch
+                    // while the partition's earlier ones run under another epoch, or
+                    // while expired ones leave their sequences unresolved.
+                    let stale = self
+                        .sequences
+                        .get(&p)
+                        .is_some_and(|s| Some(s.producer) != self.producer);
+                    if (stale && self.has_sequenced_batches(p)) || self.unresolved.contains_key(&p)
+                    {
+                        break;
+                    }
+                }
+                let queue = self.queues.get_mut(&p).expect("listed");
                 let mut batch = queue.pop_front().expect("a front");
                 let producer = match self.producer {
-                    Some((producer_id, producer_epoch)) if self.config.enable_idempotence => {
-                        let current = |s: &ProducerBatch| {
-                            (s.producer_id, s.producer_epoch) == (producer_id, producer_epoch)
-                        };
-                        if !batch.sequence.as_ref().is_some_and(current) {
-                            let next = self.next_sequence.entry(p).or_insert(0);
-                            batch.sequence = Some(ProducerBatch {
-                                producer_id,
-                                producer_epoch,
-                                base_sequence: *next,
+                    Some(current) if self.config.enable_idempotence => {
+                        if batch.sequence.is_none() {
+                            let entry = self.sequences.entry(p).or_insert(PartitionSequences {
+                                producer: current,
+                                next_sequence: 0,
+                                last_acked: None,
                             });
-                            *next = next.wrapping_add(batch.records.len() as i32) & i32::MAX;
+                            batch.sequence = Some(ProducerBatch {
+                                producer_id: entry.producer.0,
+                                producer_epoch: entry.producer.1,
+                                base_sequence: entry.next_sequence,
+                            });
+                            entry.next_sequence =
+                                entry.next_sequence.wrapping_add(batch.records.len() as i32)
+                                    & i32::MAX;
                         }
                         batch.sequence
                     }
@@ -521,10 +781,12 @@ impl Producer {
             Ok(offset) => {
                 // Kafka's maybeUpdateLastAckedSequence: answers to batches retried after
                 // later ones may come last; the highest acknowledged sequence counts.
-                if let Some(sent) = batch.sequence.filter(|s| self.is_current(s)) {
+                if let Some(sent) = batch.sequence
+                    && let Some(entry) = self.sequences.get_mut(&p)
+                    && entry.producer == (sent.producer_id, sent.producer_epoch)
+                {
                     let last = sent.last_sequence(batch.records.len());
-                    let acked = self.last_acked_sequence.entry(p).or_insert(last);
-                    *acked = (*acked).max(last);
+                    entry.last_acked = Some(entry.last_acked.map_or(last, |a| a.max(last)));
                 }
                 self.finish(
                     &batch,
@@ -536,8 +798,14 @@ impl Producer {
                 )
             }
             Err(code) => {
+                if matches!(
+                    code,
+                    "REQUEST_TIMED_OUT" | "NETWORK_EXCEPTION" | "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
+                ) {
+                    batch.maybe_written = true;
+                }
                 if code == "OUT_OF_ORDER_SEQUENCE_NUMBER" {
-                    self.maybe_reset_producer_id(leader, &tp, &batch, out);
+                    self.on_out_of_order_sequence(leader, &batch);
                 }
                 if matches!(
                     code,
@@ -589,7 +857,13 @@ impl Producer {
                         error: code,
                     },
                 );
-                if code == "NETWORK_EXCEPTION" {
+                // Sender.completeBatch → failBatch(adjustSequenceNumbers = attempts <
+                // retries) → handleFailedBatch: the partition's later sequences cannot
+                // follow a batch that will never be written.
+                if batch.sequence.is_some() && batch.attempts < self.config.retries {
+                    self.request_epoch_bump(p, RestartReason::FailedBatch { error: code });
+                }
+                if batch.maybe_written {
                     self.finish(&batch, |_| Outcome::Unknown { completed_ms: now }, leader);
                 } else {
                     self.finish(
@@ -605,43 +879,50 @@ impl Producer {
         }
     }
 
-    fn is_current(&self, sent: &ProducerBatch) -> bool {
-        self.producer == Some((sent.producer_id, sent.producer_epoch))
-    }
-
-    /// Kafka's `TransactionManager.canRetry` for OUT_OF_ORDER_SEQUENCE_NUMBER: a batch
-    /// that directly follows the last acknowledged one meets a real gap (the leader lost
-    /// acknowledged batches, say after an unclean election or acks=1), so the idempotent
-    /// producer starts a new sequence under a new producer id (KIP-360 bumps the epoch
-    /// instead) and retries; any other batch waits for the ones before it.
-    fn maybe_reset_producer_id(
-        &mut self,
-        leader: BrokerId,
-        tp: &TopicPartition,
-        batch: &Batch,
-        out: &mut Outbox,
-    ) {
-        let Some(sent) = batch.sequence.filter(|s| self.is_current(s)) else {
+    /// `TransactionManager.maybeUpdateProducerIdAndEpoch`: a partition whose sequences
+    /// belong to an older epoch starts again at 0 once none of its batches is in flight.
+    fn maybe_update_producer_id_and_epoch(&mut self, p: u32) {
+        let Some(current) = self.producer else {
             return;
         };
-        let expected = self
-            .last_acked_sequence
-            .get(&tp.partition)
-            .map_or(0, |last| last.wrapping_add(1) & i32::MAX);
-        if sent.base_sequence != expected {
+        let stale = self
+            .sequences
+            .get(&p)
+            .is_some_and(|s| s.producer != current);
+        if stale && !self.has_sequenced_batches(p) {
+            self.start_sequences_at_beginning(p);
+        }
+    }
+
+    /// `TransactionManager.canRetry` for OUT_OF_ORDER_SEQUENCE_NUMBER: a batch that is not
+    /// the next after the last acknowledged one waits for those before it; the next one
+    /// meets a real gap (the leader lost acknowledged batches, after an unclean election
+    /// or with acks=1), and so does the one right after an unresolved sequence: the
+    /// epoch is bumped and the partition's sequences start again (KIP-360).
+    fn on_out_of_order_sequence(&mut self, leader: BrokerId, batch: &Batch) {
+        let Some(sent) = batch.sequence else {
+            return;
+        };
+        let p = self.history[batch.records[0].0].tp.partition;
+        let Some(entry) = self.sequences.get(&p).copied() else {
+            return;
+        };
+        let current = entry.producer == (sent.producer_id, sent.producer_epoch);
+        let next = current && entry.is_next(sent.base_sequence);
+        let unresolved = self.unresolved.get(&p).copied();
+        if unresolved.is_none() && (batch.sequence_reset || !next) {
             return;
         }
-        self.producer = None;
-        self.next_sequence.clear();
-        self.last_acked_sequence.clear();
-        self.emit(
-            out,
-            ProducerEvent::SequenceReset {
-                tp: tp.clone(),
-                leader,
-                last_acked_sequence: expected - 1,
-            },
-        );
+        if unresolved.is_none() || unresolved == Some(sent.base_sequence) {
+            let reason = match unresolved {
+                None => RestartReason::LostAcknowledged {
+                    leader,
+                    last_acked_sequence: entry.last_acked,
+                },
+                Some(_) => RestartReason::Expired,
+            };
+            self.request_epoch_bump(p, reason);
+        }
     }
 
     fn on_reply(&mut self, to: NodeId, pending: Pending, message: Message, out: &mut Outbox) {
