@@ -122,8 +122,13 @@ fn lesson_04_acks_1_leader_crash() {
 }
 
 #[test]
-fn lesson_05_min_insync_replicas() {
-    lesson("05-min-insync-replicas");
+fn lesson_05a_min_insync_replicas() {
+    lesson("05a-min-insync-replicas");
+}
+
+#[test]
+fn lesson_05b_min_insync_replicas_before_3_7() {
+    lesson("05b-min-insync-replicas-before-3-7");
 }
 
 #[test]
@@ -297,7 +302,8 @@ fn every_scenario_file_has_its_test() {
         "02-partitions-and-keys.toml",
         "03-point-to-point-vs-pub-sub.toml",
         "04-acks-1-leader-crash.toml",
-        "05-min-insync-replicas.toml",
+        "05a-min-insync-replicas.toml",
+        "05b-min-insync-replicas-before-3-7.toml",
         "06-slow-follower-isr.toml",
         "07-hw-and-leo.toml",
         "08-unclean-leader-election.toml",
@@ -465,6 +471,46 @@ target = "crashed"
     let liveness = report.checks.iter().find(|c| c.name == "liveness").unwrap();
     assert!(liveness.passed, "{:?}", liveness.findings);
     assert!(report.timeline(false).contains("bumps its epoch to 1"));
+}
+
+#[test]
+fn lessons_05a_and_05b_show_their_errors_on_every_seed() {
+    // What their captions claim happens on every seed: under Kafka 3.7's rule the waiting
+    // writes time out and new ones are refused; before 3.7 the waiting ones complete with
+    // NOT_ENOUGH_REPLICAS_AFTER_APPEND. Every caption is shown.
+    for (name, errors) in [
+        (
+            "05a-min-insync-replicas",
+            ["after REQUEST_TIMED_OUT", "after NOT_ENOUGH_REPLICAS ("],
+        ),
+        (
+            "05b-min-insync-replicas-before-3-7",
+            [
+                "after NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+                "after NOT_ENOUGH_REPLICAS (",
+            ],
+        ),
+    ] {
+        let scenario = load(name);
+        let captions = scenario
+            .commands
+            .iter()
+            .filter(|t| matches!(t.command, Command::Caption(_) | Command::CaptionOn { .. }))
+            .count();
+        for seed in 1..=10 {
+            let report = run(&scenario, seed, None);
+            assert!(report.passed(), "{name} seed {seed}\n{}", explain(&report));
+            let timeline = report.timeline(false);
+            for error in errors {
+                assert!(timeline.contains(error), "{name} seed {seed}: no {error:?}");
+            }
+            assert_eq!(
+                timeline.matches("LESSON: ").count(),
+                captions,
+                "{name} seed {seed}: a caption was not shown"
+            );
+        }
+    }
 }
 
 #[test]

@@ -27,8 +27,12 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/04-acks-1-leader-crash.toml"),
     ),
     (
-        "05-min-insync-replicas",
-        include_str!("../../scenarios/05-min-insync-replicas.toml"),
+        "05a-min-insync-replicas",
+        include_str!("../../scenarios/05a-min-insync-replicas.toml"),
+    ),
+    (
+        "05b-min-insync-replicas-before-3-7",
+        include_str!("../../scenarios/05b-min-insync-replicas-before-3-7.toml"),
     ),
     (
         "06-slow-follower-isr",
