@@ -317,6 +317,21 @@ impl<V: Clone> MetadataStore<V> {
         self.nodes.get(path).map(|node| (&node.value, node.version))
     }
 
+    /// The names of `path`'s children, sorted, without setting a watch.
+    pub fn child_names(&self, path: &str) -> Vec<String> {
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
+        self.nodes
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(p, _)| !p[prefix.len()..].contains('/'))
+            .map(|(p, _)| p[prefix.len()..].to_string())
+            .collect()
+    }
+
     /// The names of `path`'s children, sorted; with `watch`, `client` hears when they change.
     pub fn children(&mut self, path: &str, watch: Option<ClientId>) -> Vec<String> {
         if let Some(client) = watch {

@@ -996,7 +996,7 @@ impl Cluster {
         self.ask_controller(request, answer).await
     }
 
-    /// The partition's leader, as the controller recorded it.
+    /// The partition's leader: the live replica that leads it (None: offline).
     pub fn leader(&self, tp: &TopicPartition) -> Option<BrokerId> {
         self.snapshot_without_records()
             .partitions
@@ -1454,11 +1454,12 @@ impl Cluster {
             })
             .collect();
         let net = &self.world.net;
+        let zookeeper = lock(&self.zookeeper);
         ClusterSnapshot {
             time_ms: self.now_ms(),
             brokers,
             controller: controller.map(|(b, epoch)| (b.id(), epoch)),
-            partitions: snapshot::partitions(&up, controller.map(|(b, _)| *b), with_records),
+            partitions: snapshot::partitions(&up, zookeeper.as_ref(), with_records),
             groups: snapshot::groups(&up),
             network: NetworkSnapshot {
                 blocked: net.blocked(),

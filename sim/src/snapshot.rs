@@ -8,6 +8,7 @@ use kafkasim_core::partition::Partition;
 use kafkasim_core::protocol::{NodeId, TopicPartition};
 use kafkasim_core::record;
 use kafkasim_core::replication::BrokerId;
+use kafkasim_core::zookeeper::ZooKeeper;
 
 use crate::net::NetStats;
 
@@ -118,12 +119,13 @@ pub struct BrokerStatus {
     pub known_controller: Option<BrokerId>,
 }
 
-/// A partition: the controller's record of it, and every replica's own state.
+/// A partition: ZooKeeper's record of it, and every replica's own state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionSnapshot {
     /// The assignment, preferred leader first.
     pub replicas: Vec<BrokerId>,
-    /// The controller's view (what ZooKeeper holds): leader, epoch and ISR.
+    /// The live replica that leads (None: offline); the epoch (ZooKeeper's, or the
+    /// leader's own if newer) and ISR ZooKeeper holds.
     pub leader: Option<BrokerId>,
     pub leader_epoch: i32,
     pub isr: BTreeSet<BrokerId>,
@@ -259,30 +261,43 @@ pub fn replica_snapshot(partition: &Partition, with_records: bool) -> ReplicaSna
 
 /// Fills the partitions of a snapshot from the brokers that are up, with the
 /// controller's view taken from `controller`.
+/// Every partition as Kafka's users read it, whether or not a controller is up: the
+/// assignment, leader, epoch and ISR from ZooKeeper's `/brokers/topics/<t>` and
+/// `.../partitions/<p>/state` nodes (what `kafka-topics.sh --describe` showed in the
+/// ZooKeeper era, and what every broker's metadata cache is fed from), and every up
+/// broker's own replica. The leader is the live replica that leads (its own partition
+/// state): a partition is offline when none does.
 pub fn partitions(
     brokers: &BTreeMap<BrokerId, &Broker>,
-    controller: Option<&Broker>,
+    zookeeper: Option<&ZooKeeper>,
     with_records: bool,
 ) -> BTreeMap<TopicPartition, PartitionSnapshot> {
+    use kafkasim_core::protocol::ZNode;
+    use kafkasim_core::zookeeper::{TOPICS, partition_state_path, topic_path};
     let mut out: BTreeMap<TopicPartition, PartitionSnapshot> = BTreeMap::new();
-    if let Some(c) = controller.and_then(|b| b.controller()) {
-        for (tp, state) in c.partition_states() {
-            let replicas = c
-                .topics()
-                .get(&tp.topic)
-                .and_then(|t| t.assignment.get(tp.partition as usize))
-                .cloned()
-                .unwrap_or_default();
-            out.insert(
-                tp.clone(),
-                PartitionSnapshot {
-                    replicas,
-                    leader: state.leader,
-                    leader_epoch: state.leader_epoch,
-                    isr: state.isr.clone(),
-                    replica_states: BTreeMap::new(),
-                },
-            );
+    if let Some(zk) = zookeeper {
+        let store = zk.store();
+        for topic in store.child_names(TOPICS) {
+            let Some((ZNode::Topic { assignment, .. }, _)) = store.peek(&topic_path(&topic)) else {
+                continue;
+            };
+            for (p, replicas) in assignment.iter().enumerate() {
+                let tp = TopicPartition::new(&topic, p as u32);
+                let state = match store.peek(&partition_state_path(&topic, p as u32)) {
+                    Some((ZNode::PartitionState { state, .. }, _)) => Some(state),
+                    _ => None,
+                };
+                out.insert(
+                    tp,
+                    PartitionSnapshot {
+                        replicas: replicas.clone(),
+                        leader: None,
+                        leader_epoch: state.map_or(-1, |s| s.leader_epoch),
+                        isr: state.map(|s| s.isr.clone()).unwrap_or_default(),
+                        replica_states: BTreeMap::new(),
+                    },
+                );
+            }
         }
     }
     for (&id, broker) in brokers {
@@ -297,6 +312,19 @@ pub fn partitions(
             entry
                 .replica_states
                 .insert(id, replica_snapshot(&replica.partition, with_records));
+        }
+    }
+    // The leader is the live replica that leads, in the newest epoch if a deposed one
+    // (isolated, paused) still thinks it does.
+    for p in out.values_mut() {
+        if let Some((&id, r)) = p
+            .replica_states
+            .iter()
+            .filter(|(_, r)| r.is_leader)
+            .max_by_key(|(_, r)| r.leader_epoch)
+        {
+            p.leader = Some(id);
+            p.leader_epoch = p.leader_epoch.max(r.leader_epoch);
         }
     }
     out

@@ -945,3 +945,33 @@ fn when_the_whole_isr_dies_the_controller_keeps_its_last_member_and_only_that_on
         );
     });
 }
+
+#[test]
+fn while_no_controller_is_up_the_cluster_view_still_shows_the_live_leaders() {
+    // What `describe` and the TUI show comes from ZooKeeper's state nodes and the
+    // leaders' own partition state, not the controller's memory: a partition is offline
+    // only when no live replica leads it.
+    run_seeded(2, || async {
+        let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
+            .topic("orders", 3, 3)
+            .start()
+            .await;
+        let before = c.snapshot_without_records();
+        let controller = c.controller().unwrap();
+        c.crash(controller, Crash::Process);
+        // Before its ZooKeeper session expires, no broker is controller.
+        c.sleep_ms(1_000).await;
+        let s = c.snapshot_without_records();
+        assert_eq!(s.controller, None);
+        for (tp, p) in &s.partitions {
+            let was = before.partitions[tp].leader.unwrap();
+            if was == controller {
+                assert_eq!(p.leader, None, "{tp}: its leader is down");
+            } else {
+                assert_eq!(p.leader, Some(was), "{tp} is still led by broker {was}");
+                assert_eq!(p.isr, before.partitions[tp].isr, "{tp}: ZooKeeper's ISR");
+            }
+        }
+        assert!(s.partitions.values().any(|p| p.leader.is_some()));
+    });
+}
