@@ -5,8 +5,8 @@
 
 use kafkasim_core::group::assignor::Subscription;
 use kafkasim_core::group::coordinator::{
-    Coordinator, CoordinatorConfig, GroupError, GroupState, JoinGroup, JoinGroupResponse, Reply,
-    ReplyTo, SyncGroup, SyncGroupResponse,
+    Coordinator, CoordinatorConfig, GroupError, GroupState, GroupWrite, JoinGroup,
+    JoinGroupResponse, Reply, ReplyTo, SyncGroup, SyncGroupResponse,
 };
 use kafkasim_core::protocol::TopicPartition;
 
@@ -16,6 +16,9 @@ struct Harness {
     c: Coordinator,
     now_ms: i64,
     next_correlation: u64,
+    /// Group writes not yet stored (while `hold_writes`).
+    held: Vec<GroupWrite>,
+    hold_writes: bool,
 }
 
 fn subscription(topics: &[&str]) -> Subscription {
@@ -44,6 +47,8 @@ impl Harness {
             c: Coordinator::new(CoordinatorConfig::default(), 7),
             now_ms: 0,
             next_correlation: 1,
+            held: Vec::new(),
+            hold_writes: false,
         }
     }
 
@@ -92,10 +97,33 @@ impl Harness {
         self.now_ms = end;
     }
 
+    /// What the coordinator answered. Its group writes are stored at once (as the broker
+    /// does once `__consumer_offsets` commits them), unless they are held.
     fn replies(&mut self) -> Vec<Reply> {
         let mut replies = self.c.take_replies();
-        // Nothing stores groups here: replies waiting for a write go out at once.
-        replies.extend(self.c.take_writes().into_iter().flat_map(|w| w.replies));
+        loop {
+            let writes = self.c.take_writes();
+            if writes.is_empty() {
+                break;
+            }
+            if self.hold_writes {
+                self.held.extend(writes);
+                break;
+            }
+            for w in writes {
+                replies.extend(self.store(w, Ok(())));
+            }
+        }
+        replies
+    }
+
+    /// Ends a held write with `result`; returns the answers it released.
+    fn store(&mut self, w: GroupWrite, result: Result<(), GroupError>) -> Vec<Reply> {
+        let mut replies = w.replies;
+        if let Some(on) = w.on_stored {
+            self.c.stored(self.now_ms, &w.group, on, result);
+        }
+        replies.extend(self.c.take_replies());
         replies
     }
 
@@ -456,4 +484,120 @@ fn offset_commits_follow_generation_and_state() {
         Err(GroupError::IllegalGeneration)
     );
     assert_eq!(h.c.fetch_offsets("unknown", &[tp(3)]), [(tp(3), -1)]);
+}
+
+/// Two members through their joins: the leader `a` and `b`, both waiting to sync in
+/// generation 1.
+fn joined_pair() -> (Harness, String, String) {
+    let mut h = Harness::new();
+    let (a, _) = h.new_member();
+    let (b, _) = h.new_member();
+    h.advance(6_000);
+    assert_eq!(h.replies().len(), 2, "both joins answered");
+    assert_eq!(h.state(), GroupState::CompletingRebalance);
+    (h, a, b)
+}
+
+#[test]
+fn the_group_turns_stable_only_once_the_leaders_assignment_is_stored() {
+    // GroupCoordinator.doSyncGroup: storeGroup first; Stable and the answers in its
+    // callback. Until then the group is CompletingRebalance: commits are refused and a
+    // member's SyncGroup waits with the leader's.
+    let (mut h, a, b) = joined_pair();
+    h.hold_writes = true;
+    let sync_a = h.sync(&a, 1, &[(&a, &[tp(0)]), (&b, &[tp(1)])]);
+    assert!(
+        h.replies().is_empty(),
+        "nobody hears the assignment before it is stored"
+    );
+    assert_eq!(h.state(), GroupState::CompletingRebalance);
+    assert_eq!(
+        h.c.commit(h.now_ms, GROUP, &a, None, 1, &[(tp(0), 5)]),
+        Err(GroupError::RebalanceInProgress)
+    );
+    let sync_b = h.sync(&b, 1, &[]);
+    assert!(h.replies().is_empty());
+    let write = h.held.remove(0);
+    let replies = h.store(write, Ok(()));
+    assert_eq!(h.state(), GroupState::Stable);
+    assert_eq!(sync_answer(&replies, sync_a).assignment, [tp(0)]);
+    assert_eq!(sync_answer(&replies, sync_b).assignment, [tp(1)]);
+}
+
+#[test]
+fn a_failed_assignment_write_answers_its_error_and_rebalances() {
+    // resetAndPropagateAssignmentError, then maybePrepareRebalance.
+    let (mut h, a, b) = joined_pair();
+    h.hold_writes = true;
+    let sync_a = h.sync(&a, 1, &[(&a, &[tp(0)]), (&b, &[tp(1)])]);
+    let sync_b = h.sync(&b, 1, &[]);
+    assert!(h.replies().is_empty());
+    let write = h.held.remove(0);
+    let replies = h.store(write, Err(GroupError::NotCoordinator));
+    for to in [sync_a, sync_b] {
+        let answer = sync_answer(&replies, to);
+        assert_eq!(answer.error, Some(GroupError::NotCoordinator));
+        assert!(answer.assignment.is_empty());
+    }
+    assert_eq!(h.state(), GroupState::PreparingRebalance);
+    assert!(
+        h.c.group(GROUP)
+            .unwrap()
+            .assignment()
+            .values()
+            .all(Vec::is_empty)
+    );
+}
+
+/// A static member `app-1` alone and Stable in generation 1; returns its member id.
+fn stable_static_member(h: &mut Harness) -> String {
+    let first = h.join(join_request("", Some("app-1")));
+    h.advance(3_000);
+    let old = join_answer(&h.replies(), first).member_id;
+    h.sync(&old, 1, &[(&old, &[tp(0), tp(1)])]);
+    h.replies();
+    assert_eq!(h.state(), GroupState::Stable);
+    old
+}
+
+#[test]
+fn a_static_member_that_rejoins_is_answered_once_its_new_member_id_is_stored() {
+    // updateStaticMemberAndRebalance stores the group before it answers, so a coordinator
+    // that takes over right after knows the new member id.
+    let mut h = Harness::new();
+    let old = stable_static_member(&mut h);
+    h.hold_writes = true;
+    let again = h.join(join_request("", Some("app-1")));
+    assert!(h.replies().is_empty(), "no answer before the write");
+    let write = h.held.remove(0);
+    let answer = join_answer(&h.store(write, Ok(())), again);
+    assert_eq!(answer.error, None);
+    assert_ne!(answer.member_id, old);
+    assert_eq!(h.state(), GroupState::Stable);
+    assert_eq!(
+        h.c.heartbeat(h.now_ms, GROUP, &answer.member_id, Some("app-1"), 1),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_static_rejoin_whose_write_fails_keeps_the_old_member_id() {
+    let mut h = Harness::new();
+    let old = stable_static_member(&mut h);
+    h.hold_writes = true;
+    let again = h.join(join_request("", Some("app-1")));
+    assert!(h.replies().is_empty());
+    let write = h.held.remove(0);
+    let answer = join_answer(
+        &h.store(write, Err(GroupError::CoordinatorNotAvailable)),
+        again,
+    );
+    assert_eq!(answer.error, Some(GroupError::CoordinatorNotAvailable));
+    assert_eq!(answer.member_id, "");
+    // The old id is back; the group still holds its assignment.
+    assert_eq!(
+        h.c.heartbeat(h.now_ms, GROUP, &old, Some("app-1"), 1),
+        Ok(())
+    );
+    assert_eq!(h.c.group(GROUP).unwrap().assignment()[&old], [tp(0), tp(1)]);
 }

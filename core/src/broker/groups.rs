@@ -6,7 +6,7 @@
 //! a new coordinator finds everything that was acknowledged.
 
 use crate::event::EventKind;
-use crate::group::coordinator::{GroupError, Reply, ReplyTo, SyncGroupResponse};
+use crate::group::coordinator::{GroupError, OnStored, Reply, ReplyTo, SyncGroupResponse};
 use crate::group::storage::{self, OFFSETS_TOPIC, StoredOffset, partition_for_group};
 use crate::partition::{Acks, PartitionError};
 use crate::protocol::{
@@ -30,19 +30,38 @@ pub(super) enum OffsetsWrite {
         group: String,
         offsets: Vec<(TopicPartition, i64)>,
     },
-    /// A group's metadata: the SyncGroup answers wait for it.
-    Group { replies: Vec<Reply> },
+    /// A group's metadata: answers and the coordinator's callback wait for it.
+    Group {
+        group: String,
+        replies: Vec<Reply>,
+        on_stored: Option<OnStored>,
+    },
 }
 
-/// Kafka's mapping of a failed `__consumer_offsets` append to a group error
-/// (`GroupMetadataManager.storeOffsets`).
-fn group_error(error: &ClientError) -> GroupError {
+/// Kafka's mapping of a failed `__consumer_offsets` append to the commit's error
+/// (`GroupMetadataManager.storeOffsets`): REQUEST_TIMED_OUT stays itself.
+fn commit_error(error: &ClientError) -> GroupError {
     match error {
-        ClientError::Partition(PartitionError::NotLeaderOrFollower { .. })
-        | ClientError::Partition(PartitionError::FencedLeaderEpoch { .. }) => {
-            GroupError::NotCoordinator
-        }
-        _ => GroupError::CoordinatorNotAvailable,
+        ClientError::UnknownTopicOrPartition
+        | ClientError::Partition(
+            PartitionError::NotEnoughReplicas { .. }
+            | PartitionError::NotEnoughReplicasAfterAppend { .. },
+        ) => GroupError::CoordinatorNotAvailable,
+        // A leader epoch check failing means another broker leads the partition now.
+        ClientError::Partition(
+            PartitionError::NotLeaderOrFollower { .. } | PartitionError::FencedLeaderEpoch { .. },
+        ) => GroupError::NotCoordinator,
+        ClientError::RequestTimedOut => GroupError::RequestTimedOut,
+        _ => GroupError::UnknownServerError,
+    }
+}
+
+/// The same for a group's metadata (`GroupMetadataManager.storeGroup`): a write that
+/// timed out answers REBALANCE_IN_PROGRESS, so the members rejoin.
+fn group_write_error(error: &ClientError) -> GroupError {
+    match error {
+        ClientError::RequestTimedOut => GroupError::RebalanceInProgress,
+        other => commit_error(other),
     }
 }
 
@@ -255,7 +274,9 @@ impl Broker {
             );
             let partition = self.offsets_partition(&write.group);
             let kind = OffsetsWrite::Group {
+                group: write.group.clone(),
                 replies: write.replies,
+                on_stored: write.on_stored,
             };
             self.write_group_records(partition, vec![record], kind, now_ms, out);
         }
@@ -293,8 +314,7 @@ impl Broker {
         }
     }
 
-    /// Answers what waited for a write: Kafka maps the append's error to a group error
-    /// (REQUEST_TIMED_OUT becomes COORDINATOR_NOT_AVAILABLE).
+    /// Answers what waited for a write, Kafka's append errors mapped to group errors.
     pub(super) fn finish_group_write(
         &mut self,
         kind: OffsetsWrite,
@@ -302,13 +322,13 @@ impl Broker {
         now_ms: i64,
         out: &mut Outbox,
     ) {
-        let result = result.map_err(|e| group_error(&e));
         match kind {
             OffsetsWrite::Commit {
                 reply_to,
                 group,
                 offsets,
             } => {
+                let result = result.map_err(|e| commit_error(&e));
                 if result.is_ok() {
                     self.coordinator.store_offsets(now_ms, &group, &offsets);
                 }
@@ -319,7 +339,15 @@ impl Broker {
                     GroupResponse::OffsetCommit(result),
                 );
             }
-            OffsetsWrite::Group { replies } => {
+            OffsetsWrite::Group {
+                group,
+                replies,
+                on_stored,
+            } => {
+                let result = result.map_err(|e| group_write_error(&e));
+                if let Some(on_stored) = on_stored {
+                    self.coordinator.stored(now_ms, &group, on_stored, result);
+                }
                 for reply in replies {
                     let reply = match (reply, result) {
                         (reply, Ok(())) => reply,
@@ -330,6 +358,8 @@ impl Broker {
                     };
                     send_coordinator_reply(out, reply);
                 }
+                // What the coordinator did in the callback: replies, events, writes.
+                self.drain_coordinator(now_ms, out);
             }
         }
     }
@@ -390,5 +420,42 @@ impl Broker {
                 .unload(now_ms, |group| partition_for_group(group, n) == partition);
         }
         self.drain_coordinator(now_ms, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_topic_append_errors_map_as_group_metadata_manager_maps_them() {
+        let not_enough =
+            ClientError::Partition(PartitionError::NotEnoughReplicas { isr: 1, min_isr: 2 });
+        let not_leader =
+            ClientError::Partition(PartitionError::NotLeaderOrFollower { leader: Some(2) });
+        // storeOffsets: REQUEST_TIMED_OUT stays itself.
+        assert_eq!(
+            commit_error(&not_enough),
+            GroupError::CoordinatorNotAvailable
+        );
+        assert_eq!(commit_error(&not_leader), GroupError::NotCoordinator);
+        assert_eq!(
+            commit_error(&ClientError::RequestTimedOut),
+            GroupError::RequestTimedOut
+        );
+        assert_eq!(
+            commit_error(&ClientError::UnknownTopicOrPartition),
+            GroupError::CoordinatorNotAvailable
+        );
+        // storeGroup: a timed-out write makes the members rejoin.
+        assert_eq!(
+            group_write_error(&ClientError::RequestTimedOut),
+            GroupError::RebalanceInProgress
+        );
+        assert_eq!(
+            group_write_error(&not_enough),
+            GroupError::CoordinatorNotAvailable
+        );
+        assert_eq!(group_write_error(&not_leader), GroupError::NotCoordinator);
     }
 }

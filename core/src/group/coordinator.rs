@@ -89,6 +89,10 @@ pub enum GroupError {
     /// This broker does not host the group: its `__consumer_offsets` partition is led
     /// elsewhere (the client looks the coordinator up again).
     NotCoordinator,
+    /// A commit's write to `__consumer_offsets` was not replicated in time.
+    RequestTimedOut,
+    /// A write to `__consumer_offsets` failed for a reason the client cannot act on.
+    UnknownServerError,
 }
 
 impl GroupError {
@@ -105,6 +109,8 @@ impl GroupError {
             GroupError::IllegalGeneration => "ILLEGAL_GENERATION",
             GroupError::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             GroupError::NotCoordinator => "NOT_COORDINATOR",
+            GroupError::RequestTimedOut => "REQUEST_TIMED_OUT",
+            GroupError::UnknownServerError => "UNKNOWN_SERVER_ERROR",
         }
     }
 }
@@ -200,10 +206,32 @@ pub enum Reply {
 
 /// A group whose metadata must be written to `__consumer_offsets` before `replies` go
 /// out (Kafka's `storeGroup`: members learn their assignment only once it is stored).
+/// When the write ends, the broker tells the coordinator with [`Coordinator::stored`]
+/// and the write's `on_stored`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupWrite {
     pub group: String,
     pub replies: Vec<Reply>,
+    pub on_stored: Option<OnStored>,
+}
+
+/// What waits for a group write besides its replies (the callbacks Kafka's
+/// `GroupCoordinator` hands `storeGroup`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OnStored {
+    /// The leader's assignment for `generation` (`doSyncGroup`): Stable and every
+    /// waiting member answered once stored; on an error, no assignment and a rebalance.
+    Assignment { generation: i32 },
+    /// A static member came back in Stable under `new` instead of `old`
+    /// (`updateStaticMemberAndRebalance`): answered once stored; on an error the old
+    /// member id is restored and the join fails.
+    StaticRejoin {
+        old: String,
+        new: String,
+        reply_to: ReplyTo,
+        /// The member's protocols before the rejoin, restored on an error.
+        protocols: Vec<(String, Subscription)>,
+    },
 }
 
 /// What happened, for the narration.
@@ -702,6 +730,7 @@ impl Coordinator {
         let g = self.groups.get_mut(group_id).expect("a group");
         member.id = id.clone();
         let matches = member.protocols == request.protocols;
+        let old_protocols = member.protocols.clone();
         member.session_timeout_ms = request.session_timeout_ms;
         member.rebalance_timeout_ms = request.rebalance_timeout_ms;
         member.protocols = request.protocols.clone();
@@ -716,11 +745,19 @@ impl Coordinator {
         g.members.insert(id.clone(), member);
         match state {
             // KIP-345: a static member coming back with the same subscription needs no
-            // rebalance in Stable; it gets its old assignment.
-            GroupState::Stable if matches => {
-                let response = self.join_response(group_id, &id);
-                self.reply(Reply::Join(reply_to, response));
-            }
+            // rebalance in Stable; it gets its old assignment once its new member id is
+            // stored (updateStaticMemberAndRebalance), so a coordinator that takes over
+            // right after knows it.
+            GroupState::Stable if matches => self.writes.push(GroupWrite {
+                group: group_id.to_string(),
+                replies: Vec::new(),
+                on_stored: Some(OnStored::StaticRejoin {
+                    old: old.to_string(),
+                    new: id,
+                    reply_to,
+                    protocols: old_protocols,
+                }),
+            }),
             GroupState::PreparingRebalance => {
                 let g = self.groups.get_mut(group_id).expect("a group");
                 g.members.get_mut(&id).expect("inserted").awaiting_join = Some(reply_to);
@@ -860,6 +897,7 @@ impl Coordinator {
             self.writes.push(GroupWrite {
                 group: group_id.to_string(),
                 replies: Vec::new(),
+                on_stored: None,
             });
             return;
         }
@@ -965,42 +1003,116 @@ impl Coordinator {
                     .expect("validated")
                     .awaiting_sync = Some(reply_to);
                 if g.leader.as_deref() == Some(request.member_id.as_str()) {
-                    // Members the leader left out get nothing.
+                    // GroupCoordinator.doSyncGroup: the assignment is stored first; the
+                    // group turns Stable and the members hear it in storeGroup's callback
+                    // (`stored`). Members the leader left out get nothing.
                     for m in g.members.values_mut() {
                         m.assignment = request.assignments.get(&m.id).cloned().unwrap_or_default();
                     }
                     let generation = g.generation;
-                    self.transition(
-                        &group_id,
-                        GroupState::Stable,
-                        "the leader sent the assignment".to_string(),
-                    );
-                    self.events.push(GroupEvent {
-                        time_ms: now_ms,
-                        group: group_id.clone(),
-                        kind: GroupEventKind::Assigned { generation },
-                    });
-                    let g = self.groups.get_mut(&group_id).expect("a group");
-                    let mut replies = Vec::new();
-                    for m in g.members.values_mut() {
-                        if let Some(to) = m.awaiting_sync.take() {
-                            m.session_deadline_ms = Some(now_ms + m.session_timeout_ms);
-                            replies.push(Reply::Sync(
-                                to,
-                                SyncGroupResponse {
-                                    error: None,
-                                    assignment: m.assignment.clone(),
-                                },
-                            ));
-                        }
-                    }
                     self.writes.push(GroupWrite {
                         group: group_id.clone(),
-                        replies,
+                        replies: Vec::new(),
+                        on_stored: Some(OnStored::Assignment { generation }),
                     });
                 }
             }
             GroupState::Dead => unreachable!("answered above"),
+        }
+    }
+
+    /// A group write ended (storeGroup's callback): what waited for it goes on.
+    pub fn stored(
+        &mut self,
+        now_ms: i64,
+        group_id: &str,
+        on_stored: OnStored,
+        result: Result<(), GroupError>,
+    ) {
+        self.now_ms = now_ms;
+        let Some(g) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        match on_stored {
+            OnStored::Assignment { generation } => {
+                // Another member may have joined meanwhile: only the same generation, still
+                // completing its rebalance, takes the result.
+                if g.state != GroupState::CompletingRebalance || g.generation != generation {
+                    return;
+                }
+                let mut replies = Vec::new();
+                let failed = result.err();
+                for m in g.members.values_mut() {
+                    if failed.is_some() {
+                        m.assignment.clear();
+                    }
+                    if let Some(to) = m.awaiting_sync.take() {
+                        m.session_deadline_ms = Some(now_ms + m.session_timeout_ms);
+                        replies.push(Reply::Sync(
+                            to,
+                            match failed {
+                                None => SyncGroupResponse {
+                                    error: None,
+                                    assignment: m.assignment.clone(),
+                                },
+                                Some(e) => SyncGroupResponse::failed(e),
+                            },
+                        ));
+                    }
+                }
+                match failed {
+                    None => {
+                        self.transition(
+                            group_id,
+                            GroupState::Stable,
+                            "the leader's assignment is stored in __consumer_offsets".to_string(),
+                        );
+                        self.events.push(GroupEvent {
+                            time_ms: now_ms,
+                            group: group_id.to_string(),
+                            kind: GroupEventKind::Assigned { generation },
+                        });
+                        self.replies.extend(replies);
+                    }
+                    // resetAndPropagateAssignmentError, then maybePrepareRebalance.
+                    Some(e) => {
+                        self.replies.extend(replies);
+                        self.prepare_rebalance(
+                            group_id,
+                            format!("storing the leader's assignment failed ({e})"),
+                        );
+                    }
+                }
+            }
+            OnStored::StaticRejoin {
+                old,
+                new,
+                reply_to,
+                protocols,
+            } => match result {
+                Ok(()) => {
+                    if g.members.contains_key(&new) {
+                        let response = self.join_response(group_id, &new);
+                        self.reply(Reply::Join(reply_to, response));
+                    }
+                }
+                Err(e) => {
+                    // The new member id was not stored: the old one comes back.
+                    if let Some(mut member) = g.members.remove(&new) {
+                        member.id = old.clone();
+                        member.protocols = protocols;
+                        member.session_deadline_ms = Some(now_ms + member.session_timeout_ms);
+                        if g.leader.as_deref() == Some(new.as_str()) {
+                            g.leader = Some(old.clone());
+                        }
+                        if g.pending_sync.remove(&new) {
+                            g.pending_sync.insert(old.clone());
+                        }
+                        g.members.insert(old, member);
+                    }
+                    self.reply(Reply::Join(reply_to, JoinGroupResponse::failed("", e)));
+                }
+            },
         }
     }
 
