@@ -237,11 +237,13 @@ pub fn elect_leader(
                 unclean: true,
             })
         }),
+        // PartitionStateMachine.leaderForPreferredReplica: `leaderAndIsr.newLeader`, the
+        // ISR as it was.
         ElectionKind::Preferred => {
             let &preferred = assignment.first()?;
             live_isr.contains(&preferred).then(|| Election {
                 leader: preferred,
-                isr: live_isr.clone(),
+                isr: isr.clone(),
                 unclean: false,
             })
         }

@@ -10,7 +10,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::config::LogConfig;
-use crate::controller::{IsrChange, LeaderAndIsr};
+use crate::controller::{IsrChange, IsrChangeRejected, LeaderAndIsr};
 use crate::log::{AppendInfo, Log, LogError};
 use crate::record::{Compression, Record};
 use crate::replication::BrokerId;
@@ -214,6 +214,11 @@ pub enum PartitionEvent {
         from: i64,
         to: i64,
     },
+    /// A follower took a lower HW from its leader.
+    HighWatermarkLowered {
+        from: i64,
+        to: i64,
+    },
     IsrShrinkProposed {
         removed: BTreeSet<BrokerId>,
         lag_ms: i64,
@@ -274,6 +279,10 @@ impl PartitionEvent {
             PartitionEvent::HighWatermarkAdvanced { from, to } => format!(
                 "the high watermark of {partition} on broker {broker} moved from {from} to {to}: \
                  offsets below {to} are committed"
+            ),
+            PartitionEvent::HighWatermarkLowered { from, to } => format!(
+                "the high watermark of {partition} on broker {broker} moved back from {from} to {to}: \
+                 a follower takes its leader's high watermark even when it is lower"
             ),
             PartitionEvent::IsrShrinkProposed { removed, lag_ms } => format!(
                 "broker {broker} asks to remove {} from the ISR of {partition}: not caught up for \
@@ -574,7 +583,9 @@ impl Partition {
     }
 
     /// Kafka's `makeLeader`: the new epoch starts at this replica's LEO; ISR members count
-    /// as caught up now, other replicas as never.
+    /// as caught up now, other replicas as never. A new leader knows no follower's LEO; a
+    /// leader re-elected under a new epoch keeps them (`resetReplicaState`, `isNewLeader =
+    /// !isLeader`).
     pub fn make_leader(
         &mut self,
         state: &LeaderAndIsr,
@@ -584,14 +595,22 @@ impl Partition {
     ) {
         let log_end_offset = self.log.log_end_offset();
         self.epochs.assign(state.leader_epoch, log_end_offset);
+        let previous = match &self.role {
+            Role::Leader { followers, .. } => followers.clone(),
+            Role::Follower { .. } => BTreeMap::new(),
+        };
         let followers = assignment
             .iter()
             .filter(|&&b| b != self.broker)
             .map(|&b| {
-                (
-                    b,
-                    FollowerState::on_become_leader(state.isr.contains(&b), now_ms),
-                )
+                let in_isr = state.isr.contains(&b);
+                let follower = match previous.get(&b) {
+                    Some(before) => {
+                        FollowerState::on_reelected(before, in_isr, log_end_offset, now_ms)
+                    }
+                    None => FollowerState::on_become_leader(in_isr, now_ms),
+                };
+                (b, follower)
             })
             .collect();
         self.role = Role::Leader {
@@ -969,9 +988,15 @@ impl Partition {
         ))
     }
 
-    /// The controller's answer to a proposed ISR change: the committed state, or None
-    /// when it was refused (the pending change is dropped either way).
-    pub fn isr_change_completed(&mut self, committed: Option<&LeaderAndIsr>, now_ms: i64) {
+    /// The controller's answer to a proposed ISR change (`Partition.handleAlterPartitionError`):
+    /// the committed state; INELIGIBLE_REPLICA puts the last committed state back (the
+    /// controller says it applied nothing); FENCED_LEADER_EPOCH and INVALID_UPDATE_VERSION
+    /// leave the change pending until the next LeaderAndIsr brings the state that won.
+    pub fn isr_change_completed(
+        &mut self,
+        result: Result<&LeaderAndIsr, &IsrChangeRejected>,
+        now_ms: i64,
+    ) {
         let Role::Leader {
             isr,
             pending_isr,
@@ -981,13 +1006,20 @@ impl Partition {
         else {
             return;
         };
-        *pending_isr = None;
-        if let Some(state) = committed {
-            *isr = state.isr.clone();
-            *partition_epoch = state.partition_epoch;
-            self.events.push(PartitionEvent::IsrCommitted {
-                isr: state.isr.clone(),
-            });
+        match result {
+            Ok(state) => {
+                *pending_isr = None;
+                *isr = state.isr.clone();
+                *partition_epoch = state.partition_epoch;
+                self.events.push(PartitionEvent::IsrCommitted {
+                    isr: state.isr.clone(),
+                });
+            }
+            Err(IsrChangeRejected::IneligibleReplica { .. }) => *pending_isr = None,
+            Err(
+                IsrChangeRejected::FencedLeaderEpoch { .. }
+                | IsrChangeRejected::InvalidUpdateVersion { .. },
+            ) => {}
         }
         self.maybe_increment_high_watermark(now_ms);
     }
@@ -1071,11 +1103,19 @@ impl Partition {
                 }
             }
         }
-        let high_watermark = response.high_watermark.min(self.log.log_end_offset());
-        if high_watermark > self.high_watermark {
-            self.events.push(PartitionEvent::HighWatermarkAdvanced {
-                from: self.high_watermark,
-                to: high_watermark,
+        // ReplicaFetcherThread.processPartitionData → log.updateHighWatermark: the leader's
+        // HW capped at this replica's LEO (and at least its log start), taken even when
+        // it is lower than the HW this replica had (a new leader's HW may trail).
+        let high_watermark = response
+            .high_watermark
+            .min(self.log.log_end_offset())
+            .max(self.log.log_start_offset());
+        if high_watermark != self.high_watermark {
+            let (from, to) = (self.high_watermark, high_watermark);
+            self.events.push(if to > from {
+                PartitionEvent::HighWatermarkAdvanced { from, to }
+            } else {
+                PartitionEvent::HighWatermarkLowered { from, to }
             });
             self.high_watermark = high_watermark;
         }

@@ -588,6 +588,9 @@ pub enum Message {
     },
     AlterPartitionReply {
         tp: TopicPartition,
+        /// The proposal it answers (Kafka matches the response to its request): a late
+        /// answer to an earlier proposal is not taken for the current one.
+        change: crate::controller::IsrChange,
         result: Result<LeaderAndIsr, IsrChangeRejected>,
     },
     ReplicaFetch(ReplicaFetch),

@@ -445,3 +445,35 @@ fn followers_refuse_produce_and_consumer_fetch_and_acks_0_gets_no_answer() {
     assert_eq!(p.log_end_offset(), 1, "the acks=0 record was written");
     assert_eq!(p.high_watermark(), 1, "and replicated");
 }
+
+#[test]
+fn a_broker_that_knows_the_topic_but_holds_no_replica_answers_not_leader_or_follower() {
+    // ReplicaManager.getPartitionOrError: the topic is in its metadata cache, the
+    // partition is not on this broker: NOT_LEADER_OR_FOLLOWER (the client refreshes its
+    // metadata); a partition it has never heard of: UNKNOWN_TOPIC_OR_PARTITION.
+    let mut h = Harness::new(3, BrokerConfig::default());
+    h.run_until(100);
+    h.create_topic("orders", 3, 1, TopicConfig::default());
+    h.run_until(300);
+    let tp = TopicPartition::new("orders", 0);
+    let leader = h.leader_of(&tp).unwrap();
+    let other = (1..=3).find(|&b| b != leader).unwrap();
+    assert!(!h.broker(other).replicas().contains_key(&tp));
+    for (correlation_id, tp) in [(1, tp.clone()), (2, TopicPartition::new("orders", 9))] {
+        h.send(
+            other,
+            Message::Produce(ProduceRequest {
+                correlation_id,
+                tp,
+                records: vec![Record::new(0, None, Some(b"x"))],
+                acks: Acks::Leader,
+                timeout_ms: 30_000,
+                producer: None,
+            }),
+        );
+    }
+    h.run_until(1_000);
+    let replies = replies(&mut h);
+    assert_eq!(replies[&1], Err("NOT_LEADER_OR_FOLLOWER".to_string()));
+    assert_eq!(replies[&2], Err("UNKNOWN_TOPIC_OR_PARTITION".to_string()));
+}

@@ -275,3 +275,18 @@ fn preferred_leaders_take_over_when_a_broker_is_imbalanced() {
         "broker 1 is down"
     );
 }
+
+#[test]
+fn a_preferred_election_keeps_the_isr() {
+    // PartitionStateMachine.leaderForPreferredReplica: leaderAndIsr.newLeader(leader).
+    let isr = BTreeSet::from([1, 2, 3]);
+    let election = elect_leader(
+        ElectionKind::Preferred,
+        &[1, 2, 3],
+        &isr,
+        &BTreeSet::from([1, 2]),
+        &BTreeSet::new(),
+    )
+    .unwrap();
+    assert_eq!((election.leader, election.isr), (1, isr));
+}

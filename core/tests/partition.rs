@@ -58,7 +58,7 @@ fn commit(
     now_ms: i64,
 ) {
     *state = apply_isr_change(state, &change, assignment, live).unwrap();
-    leader.isr_change_completed(Some(state), now_ms);
+    leader.isr_change_completed(Ok(state), now_ms);
 }
 
 struct Cluster {
@@ -792,4 +792,104 @@ fn followers_learn_idempotent_batches_and_keep_recognising_retries() {
         .unwrap();
     restarted.restore_producer_batches(&headers);
     assert_eq!(restarted.producer_state().batch_count(), 1);
+}
+
+#[test]
+fn a_follower_takes_its_leaders_high_watermark_even_when_it_is_lower() {
+    // ReplicaFetcherThread.processPartitionData → log.updateHighWatermark(leader's HW):
+    // min(leader HW, LEO), also downwards (a new leader's HW may trail the old one's).
+    let mut c = Cluster::new(2, config(1, TruncationProtocol::LeaderEpoch));
+    for (i, value) in ["m0", "m1", "m2"].iter().enumerate() {
+        c.replica(1)
+            .append_as_leader(&msg(value), Compression::None, Acks::All, i as i64)
+            .unwrap();
+    }
+    for t in [10, 20, 30] {
+        c.fetch(1, 2, t);
+    }
+    assert_eq!(c.replica(2).high_watermark(), 3);
+    let request = c.replica(2).fetch_request().unwrap();
+    let (mut response, _) = c.replica(1).handle_fetch(&request, 40).unwrap();
+    response.high_watermark = 1;
+    c.replica(2).handle_fetch_response(&response, 40).unwrap();
+    assert_eq!(c.replica(2).high_watermark(), 1);
+    assert!(
+        c.replica(2)
+            .take_events()
+            .iter()
+            .any(|e| matches!(e, PartitionEvent::HighWatermarkLowered { from: 3, to: 1 })),
+    );
+    // Never above its own LEO.
+    response.high_watermark = 99;
+    c.replica(2).handle_fetch_response(&response, 50).unwrap();
+    assert_eq!(c.replica(2).high_watermark(), 3);
+}
+
+#[test]
+fn a_leader_reelected_under_a_new_epoch_keeps_its_followers_log_end_offsets() {
+    // Partition.makeLeader: resetReplicaState(isNewLeader = !isLeader). Re-elected, the
+    // leader still knows where each follower is; a new leader knows nobody's LEO.
+    let mut c = Cluster::new(3, config(2, TruncationProtocol::LeaderEpoch));
+    c.replica(1)
+        .append_as_leader(&msg("m0"), Compression::None, Acks::All, 1)
+        .unwrap();
+    // A second round: each fetch acknowledges what the one before it brought.
+    for t in [10, 11] {
+        c.fetch(1, 2, t);
+        c.fetch(1, 3, t);
+    }
+    let known = |p: &Partition, b: i32| p.followers().unwrap()[&b].log_end_offset;
+    assert_eq!(known(c.replica(1), 2), 1);
+    let next = LeaderAndIsr {
+        leader_epoch: 1,
+        partition_epoch: 1,
+        ..c.state.clone()
+    };
+    let assignment = c.assignment.clone();
+    c.replica(1)
+        .make_leader(&next, &assignment, &set(&assignment), 20);
+    assert_eq!(known(c.replica(1), 2), 1, "the re-elected leader keeps it");
+    assert_eq!(c.replica(1).high_watermark(), 1);
+    c.replica(2)
+        .make_leader(&next, &assignment, &set(&assignment), 20);
+    assert_eq!(known(c.replica(2), 1), -1, "a new leader does not know it");
+}
+
+#[test]
+fn a_refused_isr_change_stays_pending_until_the_next_leader_and_isr_unless_ineligible() {
+    // Partition.handleAlterPartitionError: FENCED_LEADER_EPOCH and INVALID_UPDATE_VERSION
+    // wait for the metadata that won; INELIGIBLE_REPLICA puts the committed state back.
+    use kafkasim_core::controller::IsrChangeRejected;
+    let mut c = Cluster::new(3, config(1, TruncationProtocol::LeaderEpoch));
+    let shrink = |p: &mut Partition, t| p.maybe_shrink_isr(t).expect("3 fell behind");
+    // 3 stops fetching while records arrive: after replica.lag.time.max.ms it is out.
+    for at in (0..=40_000).step_by(1_000) {
+        c.replica(1)
+            .append_as_leader(&msg("x"), Compression::None, Acks::Leader, at)
+            .unwrap();
+        c.fetch(1, 2, at);
+    }
+    shrink(c.replica(1), 40_000);
+    assert!(c.replica(1).pending_isr().is_some());
+    let refused = IsrChangeRejected::InvalidUpdateVersion {
+        current_partition_epoch: 7,
+    };
+    c.replica(1).isr_change_completed(Err(&refused), 40_001);
+    assert!(
+        c.replica(1).pending_isr().is_some(),
+        "it waits for LeaderAndIsr"
+    );
+    assert_eq!(
+        c.replica(1).maybe_shrink_isr(50_000),
+        None,
+        "no new proposal meanwhile"
+    );
+    let ineligible = IsrChangeRejected::IneligibleReplica { broker: 3 };
+    c.replica(1).isr_change_completed(Err(&ineligible), 50_001);
+    assert_eq!(
+        c.replica(1).pending_isr(),
+        None,
+        "back to the committed ISR"
+    );
+    assert_eq!(c.replica(1).isr().unwrap(), &set(&[1, 2, 3]));
 }

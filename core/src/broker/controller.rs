@@ -139,6 +139,7 @@ enum After {
     AlterPartition {
         to: NodeId,
         tp: TopicPartition,
+        change: IsrChange,
     },
     /// A topic was created or grew: its new partitions start at `first`.
     NewPartitions {
@@ -1051,7 +1052,7 @@ impl Controller {
                 // Even with nothing to move, the live set changed.
                 self.broadcast_metadata(now_ms, out);
             }
-            After::AlterPartition { to, tp } => {
+            After::AlterPartition { to, tp, change } => {
                 if let Some((state, version)) = self.states.get(&tp) {
                     self.emit(
                         now_ms,
@@ -1063,7 +1064,7 @@ impl Controller {
                         },
                     );
                     let result = Ok(state.clone());
-                    out.send(to, Message::AlterPartitionReply { tp, result });
+                    out.send(to, Message::AlterPartitionReply { tp, change, result });
                 }
                 self.broadcast_metadata(now_ms, out);
             }
@@ -1284,6 +1285,7 @@ impl Controller {
                 from,
                 Message::AlterPartitionReply {
                     tp,
+                    change,
                     result: Ok(current),
                 },
             );
@@ -1310,7 +1312,11 @@ impl Controller {
                 ];
                 let write = Write {
                     changes: vec![(tp.clone(), next, 1, None)],
-                    after: After::AlterPartition { to: from, tp },
+                    after: After::AlterPartition {
+                        to: from,
+                        tp,
+                        change: change.clone(),
+                    },
                 };
                 self.request(ops, Step::Write { write });
             }
@@ -1328,6 +1334,7 @@ impl Controller {
                     from,
                     Message::AlterPartitionReply {
                         tp,
+                        change,
                         result: Err(rejected),
                     },
                 );

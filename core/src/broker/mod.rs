@@ -1058,22 +1058,32 @@ impl Broker {
         }
     }
 
+    /// The controller's answer to an AlterPartition. Only the answer to the proposal
+    /// still pending counts (`Partition.handleAlterIsrResponse`: `if (isrState !=
+    /// proposedIsrState)` the response is out of date and ignored), so a late answer to a
+    /// resent earlier proposal cannot undo a newer one.
     fn on_alter_reply(
         &mut self,
         tp: TopicPartition,
+        change: IsrChange,
         result: Result<LeaderAndIsr, crate::controller::IsrChangeRejected>,
         now_ms: i64,
         out: &mut Outbox,
     ) {
-        if self.alter_pending.remove(&tp).is_none() {
+        if self
+            .alter_pending
+            .get(&tp)
+            .is_none_or(|(pending, _)| *pending != change)
+        {
             return;
         }
+        self.alter_pending.remove(&tp);
         let Some(replica) = self.replicas.get_mut(&tp) else {
             return;
         };
         replica
             .partition
-            .isr_change_completed(result.as_ref().ok(), now_ms);
+            .isr_change_completed(result.as_ref(), now_ms);
         self.take_partition_events(&tp, now_ms, out);
         self.complete_produces(&tp, now_ms, out);
     }
@@ -1094,7 +1104,8 @@ impl Broker {
             }
         };
         let Some(replica) = self.replicas.get_mut(&request.tp) else {
-            return reply(out, Err(ClientError::UnknownTopicOrPartition));
+            let missing = self.missing_partition_error(&request.tp);
+            return reply(out, Err(missing));
         };
         // A retry of an appended idempotent batch is not appended again: the answer
         // carries the original offsets (once they are committed, for acks=all).
@@ -1377,9 +1388,22 @@ impl Broker {
         }
     }
 
+    /// Kafka's `ReplicaManager.getPartitionOrError` for a partition this broker holds no
+    /// replica of: NOT_LEADER_OR_FOLLOWER when its metadata knows the partition (the
+    /// client refreshes its metadata and finds the leader), UNKNOWN_TOPIC_OR_PARTITION
+    /// otherwise.
+    fn missing_partition_error(&self, tp: &TopicPartition) -> ClientError {
+        match self.metadata.partitions.get(tp) {
+            Some(ps) => ClientError::Partition(PartitionError::NotLeaderOrFollower {
+                leader: ps.state.leader,
+            }),
+            None => ClientError::UnknownTopicOrPartition,
+        }
+    }
+
     fn on_consumer_fetch(&mut self, from: NodeId, request: ConsumerFetch, out: &mut Outbox) {
         let result = match self.replicas.get(&request.tp) {
-            None => Err(ClientError::UnknownTopicOrPartition),
+            None => Err(self.missing_partition_error(&request.tp)),
             Some(r) if !r.partition.is_leader() => Err(ClientError::Partition(
                 PartitionError::NotLeaderOrFollower {
                     leader: r.partition.leader(),
@@ -1487,8 +1511,8 @@ impl Actor for Broker {
                 // Not (yet) the controller: the leader resends after its timeout.
                 _ => {}
             },
-            Message::AlterPartitionReply { tp, result } => {
-                self.on_alter_reply(tp, result, now_ms, out)
+            Message::AlterPartitionReply { tp, change, result } => {
+                self.on_alter_reply(tp, change, result, now_ms, out)
             }
             Message::ReplicaFetch(request) => {
                 self.on_replica_fetch(from, request, now_ms, out, false)
@@ -1596,7 +1620,7 @@ impl Actor for Broker {
                 latest,
             } => {
                 let result = match self.replicas.get(&tp) {
-                    None => Err(ClientError::UnknownTopicOrPartition),
+                    None => Err(self.missing_partition_error(&tp)),
                     Some(r) if !r.partition.is_leader() => Err(ClientError::Partition(
                         PartitionError::NotLeaderOrFollower {
                             leader: r.partition.leader(),

@@ -34,6 +34,23 @@ impl FollowerState {
         }
     }
 
+    /// The state a leader re-elected under a new epoch keeps (`resetReplicaState` with
+    /// `isNewLeader = false`): the follower's LEO stays known; ISR members count as caught
+    /// up and fetched now, the others as never, so they do not rejoin before a fetch.
+    pub fn on_reelected(
+        previous: &FollowerState,
+        in_isr: bool,
+        leader_log_end_offset: i64,
+        now_ms: i64,
+    ) -> FollowerState {
+        FollowerState {
+            log_end_offset: previous.log_end_offset,
+            last_caught_up_time_ms: in_isr.then_some(now_ms),
+            last_fetch_leader_log_end_offset: leader_log_end_offset,
+            last_fetch_time_ms: in_isr.then_some(now_ms),
+        }
+    }
+
     /// Kafka's `updateFetchStateOrThrow`: a fetch at `fetch_offset` arrived at
     /// `fetch_time_ms` while the leader's LEO was `leader_log_end_offset`. A fetch that
     /// reaches the leader's LEO makes the follower caught up now; one that reaches the LEO
