@@ -756,11 +756,11 @@ impl Cluster {
             Fault::Link { from, to, config } => self.set_link(*from, *to, *config),
             Fault::Hold { from, to } => self.hold(*from, *to),
             Fault::Release { from, to } => self.release(*from, *to),
-            Fault::ConsumerCrash { consumer } => self.crash_consumer(*consumer),
-            Fault::ConsumerClose { consumer } => self.close_consumer(*consumer),
-            Fault::ConsumerStall { consumer, until_ms } => {
-                self.stall_consumer(*consumer, *until_ms)
-            }
+            Fault::ConsumerCrash { consumer, .. } => self.crash_consumer(*consumer),
+            Fault::ConsumerClose { consumer, .. } => self.close_consumer(*consumer),
+            Fault::ConsumerStall {
+                consumer, until_ms, ..
+            } => self.stall_consumer(*consumer, *until_ms),
         }
     }
 
@@ -1316,32 +1316,39 @@ impl Cluster {
     pub fn close_consumer(&mut self, consumer: NodeId) {
         let now_ms = self.now_ms();
         let mut out = Outbox::default();
-        if self
-            .with_consumer(consumer, |c| c.close(now_ms, &mut out))
-            .is_some()
-        {
-            self.record(Fault::ConsumerClose { consumer });
+        if let Some(name) = self.with_consumer(consumer, |c| {
+            c.close(now_ms, &mut out);
+            c.config().client_id.clone()
+        }) {
+            self.record(Fault::ConsumerClose { consumer, name });
         }
         self.dispatch(consumer, out);
     }
 
     /// The consumer's application stops polling until `until_ms` (its heartbeats go on).
     pub fn stall_consumer(&mut self, consumer: NodeId, until_ms: i64) {
-        if self
-            .with_consumer(consumer, |c| c.stall_until(until_ms))
-            .is_some()
-        {
-            self.record(Fault::ConsumerStall { consumer, until_ms });
+        if let Some(name) = self.with_consumer(consumer, |c| {
+            c.stall_until(until_ms);
+            c.config().client_id.clone()
+        }) {
+            self.record(Fault::ConsumerStall {
+                consumer,
+                name,
+                until_ms,
+            });
         }
     }
 
     /// Kills a consumer's process: no LeaveGroup, no commit; its group notices by
     /// `session.timeout.ms`.
     pub fn crash_consumer(&mut self, consumer: NodeId) {
+        let name = self
+            .with_consumer(consumer, |c| c.config().client_id.clone())
+            .unwrap_or_else(|| consumer.to_string());
         let Some(node) = self.nodes.remove(&consumer) else {
             return;
         };
-        self.record(Fault::ConsumerCrash { consumer });
+        self.record(Fault::ConsumerCrash { consumer, name });
         self.handle.kill(node.id());
         self.world.net.reset_and_notify(consumer);
         if let Some(history) = self

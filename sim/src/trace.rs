@@ -47,14 +47,18 @@ pub enum Fault {
     /// A consumer's process dies: no LeaveGroup, no last commit.
     ConsumerCrash {
         consumer: NodeId,
+        /// Its `client.id`, which sentences name it by.
+        name: String,
     },
     /// A consumer's application calls close(): a last commit, then LeaveGroup.
     ConsumerClose {
         consumer: NodeId,
+        name: String,
     },
     /// A consumer's application stops calling poll() until `until_ms`.
     ConsumerStall {
         consumer: NodeId,
+        name: String,
         until_ms: i64,
     },
 }
@@ -122,14 +126,14 @@ impl Fault {
                 node_name(*from),
                 node_name(*to)
             ),
-            Fault::ConsumerCrash { consumer } => format!(
-                "FAULT: consumer {consumer} crashed: no LeaveGroup and no last commit; its group notices only after session.timeout.ms"
+            Fault::ConsumerCrash { name, .. } => format!(
+                "FAULT: consumer {name} crashed: no LeaveGroup and no last commit; its group notices only after session.timeout.ms"
             ),
-            Fault::ConsumerClose { consumer } => format!(
-                "consumer {consumer} closes: it commits what it processed (if it commits) and leaves its group"
+            Fault::ConsumerClose { name, .. } => format!(
+                "consumer {name} closes: it commits what it processed (if it commits) and leaves its group"
             ),
-            Fault::ConsumerStall { consumer, until_ms } => format!(
-                "FAULT: consumer {consumer}'s application stops calling poll() until {:.3}s (slow processing, a long GC): its heartbeats go on, so it stays in its group until max.poll.interval.ms",
+            Fault::ConsumerStall { name, until_ms, .. } => format!(
+                "FAULT: consumer {name}'s application stops calling poll() until {:.3}s (slow processing, a long GC): its heartbeats go on, so it stays in its group until max.poll.interval.ms",
                 *until_ms as f64 / 1000.0
             ),
             Fault::Link { from, to, config } => format!(
