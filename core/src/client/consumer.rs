@@ -484,6 +484,8 @@ pub struct Consumer {
     next_heartbeat_ms: i64,
     /// Topics this member subscribes to (the pattern resolved).
     subscribed: BTreeSet<String>,
+    /// The topics its last JoinGroup named (Kafka's `joinedSubscription`).
+    joined_subscription: BTreeSet<String>,
     /// The partition counts the leader assigned with.
     assigned_with: BTreeMap<String, u32>,
     owned: BTreeMap<TopicPartition, Owned>,
@@ -535,6 +537,7 @@ impl Consumer {
             lost_error: None,
             next_heartbeat_ms: i64::MAX,
             subscribed: BTreeSet::new(),
+            joined_subscription: BTreeSet::new(),
             assigned_with: BTreeMap::new(),
             owned: BTreeMap::new(),
             last_committed: BTreeMap::new(),
@@ -861,6 +864,32 @@ impl Consumer {
         self.reset_generation(None, true);
     }
 
+    /// FENCED_INSTANCE_ID: another consumer has this `group.instance.id`. Fatal in Kafka
+    /// (FencedInstanceIdException from poll()): the consumer gives its partitions up and
+    /// stops, rather than fencing the other one in turn.
+    fn fenced(&mut self, out: &mut Outbox) {
+        let partitions = self.assignment();
+        self.owned.clear();
+        if !partitions.is_empty() {
+            self.emit(
+                out,
+                ConsumerEvent::Lost {
+                    partitions,
+                    error: Some("FENCED_INSTANCE_ID"),
+                },
+            );
+        }
+        self.emit(
+            out,
+            ConsumerEvent::CommitFailed {
+                error: "FENCED_INSTANCE_ID: another consumer has this group.instance.id; this one stops"
+                    .into(),
+            },
+        );
+        self.app = App::Closed;
+        self.closed = true;
+    }
+
     /// `AbstractCoordinator.resetStateAndGeneration` + `requestRejoin`.
     fn reset_generation(&mut self, error: Option<&'static str>, reset_member_id: bool) {
         if reset_member_id {
@@ -995,6 +1024,7 @@ impl Consumer {
     }
 
     fn send_join(&mut self, coordinator: BrokerId, out: &mut Outbox) {
+        self.joined_subscription = self.subscribed.clone();
         let owned = self.assignment();
         let generation = (self.generation > 0).then_some(self.generation);
         let topics: Vec<String> = self.subscribed.iter().cloned().collect();
@@ -1082,6 +1112,18 @@ impl Consumer {
                     why: "the cooperative assignment moved them to another member".into(),
                 },
             );
+            self.request_rejoin();
+        }
+        // ConsumerCoordinator.rejoinNeededOrPending: what changed while the rebalance ran
+        // (a pattern's topics, the partition counts the leader assigned with) needs another.
+        let counts_now: BTreeMap<String, u32> = self
+            .assigned_with
+            .keys()
+            .map(|t| (t.clone(), self.topics.get(t).copied().unwrap_or(0)))
+            .collect();
+        if self.subscribed != self.joined_subscription
+            || (!self.assigned_with.is_empty() && counts_now != self.assigned_with)
+        {
             self.request_rejoin();
         }
         self.emit(
@@ -1213,6 +1255,17 @@ impl Consumer {
                     let (op, deadline_ms) = (*op, *deadline_ms);
                     if now >= deadline_ms {
                         self.finish_commit(op, "TIMEOUT".to_string(), out);
+                    } else if self.uses_group_membership()
+                        && (self.membership != Membership::Stable
+                            || self.generation != self.history.commits[op].generation)
+                    {
+                        // commitOffsetsSync sends every retry through sendOffsetCommitRequest,
+                        // which asks generationIfStable again.
+                        let code = match self.membership {
+                            Membership::Joining | Membership::Syncing => "REBALANCE_IN_PROGRESS",
+                            _ => "COMMIT_FAILED (not part of an active group)",
+                        };
+                        self.finish_commit(op, code.to_string(), out);
                     } else if self.coordinator.is_some() {
                         self.app = App::Committing {
                             op,
@@ -1457,25 +1510,16 @@ impl Consumer {
                 self.member_id = response.member_id;
                 return self.rejoin(0);
             }
+            // JoinGroupResponseHandler: resetStateOnResponseError (generation and member
+            // id), so what it owned is given up as lost before it joins again.
             Some(GroupError::UnknownMemberId) => {
-                self.member_id.clear();
-                return self.rejoin(0);
+                return self.reset_generation(Some("UNKNOWN_MEMBER_ID"), true);
             }
             Some(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
                 self.coordinator_lost();
                 return self.rejoin(self.config.retry_backoff_ms);
             }
-            Some(GroupError::FencedInstanceId) => {
-                self.emit(
-                    out,
-                    ConsumerEvent::CommitFailed {
-                        error: "FENCED_INSTANCE_ID: another consumer has this group.instance.id"
-                            .into(),
-                    },
-                );
-                self.closed = true;
-                return;
-            }
+            Some(GroupError::FencedInstanceId) => return self.fenced(out),
             Some(_) => return self.rejoin(self.config.retry_backoff_ms),
         }
         self.member_id = response.member_id.clone();
@@ -1532,7 +1576,7 @@ impl Consumer {
 
     /// `AbstractCoordinator.SyncGroupResponseHandler`: STABLE and no rejoin needed; the
     /// assignment takes effect in the next poll().
-    fn on_sync(&mut self, response: SyncGroupResponse, _out: &mut Outbox) {
+    fn on_sync(&mut self, response: SyncGroupResponse, out: &mut Outbox) {
         if self.membership != Membership::Syncing {
             return;
         }
@@ -1543,7 +1587,11 @@ impl Consumer {
                 self.coordinator_lost();
                 return self.rejoin(self.config.retry_backoff_ms);
             }
-            Some(e) => return self.reset_generation(Some(e.code()), true),
+            Some(GroupError::FencedInstanceId) => return self.fenced(out),
+            // SyncGroupResponseHandler: ILLEGAL_GENERATION keeps the member id.
+            Some(e) => {
+                return self.reset_generation(Some(e.code()), e != GroupError::IllegalGeneration);
+            }
         }
         self.membership = Membership::Stable;
         self.rejoin_needed = false;
@@ -1579,11 +1627,10 @@ impl Consumer {
                 Err(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
                     self.coordinator_lost()
                 }
-                Err(
-                    e @ (GroupError::IllegalGeneration
-                    | GroupError::UnknownMemberId
-                    | GroupError::FencedInstanceId),
-                ) => {
+                // A fenced static member stops (the heartbeat thread's `failed`, thrown
+                // from the next poll).
+                Err(GroupError::FencedInstanceId) => self.fenced(out),
+                Err(e @ (GroupError::IllegalGeneration | GroupError::UnknownMemberId)) => {
                     // An error about a generation it has left behind is ignored.
                     if generation == self.generation
                         && matches!(self.membership, Membership::Syncing | Membership::Stable)
@@ -1795,9 +1842,16 @@ impl Actor for Consumer {
             if in_poll && self.rejoin_needed && self.rejoin_at_ms > now {
                 consider(awake(self.rejoin_at_ms));
             }
-            // The heartbeat thread runs once the member has joined.
-            if matches!(self.membership, Membership::Syncing | Membership::Stable) {
-                consider(self.next_heartbeat_ms);
+            // The heartbeat thread runs once the member has joined, and needs a coordinator.
+            if matches!(self.membership, Membership::Syncing | Membership::Stable)
+                && self.coordinator.is_some()
+            {
+                if !self
+                    .in_flight
+                    .any(|p| matches!(p, Pending::Heartbeat { .. }))
+                {
+                    consider(self.next_heartbeat_ms);
+                }
                 consider(self.last_poll_ms + self.config.max_poll_interval_ms + 1);
             }
         }

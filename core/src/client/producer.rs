@@ -109,9 +109,9 @@ struct Batch {
     /// Its sequence was rewritten when its partition's sequences started again (Kafka's
     /// `sequenceHasBeenReset`).
     sequence_reset: bool,
-    /// An attempt ended without saying whether the leader appended it (no answer,
-    /// REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): it may be in the log, so it is
-    /// never given a new sequence.
+    /// An attempt ended without a refusal before the append (no answer,
+    /// REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND, NOT_LEADER_OR_FOLLOWER after it
+    /// waited...): it may be in the log, so it is never given a new sequence.
     maybe_written: bool,
     attempts: u32,
     retry_at_ms: i64,
@@ -798,9 +798,14 @@ impl Producer {
                 )
             }
             Err(code) => {
-                if matches!(
+                // Only a refusal before the append says the batch is not in the log: an
+                // appended acks=all batch can also end NOT_LEADER_OR_FOLLOWER (its leader
+                // stepped down while it waited), REQUEST_TIMED_OUT, no answer, ...
+                if !matches!(
                     code,
-                    "REQUEST_TIMED_OUT" | "NETWORK_EXCEPTION" | "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
+                    "NOT_ENOUGH_REPLICAS"
+                        | "OUT_OF_ORDER_SEQUENCE_NUMBER"
+                        | "INVALID_PRODUCER_EPOCH"
                 ) {
                     batch.maybe_written = true;
                 }
@@ -860,7 +865,11 @@ impl Producer {
                 // Sender.completeBatch → failBatch(adjustSequenceNumbers = attempts <
                 // retries) → handleFailedBatch: the partition's later sequences cannot
                 // follow a batch that will never be written.
-                if batch.sequence.is_some() && batch.attempts < self.config.retries {
+                // (`attempts` counts sends, Kafka's one more than its retries.)
+                if batch.sequence.is_some()
+                    && (code == "OUT_OF_ORDER_SEQUENCE_NUMBER"
+                        || batch.attempts <= self.config.retries)
+                {
                     self.request_epoch_bump(p, RestartReason::FailedBatch { error: code });
                 }
                 if batch.maybe_written {

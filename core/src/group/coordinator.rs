@@ -748,16 +748,22 @@ impl Coordinator {
             // rebalance in Stable; it gets its old assignment once its new member id is
             // stored (updateStaticMemberAndRebalance), so a coordinator that takes over
             // right after knows it.
-            GroupState::Stable if matches => self.writes.push(GroupWrite {
-                group: group_id.to_string(),
-                replies: Vec::new(),
-                on_stored: Some(OnStored::StaticRejoin {
-                    old: old.to_string(),
-                    new: id,
-                    reply_to,
-                    protocols: old_protocols,
-                }),
-            }),
+            // The JoinGroup is parked on the member (`updateMember(..., responseCallback)`),
+            // so a rebalance or a replacement meanwhile answers it.
+            GroupState::Stable if matches => {
+                let g = self.groups.get_mut(group_id).expect("a group");
+                g.members.get_mut(&id).expect("inserted").awaiting_join = Some(reply_to);
+                self.writes.push(GroupWrite {
+                    group: group_id.to_string(),
+                    replies: Vec::new(),
+                    on_stored: Some(OnStored::StaticRejoin {
+                        old: old.to_string(),
+                        new: id,
+                        reply_to,
+                        protocols: old_protocols,
+                    }),
+                });
+            }
             GroupState::PreparingRebalance => {
                 let g = self.groups.get_mut(group_id).expect("a group");
                 g.members.get_mut(&id).expect("inserted").awaiting_join = Some(reply_to);
@@ -1089,30 +1095,42 @@ impl Coordinator {
                 new,
                 reply_to,
                 protocols,
-            } => match result {
-                Ok(()) => {
-                    if g.members.contains_key(&new) {
+            } => {
+                // Still parked on the member: nothing (a rebalance, a replacement) has
+                // answered it meanwhile.
+                let parked = g
+                    .members
+                    .get_mut(&new)
+                    .filter(|m| m.awaiting_join == Some(reply_to))
+                    .map(|m| m.awaiting_join.take())
+                    .is_some();
+                if !parked {
+                    return;
+                }
+                match result {
+                    Ok(()) => {
                         let response = self.join_response(group_id, &new);
                         self.reply(Reply::Join(reply_to, response));
                     }
-                }
-                Err(e) => {
-                    // The new member id was not stored: the old one comes back.
-                    if let Some(mut member) = g.members.remove(&new) {
-                        member.id = old.clone();
-                        member.protocols = protocols;
-                        member.session_deadline_ms = Some(now_ms + member.session_timeout_ms);
-                        if g.leader.as_deref() == Some(new.as_str()) {
-                            g.leader = Some(old.clone());
+                    Err(e) => {
+                        // The new member id was not stored: the old one comes back.
+                        let g = self.groups.get_mut(group_id).expect("a group");
+                        if let Some(mut member) = g.members.remove(&new) {
+                            member.id = old.clone();
+                            member.protocols = protocols;
+                            member.session_deadline_ms = Some(now_ms + member.session_timeout_ms);
+                            if g.leader.as_deref() == Some(new.as_str()) {
+                                g.leader = Some(old.clone());
+                            }
+                            if g.pending_sync.remove(&new) {
+                                g.pending_sync.insert(old.clone());
+                            }
+                            g.members.insert(old, member);
                         }
-                        if g.pending_sync.remove(&new) {
-                            g.pending_sync.insert(old.clone());
-                        }
-                        g.members.insert(old, member);
+                        self.reply(Reply::Join(reply_to, JoinGroupResponse::failed("", e)));
                     }
-                    self.reply(Reply::Join(reply_to, JoinGroupResponse::failed("", e)));
                 }
-            },
+            }
         }
     }
 
