@@ -601,3 +601,29 @@ fn a_static_rejoin_whose_write_fails_keeps_the_old_member_id() {
     );
     assert_eq!(h.c.group(GROUP).unwrap().assignment()[&old], [tp(0), tp(1)]);
 }
+
+#[test]
+fn a_static_rejoin_waiting_for_its_write_is_answered_by_a_rebalance_that_starts_meanwhile() {
+    // The JoinGroup is parked on the member (updateMember with its callback): a rebalance
+    // counts it as rejoined and answers it; the write's callback then answers nothing.
+    let mut h = Harness::new();
+    let _old = stable_static_member(&mut h);
+    h.hold_writes = true;
+    let again = h.join(join_request("", Some("app-1")));
+    assert!(h.replies().is_empty());
+    // Every member is waiting to join (the static one parked), so the join phase ends.
+    let (b, to_b) = h.new_member();
+    assert_eq!(h.state(), GroupState::CompletingRebalance);
+    let replies = h.replies();
+    let answer = join_answer(&replies, again);
+    assert_eq!((answer.error, answer.generation), (None, 2));
+    assert_eq!(join_answer(&replies, to_b).member_id, b);
+    let write = h.held.remove(0);
+    let late = h.store(write, Ok(()));
+    assert!(
+        !late
+            .iter()
+            .any(|r| matches!(r, Reply::Join(to, _) if *to == again)),
+        "answered once: {late:?}"
+    );
+}
