@@ -1020,7 +1020,7 @@ fn parse_selector(
 }
 
 /// The closest of `names` to `word`, if close enough to be a typo.
-fn closest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
     names
         .iter()
         .map(|n| (edit_distance(word, n), *n))

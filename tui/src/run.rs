@@ -151,7 +151,7 @@ Examples:
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A scenario file, or the name of a bundled scenario
+    /// A scenario file, or a bundled scenario: its name, lesson number (6) or a unique prefix (06-slow)
     file: String,
     /// The seed (the scenario's own seed by default)
     #[arg(long)]
@@ -187,16 +187,68 @@ pub fn load(file: &str) -> Result<Scenario, String> {
 pub(crate) fn read(file: &str) -> Result<(String, String), String> {
     Ok(match std::fs::read_to_string(file) {
         Ok(text) => (file.to_string(), text),
-        Err(e) => match BUNDLED.iter().find(|(name, _)| *name == file) {
-            Some((name, text)) => (format!("scenarios/{name}.toml"), text.to_string()),
-            None => {
-                return Err(format!(
-                    "cannot read scenario {file}: {e}; give a scenario file's path or a bundled \
-                     name (kafkasim list shows them)"
-                ));
+        Err(e) => match bundled(file) {
+            Ok((name, text)) => (format!("scenarios/{name}.toml"), text.to_string()),
+            Err(hint) if file.contains('/') || file.ends_with(".toml") => {
+                return Err(format!("cannot read scenario {file}: {e}; {hint}"));
             }
+            Err(hint) => return Err(format!("no bundled scenario {file}: {hint}")),
         },
     })
+}
+
+/// A bundled scenario by its name, its lesson number (`6` or `06`) or a unique prefix
+/// of its name (`06-slow`, `11a`); otherwise what to type instead.
+pub(crate) fn bundled(key: &str) -> Result<(&'static str, &'static str), String> {
+    if let Some(found) = BUNDLED.iter().find(|(name, _)| *name == key) {
+        return Ok(*found);
+    }
+    // A lesson number: 6 is 06, as `kafkasim list` numbers them.
+    let key = match key.parse::<u32>() {
+        Ok(n) if n < 100 => format!("{n:02}"),
+        _ => key.to_string(),
+    };
+    let matches: Vec<&(&str, &str)> = BUNDLED
+        .iter()
+        .filter(|(name, _)| {
+            name.starts_with(&key)
+                && (key.len() == name.len()
+                    || !key.chars().all(|c| c.is_ascii_digit())
+                    || !name[key.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(**one),
+        [] => {
+            let names: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
+            let mut near: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| n.contains(key.as_str()))
+                .take(3)
+                .collect();
+            if near.is_empty()
+                && let Some(c) = kafkasim_sim::scenario::closest(&key, &names)
+            {
+                near.push(c);
+            }
+            Err(if near.is_empty() {
+                "give a scenario file's path, or a bundled name or lesson number (kafkasim list shows them)".to_string()
+            } else {
+                format!(
+                    "did you mean {}? (kafkasim list shows every bundled scenario)",
+                    near.join(" or ")
+                )
+            })
+        }
+        many => {
+            let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
+            Err(format!(
+                "{key} could be {}: give more of the name",
+                names.join(" or ")
+            ))
+        }
+    }
 }
 
 pub fn run_command(args: &Args, out: &mut impl Write) -> Result<(), String> {
@@ -396,7 +448,7 @@ Examples:
 
 #[derive(clap::Args)]
 pub struct SweepArgs {
-    /// A scenario file, or the name of a bundled scenario
+    /// A scenario file, or a bundled scenario: its name, lesson number (6) or a unique prefix (06-slow)
     file: String,
     /// The seeds: A..B (B excluded) or A..=B
     #[arg(long)]
@@ -535,7 +587,7 @@ Example:
 
 #[derive(clap::Args)]
 pub struct DescribeArgs {
-    /// A scenario file, or the name of a bundled scenario
+    /// A scenario file, or a bundled scenario: its name, lesson number (6) or a unique prefix (06-slow)
     file: String,
     /// The sim time to describe, such as 12s or 1500ms
     #[arg(long)]
@@ -661,7 +713,7 @@ a bug: something reached the simulation that did not come from its seed.";
 
 #[derive(clap::Args)]
 pub struct DeterminismArgs {
-    /// A scenario file, or the name of a bundled scenario
+    /// A scenario file, or a bundled scenario: its name, lesson number (6) or a unique prefix (06-slow)
     file: String,
     /// The seed (the scenario's own seed by default)
     #[arg(long)]
@@ -732,7 +784,7 @@ pub const DEFAULT_LESSON: &str = "04-acks-1-leader-crash";
 
 #[derive(clap::Args)]
 pub struct TuiArgs {
-    /// A scenario file, or the name of a bundled scenario
+    /// A scenario file, or a bundled scenario: its name, lesson number (6) or a unique prefix (06-slow)
     file: String,
     /// The seed (the scenario's own seed by default)
     #[arg(long)]

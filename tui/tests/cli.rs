@@ -606,3 +606,36 @@ fn run_writes_the_client_history_as_jepsen_reads_it() {
     assert!(ok_with_offset);
     assert!(ops.iter().any(|op| op["f"] == "send" && op["type"] == "ok"));
 }
+
+#[test]
+fn lessons_open_by_number_or_unique_prefix_and_a_wrong_name_gets_a_suggestion() {
+    for key in ["6", "06", "06-slow"] {
+        let out = kafkasim(&["run", key, "--until", "1s"]);
+        assert!(out.status.success(), "{key}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("A slow follower leaves the ISR"),
+            "{key}: {}",
+            stdout(&out)
+        );
+    }
+    let ambiguous = kafkasim(&["run", "5"]);
+    assert!(!ambiguous.status.success());
+    assert!(
+        stderr(&ambiguous)
+            .contains("05 could be 05a-min-insync-replicas or 05b-min-insync-replicas-before-3-7"),
+        "{}",
+        stderr(&ambiguous)
+    );
+    let typo = kafkasim(&["run", "jepsen"]);
+    assert!(
+        stderr(&typo).contains("no bundled scenario jepsen: did you mean 09-jepsen-2013?"),
+        "{}",
+        stderr(&typo)
+    );
+    let missing = kafkasim(&["run", "mine/lesson.toml"]);
+    assert!(
+        stderr(&missing).contains("cannot read scenario mine/lesson.toml"),
+        "{}",
+        stderr(&missing)
+    );
+}
