@@ -292,6 +292,16 @@ fn differences(expect: &PartitionExpectation, snapshot: &ClusterSnapshot) -> Vec
             name(leader)
         ));
     }
+    if let Some(size) = expect.isr_size
+        && partition.isr.len() != size
+    {
+        out.push(format!(
+            "ISR of {} is {} ({} replicas), expected {size}",
+            expect.tp,
+            brokers(&partition.isr),
+            partition.isr.len()
+        ));
+    }
     if let Some(isr) = &expect.isr
         && &partition.isr != isr
     {

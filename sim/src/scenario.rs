@@ -393,6 +393,10 @@ struct StateSection {
     leader: Option<Spanned<toml::Value>>,
     #[serde(default)]
     isr: Option<Vec<BrokerId>>,
+    /// How many replicas the ISR holds, whichever they are (when a fault's target is
+    /// chosen at run time).
+    #[serde(default)]
+    isr_size: Option<usize>,
     #[serde(default)]
     high_watermark: Option<i64>,
     #[serde(default)]
@@ -411,6 +415,10 @@ pub enum Selector {
     LeaderOf(TopicPartition),
     /// The replicas of a partition other than its leader.
     FollowersOf(TopicPartition),
+    /// One follower of a partition, chosen the same way on every seed: the highest id
+    /// that is not the controller (so cutting it off never cuts the leader from the
+    /// controller), else the highest id.
+    AFollowerOf(TopicPartition),
     /// The group coordinator: the leader of the group's `__consumer_offsets` partition.
     CoordinatorOf(String),
     ZooKeeper,
@@ -427,6 +435,7 @@ impl fmt::Display for Selector {
             Selector::Controller => write!(f, "controller"),
             Selector::LeaderOf(tp) => write!(f, "leader of {tp}"),
             Selector::FollowersOf(tp) => write!(f, "followers of {tp}"),
+            Selector::AFollowerOf(tp) => write!(f, "a follower of {tp}"),
             Selector::CoordinatorOf(g) => write!(f, "coordinator of {g}"),
             Selector::ZooKeeper => write!(f, "zookeeper"),
             Selector::Crashed => write!(f, "crashed"),
@@ -453,6 +462,18 @@ impl Selector {
                         .collect(),
                     None => Vec::new(),
                 }
+            }
+            Selector::AFollowerOf(tp) => {
+                let followers = Selector::FollowersOf(tp.clone()).resolve(cluster);
+                let controller = cluster.controller();
+                followers
+                    .iter()
+                    .copied()
+                    .filter(|b| Some(*b) != controller)
+                    .max()
+                    .or_else(|| followers.iter().copied().max())
+                    .into_iter()
+                    .collect()
             }
             Selector::CoordinatorOf(group) => {
                 let partitions = cluster.config().offsets_topic_num_partitions;
@@ -677,6 +698,7 @@ pub struct PartitionExpectation {
     /// Some(None): offline.
     pub leader: Option<Option<BrokerId>>,
     pub isr: Option<BTreeSet<BrokerId>>,
+    pub isr_size: Option<usize>,
     pub high_watermark: Option<i64>,
     pub log_end_offset: Option<i64>,
 }
@@ -906,8 +928,8 @@ impl Checker<'_> {
                     format!("unknown target {:?}: {why}", text.get_ref()),
                     Some(
                         "targets are \"broker N\", \"controller\", \"leader of TOPIC-P\", \
-                         \"followers of TOPIC-P\", \"coordinator of GROUP\", \"zookeeper\", \"crashed\" \
-                         or \"consumer NAME\""
+                         \"followers of TOPIC-P\", \"a follower of TOPIC-P\", \"coordinator of GROUP\", \
+                         \"zookeeper\", \"crashed\" or \"consumer NAME\""
                             .into(),
                     ),
                 );
@@ -1007,6 +1029,9 @@ fn parse_selector(
     }
     if let Some(tp) = text.strip_prefix("followers of ") {
         return parse_partition(tp.trim(), topics).map(Selector::FollowersOf);
+    }
+    if let Some(tp) = text.strip_prefix("a follower of ") {
+        return parse_partition(tp.trim(), topics).map(Selector::AFollowerOf);
     }
     if let Some(group) = text.strip_prefix("coordinator of ") {
         return Ok(Selector::CoordinatorOf(group.trim().to_string()));
@@ -2211,6 +2236,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                     tp,
                     leader,
                     isr: s.isr.as_ref().map(|i| i.iter().copied().collect()),
+                    isr_size: s.isr_size,
                     high_watermark: s.high_watermark,
                     log_end_offset: s.log_end_offset,
                 }),

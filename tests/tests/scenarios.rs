@@ -285,7 +285,7 @@ fn a_failing_run_shrinks_to_the_faults_that_matter_and_replays() {
     let unmet = report.unmet();
     assert!(unmet.contains("lost-writes"), "{unmet:?}");
     let shrunk = shrink(&scenario, 11, &unmet);
-    assert_eq!((shrunk.faults_before, shrunk.faults_after), (4, 2));
+    assert_eq!((shrunk.faults_before, shrunk.faults_after), (6, 2));
     assert!(shrunk.until_ms < scenario.duration_ms);
     // The written file parses and fails the same way.
     let replay_text = shrunk_scenario(&text, &shrunk).unwrap();

@@ -490,7 +490,7 @@ fn sweep_runs_many_seeds_and_shrinks_the_first_failure() {
     assert!(out.starts_with("1 seeds, 1 failing"), "{out}");
     assert!(out.contains("seed 11: not met: lost-writes"), "{out}");
     let shrunk = scratch.file("jepsen.seed-11.shrunk.toml");
-    assert!(out.contains("shrunk seed 11: 2 of 4 faults"), "{out}");
+    assert!(out.contains("shrunk seed 11: 2 of 6 faults"), "{out}");
     let replay = kafkasim(&["run", &shrunk]);
     assert_eq!(replay.status.code(), Some(1), "{}", stderr(&replay));
     assert!(stdout(&replay).contains("lost-writes          fail (expected pass: NOT MET)"));
