@@ -514,6 +514,41 @@ fn lessons_05a_and_05b_show_their_errors_on_every_seed() {
 }
 
 #[test]
+fn lesson_16_members_keep_consuming_through_the_cooperative_rounds_on_every_seed() {
+    // What its captions claim: the old members go on polling what they kept between the
+    // two rounds, and only their commits fail (REBALANCE_IN_PROGRESS) meanwhile.
+    let scenario = load("16-cooperative-rebalancing");
+    for seed in 1..=10 {
+        let report = run(&scenario, seed, None);
+        assert!(report.passed(), "seed {seed}\n{}", explain(&report));
+        let old_members: Vec<_> = report
+            .histories
+            .consumers
+            .values()
+            .filter(|h| h.assignments.len() >= 3)
+            .collect();
+        assert_eq!(old_members.len(), 2, "seed {seed}");
+        for h in old_members {
+            let n = h.assignments.len();
+            let (first_round, second_round) = (h.assignments[n - 2].0, h.assignments[n - 1].0);
+            let kept = &h.assignments[n - 1].2;
+            assert!(
+                h.polled.iter().any(|r| r.time_ms >= first_round
+                    && r.time_ms < second_round
+                    && kept.contains(&r.tp)),
+                "seed {seed}: nothing polled between the rounds"
+            );
+        }
+        assert!(
+            report
+                .timeline(false)
+                .contains("commit failed: REBALANCE_IN_PROGRESS"),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
 fn a_different_seed_gives_a_different_run() {
     let scenario = load("04-acks-1-leader-crash");
     let a = run(&scenario, 1, Some(10_000));
