@@ -340,17 +340,7 @@ impl<V: Clone> MetadataStore<V> {
                 .or_default()
                 .insert(client);
         }
-        let prefix = if path == "/" {
-            "/".to_string()
-        } else {
-            format!("{path}/")
-        };
-        self.nodes
-            .range(prefix.clone()..)
-            .take_while(|(p, _)| p.starts_with(&prefix))
-            .filter(|(p, _)| !p[prefix.len()..].contains('/'))
-            .map(|(p, _)| p[prefix.len()..].to_string())
-            .collect()
+        self.child_names(path)
     }
 
     /// Writes `value` if the node is at `expected_version` (or unconditionally with None).

@@ -649,17 +649,10 @@ impl Consumer {
             self.commit("close", out);
         }
         if self.uses_group_membership() {
-            let partitions = self.assignment();
-            self.owned.clear();
-            if !partitions.is_empty() {
-                self.emit(
-                    out,
-                    ConsumerEvent::Revoked {
-                        partitions,
-                        why: "leaving the group".into(),
-                    },
-                );
-            }
+            self.give_up_all(out, |partitions| ConsumerEvent::Revoked {
+                partitions,
+                why: "leaving the group".into(),
+            });
             if self.config.group_instance_id.is_none() && !self.member_id.is_empty() {
                 self.maybe_leave_group("the consumer closed".to_string(), out);
             }
@@ -771,7 +764,8 @@ impl Consumer {
         if self.uses_group_membership() {
             self.drive_heartbeat(out);
         }
-        if self.in_poll() {
+        // Waiting inside poll(): its coordinator work goes on (a poll due now does it itself).
+        if self.in_poll() && matches!(self.app, App::Polling { at_ms } if at_ms > now) {
             self.poll_coordinator(out);
         }
         self.drive_positions(out);
@@ -868,17 +862,10 @@ impl Consumer {
     /// (FencedInstanceIdException from poll()): the consumer gives its partitions up and
     /// stops, rather than fencing the other one in turn.
     fn fenced(&mut self, out: &mut Outbox) {
-        let partitions = self.assignment();
-        self.owned.clear();
-        if !partitions.is_empty() {
-            self.emit(
-                out,
-                ConsumerEvent::Lost {
-                    partitions,
-                    error: Some("FENCED_INSTANCE_ID"),
-                },
-            );
-        }
+        self.give_up_all(out, |partitions| ConsumerEvent::Lost {
+            partitions,
+            error: Some("FENCED_INSTANCE_ID"),
+        });
         self.emit(
             out,
             ConsumerEvent::CommitFailed {
@@ -946,12 +933,21 @@ impl Consumer {
     /// The generation was reset: whatever it owned is gone without a revocation
     /// (`onJoinPrepare` → `invokePartitionsLost`).
     fn give_up_lost(&mut self, out: &mut Outbox) {
+        let error = self.lost_error;
+        self.give_up_all(out, |partitions| ConsumerEvent::Lost { partitions, error });
+    }
+
+    /// Every owned partition goes; `event` says how, if there were any.
+    fn give_up_all(
+        &mut self,
+        out: &mut Outbox,
+        event: impl FnOnce(Vec<TopicPartition>) -> ConsumerEvent,
+    ) {
         let partitions = self.assignment();
         self.owned.clear();
         self.pending_revocation = false;
         if !partitions.is_empty() {
-            let error = self.lost_error;
-            self.emit(out, ConsumerEvent::Lost { partitions, error });
+            self.emit(out, event(partitions));
         }
     }
 
@@ -988,17 +984,10 @@ impl Consumer {
         if self.generation < 0 || self.member_id.is_empty() {
             self.give_up_lost(out);
         } else if self.eager() {
-            let partitions = self.assignment();
-            self.owned.clear();
-            if !partitions.is_empty() {
-                self.emit(
-                    out,
-                    ConsumerEvent::Revoked {
-                        partitions,
-                        why: "an eager rebalance revokes every partition before rejoining".into(),
-                    },
-                );
-            }
+            self.give_up_all(out, |partitions| ConsumerEvent::Revoked {
+                partitions,
+                why: "an eager rebalance revokes every partition before rejoining".into(),
+            });
         } else {
             let gone: Vec<TopicPartition> = self
                 .owned
@@ -1261,10 +1250,7 @@ impl Consumer {
                     {
                         // commitOffsetsSync sends every retry through sendOffsetCommitRequest,
                         // which asks generationIfStable again.
-                        let code = match self.membership {
-                            Membership::Joining | Membership::Syncing => "REBALANCE_IN_PROGRESS",
-                            _ => "COMMIT_FAILED (not part of an active group)",
-                        };
+                        let code = self.unstable_commit_error();
                         self.finish_commit(op, code.to_string(), out);
                     } else if self.coordinator.is_some() {
                         self.app = App::Committing {
@@ -1401,16 +1387,21 @@ impl Consumer {
             kind,
         });
         if group_member && !stable {
-            let code = if matches!(self.membership, Membership::Joining | Membership::Syncing) {
-                "REBALANCE_IN_PROGRESS"
-            } else {
-                "COMMIT_FAILED (not part of an active group)"
-            };
+            let code = self.unstable_commit_error();
             self.finish_commit(op, code.to_string(), out);
         } else if self.coordinator.is_some() {
             self.send_commit(op, out);
         }
         Some(op)
+    }
+
+    /// Why a group member outside a stable generation cannot commit
+    /// (`sendOffsetCommitRequest` when `generationIfStable` is null).
+    fn unstable_commit_error(&self) -> &'static str {
+        match self.membership {
+            Membership::Joining | Membership::Syncing => "REBALANCE_IN_PROGRESS",
+            _ => "COMMIT_FAILED (not part of an active group)",
+        }
     }
 
     /// Sends (or sends again) commit `op` with the member's generation now.
