@@ -75,6 +75,10 @@ pub struct ClusterBuilder {
     pub trace_events: bool,
     /// How many delivered messages snapshots show (the TUI's space-time view; 0: none).
     pub recent_messages: usize,
+    /// This broker starts alone and the others start once it holds /controller: in
+    /// ZooKeeper mode the first broker up creates /controller (`KafkaController.elect`).
+    /// None: all start together and the seed decides who wins.
+    pub first_controller: Option<BrokerId>,
 }
 
 impl ClusterBuilder {
@@ -89,6 +93,7 @@ impl ClusterBuilder {
             invariants: Invariants::Panic,
             trace_events: true,
             recent_messages: 0,
+            first_controller: None,
         }
     }
 
@@ -191,12 +196,26 @@ impl ClusterBuilder {
             zookeeper: Arc::new(Mutex::new(Some(ZooKeeper::new()))),
         };
         cluster.spawn_node(ZOOKEEPER, "zookeeper", cluster.zookeeper.clone());
+        if let Some(first) = self.first_controller {
+            cluster.start_broker(first, BrokerDisk::default());
+            cluster
+                .wait_until(60_000, |s| s.controller.map(|(b, _)| b) == Some(first))
+                .await
+                .expect("a broker alone wins the controller election within a minute");
+        }
         for id in 1..=self.brokers {
-            cluster.start_broker(id, BrokerDisk::default());
+            if Some(id) != self.first_controller {
+                cluster.start_broker(id, BrokerDisk::default());
+            }
         }
         cluster
             .wait_until(60_000, |s| {
-                s.controller.is_some() && s.brokers.values().all(|b| b.registered)
+                s.controller.is_some()
+                    && s.brokers.values().all(|b| b.registered)
+                    // Brokers that started after the controller: it has seen them.
+                    && self.first_controller.is_none_or(|first| {
+                        s.brokers.values().all(|b| b.known_controller == Some(first))
+                    })
             })
             .await
             .expect("the brokers register and elect a controller within a minute");
@@ -617,7 +636,7 @@ impl Cluster {
             // The OS of a crashed process resets its connections: peers know at once.
             Crash::Process => self.world.net.reset_and_notify(id),
             // A machine without power says nothing: peers find out by timeouts.
-            Crash::PowerLoss => self.world.net.reset(id),
+            Crash::PowerLoss | Crash::PowerLossUnflushedLost => self.world.net.reset(id),
         }
         let slot = lock(&self.world.brokers).get(&id).cloned();
         let Some(broker) = slot.and_then(|s| lock(&s).take()) else {

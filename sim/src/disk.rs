@@ -19,8 +19,12 @@ use kafkasim_core::rng::RandomSource;
 pub enum Crash {
     /// The process died; the machine did not.
     Process,
-    /// The machine lost power.
+    /// The machine lost power: a seeded prefix of each segment's unflushed tail had
+    /// reached the platter.
     PowerLoss,
+    /// The machine lost power before the disk wrote back any unflushed byte: only what
+    /// was fsynced survives (a lesson's `unflushed = "lost"`, the same story on every seed).
+    PowerLossUnflushedLost,
 }
 
 /// The `.log` bytes of each segment that survive `crash`, as (base offset, bytes).
@@ -41,6 +45,7 @@ pub fn surviving_segments(
                     // from none of it to all of it.
                     segment.flushed_len() + (rng.next_u32() as usize % (unflushed + 1))
                 }
+                Crash::PowerLossUnflushedLost => segment.flushed_len(),
             };
             (segment.base_offset(), bytes[..kept].to_vec())
         })

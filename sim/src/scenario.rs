@@ -171,6 +171,9 @@ struct NemesisSection {
 #[serde(deny_unknown_fields)]
 struct ClusterSection {
     brokers: Spanned<i32>,
+    /// The broker that starts first and so becomes the controller.
+    #[serde(default)]
+    controller: Option<Spanned<i32>>,
     #[serde(default)]
     config: Configs,
 }
@@ -316,6 +319,10 @@ struct FaultSection {
     /// For `link`: the probability that a message is lost (its connection breaks).
     #[serde(default)]
     loss: Option<Spanned<f64>>,
+    /// For `power-loss`: `"some"` (a seeded prefix of the unflushed bytes reached the
+    /// disk, the default) or `"lost"` (none did: the same story on every seed).
+    #[serde(default)]
+    unflushed: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -519,7 +526,7 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Action::Crash(Crash::Process) => "crash",
-            Action::Crash(Crash::PowerLoss) => "power-loss",
+            Action::Crash(Crash::PowerLoss | Crash::PowerLossUnflushedLost) => "power-loss",
             Action::Restart => "restart",
             Action::Shutdown => "shutdown",
             Action::Isolate => "isolate",
@@ -1481,6 +1488,18 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
     }
     let mut builder = ClusterBuilder::new(brokers.clamp(1, 9));
     builder.invariants = Invariants::Record;
+    if let Some(controller) = &f.cluster.controller {
+        let id = *controller.get_ref();
+        if (1..=brokers).contains(&id) {
+            builder.first_controller = Some(id);
+        } else {
+            c.error(
+                controller.span(),
+                format!("controller = {id}: the cluster's brokers are 1 to {brokers}"),
+                Some("name the broker that starts first and so creates /controller".into()),
+            );
+        }
+    }
     c.configs(
         &mut builder.broker,
         &f.cluster.config,
@@ -1987,6 +2006,15 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         let at = check_at(c, &fault.at, "fault");
         let action = fault.action.get_ref().as_str();
         let needs_target = !matches!(action, "heal" | "partition");
+        if let Some(unflushed) = &fault.unflushed
+            && action != "power-loss"
+        {
+            c.error(
+                unflushed.span(),
+                format!("unflushed belongs to a power-loss, not to {action}"),
+                Some("a process crash keeps every byte (the page cache survives): use action = \"power-loss\"".into()),
+            );
+        }
         let target = match &fault.target {
             Some(t) => c.selector(t, &topics),
             None => {
@@ -2014,7 +2042,22 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         }
         let action = match action {
             "crash" => Some(Action::Crash(Crash::Process)),
-            "power-loss" => Some(Action::Crash(Crash::PowerLoss)),
+            "power-loss" => match fault
+                .unflushed
+                .as_ref()
+                .map(|u| (u.get_ref().as_str(), u.span()))
+            {
+                None | Some(("some", _)) => Some(Action::Crash(Crash::PowerLoss)),
+                Some(("lost", _)) => Some(Action::Crash(Crash::PowerLossUnflushedLost)),
+                Some((other, span)) => {
+                    c.error(
+                        span,
+                        format!("unflushed = {other:?}: \"some\" or \"lost\""),
+                        Some("unflushed = \"lost\" drops every byte not yet flushed; \"some\" (the default) keeps a seeded prefix of them".into()),
+                    );
+                    None
+                }
+            },
             "restart" => Some(Action::Restart),
             "shutdown" => Some(Action::Shutdown),
             "isolate" => Some(Action::Isolate),

@@ -211,6 +211,9 @@ fn fault_entry(t: &Timed) -> Option<toml::Value> {
                 Action::Hold(peer) | Action::Release(peer) => {
                     fault.insert("peer".into(), text(peer));
                 }
+                Action::Crash(crate::disk::Crash::PowerLossUnflushedLost) => {
+                    fault.insert("unflushed".into(), toml::Value::String("lost".into()));
+                }
                 _ => {}
             }
             if let Action::Partition(groups) = &act.action {

@@ -89,6 +89,12 @@ impl Fault {
             } => format!(
                 "FAULT: broker {broker} lost power; bytes not flushed to disk may be lost, the last message may be torn"
             ),
+            Fault::Crash {
+                broker,
+                crash: Crash::PowerLossUnflushedLost,
+            } => format!(
+                "FAULT: broker {broker} lost power before its disk wrote back any unflushed byte: only what was flushed survives"
+            ),
             Fault::Restart { broker } => format!("broker {broker} restarts and recovers its logs"),
             Fault::Partition { groups } => {
                 let groups: Vec<String> = groups

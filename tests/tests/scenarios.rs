@@ -99,6 +99,35 @@ fn lesson(name: &str) {
         ));
     }
     insta::assert_snapshot!(name, format!("{summary}\n{}", report.timeline(false)));
+    if !FINDS_ITS_BUG_ON_SOME_SEEDS.contains(&name) {
+        on_every_seed(name, &scenario);
+    }
+}
+
+/// Suites that look for a bug with random faults: each seed may or may not find it.
+const FINDS_ITS_BUG_ON_SOME_SEEDS: [&str; 1] = ["nemesis-unsafe"];
+
+/// A lesson is a promise to a class on whatever seed it runs: seeds 1..=20 change its
+/// timings, never whether it meets its expectations.
+fn on_every_seed(name: &str, scenario: &Scenario) {
+    let seeds: Vec<u64> = (1..=20).collect();
+    let missed: Vec<String> = kafkasim_sim::sweep::sweep(scenario, &seeds, 1, &|_, _, _| {})
+        .into_iter()
+        .filter(|r| !r.passed())
+        .map(|r| {
+            format!(
+                "seed {}: {}",
+                r.seed,
+                r.unmet.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "{name} misses its expectations on {} of 20 seeds (replay with kafkasim run scenarios/{name}.toml --seed N):\n{}",
+        missed.len(),
+        missed.join("\n")
+    );
 }
 
 #[test]
