@@ -159,6 +159,9 @@ pub enum EventKind {
     /// A producer's client did something worth narrating.
     Producer {
         client: NodeId,
+        /// What its records are named by (`p1` writes `p1-0`, `p1-1`…), which sentences
+        /// name it by.
+        name: String,
         event: crate::client::producer::ProducerEvent,
     },
     /// A `__consumer_offsets` record the coordinator could not read was skipped.
@@ -412,7 +415,7 @@ impl Event {
                 format!("coordinator {broker}: {}", event.explain())
             }
             EventKind::Consumer { name, event, .. } => event.explain(name),
-            EventKind::Producer { client, event } => event.explain(*client),
+            EventKind::Producer { name, event, .. } => event.explain(name),
             EventKind::OffsetsRecordSkipped {
                 broker,
                 tp,

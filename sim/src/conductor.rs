@@ -58,9 +58,9 @@ pub enum Command {
         topic: String,
         config: kafkasim_core::protocol::TopicConfig,
     },
-    /// A lesson's caption shown right after the first narrated event, from this command's
-    /// time on, whose sentence contains `fragment`.
-    CaptionOn { fragment: String, text: String },
+    /// A lesson's caption shown right after the first entry, from this command's time on,
+    /// that `trigger` matches.
+    CaptionOn { trigger: Trigger, text: String },
 }
 
 impl From<Fault> for Command {
@@ -128,15 +128,37 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
     }
 }
 
-/// Captions waiting for their event: (fragment, text, the trace length when the watch
+/// What a caption waits for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    /// An event of a kind with these fields.
+    Event(crate::scenario::EventMatch),
+    /// An entry whose English sentence contains this (files written before event
+    /// kinds; it breaks when a sentence is reworded).
+    Fragment(String),
+}
+
+impl Trigger {
+    fn fires(&self, entry: &TraceEntry) -> bool {
+        match self {
+            Trigger::Event(matcher) => matcher.matches(entry),
+            Trigger::Fragment(fragment) => {
+                !matches!(entry, TraceEntry::Caption { .. })
+                    && entry.explain().contains(fragment.as_str())
+            }
+        }
+    }
+}
+
+/// Captions waiting for their event: (trigger, text, the trace length when the watch
 /// began).
 #[derive(Default)]
-struct Watchers(Vec<(String, String, usize)>);
+struct Watchers(Vec<(Trigger, String, usize)>);
 
 impl Watchers {
     fn watch(&mut self, command: &Command, trace_len: usize) {
-        if let Command::CaptionOn { fragment, text } = command {
-            self.0.push((fragment.clone(), text.clone(), trace_len));
+        if let Command::CaptionOn { trigger, text } = command {
+            self.0.push((trigger.clone(), text.clone(), trace_len));
         }
     }
 
@@ -147,12 +169,11 @@ impl Watchers {
         }
         let new = cluster.trace_since(scanned);
         let mut shown = Vec::new();
-        self.0.retain(|(fragment, text, from)| {
-            let happened = new.iter().enumerate().any(|(i, e)| {
-                scanned + i >= *from
-                    && !matches!(e, TraceEntry::Caption { .. })
-                    && e.explain().contains(fragment.as_str())
-            });
+        self.0.retain(|(trigger, text, from)| {
+            let happened = new
+                .iter()
+                .enumerate()
+                .any(|(i, e)| scanned + i >= *from && trigger.fires(e));
             if happened {
                 shown.push(text.clone());
             }

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cluster;
 pub mod conductor;
 pub mod disk;
+pub mod events;
 pub mod export;
 pub mod history;
 pub mod net;

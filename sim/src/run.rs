@@ -143,6 +143,7 @@ pub fn run_commands(
     let mut pauses: BTreeSet<i64> = scenario
         .expectations
         .iter()
+        .filter(|e| e.what.at_a_moment())
         .map(|e| e.at_ms)
         .filter(|t| *t <= until_ms)
         .collect();
@@ -151,10 +152,15 @@ pub fn run_commands(
     let mut recovered_ms = None;
     for at_ms in pauses {
         let frame = simulation.run_until_without_records(at_ms);
-        for expectation in scenario.expectations.iter().filter(|e| e.at_ms == at_ms) {
+        for expectation in scenario
+            .expectations
+            .iter()
+            .filter(|e| e.at_ms == at_ms && e.what.at_a_moment())
+        {
             let differences = match &expectation.what {
                 Expected::Partition(p) => differences(p, &frame.snapshot),
                 Expected::Group(g) => group_differences(g, &frame.snapshot),
+                Expected::Event(_) | Expected::CaptionShown { .. } => continue,
             };
             expectations.push(ExpectationResult {
                 expectation: expectation.clone(),
@@ -172,6 +178,41 @@ pub fn run_commands(
     let exported = export_to.map(|dir| simulation.export_logs(dir));
     let histories = simulation.histories();
     let trace = simulation.trace().to_vec();
+    // What the whole trace shows: events in their windows, captions whose event came.
+    for expectation in scenario
+        .expectations
+        .iter()
+        .filter(|e| !e.what.at_a_moment())
+    {
+        // A run stopped early (--until) judges only the windows it saw end.
+        let window_end = match &expectation.what {
+            Expected::Event(event) => event.before_ms.unwrap_or(scenario.duration_ms),
+            _ => scenario.duration_ms,
+        };
+        if window_end > until_ms {
+            continue;
+        }
+        let differences = match &expectation.what {
+            Expected::Event(event) => event.differences(expectation.at_ms, &trace),
+            Expected::CaptionShown { text } => {
+                let shown = trace.iter().any(|e| {
+                    matches!(e, TraceEntry::Caption { time_ms, text: t }
+                        if *time_ms >= expectation.at_ms && t == text)
+                });
+                if shown {
+                    Vec::new()
+                } else {
+                    vec![format!("the caption's event never happened: \"{text}\"")]
+                }
+            }
+            Expected::Partition(_) | Expected::Group(_) => continue,
+        };
+        expectations.push(ExpectationResult {
+            expectation: expectation.clone(),
+            differences,
+        });
+    }
+    expectations.sort_by_key(|r| r.expectation.at_ms);
 
     let writes = histories.writes();
     let lost = check::lost_writes(&writes, &frame.snapshot);

@@ -30,9 +30,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::cluster::{Cluster, ClusterBuilder, Invariants, TopicSpec};
-use crate::conductor::{Command, Timed};
+use crate::conductor::{Command, Timed, Trigger};
 use crate::disk::Crash;
+use crate::events::Kind;
 use crate::net::LinkConfig;
+use crate::trace::TraceEntry;
 
 /// The scenario format this build reads.
 pub const FORMAT: u32 = 1;
@@ -331,9 +333,10 @@ struct CaptionSection {
     /// When to show it; with `on`, when to start watching (default 0).
     #[serde(default)]
     at: Option<Time>,
-    /// Show it right after the first narrated event whose sentence contains this.
+    /// Show it right after the first event that matches: `{ kind = "isr-shrink",
+    /// partition = "orders-0" }` (or, as before event kinds, a part of its sentence).
     #[serde(default)]
-    on: Option<Spanned<String>>,
+    on: Option<Spanned<toml::Value>>,
     text: Spanned<String>,
 }
 
@@ -366,6 +369,9 @@ struct ExpectSection {
     state: Vec<StateSection>,
     #[serde(default)]
     group: Vec<GroupSection>,
+    /// `[[expect.event]]`: kind, field filters, after, before, count.
+    #[serde(default)]
+    event: Vec<Configs>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -681,20 +687,145 @@ pub struct Expectation {
     pub what: Expected,
 }
 
+impl Expectation {
+    /// When it is judged: `at 20000 ms`, `5000..=30000 ms`, `from 5000 ms`.
+    pub fn when(&self) -> String {
+        match &self.what {
+            Expected::Event(EventExpectation {
+                before_ms: Some(before),
+                ..
+            }) => format!("{}..={before} ms", self.at_ms),
+            Expected::Event(_) | Expected::CaptionShown { .. } => {
+                format!("from {} ms", self.at_ms)
+            }
+            Expected::Partition(_) | Expected::Group(_) => format!("at {} ms", self.at_ms),
+        }
+    }
+}
+
 /// A partition's or a group's expected state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expected {
     Partition(PartitionExpectation),
     Group(GroupExpectation),
+    /// Judged over the whole trace at the end.
+    Event(EventExpectation),
+    /// A caption waiting for an event (`on`) is shown: its event happened.
+    CaptionShown {
+        text: String,
+    },
 }
 
 impl Expected {
-    /// What it is about: `orders-0`, `group billing`.
+    /// What it is about: `orders-0`, `group billing`, `event isr-shrink`.
     pub fn subject(&self) -> String {
         match self {
             Expected::Partition(p) => p.tp.to_string(),
             Expected::Group(g) => format!("group {}", g.group),
+            Expected::Event(e) => format!("event {}", e.matcher),
+            Expected::CaptionShown { .. } => "caption".to_string(),
         }
+    }
+
+    /// Whether it is judged on a snapshot at its time (else over the trace at the end).
+    pub fn at_a_moment(&self) -> bool {
+        matches!(self, Expected::Partition(_) | Expected::Group(_))
+    }
+}
+
+/// Events of a kind whose fields have these values (in the form
+/// [`crate::events::Value`] displays).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventMatch {
+    pub kind: Kind,
+    pub fields: Vec<(String, String)>,
+}
+
+impl EventMatch {
+    pub fn matches(&self, entry: &TraceEntry) -> bool {
+        let (kind, fields) = entry.data();
+        kind == self.kind
+            && self.fields.iter().all(|(name, want)| {
+                fields
+                    .iter()
+                    .any(|(n, v)| n == name && v.to_string() == *want)
+            })
+    }
+}
+
+impl fmt::Display for EventMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.name())?;
+        for (name, value) in &self.fields {
+            write!(f, " {name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How many matching events `[[expect.event]]` wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Count {
+    Exactly(usize),
+    AtLeast(usize),
+    AtMost(usize),
+}
+
+impl Count {
+    pub fn holds(self, n: usize) -> bool {
+        match self {
+            Count::Exactly(c) => n == c,
+            Count::AtLeast(c) => n >= c,
+            Count::AtMost(c) => n <= c,
+        }
+    }
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Count::Exactly(c) => write!(f, "exactly {c}"),
+            Count::AtLeast(c) => write!(f, "at least {c}"),
+            Count::AtMost(c) => write!(f, "at most {c}"),
+        }
+    }
+}
+
+/// Events that happen (or, with count 0, never happen) in a window
+/// (`[[expect.event]]`); the window starts at the expectation's `at_ms`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventExpectation {
+    pub matcher: EventMatch,
+    pub before_ms: Option<i64>,
+    pub count: Count,
+}
+
+impl EventExpectation {
+    /// How the trace differs from it (empty: met).
+    pub fn differences(&self, after_ms: i64, trace: &[TraceEntry]) -> Vec<String> {
+        let found: Vec<&TraceEntry> = trace
+            .iter()
+            .filter(|e| {
+                e.time_ms() >= after_ms
+                    && self.before_ms.is_none_or(|b| e.time_ms() <= b)
+                    && self.matcher.matches(e)
+            })
+            .collect();
+        if self.count.holds(found.len()) {
+            return Vec::new();
+        }
+        let window = match self.before_ms {
+            Some(b) => format!("between {after_ms} ms and {b} ms"),
+            None => format!("from {after_ms} ms on"),
+        };
+        let mut out = vec![format!(
+            "{} {} expected {window}, found {}",
+            self.count,
+            self.matcher,
+            found.len()
+        )];
+        out.extend(found.iter().take(3).map(|e| format!("found: {}", e.line())));
+        out
     }
 }
 
@@ -965,6 +1096,136 @@ impl Checker<'_> {
             closest(value.get_ref(), &names).map(|c| format!("did you mean {c:?}?")),
         );
         None
+    }
+
+    /// A time given as a TOML value: `"10s"`, `"250ms"` or an integer of milliseconds.
+    fn time_value(&mut self, value: &Spanned<toml::Value>, what: &str) -> Option<i64> {
+        let ms = match value.get_ref() {
+            toml::Value::String(text) => parse_time_ms(text),
+            toml::Value::Integer(ms) => Some(*ms),
+            _ => None,
+        };
+        match ms {
+            Some(ms) if ms >= 0 => Some(ms),
+            _ => {
+                self.error(
+                    value.span(),
+                    format!("{what}: expected a time such as \"250ms\", \"10s\" or \"2m\""),
+                    Some("a number with a unit ms, s or m; or an integer of milliseconds".into()),
+                );
+                None
+            }
+        }
+    }
+
+    /// `count = 2` (exactly), `">= 1"`, `"<= 3"`, `"> 0"`, `"< 5"`.
+    fn count(&mut self, value: &Spanned<toml::Value>) -> Option<Count> {
+        let parsed = match value.get_ref() {
+            toml::Value::Integer(n) if *n >= 0 => Some(Count::Exactly(*n as usize)),
+            toml::Value::String(text) => {
+                let text = text.trim();
+                let number = |t: &str| t.trim().parse::<usize>().ok();
+                if let Some(n) = text.strip_prefix(">=") {
+                    number(n).map(Count::AtLeast)
+                } else if let Some(n) = text.strip_prefix("<=") {
+                    number(n).map(Count::AtMost)
+                } else if let Some(n) = text.strip_prefix('>') {
+                    number(n).map(|n| Count::AtLeast(n + 1))
+                } else if let Some(n) = text.strip_prefix('<') {
+                    number(n).and_then(|n| n.checked_sub(1)).map(Count::AtMost)
+                } else {
+                    number(text.strip_prefix("==").unwrap_or(text)).map(Count::Exactly)
+                }
+            }
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.error(
+                value.span(),
+                "count: a number of events, or a comparison with one",
+                Some(
+                    "count = 0 (never), count = 2, count = \">= 1\" (the default), \"<= 3\"".into(),
+                ),
+            );
+        }
+        parsed
+    }
+
+    /// An event's kind and field filters, from a table's `kind` and every other key but
+    /// `skip`.
+    fn event_match(
+        &mut self,
+        table: &Configs,
+        skip: &[&str],
+        span: Range<usize>,
+    ) -> Option<EventMatch> {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        let kind = match table.get("kind").map(|v| (v, v.get_ref())) {
+            None => {
+                self.error(
+                    span,
+                    "an event needs its kind",
+                    Some("kind = \"isr-shrink\" (scenarios/README.md lists every kind and its fields)".into()),
+                );
+                return None;
+            }
+            Some((v, toml::Value::String(name))) => match Kind::named(name) {
+                Some(kind) => kind,
+                None => {
+                    self.error(
+                        v.span(),
+                        format!("unknown event kind {name:?}"),
+                        Some(match closest(name, &names) {
+                            Some(k) => format!("did you mean {k:?}?"),
+                            None => "scenarios/README.md lists every kind".into(),
+                        }),
+                    );
+                    return None;
+                }
+            },
+            Some((v, _)) => {
+                self.error(v.span(), "kind is a name such as \"isr-shrink\"", None);
+                return None;
+            }
+        };
+        let mut fields = Vec::new();
+        let mut ok = true;
+        for (name, value) in table {
+            if name == "kind" || skip.contains(&name.as_str()) {
+                continue;
+            }
+            if !kind.has_field(name) {
+                let known: Vec<&str> = kind
+                    .fields()
+                    .iter()
+                    .map(|f| f.strip_suffix('?').unwrap_or(f))
+                    .collect();
+                self.error(
+                    value.span(),
+                    format!("{} events have no field {name:?}", kind.name()),
+                    Some(match closest(name, &known) {
+                        Some(f) => format!("did you mean {f:?}?"),
+                        None => format!("its fields: {}", known.join(", ")),
+                    }),
+                );
+                ok = false;
+                continue;
+            }
+            fields.push((name.clone(), canonical(value.get_ref())));
+        }
+        ok.then_some(EventMatch { kind, fields })
+    }
+}
+
+/// A filter's value in the form [`crate::events::Value`] displays.
+fn canonical(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -2162,6 +2423,7 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         }
     }
 
+    let mut caption_expectations = Vec::new();
     for caption in &f.captions {
         let text = caption.text.get_ref().trim().to_string();
         let at = match &caption.at {
@@ -2171,26 +2433,54 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 c.error(
                     caption.text.span(),
                     "a caption needs at (a time) or on (an event)",
-                    Some("at = \"10s\", or on = \"the ISR of orders-0 is now\"".into()),
+                    Some("at = \"10s\", or on = { kind = \"isr-updated\", partition = \"orders-0\" }".into()),
                 );
                 None
             }
         };
-        let command = match &caption.on {
-            Some(fragment) if fragment.get_ref().trim().is_empty() => {
+        let command = match caption.on.as_ref().map(|on| (on, on.get_ref())) {
+            None => Command::Caption(text),
+            Some((on, toml::Value::String(fragment))) if fragment.trim().is_empty() => {
                 c.error(
-                    fragment.span(),
-                    "on needs a part of an event's sentence",
-                    None,
+                    on.span(),
+                    "on needs an event",
+                    Some("on = { kind = \"isr-shrink\", partition = \"orders-0\" }".into()),
                 );
                 continue;
             }
-            Some(fragment) => Command::CaptionOn {
-                fragment: fragment.get_ref().clone(),
+            Some((_, toml::Value::String(fragment))) => Command::CaptionOn {
+                trigger: Trigger::Fragment(fragment.clone()),
                 text,
             },
-            None => Command::Caption(text),
+            Some((on, toml::Value::Table(table))) => {
+                let table: Configs = table
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Spanned::new(on.span(), v.clone())))
+                    .collect();
+                let Some(matcher) = c.event_match(&table, &[], on.span()) else {
+                    continue;
+                };
+                Command::CaptionOn {
+                    trigger: Trigger::Event(matcher),
+                    text,
+                }
+            }
+            Some((on, _)) => {
+                c.error(
+                    on.span(),
+                    "on is an event: a table with its kind and fields",
+                    Some("on = { kind = \"isr-shrink\", partition = \"orders-0\" }".into()),
+                );
+                continue;
+            }
         };
+        if let (Some(at_ms), Command::CaptionOn { text, .. }) = (at, &command) {
+            caption_expectations.push(Expectation {
+                at_ms,
+                place: c.place(caption.text.span()),
+                what: Expected::CaptionShown { text: text.clone() },
+            });
+        }
         if let Some(at) = at {
             commands.push(Timed::new(at, command));
         }
@@ -2316,6 +2606,47 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             });
         }
     }
+    for table in &f.expect.event {
+        let place_span = table
+            .get("kind")
+            .or_else(|| table.values().next())
+            .map_or(0..0, |v| v.span());
+        let after_ms = match table.get("after") {
+            None => Some(0),
+            Some(v) => c.time_value(v, "after"),
+        };
+        let before_ms = match table.get("before") {
+            None => Some(None),
+            Some(v) => c.time_value(v, "before").map(Some),
+        };
+        let count = match table.get("count") {
+            None => Some(Count::AtLeast(1)),
+            Some(v) => c.count(v),
+        };
+        let matcher = c.event_match(table, &["after", "before", "count"], place_span.clone());
+        if let (Some(at_ms), Some(before_ms), Some(count), Some(matcher)) =
+            (after_ms, before_ms, count, matcher)
+        {
+            if before_ms.is_some_and(|b| b < at_ms) {
+                c.error(
+                    place_span,
+                    "this [[expect.event]] ends before it starts",
+                    Some("before is a later time than after".into()),
+                );
+                continue;
+            }
+            expectations.push(Expectation {
+                at_ms,
+                place: c.place(place_span),
+                what: Expected::Event(EventExpectation {
+                    matcher,
+                    before_ms,
+                    count,
+                }),
+            });
+        }
+    }
+    expectations.extend(caption_expectations);
     expectations.sort_by_key(|e| e.at_ms);
 
     // Same-time commands keep file order: producers, consumers, faults, captions.

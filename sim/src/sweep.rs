@@ -14,7 +14,7 @@ use crate::scenario::{Action, Scenario, Selector};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeedResult {
     pub seed: u64,
-    /// What was not met: checker names and state expectations' places.
+    /// What was not met: checker names and expectations' places.
     pub unmet: BTreeSet<String>,
 }
 

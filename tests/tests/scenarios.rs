@@ -99,8 +99,51 @@ fn lesson(name: &str) {
         ));
     }
     insta::assert_snapshot!(name, format!("{summary}\n{}", report.timeline(false)));
+    fields_as_documented(name, &report);
     if !FINDS_ITS_BUG_ON_SOME_SEEDS.contains(&name) {
         on_every_seed(name, &scenario);
+    }
+}
+
+/// Every entry carries the fields its kind documents: all of them but those marked `?`,
+/// and no other.
+fn fields_as_documented(name: &str, report: &RunReport) {
+    for entry in &report.trace {
+        let (kind, fields) = entry.data();
+        for (field, _) in &fields {
+            assert!(
+                kind.has_field(field),
+                "{name}: a {} event has the undocumented field {field}: {}",
+                kind.name(),
+                entry.line()
+            );
+        }
+        for documented in kind.fields().iter().filter(|f| !f.ends_with('?')) {
+            assert!(
+                fields.iter().any(|(f, _)| f == documented),
+                "{name}: a {} event lacks its field {documented}: {}",
+                kind.name(),
+                entry.line()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_event_kind_is_documented_in_the_scenario_reference() {
+    let readme = std::fs::read_to_string(scenarios_dir().join("README.md")).unwrap();
+    for kind in kafkasim_sim::events::Kind::ALL {
+        let fields: Vec<String> = kind.fields().iter().map(|f| format!("`{f}`")).collect();
+        let row = format!(
+            "| `{}` | {} | {} |",
+            kind.name(),
+            fields.join(", "),
+            kind.doc()
+        );
+        assert!(
+            readme.lines().any(|l| l == row),
+            "scenarios/README.md's table of events lacks this row (or it differs):\n{row}"
+        );
     }
 }
 
@@ -503,49 +546,9 @@ target = "crashed"
 }
 
 #[test]
-fn lessons_05a_and_05b_show_their_errors_on_every_seed() {
-    // What their captions claim happens on every seed: under Kafka 3.7's rule the waiting
-    // writes time out and new ones are refused; before 3.7 the waiting ones complete with
-    // NOT_ENOUGH_REPLICAS_AFTER_APPEND. Every caption is shown.
-    for (name, errors) in [
-        (
-            "05a-min-insync-replicas",
-            ["after REQUEST_TIMED_OUT", "after NOT_ENOUGH_REPLICAS ("],
-        ),
-        (
-            "05b-min-insync-replicas-before-3-7",
-            [
-                "after NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-                "after NOT_ENOUGH_REPLICAS (",
-            ],
-        ),
-    ] {
-        let scenario = load(name);
-        let captions = scenario
-            .commands
-            .iter()
-            .filter(|t| matches!(t.command, Command::Caption(_) | Command::CaptionOn { .. }))
-            .count();
-        for seed in 1..=10 {
-            let report = run(&scenario, seed, None);
-            assert!(report.passed(), "{name} seed {seed}\n{}", explain(&report));
-            let timeline = report.timeline(false);
-            for error in errors {
-                assert!(timeline.contains(error), "{name} seed {seed}: no {error:?}");
-            }
-            assert_eq!(
-                timeline.matches("LESSON: ").count(),
-                captions,
-                "{name} seed {seed}: a caption was not shown"
-            );
-        }
-    }
-}
-
-#[test]
 fn lesson_16_members_keep_consuming_through_the_cooperative_rounds_on_every_seed() {
     // What its captions claim: the old members go on polling what they kept between the
-    // two rounds, and only their commits fail (REBALANCE_IN_PROGRESS) meanwhile.
+    // two rounds (the commits that fail meanwhile are its [[expect.event]]).
     let scenario = load("16-cooperative-rebalancing");
     for seed in 1..=10 {
         let report = run(&scenario, seed, None);
@@ -568,12 +571,6 @@ fn lesson_16_members_keep_consuming_through_the_cooperative_rounds_on_every_seed
                 "seed {seed}: nothing polled between the rounds"
             );
         }
-        assert!(
-            report
-                .timeline(false)
-                .contains("commit failed: REBALANCE_IN_PROGRESS"),
-            "seed {seed}"
-        );
     }
 }
 
@@ -703,4 +700,58 @@ isr = [1, 2, 3]
     ] {
         assert!(timeline.contains(sentence), "{sentence}\n{timeline}");
     }
+}
+
+#[test]
+fn an_event_expectation_fails_when_the_events_do_not_match_and_says_what_it_found() {
+    let path = scenarios_dir().join("05a-min-insync-replicas.toml");
+    let text = std::fs::read_to_string(path).unwrap()
+        + r#"
+[[expect.event]]
+kind = "produce-retry"
+error = "NOT_ENOUGH_REPLICAS"
+count = 0
+
+[[expect.event]]
+kind = "leader-elected"
+partition = "orders-0"
+unclean = true
+
+[[captions]]
+on = { kind = "partition-offline", partition = "orders-0" }
+text = "This never happens: the leader stays up."
+"#;
+    let scenario = parse("05a-more.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let report = run(&scenario, scenario.seed, None);
+    let unmet: Vec<&kafkasim_sim::run::ExpectationResult> = report
+        .expectations
+        .iter()
+        .filter(|r| !r.differences.is_empty())
+        .collect();
+    assert_eq!(unmet.len(), 3, "{unmet:#?}");
+    assert!(
+        unmet[0].differences[0].starts_with(
+            "exactly 0 produce-retry error=NOT_ENOUGH_REPLICAS expected from 0 ms on, found"
+        ),
+        "{:?}",
+        unmet[0].differences
+    );
+    assert!(unmet[0].differences[1].contains("NOT_ENOUGH_REPLICAS"));
+    assert!(unmet.iter().any(|r| r.differences[0]
+        == "at least 1 leader-elected partition=orders-0 unclean=true expected from 0 ms on, found 0"));
+    assert!(
+        unmet
+            .iter()
+            .any(|r| r.differences[0].starts_with("the caption's event never happened"))
+    );
+    // The lesson's own expectations, all met, are still there.
+    assert!(
+        report
+            .expectations
+            .iter()
+            .filter(|r| r.differences.is_empty())
+            .count()
+            >= 5
+    );
+    assert!(!report.passed());
 }

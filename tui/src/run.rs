@@ -162,7 +162,7 @@ pub struct Args {
     /// Print the result as JSON instead of the narrated timeline
     #[arg(long)]
     json: bool,
-    /// Write every trace entry as a JSON line to this file
+    /// Write every trace entry as a JSON line to this file: time_ms, kind, its fields, text
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Write every client operation (invoke, then ok / fail / info) as a JSON line to
@@ -337,21 +337,21 @@ fn write_report(report: &RunReport, all: bool, out: &mut impl Write) -> std::io:
         }
     }
     if !report.expectations.is_empty() {
-        writeln!(out, "== state expectations")?;
+        writeln!(out, "== expectations")?;
     }
     for result in &report.expectations {
         let e = &result.expectation;
         if result.differences.is_empty() {
             writeln!(
                 out,
-                "met      {} at {} ms ({})",
+                "met      {} {} ({})",
                 e.what.subject(),
-                e.at_ms,
+                e.when(),
                 e.place
             )?;
         }
         for d in &result.differences {
-            writeln!(out, "NOT MET  at {} ms: {d} ({})", e.at_ms, e.place)?;
+            writeln!(out, "NOT MET  {}: {d} ({})", e.when(), e.place)?;
         }
     }
     Ok(())
@@ -379,18 +379,38 @@ fn as_json(report: &RunReport) -> serde_json::Value {
             "met": r.differences.is_empty(),
             "differences": r.differences,
         })).collect::<Vec<_>>(),
-        "timeline": report.trace.iter().map(|e| json!({
-            "time_ms": e.time_ms(),
-            "text": e.explain(),
-        })).collect::<Vec<_>>(),
+        "timeline": report.trace.iter().map(entry_json).collect::<Vec<_>>(),
     })
+}
+
+/// A trace entry as JSON: `time_ms`, `kind`, its fields and the rendered `text`.
+pub(crate) fn entry_json(entry: &kafkasim_sim::trace::TraceEntry) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    object.insert("time_ms".into(), entry.time_ms().into());
+    let (kind, fields) = entry.data();
+    object.insert("kind".into(), kind.name().into());
+    for (name, value) in fields {
+        object.insert(name.into(), value_json(&value));
+    }
+    object.insert("text".into(), entry.explain().into());
+    serde_json::Value::Object(object)
+}
+
+fn value_json(value: &kafkasim_sim::events::Value) -> serde_json::Value {
+    use kafkasim_sim::events::Value;
+    match value {
+        Value::Int(n) => (*n).into(),
+        Value::Float(x) => (*x).into(),
+        Value::Bool(b) => (*b).into(),
+        Value::Text(s) => s.as_str().into(),
+        Value::List(items) => items.iter().map(value_json).collect(),
+    }
 }
 
 fn write_trace(report: &RunReport, path: &std::path::Path) -> Result<(), String> {
     let mut text = String::new();
     for entry in &report.trace {
-        let line = json!({ "time_ms": entry.time_ms(), "text": entry.explain() });
-        text.push_str(&line.to_string());
+        text.push_str(&entry_json(entry).to_string());
         text.push('\n');
     }
     std::fs::write(path, text)

@@ -430,6 +430,28 @@ fn run_exits_with_1_and_the_replay_command_when_an_expectation_fails() {
         first["time_ms"].is_i64() && first["text"].is_string(),
         "{first}"
     );
+    // Each line is the event as data: its kind and fields beside the sentence.
+    assert_eq!(first["kind"], "broker-started", "{first}");
+    assert_eq!(first["broker"], 1, "{first}");
+    let events: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let crash = events
+        .iter()
+        .find(|e| e["kind"] == "fault" && e["action"] == "crash")
+        .expect("the leader's crash");
+    assert!(crash["broker"].is_i64(), "{crash}");
+    let elected = events
+        .iter()
+        .find(|e| e["kind"] == "leader-elected" && e["reason"] == "leader-failed")
+        .expect("a new leader after the crash");
+    assert_eq!(elected["partition"], "orders-0");
+    assert_eq!(elected["previous"], crash["broker"]);
+    assert!(elected["isr"].is_array(), "{elected}");
+    // --json's timeline carries the same entries.
+    assert_eq!(value["timeline"].as_array().unwrap().len(), events.len());
+    assert_eq!(value["timeline"][0], events[0]);
 }
 
 #[test]

@@ -189,7 +189,7 @@ pub enum ProducerEvent {
 }
 
 impl ProducerEvent {
-    pub fn explain(&self, client: NodeId) -> String {
+    pub fn explain(&self, name: &str) -> String {
         match self {
             ProducerEvent::Retrying {
                 tp,
@@ -198,7 +198,7 @@ impl ProducerEvent {
                 attempt,
                 in_sequence_order,
             } => format!(
-                "producer {client} retries a batch of {records} to {tp} after {error} (attempt {attempt} failed); it goes back {}",
+                "producer {name} retries a batch of {records} to {tp} after {error} (attempt {attempt} failed); it goes back {}",
                 if *in_sequence_order {
                     "in sequence order (idempotence keeps the order)"
                 } else {
@@ -239,7 +239,7 @@ impl ProducerEvent {
                     }
                 };
                 let mut text = format!(
-                    "producer {client} bumps its epoch to {epoch} (producer id {producer_id}, KIP-360) and starts the \
+                    "producer {name} bumps its epoch to {epoch} (producer id {producer_id}, KIP-360) and starts the \
                      sequences of {tp} again at 0: {why}"
                 );
                 if *rewritten > 0 {
@@ -255,7 +255,7 @@ impl ProducerEvent {
                 text
             }
             ProducerEvent::Failed { tp, records, error } => {
-                format!("producer {client} gives up on a batch of {records} to {tp}: {error}")
+                format!("producer {name} gives up on a batch of {records} to {tp}: {error}")
             }
         }
     }
@@ -759,6 +759,7 @@ impl Producer {
             node: self.address,
             kind: EventKind::Producer {
                 client: self.address,
+                name: self.config.value_prefix.clone(),
                 event,
             },
         });
