@@ -170,9 +170,12 @@ pub fn inconsistent_offsets(
                 .push("acknowledged".to_string());
         }
     }
-    for (node, history) in consumers {
+    for history in consumers.values() {
         for r in &history.polled {
-            let who = format!("polled by consumer {node} at {} ms", r.time_ms);
+            let who = format!(
+                "polled by consumer {} at {} ms",
+                history.client_id, r.time_ms
+            );
             let sources = seen.entry((&r.tp, r.offset)).or_default();
             let list = sources.entry(&r.value).or_default();
             if !list.iter().any(|w| w.starts_with("polled")) {
@@ -207,7 +210,7 @@ pub fn inconsistent_offsets(
 /// nonmonotonic poll (Jepsen's `poll-skip` and `nonmonotonic-poll`).
 pub fn poll_order(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
     let mut found = Vec::new();
-    for (node, history) in consumers {
+    for history in consumers.values() {
         let mut last: BTreeMap<&TopicPartition, (i64, i64)> = BTreeMap::new();
         for r in &history.polled {
             if let Some(&(offset, time)) = last.get(&r.tp) {
@@ -218,7 +221,8 @@ pub fn poll_order(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> 
                 if !reassigned && r.offset != offset + 1 {
                     found.push(if r.offset > offset {
                         format!(
-                            "consumer {node} polled {}@{offset} at {time} ms, then @{} at {} ms: it skipped {}..{}",
+                            "consumer {} polled {}@{offset} at {time} ms, then @{} at {} ms: it skipped {}..{}",
+                            history.client_id,
                             r.tp,
                             r.offset,
                             r.time_ms,
@@ -227,8 +231,8 @@ pub fn poll_order(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> 
                         )
                     } else {
                         format!(
-                            "consumer {node} polled {}@{offset} at {time} ms, then went back to @{} at {} ms",
-                            r.tp, r.offset, r.time_ms
+                            "consumer {} polled {}@{offset} at {time} ms, then went back to @{} at {} ms",
+                            history.client_id, r.tp, r.offset, r.time_ms
                         )
                     });
                 }
@@ -276,7 +280,7 @@ pub fn group_exclusivity(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<S
 /// commit: the record is skipped if the group restarts there (at-most-once).
 pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
     let mut found = Vec::new();
-    for (node, history) in consumers {
+    for history in consumers.values() {
         let Some(group) = history.group.as_deref() else {
             continue;
         };
@@ -299,8 +303,8 @@ pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Strin
                 });
                 if polled && !processed {
                     found.push(format!(
-                        "consumer {node} of group {group} committed {tp}@{offset} ({}) at {} ms before offset {previous} was processed",
-                        commit.kind, commit.invoked_ms
+                        "consumer {} of group {group} committed {tp}@{offset} ({}) at {} ms before offset {previous} was processed",
+                        history.client_id, commit.kind, commit.invoked_ms
                     ));
                 }
             }
@@ -329,7 +333,7 @@ pub fn redelivered(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String>
         }
     }
     let mut found = Vec::new();
-    for (node, history) in consumers {
+    for history in consumers.values() {
         let Some(group) = history.group.as_deref() else {
             continue;
         };
@@ -338,8 +342,12 @@ pub fn redelivered(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String>
                 && *at < r.time_ms
             {
                 found.push(format!(
-                    "group {group}: {}@{} processed by consumer {by} at {at} ms, polled again by consumer {node} at {} ms",
-                    r.tp, r.offset, r.time_ms
+                    "group {group}: {}@{} processed by consumer {} at {at} ms, polled again by consumer {} at {} ms",
+                    r.tp,
+                    r.offset,
+                    consumers.get(by).map_or("?", |h| h.client_id.as_str()),
+                    history.client_id,
+                    r.time_ms
                 ));
             }
         }
@@ -389,16 +397,16 @@ pub fn producer_order(history: &[WriteOp]) -> Vec<String> {
 /// carried: a consumer may read only committed records.
 pub fn reads_above_hw(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
     consumers
-        .iter()
-        .flat_map(|(node, history)| {
+        .values()
+        .flat_map(|history| {
             history
                 .polled
                 .iter()
                 .filter(|r| r.offset >= r.high_watermark)
                 .map(move |r| {
                     format!(
-                        "consumer {node} polled {}@{} ({}) at {} ms, at or above the HW {} its fetch answer gave",
-                        r.tp, r.offset, r.value, r.time_ms, r.high_watermark
+                        "consumer {} polled {}@{} ({}) at {} ms, at or above the HW {} its fetch answer gave",
+                        history.client_id, r.tp, r.offset, r.value, r.time_ms, r.high_watermark
                     )
                 })
         })
@@ -557,6 +565,7 @@ mod tests {
             high_watermark,
         };
         let history = ConsumerHistory {
+            client_id: "worker-1".into(),
             polled: vec![record(0, 2), record(1, 2)],
             ..ConsumerHistory::default()
         };
@@ -570,7 +579,7 @@ mod tests {
         assert_eq!(
             reads_above_hw(&consumers),
             [
-                "consumer 30001 polled orders-0@2 (v2) at 5 ms, at or above the HW 2 its fetch answer gave"
+                "consumer worker-1 polled orders-0@2 (v2) at 5 ms, at or above the HW 2 its fetch answer gave"
             ]
         );
     }

@@ -35,6 +35,9 @@ pub struct Op {
     pub index: usize,
     /// The client: a producer's or consumer's node id (the admin client's for its writes).
     pub process: NodeId,
+    /// The client's name: a consumer's `client.id` (its scenario name), a producer's
+    /// record prefix (`p1`), `admin`.
+    pub client: String,
     pub op_type: OpType,
     /// `send`, `poll`, or `commit` (with the commit's kind: auto, sync, async, close).
     pub f: String,
@@ -56,9 +59,10 @@ pub fn operations(histories: &Histories) -> Vec<Op> {
         let n = entries.len();
         entries.push(((time_ms, rank, n), op));
     };
-    let op = |process, op_type, f: &str, time_ms| Op {
+    let op = |process, client: &str, op_type, f: &str, time_ms| Op {
         index: 0,
         process,
+        client: client.to_string(),
         op_type,
         f: f.to_string(),
         time_ms,
@@ -77,10 +81,18 @@ pub fn operations(histories: &Histories) -> Vec<Op> {
         )]);
     for (process, writes) in producers {
         for w in writes {
+            let client = match process {
+                kafkasim_core::protocol::FIRST_CLIENT => "admin",
+                // Values are `<prefix>-<n>`: the prefix names the producer.
+                _ => w
+                    .value
+                    .rsplit_once('-')
+                    .map_or(w.value.as_str(), |(p, _)| p),
+            };
             let send = |op_type, time_ms| Op {
                 tp: Some(w.tp.clone()),
                 value: Some(w.value.clone()),
-                ..op(process, op_type, "send", time_ms)
+                ..op(process, client, op_type, "send", time_ms)
             };
             push(w.invoked_ms, send(OpType::Invoke, w.invoked_ms));
             match &w.outcome {
@@ -116,7 +128,7 @@ pub fn operations(histories: &Histories) -> Vec<Op> {
                     tp: Some(r.tp.clone()),
                     offset: Some(r.offset),
                     value: Some(r.value.clone()),
-                    ..op(process, OpType::Ok, "poll", r.time_ms)
+                    ..op(process, &history.client_id, OpType::Ok, "poll", r.time_ms)
                 },
             );
         }
@@ -126,7 +138,7 @@ pub fn operations(histories: &Histories) -> Vec<Op> {
                 let commit = |op_type, time_ms| Op {
                     tp: Some(tp.clone()),
                     offset: Some(*offset),
-                    ..op(process, op_type, &f, time_ms)
+                    ..op(process, &history.client_id, op_type, &f, time_ms)
                 };
                 push(c.invoked_ms, commit(OpType::Invoke, c.invoked_ms));
                 let done = c.completed_ms.unwrap_or(c.invoked_ms);

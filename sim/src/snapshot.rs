@@ -35,6 +35,8 @@ pub struct GroupSnapshot {
     pub leader: Option<String>,
     /// Each member and the partitions it owns.
     pub members: BTreeMap<String, Vec<TopicPartition>>,
+    /// Each member's `client.id` (its scenario name), by member id.
+    pub client_ids: BTreeMap<String, String>,
     /// The committed offset of each partition.
     pub committed: BTreeMap<TopicPartition, i64>,
 }
@@ -85,6 +87,7 @@ pub fn groups(brokers: &BTreeMap<BrokerId, &Broker>) -> BTreeMap<String, GroupSn
                     protocol: group.protocol.clone(),
                     leader: group.leader.clone(),
                     members: group.assignment(),
+                    client_ids: group.client_ids(),
                     committed: group
                         .offsets
                         .iter()

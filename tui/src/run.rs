@@ -424,6 +424,7 @@ fn write_history(report: &RunReport, path: &std::path::Path) -> Result<(), Strin
         let line = json!({
             "index": op.index,
             "process": op.process,
+            "client": op.client,
             "type": op.op_type.name(),
             "f": op.f,
             "time_ms": op.time_ms,
@@ -693,14 +694,16 @@ pub fn describe_command(args: &DescribeArgs, out: &mut impl Write) -> Result<(),
             g.protocol.as_deref().unwrap_or("none"),
         ));
         text.push_str(
-            "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID\n",
+            "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID\tCLIENT-ID\n",
         );
         let lag = g.lag(&snapshot.partitions);
         let owner = |tp: &kafkasim_core::protocol::TopicPartition| {
             g.members
                 .iter()
                 .find(|(_, owned)| owned.contains(tp))
-                .map_or("-".to_string(), |(m, _)| m.clone())
+                .map_or("-\t-".to_string(), |(m, _)| {
+                    format!("{m}\t{}", g.client_ids.get(m).map_or("-", String::as_str))
+                })
         };
         let mut partitions: std::collections::BTreeSet<_> = g.committed.keys().cloned().collect();
         partitions.extend(g.members.values().flatten().cloned());

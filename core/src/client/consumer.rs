@@ -190,6 +190,8 @@ pub struct CommitOp {
 /// What the consumer did, for checkers and lessons.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConsumerHistory {
+    /// The consumer's `client.id`: its name in findings and histories.
+    pub client_id: String,
     /// The consumer's `group.id`.
     pub group: Option<String>,
     /// Records each poll returned.
@@ -508,6 +510,7 @@ pub struct Consumer {
 impl Consumer {
     pub fn new(config: ConsumerConfig, address: NodeId, now_ms: i64) -> Consumer {
         let group = config.group_id.clone();
+        let client_id = config.client_id.clone();
         let mut consumer = Consumer {
             brokers: Brokers::new(&config.bootstrap),
             next_auto_commit_ms: now_ms + config.auto_commit_interval_ms,
@@ -548,6 +551,7 @@ impl Consumer {
             last_poll_ms: now_ms,
             stall_until_ms: now_ms,
             history: ConsumerHistory {
+                client_id,
                 group,
                 ..ConsumerHistory::default()
             },

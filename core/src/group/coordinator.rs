@@ -368,6 +368,14 @@ impl Group {
             .collect()
     }
 
+    /// Each member's `client.id`, by member id.
+    pub fn client_ids(&self) -> BTreeMap<String, String> {
+        self.members
+            .iter()
+            .map(|(id, m)| (id.clone(), m.client_id.clone()))
+            .collect()
+    }
+
     pub fn member_ids(&self) -> Vec<String> {
         self.members.keys().cloned().collect()
     }

@@ -446,11 +446,22 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
             lines.push(Line::styled(format!("  {}", strings::MEMBER_LEGEND), p.dim));
         }
         for (member, owned) in &g.members {
+            // Its name (client.id), then the start of the UUID Kafka appends to make the
+            // member id.
+            let name = g
+                .client_ids
+                .get(member)
+                .map_or(member.as_str(), String::as_str);
+            let uuid = member
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .unwrap_or("");
+            let shown = match uuid.get(..8) {
+                Some(start) => format!("{name} ({start}…)"),
+                None => name.to_string(),
+            };
             lines.push(Line::raw(
-                format!("  {member}")
-                    .chars()
-                    .take(width)
-                    .collect::<String>(),
+                format!("  {shown}").chars().take(width).collect::<String>(),
             ));
             let parts: Vec<String> = owned
                 .iter()
