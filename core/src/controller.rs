@@ -323,36 +323,6 @@ pub enum IsrChangeRejected {
     IneligibleReplica { broker: BrokerId },
 }
 
-impl fmt::Display for IsrChangeRejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IsrChangeRejected::FencedLeaderEpoch {
-                current_leader,
-                current_epoch,
-            } => write!(
-                f,
-                "the sender is not the leader of epoch {current_epoch} (the leader is {}) (FENCED_LEADER_EPOCH)",
-                current_leader.map_or("none".to_string(), |b| format!("broker {b}"))
-            ),
-            IsrChangeRejected::InvalidUpdateVersion {
-                current_partition_epoch,
-            } => write!(
-                f,
-                "the partition changed since the leader read it; it is at partition epoch {current_partition_epoch} \
-                 (INVALID_UPDATE_VERSION)"
-            ),
-            IsrChangeRejected::IneligibleReplica { broker } => {
-                write!(
-                    f,
-                    "broker {broker} cannot be in the ISR: it is not a live replica (INELIGIBLE_REPLICA)"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for IsrChangeRejected {}
-
 /// Applies a leader's ISR change if it is conditional on the current state: the sender
 /// leads the current epoch, read the current partition epoch, and names only live
 /// replicas (the leader among them). A stale leader's change is refused, never merged.

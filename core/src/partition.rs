@@ -255,89 +255,6 @@ pub enum TruncationReason {
     BelowLeaderLogStart,
 }
 
-impl PartitionEvent {
-    /// One sentence for a student, naming the partition.
-    pub fn explain(&self, partition: &str, broker: BrokerId) -> String {
-        match self {
-            PartitionEvent::BecameLeader {
-                epoch,
-                isr,
-                log_end_offset,
-            } => format!(
-                "broker {broker} became leader of {partition} in epoch {epoch} with ISR {}; \
-                 epoch {epoch} starts at offset {log_end_offset}",
-                broker_list(isr)
-            ),
-            PartitionEvent::BecameFollower { epoch, leader } => match leader {
-                Some(leader) => format!(
-                    "broker {broker} follows broker {leader} for {partition} in epoch {epoch}"
-                ),
-                None => format!(
-                    "broker {broker} holds a replica of {partition}, which has no leader (epoch {epoch})"
-                ),
-            },
-            PartitionEvent::HighWatermarkAdvanced { from, to } => format!(
-                "the high watermark of {partition} on broker {broker} moved from {from} to {to}: \
-                 offsets below {to} are committed"
-            ),
-            PartitionEvent::HighWatermarkLowered { from, to } => format!(
-                "the high watermark of {partition} on broker {broker} moved back from {from} to {to}: \
-                 a follower takes its leader's high watermark even when it is lower"
-            ),
-            PartitionEvent::IsrShrinkProposed { removed, lag_ms } => format!(
-                "broker {broker} asks to remove {} from the ISR of {partition}: not caught up for \
-                 more than {lag_ms} ms (replica.lag.time.max.ms)",
-                broker_list(removed)
-            ),
-            PartitionEvent::IsrExpandProposed {
-                added,
-                log_end_offset,
-                high_watermark,
-            } => format!(
-                "broker {broker} asks to add broker {added} to the ISR of {partition}: it reached offset \
-                 {log_end_offset}, at or past the high watermark {high_watermark}"
-            ),
-            PartitionEvent::IsrCommitted { isr } => {
-                format!("the ISR of {partition} is now {}", broker_list(isr))
-            }
-            PartitionEvent::SegmentsDeleted {
-                deleted,
-                log_start_offset,
-            } => {
-                let what: Vec<String> = deleted.iter().map(|d| d.to_string()).collect();
-                format!(
-                    "broker {broker} applied retention to {partition}: {}; the log now starts at offset {log_start_offset}",
-                    what.join("; ")
-                )
-            }
-            PartitionEvent::Truncated { from, to, reason } => match reason {
-                TruncationReason::HighWatermark => format!(
-                    "broker {broker} truncated {partition} from {from} to its high watermark {to} \
-                     (the pre-0.11 rule), discarding offsets {to}..{from}"
-                ),
-                TruncationReason::DivergingEpoch {
-                    epoch,
-                    leader_end_offset,
-                } => format!(
-                    "broker {broker} truncated {partition} from {from} to {to}: the leader says epoch {epoch} \
-                     ends at {leader_end_offset} in its log"
-                ),
-                TruncationReason::LeaderLogEnd {
-                    leader_log_end_offset,
-                } => format!(
-                    "broker {broker} truncated {partition} from {from} to {to}: its log was longer than the \
-                     leader's, which ends at {leader_log_end_offset}, so offsets {to}..{from} are discarded"
-                ),
-                TruncationReason::BelowLeaderLogStart => format!(
-                    "broker {broker} emptied {partition} and starts again at offset {to}: the leader's log \
-                     no longer holds offsets below it"
-                ),
-            },
-        }
-    }
-}
-
-/// Brokers as the narration writes them: `[1,2,3]`.
 /// The offsets `start..end` that fetched `records` cover: they start at or before the
 /// fetch offset (a wrapper's own offset is its last message's) and end after the last
 /// shallow entry's offset.
@@ -346,11 +263,6 @@ fn offset_range(fetch_offset: i64, records: &Bytes) -> Option<(i64, i64)> {
     let first = shallow.next()?;
     let end = shallow.last().map_or(first.offset, |last| last.offset) + 1;
     Some((fetch_offset.min(first.offset), end))
-}
-
-pub fn broker_list(brokers: &BTreeSet<BrokerId>) -> String {
-    let ids: Vec<String> = brokers.iter().map(|b| b.to_string()).collect();
-    format!("[{}]", ids.join(","))
 }
 
 /// An ISR change for the controller, remembered as pending until it answers: only one

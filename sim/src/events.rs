@@ -6,10 +6,11 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use kafkasim_core::client::consumer::ConsumerEvent;
+use kafkasim_core::client::consumer::{ConsumerEvent, LeaveReason, ResetReason, RevokeReason};
 use kafkasim_core::client::producer::{ProducerEvent, RestartReason};
-use kafkasim_core::event::{ElectionReason, Event, EventKind};
-use kafkasim_core::group::coordinator::{GroupEventKind, GroupState};
+use kafkasim_core::controller::IsrChangeRejected;
+use kafkasim_core::event::{ElectionReason, Event, EventKind, ResignReason};
+use kafkasim_core::group::coordinator::{GroupChange, GroupEventKind, GroupState};
 use kafkasim_core::partition::{PartitionEvent, TruncationReason};
 use kafkasim_core::protocol::TopicPartition;
 
@@ -193,8 +194,8 @@ kinds! {
         "a shutting-down broker stops; `remaining` are the partitions it still led";
     ControllerElected = "controller-elected" ["broker", "controller_epoch"]
         "a broker created /controller and became the controller";
-    ControllerResigned = "controller-resigned" ["broker", "reason"]
-        "a broker stopped being the controller";
+    ControllerResigned = "controller-resigned" ["broker", "reason", "error?"]
+        "a broker stopped being the controller; `reason`: session-expired, controller-node-deleted, epoch-claimed, write-refused";
     BrokersFailed = "brokers-failed" ["brokers"]
         "the controller saw brokers' registrations vanish";
     BrokersStarted = "brokers-started" ["brokers"]
@@ -213,8 +214,8 @@ kinds! {
         "the controller took dead or shutting-down brokers out of an ISR";
     IsrCommitted = "isr-committed" ["partition", "isr", "partition_epoch"]
         "the controller committed a leader's ISR change (AlterPartition)";
-    IsrRejected = "isr-rejected" ["partition", "leader", "reason"]
-        "the controller refused a leader's ISR change";
+    IsrRejected = "isr-rejected" ["partition", "leader", "error", "broker?"]
+        "the controller refused a leader's ISR change; `error`: FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA (`broker`: the ineligible one)";
     StaleBrokerEpoch = "stale-broker-epoch" ["broker", "broker_epoch"]
         "a broker refused a controller request meant for its earlier run (KIP-380)";
     StaleController = "stale-controller" ["broker", "controller_epoch", "current"]
@@ -239,10 +240,10 @@ kinds! {
         "a replica cut its log; `reason`: high-watermark, diverging-epoch, leader-log-end, below-leader-log-start";
     RetentionDelete = "retention-delete" ["broker", "partition", "segments", "log_start_offset"]
         "retention deleted whole segments from the start of a log";
-    RebalanceStart = "rebalance-start" ["broker", "group", "from", "to", "why"]
-        "a group moved to PreparingRebalance (`broker` is its coordinator)";
-    GroupState = "group-state" ["broker", "group", "from", "to", "why"]
-        "a group changed state other than to PreparingRebalance";
+    RebalanceStart = "rebalance-start" ["broker", "group", "from", "to", "why", "member?", "old?", "members?", "error?", "timeout_ms?", "generation?"]
+        "a group moved to PreparingRebalance (`broker` is its coordinator); `why` as for group-state";
+    GroupState = "group-state" ["broker", "group", "from", "to", "why", "member?", "old?", "members?", "error?", "timeout_ms?", "generation?"]
+        "a group changed state other than to PreparingRebalance; `why`: leader-rejoined, subscription-changed, member-joined, static-member-replaced, join-complete, assignment-stored, assignment-store-failed, member-left, session-timeout, sync-timeout, loaded, unloaded (`members`: who did not rejoin or sync)";
     GenerationStart = "generation-start" ["broker", "group", "generation", "leader", "protocol", "members"]
         "a group's join phase ended: a new generation with these members";
     GroupStable = "group-stable" ["broker", "group", "generation"]
@@ -250,15 +251,15 @@ kinds! {
     Assigned = "assigned" ["consumer", "group", "member", "generation", "partitions"]
         "a consumer owns these partitions in this generation";
     Revoked = "revoked" ["consumer", "partitions", "why"]
-        "a consumer gave partitions up (onPartitionsRevoked)";
+        "a consumer gave partitions up (onPartitionsRevoked); `why`: closing, eager-rebalance, unsubscribed, cooperative-moved";
     PartitionsLost = "partitions-lost" ["consumer", "partitions", "error?"]
         "a consumer lost partitions without revoking them (onPartitionsLost)";
-    LeftGroup = "left-group" ["consumer", "why"]
-        "a consumer sent LeaveGroup";
+    LeftGroup = "left-group" ["consumer", "why", "static_member", "max_poll_interval_ms?"]
+        "a consumer left its group (a static member only goes quiet); `why`: closed, poll-timeout";
     RejoinRequested = "rejoin-requested" ["consumer"]
         "a heartbeat answered REBALANCE_IN_PROGRESS: the consumer rejoins at its next poll";
-    OffsetReset = "offset-reset" ["consumer", "partition", "offset", "policy", "why"]
-        "a consumer's position was reset (auto.offset.reset or a seek)";
+    OffsetReset = "offset-reset" ["consumer", "partition", "offset", "policy", "why", "out_of_range_offset?"]
+        "a consumer's position was reset; `why`: seek-to-end, seek-to-beginning, no-group, no-committed-offset, out-of-range";
     NoOffset = "no-offset" ["consumer", "partition"]
         "no committed offset and auto.offset.reset=none";
     CommitRetry = "commit-retry" ["consumer", "error"]
@@ -494,10 +495,24 @@ fn event_data(e: &Event) -> (Kind, Fields) {
                 ("controller_epoch", (*epoch).into()),
             ],
         ),
-        E::ControllerResigned { broker, reason } => (
-            Kind::ControllerResigned,
-            vec![("broker", (*broker).into()), ("reason", reason.into())],
-        ),
+        E::ControllerResigned { broker, reason } => {
+            let mut f: Fields = vec![("broker", (*broker).into())];
+            match reason {
+                ResignReason::SessionExpired => f.push(("reason", "session-expired".into())),
+                ResignReason::ControllerNodeDeleted => {
+                    f.push(("reason", "controller-node-deleted".into()))
+                }
+                ResignReason::EpochClaimed { error } => {
+                    f.push(("reason", "epoch-claimed".into()));
+                    f.push(("error", error.into()));
+                }
+                ResignReason::WriteRefused { error } => {
+                    f.push(("reason", "write-refused".into()));
+                    f.push(("error", error.into()));
+                }
+            }
+            (Kind::ControllerResigned, f)
+        }
         E::BrokersFailed { brokers } => (Kind::BrokersFailed, vec![("brokers", brokers.into())]),
         E::BrokersStarted { brokers } => (Kind::BrokersStarted, vec![("brokers", brokers.into())]),
         E::TopicCreated {
@@ -614,14 +629,22 @@ fn event_data(e: &Event) -> (Kind, Fields) {
                 ("partition_epoch", (*partition_epoch).into()),
             ],
         ),
-        E::IsrChangeRejected { tp, leader, reason } => (
-            Kind::IsrRejected,
-            vec![
-                ("partition", tp.into()),
-                ("leader", (*leader).into()),
-                ("reason", reason.into()),
-            ],
-        ),
+        E::IsrChangeRejected { tp, leader, reason } => {
+            let mut f: Fields = vec![("partition", tp.into()), ("leader", (*leader).into())];
+            match reason {
+                IsrChangeRejected::FencedLeaderEpoch { .. } => {
+                    f.push(("error", "FENCED_LEADER_EPOCH".into()))
+                }
+                IsrChangeRejected::InvalidUpdateVersion { .. } => {
+                    f.push(("error", "INVALID_UPDATE_VERSION".into()))
+                }
+                IsrChangeRejected::IneligibleReplica { broker } => {
+                    f.push(("error", "INELIGIBLE_REPLICA".into()));
+                    f.push(("broker", (*broker).into()));
+                }
+            }
+            (Kind::IsrRejected, f)
+        }
         E::StaleBrokerEpochIgnored {
             broker,
             request_epoch,
@@ -667,7 +690,7 @@ fn event_data(e: &Event) -> (Kind, Fields) {
                 GroupEventKind::Transition { from, to, why } => {
                     f.push(("from", from.to_string().into()));
                     f.push(("to", to.to_string().into()));
-                    f.push(("why", why.into()));
+                    group_change(why, &mut f);
                     if *to == GroupState::PreparingRebalance {
                         Kind::RebalanceStart
                     } else {
@@ -703,6 +726,45 @@ fn event_data(e: &Event) -> (Kind, Fields) {
             let kind = producer_event(event, &mut f);
             (kind, f)
         }
+    }
+}
+
+fn group_change(why: &GroupChange, f: &mut Fields) {
+    use GroupChange as G;
+    let code = match why {
+        G::LeaderRejoined { .. } => "leader-rejoined",
+        G::SubscriptionChanged { .. } => "subscription-changed",
+        G::MemberJoined { .. } => "member-joined",
+        G::StaticMemberReplaced { .. } => "static-member-replaced",
+        G::JoinComplete { .. } => "join-complete",
+        G::AssignmentStored => "assignment-stored",
+        G::AssignmentStoreFailed { .. } => "assignment-store-failed",
+        G::MemberLeft { .. } => "member-left",
+        G::SessionTimeout { .. } => "session-timeout",
+        G::SyncTimeout { .. } => "sync-timeout",
+        G::Loaded { .. } => "loaded",
+        G::Unloaded => "unloaded",
+    };
+    f.push(("why", code.into()));
+    match why {
+        G::LeaderRejoined { member }
+        | G::SubscriptionChanged { member }
+        | G::MemberJoined { member }
+        | G::MemberLeft { member } => f.push(("member", member.into())),
+        G::StaticMemberReplaced { member, old } => {
+            f.push(("member", member.into()));
+            f.push(("old", old.into()));
+        }
+        G::JoinComplete { dropped: members } | G::SyncTimeout { late: members } => {
+            f.push(("members", members.into()))
+        }
+        G::AssignmentStoreFailed { error } => f.push(("error", error.into())),
+        G::SessionTimeout { member, timeout_ms } => {
+            f.push(("member", member.into()));
+            f.push(("timeout_ms", (*timeout_ms).into()));
+        }
+        G::Loaded { generation } => f.push(("generation", (*generation).into())),
+        G::AssignmentStored | G::Unloaded => {}
     }
 }
 
@@ -808,6 +870,12 @@ fn consumer_event(event: &ConsumerEvent, f: &mut Fields) -> Kind {
         }
         C::Revoked { partitions, why } => {
             f.push(("partitions", partitions.into()));
+            let why = match why {
+                RevokeReason::Closing => "closing",
+                RevokeReason::EagerRebalance => "eager-rebalance",
+                RevokeReason::Unsubscribed => "unsubscribed",
+                RevokeReason::CooperativeMoved => "cooperative-moved",
+            };
             f.push(("why", why.into()));
             Kind::Revoked
         }
@@ -818,8 +886,18 @@ fn consumer_event(event: &ConsumerEvent, f: &mut Fields) -> Kind {
             }
             Kind::PartitionsLost
         }
-        C::LeftGroup { why } => {
-            f.push(("why", why.into()));
+        C::LeftGroup { why, static_member } => {
+            match why {
+                LeaveReason::Closed => f.push(("why", "closed".into())),
+                LeaveReason::PollTimeout { .. } => f.push(("why", "poll-timeout".into())),
+            }
+            f.push(("static_member", (*static_member).into()));
+            if let LeaveReason::PollTimeout {
+                max_poll_interval_ms,
+            } = why
+            {
+                f.push(("max_poll_interval_ms", (*max_poll_interval_ms).into()));
+            }
             Kind::LeftGroup
         }
         C::RejoinRequested => Kind::RejoinRequested,
@@ -832,7 +910,17 @@ fn consumer_event(event: &ConsumerEvent, f: &mut Fields) -> Kind {
             f.push(("partition", tp.into()));
             f.push(("offset", (*offset).into()));
             f.push(("policy", (*policy).into()));
-            f.push(("why", why.into()));
+            let code = match why {
+                ResetReason::SeekToEnd => "seek-to-end",
+                ResetReason::SeekToBeginning => "seek-to-beginning",
+                ResetReason::NoGroup => "no-group",
+                ResetReason::NoCommittedOffset => "no-committed-offset",
+                ResetReason::OutOfRange { .. } => "out-of-range",
+            };
+            f.push(("why", code.into()));
+            if let ResetReason::OutOfRange { offset } = why {
+                f.push(("out_of_range_offset", (*offset).into()));
+            }
             Kind::OffsetReset
         }
         C::NoOffset { tp } => {

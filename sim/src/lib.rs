@@ -14,6 +14,7 @@ pub mod disk;
 pub mod events;
 pub mod export;
 pub mod history;
+pub mod narrate;
 pub mod net;
 pub mod rng;
 pub mod run;

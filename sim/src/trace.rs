@@ -74,86 +74,6 @@ pub fn node_name(node: NodeId) -> String {
     }
 }
 
-impl Fault {
-    pub fn explain(&self) -> String {
-        match self {
-            Fault::Crash {
-                broker,
-                crash: Crash::Process,
-            } => format!(
-                "FAULT: broker {broker}'s process crashed; the page cache survives, so everything it wrote is kept"
-            ),
-            Fault::Crash {
-                broker,
-                crash: Crash::PowerLoss,
-            } => format!(
-                "FAULT: broker {broker} lost power; bytes not flushed to disk may be lost, the last message may be torn"
-            ),
-            Fault::Crash {
-                broker,
-                crash: Crash::PowerLossUnflushedLost,
-            } => format!(
-                "FAULT: broker {broker} lost power before its disk wrote back any unflushed byte: only what was flushed survives"
-            ),
-            Fault::Restart { broker } => format!("broker {broker} restarts and recovers its logs"),
-            Fault::Partition { groups } => {
-                let groups: Vec<String> = groups
-                    .iter()
-                    .map(|g| {
-                        g.iter()
-                            .map(|&n| node_name(n))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .map(|g| format!("{{{g}}}"))
-                    .collect();
-                format!(
-                    "FAULT: the network is partitioned into {}",
-                    groups.join(" | ")
-                )
-            }
-            Fault::Isolate { node } => format!(
-                "FAULT: {} is cut off from every other node",
-                node_name(*node)
-            ),
-            Fault::Heal => "the network heals: every node can reach every other again".to_string(),
-            Fault::Pause { node } => format!(
-                "FAULT: {} is paused (a stop-the-world pause): it neither sends nor handles anything",
-                node_name(*node)
-            ),
-            Fault::Resume { node } => format!("{} resumes where it stopped", node_name(*node)),
-            Fault::Hold { from, to } => format!(
-                "FAULT: the link {} -> {} holds its messages (a stalled connection: they wait, nothing is lost)",
-                node_name(*from),
-                node_name(*to)
-            ),
-            Fault::Release { from, to } => format!(
-                "the link {} -> {} is released: the held messages arrive, in order",
-                node_name(*from),
-                node_name(*to)
-            ),
-            Fault::ConsumerCrash { name, .. } => format!(
-                "FAULT: consumer {name} crashed: no LeaveGroup and no last commit; its group notices only after session.timeout.ms"
-            ),
-            Fault::ConsumerClose { name, .. } => format!(
-                "consumer {name} closes: it commits what it processed (if it commits) and leaves its group"
-            ),
-            Fault::ConsumerStall { name, until_ms, .. } => format!(
-                "FAULT: consumer {name}'s application stops calling poll() until {:.3}s (slow processing, a long GC): its heartbeats go on, so it stays in its group until max.poll.interval.ms",
-                *until_ms as f64 / 1000.0
-            ),
-            Fault::Link { from, to, config } => format!(
-                "the link {} -> {} now delays messages {}..={} ms and loses {:.0}% of them",
-                node_name(*from),
-                node_name(*to),
-                config.latency_min_ms,
-                config.latency_max_ms,
-                config.loss * 100.0
-            ),
-        }
-    }
-}
-
 /// One line of the history.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceEntry {
@@ -184,13 +104,9 @@ impl TraceEntry {
         }
     }
 
+    /// Its sentence in English (see [`crate::narrate`]).
     pub fn explain(&self) -> String {
-        match self {
-            TraceEntry::Event(e) => e.explain(),
-            TraceEntry::Fault { fault, .. } => fault.explain(),
-            TraceEntry::Violation { text, .. } => format!("INVARIANT VIOLATED: {text}"),
-            TraceEntry::Caption { text, .. } => format!("LESSON: {text}"),
-        }
+        crate::narrate::en(self)
     }
 
     /// `  12.345s  <sentence>`: the narrated timeline's line.

@@ -14,7 +14,7 @@ use crate::controller::{
     Assignment, Election, ElectionKind, IsrChange, LeaderAndIsr, PlacementError, apply_isr_change,
     assign_added_partitions, assign_new_topic, elect_leader, leader_imbalance, validate_assignment,
 };
-use crate::event::{ElectionReason, Event, EventKind};
+use crate::event::{ElectionReason, Event, EventKind, ResignReason};
 use crate::metadata::{MetadataError, SessionId};
 use crate::protocol::{
     ClientError, ControllerRequest, CreateTopic, CreateTopicResponse, Message, MultiResult, NodeId,
@@ -234,7 +234,7 @@ pub struct Controller {
     next_rebalance_ms: Option<i64>,
     rng: SplitMix64,
     /// Set when the controller learned it was deposed.
-    resigned: Option<String>,
+    resigned: Option<ResignReason>,
 }
 
 impl Controller {
@@ -285,8 +285,8 @@ impl Controller {
     }
 
     /// Why the controller stepped down, once it has.
-    pub fn resigned(&self) -> Option<&str> {
-        self.resigned.as_deref()
+    pub fn resigned(&self) -> Option<&ResignReason> {
+        self.resigned.as_ref()
     }
 
     /// The ZooKeeper request to send now, if any.
@@ -328,7 +328,7 @@ impl Controller {
         }
     }
 
-    fn resign(&mut self, reason: String, now_ms: i64, out: &mut Outbox) {
+    fn resign(&mut self, reason: ResignReason, now_ms: i64, out: &mut Outbox) {
         if self.resigned.is_none() {
             self.emit(
                 now_ms,
@@ -583,7 +583,9 @@ impl Controller {
                     self.load(true);
                 }
                 Err((_, error)) => self.resign(
-                    format!("another broker claimed the controller epoch first ({error})"),
+                    ResignReason::EpochClaimed {
+                        error: error.to_string(),
+                    },
                     now_ms,
                     out,
                 ),
@@ -745,7 +747,9 @@ impl Controller {
             Step::Write { write } => match result {
                 Ok(results) => self.written(write, &results, now_ms, out),
                 Err((0, error)) => self.resign(
-                    format!("its write was refused because a newer controller exists ({error})"),
+                    ResignReason::WriteRefused {
+                        error: error.to_string(),
+                    },
                     now_ms,
                     out,
                 ),
@@ -1327,7 +1331,7 @@ impl Controller {
                     EventKind::IsrChangeRejected {
                         tp: tp.clone(),
                         leader: change.leader,
-                        reason: rejected.to_string(),
+                        reason: rejected.clone(),
                     },
                 );
                 out.send(

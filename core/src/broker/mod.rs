@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::LogConfig;
 use crate::controller::{IsrChange, LeaderAndIsr};
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, ResignReason};
 use crate::log::Log;
 use crate::metadata::{MetadataError, SessionId, WatchEvent};
 use crate::partition::{
@@ -838,12 +838,12 @@ impl Broker {
         self.next_ping_ms = None;
         self.zk_pending.clear();
         self.registration = Registration::Unregistered;
-        self.resign_controller("its ZooKeeper session expired".to_string(), now_ms, out);
+        self.resign_controller(ResignReason::SessionExpired, now_ms, out);
         self.controller_id = None;
         self.open_session(now_ms, out);
     }
 
-    fn resign_controller(&mut self, reason: String, now_ms: i64, out: &mut Outbox) {
+    fn resign_controller(&mut self, reason: ResignReason, now_ms: i64, out: &mut Outbox) {
         if let Some(controller) = self.controller.take()
             && controller.resigned().is_none()
         {
@@ -861,7 +861,7 @@ impl Broker {
     fn on_watch(&mut self, path: &str, event: WatchEvent, now_ms: i64, out: &mut Outbox) {
         if path == CONTROLLER {
             if event == WatchEvent::NodeDeleted && self.controller.is_some() {
-                self.resign_controller("its /controller node was deleted".to_string(), now_ms, out);
+                self.resign_controller(ResignReason::ControllerNodeDeleted, now_ms, out);
             }
             self.read_controller(now_ms, out);
         } else if path == BROKER_IDS

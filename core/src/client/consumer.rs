@@ -203,6 +203,42 @@ pub struct ConsumerHistory {
     pub assignments: Vec<(i64, i32, Vec<TopicPartition>)>,
 }
 
+/// Why a consumer gives partitions up (`onPartitionsRevoked`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// close() leaves the group.
+    Closing,
+    /// An eager rebalance revokes every partition before rejoining.
+    EagerRebalance,
+    /// Their topics are no longer subscribed.
+    Unsubscribed,
+    /// The cooperative assignment moved them to another member.
+    CooperativeMoved,
+}
+
+/// Why a consumer leaves its group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaveReason {
+    Closed,
+    /// Its application did not poll within `max.poll.interval.ms`.
+    PollTimeout {
+        max_poll_interval_ms: i64,
+    },
+}
+
+/// Why a consumer's position is looked up at the log start or end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetReason {
+    SeekToEnd,
+    SeekToBeginning,
+    /// No group.id, so no committed offset.
+    NoGroup,
+    NoCommittedOffset,
+    OutOfRange {
+        offset: i64,
+    },
+}
+
 /// What a consumer tells the narration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConsumerEvent {
@@ -214,7 +250,7 @@ pub enum ConsumerEvent {
     },
     Revoked {
         partitions: Vec<TopicPartition>,
-        why: String,
+        why: RevokeReason,
     },
     /// Given up without a revocation: the generation was reset by an error from the
     /// coordinator (`error`), or by leaving on a poll timeout (None).
@@ -223,7 +259,9 @@ pub enum ConsumerEvent {
         error: Option<&'static str>,
     },
     LeftGroup {
-        why: String,
+        why: LeaveReason,
+        /// A static member (`group.instance.id`) sends no LeaveGroup: it only goes quiet.
+        static_member: bool,
     },
     /// A heartbeat answered REBALANCE_IN_PROGRESS: the member rejoins when its
     /// application next calls poll().
@@ -232,7 +270,7 @@ pub enum ConsumerEvent {
         tp: TopicPartition,
         offset: i64,
         policy: &'static str,
-        why: String,
+        why: ResetReason,
     },
     NoOffset {
         tp: TopicPartition,
@@ -247,80 +285,6 @@ pub enum ConsumerEvent {
     SubscriptionChanged {
         topics: Vec<String>,
     },
-}
-
-fn list(tps: &[TopicPartition]) -> String {
-    let names: Vec<String> = tps.iter().map(|tp| tp.to_string()).collect();
-    format!("[{}]", names.join(", "))
-}
-
-impl ConsumerEvent {
-    /// The sentence, naming the consumer by its `client.id`.
-    pub fn explain(&self, name: &str) -> String {
-        match self {
-            ConsumerEvent::Assigned {
-                group,
-                member,
-                generation,
-                partitions,
-            } => format!(
-                "consumer {name} ({member}) of group {group} owns {} in generation {generation}",
-                list(partitions)
-            ),
-            ConsumerEvent::Revoked { partitions, why } => {
-                format!("consumer {name} gives up {}: {why}", list(partitions))
-            }
-            ConsumerEvent::Lost {
-                partitions,
-                error: Some(error),
-            } => format!(
-                "consumer {name} lost {} without revoking them: the coordinator answered {error}, it must rejoin",
-                list(partitions)
-            ),
-            ConsumerEvent::Lost {
-                partitions,
-                error: None,
-            } => format!(
-                "consumer {name} lost {} without revoking them: it left the group when its application stopped polling, and rejoins now that it polls again",
-                list(partitions)
-            ),
-            ConsumerEvent::LeftGroup { why } => format!("consumer {name} left its group: {why}"),
-            ConsumerEvent::RejoinRequested => format!(
-                "consumer {name} hears from its heartbeat that the group is rebalancing (REBALANCE_IN_PROGRESS): it rejoins when its application next calls poll()"
-            ),
-            ConsumerEvent::OffsetReset {
-                tp,
-                offset,
-                policy,
-                why,
-            } => format!(
-                "consumer {name} starts {tp} at offset {offset}: {why}, auto.offset.reset={policy}"
-            ),
-            ConsumerEvent::NoOffset { tp } => format!(
-                "consumer {name} cannot consume {tp}: no committed offset and auto.offset.reset=none"
-            ),
-            ConsumerEvent::CommitRetrying { error } => format!(
-                "consumer {name}'s commitSync got {error}, a retriable error: it tries again (until default.api.timeout.ms)"
-            ),
-            ConsumerEvent::CommitFailed { error } => {
-                let meaning = match error.as_str() {
-                    "REBALANCE_IN_PROGRESS" => {
-                        " (the group is rebalancing: RebalanceInProgressException; the offsets wait for a commit after the rebalance)"
-                    }
-                    "ILLEGAL_GENERATION" | "UNKNOWN_MEMBER_ID" => {
-                        " (CommitFailedException: it is no longer in that generation, and rejoins at its next poll())"
-                    }
-                    "TIMEOUT" => " (commitSync gave up after default.api.timeout.ms)",
-                    _ => "",
-                };
-                format!("consumer {name}'s commit failed: {error}{meaning}")
-            }
-            ConsumerEvent::SubscriptionChanged { topics } => format!(
-                "consumer {name}'s pattern now matches [{}]: it rejoins its group",
-                topics.join(", ")
-            ),
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -373,7 +337,7 @@ enum Position {
     /// The position is looked up at the log start or end.
     NeedsReset {
         to: ResetTo,
-        why: String,
+        why: ResetReason,
     },
     Ready,
     /// auto.offset.reset=none and nothing committed.
@@ -624,12 +588,12 @@ impl Consumer {
             o.position = if end {
                 Position::NeedsReset {
                     to: ResetTo::End,
-                    why: "seekToEnd".to_string(),
+                    why: ResetReason::SeekToEnd,
                 }
             } else {
                 Position::NeedsReset {
                     to: ResetTo::Beginning,
-                    why: "seekToBeginning".to_string(),
+                    why: ResetReason::SeekToBeginning,
                 }
             };
         }
@@ -655,10 +619,10 @@ impl Consumer {
         if self.uses_group_membership() {
             self.give_up_all(out, |partitions| ConsumerEvent::Revoked {
                 partitions,
-                why: "leaving the group".into(),
+                why: RevokeReason::Closing,
             });
             if self.config.group_instance_id.is_none() && !self.member_id.is_empty() {
-                self.maybe_leave_group("the consumer closed".to_string(), out);
+                self.maybe_leave_group(LeaveReason::Closed, out);
             }
         }
         self.app = App::Closed;
@@ -682,7 +646,7 @@ impl Consumer {
         if self.config.group_id.is_none() {
             o.position = Position::NeedsReset {
                 to: ResetTo::Policy,
-                why: "the consumer has no group.id, so no committed offset".to_string(),
+                why: ResetReason::NoGroup,
             };
         }
         o
@@ -809,10 +773,9 @@ impl Consumer {
             self.last_poll_ms = now;
         }
         if now - self.last_poll_ms > self.config.max_poll_interval_ms {
-            let why = format!(
-                "its application did not poll for {} ms (max.poll.interval.ms)",
-                self.config.max_poll_interval_ms
-            );
+            let why = LeaveReason::PollTimeout {
+                max_poll_interval_ms: self.config.max_poll_interval_ms,
+            };
             return self.maybe_leave_group(why, out);
         }
         if self.next_heartbeat_ms <= now
@@ -836,7 +799,7 @@ impl Consumer {
     /// static one only goes quiet, and its session runs out); either way the generation
     /// is reset and the next poll() rejoins. The partitions stay until that poll gives
     /// them up as lost.
-    fn maybe_leave_group(&mut self, why: String, out: &mut Outbox) {
+    fn maybe_leave_group(&mut self, why: LeaveReason, out: &mut Outbox) {
         if self.config.group_instance_id.is_none()
             && self.membership != Membership::Unjoined
             && !self.member_id.is_empty()
@@ -848,14 +811,19 @@ impl Consumer {
                 group_instance_id: None,
             };
             self.group_send(coordinator, Pending::Leave, out, request);
-            self.emit(out, ConsumerEvent::LeftGroup { why });
+            self.emit(
+                out,
+                ConsumerEvent::LeftGroup {
+                    why,
+                    static_member: false,
+                },
+            );
         } else if self.config.group_instance_id.is_some() {
             self.emit(
                 out,
                 ConsumerEvent::LeftGroup {
-                    why: format!(
-                        "{why}; a static member sends no LeaveGroup, so the coordinator waits for its session.timeout.ms"
-                    ),
+                    why,
+                    static_member: true,
                 },
             );
         }
@@ -990,7 +958,7 @@ impl Consumer {
         } else if self.eager() {
             self.give_up_all(out, |partitions| ConsumerEvent::Revoked {
                 partitions,
-                why: "an eager rebalance revokes every partition before rejoining".into(),
+                why: RevokeReason::EagerRebalance,
             });
         } else {
             let gone: Vec<TopicPartition> = self
@@ -1007,7 +975,7 @@ impl Consumer {
                     out,
                     ConsumerEvent::Revoked {
                         partitions: gone,
-                        why: "their topics are no longer subscribed".into(),
+                        why: RevokeReason::Unsubscribed,
                     },
                 );
             }
@@ -1102,7 +1070,7 @@ impl Consumer {
                 out,
                 ConsumerEvent::Revoked {
                     partitions: revoked,
-                    why: "the cooperative assignment moved them to another member".into(),
+                    why: RevokeReason::CooperativeMoved,
                 },
             );
             self.request_rejoin();
@@ -1656,7 +1624,7 @@ impl Consumer {
                         } else {
                             o.position = Position::NeedsReset {
                                 to: ResetTo::Policy,
-                                why: "the group has no committed offset".into(),
+                                why: ResetReason::NoCommittedOffset,
                             };
                         }
                     }
@@ -1782,7 +1750,9 @@ impl Consumer {
                 o.buffer.clear();
                 o.position = Position::NeedsReset {
                     to: ResetTo::Policy,
-                    why: format!("offset {} is out of range", o.fetch_offset),
+                    why: ResetReason::OutOfRange {
+                        offset: o.fetch_offset,
+                    },
                 };
             }
             return;
@@ -1891,7 +1861,7 @@ impl Consumer {
                             ResetTo::Beginning => OffsetReset::Earliest.name(),
                             ResetTo::End => OffsetReset::Latest.name(),
                         };
-                        let why = why.clone();
+                        let why = *why;
                         o.position = Position::Ready;
                         o.fetch_offset = offset;
                         o.returned = offset;

@@ -242,12 +242,57 @@ pub struct GroupEvent {
     pub kind: GroupEventKind,
 }
 
+/// Why a group changed state (members by member id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupChange {
+    /// The leader sent JoinGroup again in a settled generation.
+    LeaderRejoined {
+        member: String,
+    },
+    SubscriptionChanged {
+        member: String,
+    },
+    MemberJoined {
+        member: String,
+    },
+    /// A static member rejoined under a new member id (KIP-345).
+    StaticMemberReplaced {
+        member: String,
+        old: String,
+    },
+    /// Every member rejoined, or the rebalance timeout passed: `dropped` did not rejoin.
+    JoinComplete {
+        dropped: Vec<String>,
+    },
+    AssignmentStored,
+    AssignmentStoreFailed {
+        error: String,
+    },
+    MemberLeft {
+        member: String,
+    },
+    SessionTimeout {
+        member: String,
+        timeout_ms: i64,
+    },
+    /// Members sent no SyncGroup within the rebalance timeout.
+    SyncTimeout {
+        late: Vec<String>,
+    },
+    /// The coordinator loaded the group from `__consumer_offsets`.
+    Loaded {
+        generation: i32,
+    },
+    /// The broker no longer leads the group's `__consumer_offsets` partition.
+    Unloaded,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GroupEventKind {
     Transition {
         from: GroupState,
         to: GroupState,
-        why: String,
+        why: GroupChange,
     },
     Generation {
         generation: i32,
@@ -258,30 +303,6 @@ pub enum GroupEventKind {
     Assigned {
         generation: i32,
     },
-}
-
-impl GroupEvent {
-    pub fn explain(&self) -> String {
-        let group = &self.group;
-        match &self.kind {
-            GroupEventKind::Transition { from, to, why } => {
-                format!("group {group} moved from {from} to {to}: {why}")
-            }
-            GroupEventKind::Generation {
-                generation,
-                leader,
-                protocol,
-                members,
-            } => format!(
-                "group {group} starts generation {generation} with {} members [{}]; leader {leader} assigns with {protocol}",
-                members.len(),
-                members.join(", ")
-            ),
-            GroupEventKind::Assigned { generation } => format!(
-                "group {group} is Stable in generation {generation}: the leader's assignment reached every member"
-            ),
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -515,7 +536,7 @@ impl Coordinator {
         )
     }
 
-    fn transition(&mut self, group: &str, to: GroupState, why: String) {
+    fn transition(&mut self, group: &str, to: GroupState, why: GroupChange) {
         let now_ms = self.now_ms;
         let g = self.groups.get_mut(group).expect("a group");
         let from = g.state;
@@ -649,10 +670,11 @@ impl Coordinator {
             }
             GroupState::CompletingRebalance | GroupState::Stable => {
                 update_member(member, reply_to, &request);
+                let member = member_id.clone();
                 let why = if matches {
-                    format!("its leader {member_id} joined again")
+                    GroupChange::LeaderRejoined { member }
                 } else {
-                    format!("member {member_id} changed its subscription")
+                    GroupChange::SubscriptionChanged { member }
                 };
                 self.prepare_rebalance(&group_id, why);
             }
@@ -705,7 +727,7 @@ impl Coordinator {
         }
         match g.state {
             GroupState::Stable | GroupState::CompletingRebalance | GroupState::Empty => {
-                self.prepare_rebalance(group_id, format!("member {id} joined"));
+                self.prepare_rebalance(group_id, GroupChange::MemberJoined { member: id });
             }
             _ => {}
         }
@@ -780,7 +802,13 @@ impl Coordinator {
             _ => {
                 let g = self.groups.get_mut(group_id).expect("a group");
                 g.members.get_mut(&id).expect("inserted").awaiting_join = Some(reply_to);
-                self.prepare_rebalance(group_id, format!("static member {id} replaced {old}"));
+                self.prepare_rebalance(
+                    group_id,
+                    GroupChange::StaticMemberReplaced {
+                        member: id,
+                        old: old.to_string(),
+                    },
+                );
                 self.try_complete_join(group_id);
             }
         }
@@ -821,7 +849,7 @@ impl Coordinator {
     }
 
     /// Kafka's `prepareRebalance`: parked syncs fail, the join phase starts.
-    fn prepare_rebalance(&mut self, group_id: &str, why: String) {
+    fn prepare_rebalance(&mut self, group_id: &str, why: GroupChange) {
         let now_ms = self.now_ms;
         let delay = self.config.group_initial_rebalance_delay_ms;
         let g = self.groups.get_mut(group_id).expect("a group");
@@ -896,14 +924,7 @@ impl Coordinator {
         }
         g.generation += 1;
         g.join_timer = None;
-        let why = if dropped.is_empty() {
-            "the join phase is complete".to_string()
-        } else {
-            format!(
-                "the join phase is complete; {} did not rejoin within the rebalance timeout (max.poll.interval.ms) and left",
-                dropped.join(", ")
-            )
-        };
+        let why = GroupChange::JoinComplete { dropped };
         if g.members.is_empty() {
             g.protocol = None;
             g.leader = None;
@@ -1079,7 +1100,7 @@ impl Coordinator {
                         self.transition(
                             group_id,
                             GroupState::Stable,
-                            "the leader's assignment is stored in __consumer_offsets".to_string(),
+                            GroupChange::AssignmentStored,
                         );
                         self.events.push(GroupEvent {
                             time_ms: now_ms,
@@ -1093,7 +1114,9 @@ impl Coordinator {
                         self.replies.extend(replies);
                         self.prepare_rebalance(
                             group_id,
-                            format!("storing the leader's assignment failed ({e})"),
+                            GroupChange::AssignmentStoreFailed {
+                                error: e.to_string(),
+                            },
                         );
                     }
                 }
@@ -1211,13 +1234,15 @@ impl Coordinator {
         self.remove_member(
             group_id,
             member_id,
-            format!("member {member_id} left the group (LeaveGroup)"),
+            GroupChange::MemberLeft {
+                member: member_id.to_string(),
+            },
         );
         Ok(())
     }
 
     /// Kafka's `removeMemberAndUpdateGroup`.
-    fn remove_member(&mut self, group_id: &str, member_id: &str, why: String) {
+    fn remove_member(&mut self, group_id: &str, member_id: &str, why: GroupChange) {
         let g = self.groups.get_mut(group_id).expect("a group");
         let Some(mut member) = g.members.remove(member_id) else {
             return;
@@ -1442,11 +1467,7 @@ impl Coordinator {
             };
             let generation = g.generation;
             self.groups.insert(id.clone(), g);
-            self.transition(
-                &id,
-                to,
-                format!("loaded from __consumer_offsets in generation {generation}"),
-            );
+            self.transition(&id, to, GroupChange::Loaded { generation });
         }
         for (id, stored) in offsets {
             let g = self
@@ -1500,8 +1521,7 @@ impl Coordinator {
                     kind: GroupEventKind::Transition {
                         from: g.state,
                         to: GroupState::Dead,
-                        why: "this broker no longer leads its __consumer_offsets partition"
-                            .to_string(),
+                        why: GroupChange::Unloaded,
                     },
                 });
             }
@@ -1551,9 +1571,10 @@ impl Coordinator {
             .map(|m| (m.id.clone(), m.session_timeout_ms))
             .collect();
         for (member, timeout_ms) in expired {
-            let why = format!(
-                "member {member} stopped heartbeating for {timeout_ms} ms (session.timeout.ms)"
-            );
+            let why = GroupChange::SessionTimeout {
+                member: member.clone(),
+                timeout_ms,
+            };
             self.remove_member(group_id, &member, why);
         }
         let g = self.groups.get_mut(group_id).expect("a group");
@@ -1606,11 +1627,7 @@ impl Coordinator {
                     g.members.remove(member);
                 }
                 g.pending_sync.clear();
-                let why = format!(
-                    "{} sent no SyncGroup within the rebalance timeout",
-                    late.join(", ")
-                );
-                self.prepare_rebalance(group_id, why);
+                self.prepare_rebalance(group_id, GroupChange::SyncTimeout { late });
             }
         }
     }

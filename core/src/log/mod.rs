@@ -137,32 +137,6 @@ pub enum DeletionReason {
     RetentionBytes { log_size: u64, limit: i64 },
 }
 
-impl fmt::Display for DeletedSegment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "segment {}.log (offsets {}..{}) deleted: ",
-            segment_file_stem(self.base_offset),
-            self.base_offset,
-            self.next_offset
-        )?;
-        match &self.reason {
-            DeletionReason::RetentionMs { age_ms, limit_ms } => {
-                write!(
-                    f,
-                    "its newest message is {age_ms} ms old, more than {limit_ms} ms (retention.ms)"
-                )
-            }
-            DeletionReason::RetentionBytes { log_size, limit } => {
-                write!(
-                    f,
-                    "the log holds {log_size} bytes, more than {limit} (retention.bytes)"
-                )
-            }
-        }
-    }
-}
-
 /// What retention did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetentionOutcome {
