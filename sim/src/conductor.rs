@@ -48,7 +48,7 @@ pub enum Command {
         name: Option<String>,
     },
     /// A lesson's caption.
-    Caption(String),
+    Caption(crate::scenario::CaptionText),
     /// `kafka-topics.sh --create`: an admin client asks the controller.
     CreateTopic(TopicSpec),
     /// `kafka-topics.sh --alter --partitions`: the topic grows to `total` partitions.
@@ -60,7 +60,10 @@ pub enum Command {
     },
     /// A lesson's caption shown right after the first entry, from this command's time on,
     /// that `trigger` matches.
-    CaptionOn { trigger: Trigger, text: String },
+    CaptionOn {
+        trigger: Trigger,
+        text: crate::scenario::CaptionText,
+    },
 }
 
 impl From<Fault> for Command {
@@ -107,7 +110,7 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
                 cluster.add_consumer(config.clone());
             }
         },
-        Command::Caption(text) => cluster.caption(text),
+        Command::Caption(text) => cluster.caption(&text.render(cluster)),
         Command::CreateTopic(topic) => {
             if let Err(e) = cluster.create_topic_spec(topic).await {
                 cluster.caption(&format!("(creating topic {} failed: {e})", topic.name));
@@ -153,7 +156,7 @@ impl Trigger {
 /// Captions waiting for their event: (trigger, text, the trace length when the watch
 /// began).
 #[derive(Default)]
-struct Watchers(Vec<(Trigger, String, usize)>);
+struct Watchers(Vec<(Trigger, crate::scenario::CaptionText, usize)>);
 
 impl Watchers {
     fn watch(&mut self, command: &Command, trace_len: usize) {
@@ -180,7 +183,7 @@ impl Watchers {
             !happened
         });
         for text in shown {
-            cluster.caption(&text);
+            cluster.caption(&text.render(cluster));
         }
     }
 }

@@ -82,19 +82,67 @@ impl RunReport {
             && self.expectations.iter().all(|e| e.differences.is_empty())
     }
 
-    /// The narrated timeline: one line per entry; the high watermark's every step only
-    /// when `all`.
+    /// The narrated timeline, one line per entry. Unless `all`: without the high
+    /// watermark's every step and `__consumer_offsets`' own partitions, and a run of
+    /// entries alike but for their attempt number said once with its count
+    /// (`… ×37, until 29.950s`).
     pub fn timeline(&self, all: bool) -> String {
+        if all {
+            return self.trace.iter().map(|e| e.line() + "\n").collect();
+        }
+        let shown: Vec<&TraceEntry> = self.trace.iter().filter(|e| at_lesson_level(e)).collect();
         let mut out = String::new();
-        for entry in &self.trace {
-            let line = entry.line();
-            if all || !line.contains("the high watermark of") {
-                out.push_str(&line);
-                out.push('\n');
+        let mut i = 0;
+        while i < shown.len() {
+            let key = repeat_key(shown[i]);
+            let run = shown[i..]
+                .iter()
+                .take_while(|e| repeat_key(e) == key)
+                .count();
+            out.push_str(&shown[i].line());
+            if run > 1 {
+                let last = shown[i + run - 1].time_ms();
+                out.push_str(&format!(
+                    " ×{run}, until {}.{:03}s",
+                    last / 1000,
+                    last % 1000
+                ));
             }
+            out.push('\n');
+            i += run;
         }
         out
     }
+}
+
+/// Whether headless output shows the entry without `--all-events`: the high watermark's
+/// every step and the internal `__consumer_offsets` topic's replication are below a
+/// lesson's level.
+pub fn at_lesson_level(entry: &TraceEntry) -> bool {
+    use crate::events::{Kind, Value};
+    if matches!(entry.kind(), Kind::HwAdvance | Kind::HwLower) {
+        return false;
+    }
+    let internal = |v: &Value| match v {
+        Value::Text(t) => t.starts_with(kafkasim_core::group::storage::OFFSETS_TOPIC),
+        _ => false,
+    };
+    !entry
+        .fields()
+        .iter()
+        .any(|(name, v)| matches!(*name, "partition" | "topic") && internal(v))
+}
+
+/// What makes consecutive entries one line with a count: kind and fields, but for the
+/// attempt number of a retry.
+fn repeat_key(entry: &TraceEntry) -> (crate::events::Kind, Vec<(&'static str, String)>) {
+    let (kind, fields) = entry.data();
+    let fields = fields
+        .into_iter()
+        .filter(|(name, _)| *name != "attempt")
+        .map(|(name, v)| (name, v.to_string()))
+        .collect();
+    (kind, fields)
 }
 
 /// When the last fault (or its undoing) of a run applies.
@@ -197,7 +245,7 @@ pub fn run_commands(
             Expected::CaptionShown { text } => {
                 let shown = trace.iter().any(|e| {
                     matches!(e, TraceEntry::Caption { time_ms, text: t }
-                        if *time_ms >= expectation.at_ms && t == text)
+                        if *time_ms >= expectation.at_ms && text.shown_as(t))
                 });
                 if shown {
                     Vec::new()

@@ -365,6 +365,10 @@ struct ExpectSection {
     redelivered: Option<Spanned<String>>,
     #[serde(default)]
     liveness: Option<Spanned<String>>,
+    /// `"shown"` (the default): every caption waiting for an event must show;
+    /// `"unchecked"`: a saved session whose added faults change the story.
+    #[serde(default)]
+    captions: Option<Spanned<String>>,
     #[serde(default)]
     state: Vec<StateSection>,
     #[serde(default)]
@@ -454,6 +458,78 @@ impl fmt::Display for Selector {
             Selector::Crashed => write!(f, "crashed"),
             Selector::Consumer(name) => write!(f, "consumer {name}"),
         }
+    }
+}
+
+/// A caption's text: words and `{selector}` placeholders (`{leader of orders-0}`), each
+/// filled in with what it names at the moment the caption shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptionText {
+    pub parts: Vec<CaptionPart>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaptionPart {
+    Text(String),
+    Named(Selector),
+}
+
+impl CaptionText {
+    pub fn plain(text: &str) -> CaptionText {
+        CaptionText {
+            parts: vec![CaptionPart::Text(text.to_string())],
+        }
+    }
+
+    /// The text with each placeholder's brokers now (`2`, `1 and 3`; `nobody` when it
+    /// names none); a consumer placeholder gives its name.
+    pub fn render(&self, cluster: &Cluster) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                CaptionPart::Text(t) => out.push_str(t),
+                CaptionPart::Named(Selector::Consumer(name)) => out.push_str(name),
+                CaptionPart::Named(Selector::ZooKeeper) => out.push_str("ZooKeeper"),
+                CaptionPart::Named(selector) => {
+                    let mut nodes = selector.resolve(cluster);
+                    nodes.sort_unstable();
+                    let ids: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+                    out.push_str(&match ids.as_slice() {
+                        [] => "nobody".to_string(),
+                        [one] => one.clone(),
+                        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a shown caption's text came from this one: its words, in order.
+    pub fn shown_as(&self, text: &str) -> bool {
+        let mut rest = text;
+        for (i, part) in self.parts.iter().enumerate() {
+            if let CaptionPart::Text(t) = part {
+                match rest.find(t.as_str()) {
+                    Some(at) if i > 0 || at == 0 => rest = &rest[at + t.len()..],
+                    _ => return false,
+                }
+            }
+        }
+        true
+    }
+}
+
+impl fmt::Display for CaptionText {
+    /// As written in the file.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in &self.parts {
+            match part {
+                CaptionPart::Text(t) => f.write_str(t)?,
+                CaptionPart::Named(selector) => write!(f, "{{{selector}}}")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -712,7 +788,7 @@ pub enum Expected {
     Event(EventExpectation),
     /// A caption waiting for an event (`on`) is shown: its event happened.
     CaptionShown {
-        text: String,
+        text: CaptionText,
     },
 }
 
@@ -1096,6 +1172,46 @@ impl Checker<'_> {
             closest(value.get_ref(), &names).map(|c| format!("did you mean {c:?}?")),
         );
         None
+    }
+
+    /// A caption's text with its `{selector}` placeholders checked.
+    fn caption_text(
+        &mut self,
+        text: &Spanned<String>,
+        topics: &BTreeMap<String, u32>,
+    ) -> Option<CaptionText> {
+        let mut parts = Vec::new();
+        let mut rest = text.get_ref().trim();
+        while let Some(open) = rest.find('{') {
+            let Some(len) = rest[open..].find('}') else {
+                self.error(
+                    text.span(),
+                    "a caption's { has no closing }",
+                    Some("placeholders look like {leader of orders-0}".into()),
+                );
+                return None;
+            };
+            if open > 0 {
+                parts.push(CaptionPart::Text(rest[..open].to_string()));
+            }
+            let inside = &rest[open + 1..open + len];
+            match parse_selector(inside, topics, &self.consumer_names) {
+                Ok(selector) => parts.push(CaptionPart::Named(selector)),
+                Err(why) => {
+                    self.error(
+                        text.span(),
+                        format!("caption placeholder {{{inside}}}: {why}"),
+                        Some("a target such as {leader of orders-0}, {controller}, {followers of orders-0}, {coordinator of billing}".into()),
+                    );
+                    return None;
+                }
+            }
+            rest = &rest[open + len + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(CaptionPart::Text(rest.to_string()));
+        }
+        Some(CaptionText { parts })
     }
 
     /// A time given as a TOML value: `"10s"`, `"250ms"` or an integer of milliseconds.
@@ -2425,7 +2541,9 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
 
     let mut caption_expectations = Vec::new();
     for caption in &f.captions {
-        let text = caption.text.get_ref().trim().to_string();
+        let Some(text) = c.caption_text(&caption.text, &topics) else {
+            continue;
+        };
         let at = match &caption.at {
             Some(t) => check_at(c, t, "caption"),
             None if caption.on.is_some() => Some(0),
@@ -2646,7 +2764,15 @@ fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             });
         }
     }
-    expectations.extend(caption_expectations);
+    let captions_checked = match &f.expect.captions {
+        None => true,
+        Some(v) => c
+            .one_of(v, "captions", &[("shown", true), ("unchecked", false)])
+            .unwrap_or(true),
+    };
+    if captions_checked {
+        expectations.extend(caption_expectations);
+    }
     expectations.sort_by_key(|e| e.at_ms);
 
     // Same-time commands keep file order: producers, consumers, faults, captions.

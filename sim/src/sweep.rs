@@ -256,12 +256,58 @@ pub fn session_scenario(
     for (list, entry) in added {
         append(list, vec![toml::Value::Table(entry.clone())]);
     }
+    let kept = if fault_count + added.len() > 0 {
+        keep_safety_expectations(&mut table)
+    } else {
+        "every expectation of the original is kept: nothing was added".to_string()
+    };
     let body = toml::to_string(&table).map_err(|e| format!("cannot write TOML: {e}"))?;
     Ok(format!(
-        "# A kafkasim session: the scenario below plus {} faults and {} clients started live.\n{body}",
+        "# A kafkasim session: the scenario below plus {} faults and {} clients started live.\n# {kept}\n{body}",
         fault_count,
         added.len()
     ))
+}
+
+/// Checkers whose "pass" is a safety property: it should hold under any faults.
+const SAFETY_CHECKERS: [&str; 9] = [
+    "lost_writes",
+    "duplicates",
+    "producer_order",
+    "invariants",
+    "inconsistent_offsets",
+    "poll_order",
+    "reads_above_hw",
+    "group_exclusivity",
+    "commits_ahead",
+];
+
+/// A session that added faults or clients tells another story than the lesson: its
+/// file keeps only the safety verdicts the lesson expected to pass, drops the rest (the
+/// lesson's states, groups, events, expected failures and liveness) and does not require
+/// the lesson's event-triggered captions to show. Says what it kept.
+fn keep_safety_expectations(table: &mut toml::Table) -> String {
+    let mut expect = toml::Table::new();
+    let mut kept = Vec::new();
+    if let Some(toml::Value::Table(original)) = table.remove("expect") {
+        for name in SAFETY_CHECKERS {
+            if original.get(name).and_then(toml::Value::as_str) == Some("pass") {
+                expect.insert(name.into(), toml::Value::String("pass".into()));
+                kept.push(name);
+            }
+        }
+    }
+    expect.insert("captions".into(), toml::Value::String("unchecked".into()));
+    table.insert("expect".into(), toml::Value::Table(expect));
+    if kept.is_empty() {
+        "the lesson's expectations are dropped: what was added live changes the story they describe"
+            .to_string()
+    } else {
+        format!(
+            "of the lesson's expectations only the safety verdicts {} = \"pass\" are kept: what was added live changes the rest of the story",
+            kept.join(", ")
+        )
+    }
 }
 
 /// A time of the file's (a string with a unit or milliseconds), if it is one.

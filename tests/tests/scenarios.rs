@@ -755,3 +755,117 @@ text = "This never happens: the leader stays up."
     );
     assert!(!report.passed());
 }
+
+#[test]
+fn a_caption_names_the_nodes_its_placeholders_select_when_it_shows() {
+    let text = r#"
+format = 1
+title = "placeholders"
+duration = "20s"
+[cluster]
+brokers = 3
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+[[faults]]
+at = "5s"
+action = "crash"
+target = "leader of orders-0"
+[[captions]]
+at = "1s"
+text = "Broker {leader of orders-0} leads; {followers of orders-0} follow; {controller} controls."
+[[captions]]
+on = { kind = "became-leader", partition = "orders-0", epoch = 1 }
+text = "Now broker {leader of orders-0} leads, and {crashed} is down."
+"#;
+    for seed in 1..=5 {
+        let scenario = parse("placeholders.toml", text).unwrap_or_else(|e| panic!("{e}"));
+        let report = run(&scenario, seed, None);
+        assert!(report.passed(), "seed {seed}\n{}", explain(&report));
+        let captions: Vec<&str> = report
+            .trace
+            .iter()
+            .filter_map(|e| match e {
+                kafkasim_sim::trace::TraceEntry::Caption { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let first_leader = report
+            .trace
+            .iter()
+            .find_map(|e| match e.kind() {
+                kafkasim_sim::events::Kind::BecameLeader => e.field("broker"),
+                _ => None,
+            })
+            .unwrap()
+            .to_string();
+        let followers: Vec<String> = (1..=3)
+            .map(|b: i32| b.to_string())
+            .filter(|b| *b != first_leader)
+            .collect();
+        assert!(
+            captions[0].starts_with(&format!(
+                "Broker {first_leader} leads; {} and {} follow; ",
+                followers[0], followers[1]
+            )),
+            "seed {seed}: {captions:?}"
+        );
+        let elected = report
+            .trace
+            .iter()
+            .find(|e| {
+                e.field("reason")
+                    .is_some_and(|r| r.to_string() == "leader-failed")
+            })
+            .unwrap();
+        assert_eq!(
+            captions[1],
+            format!(
+                "Now broker {} leads, and {first_leader} is down.",
+                elected.field("leader").unwrap()
+            ),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn a_saved_session_that_added_faults_keeps_only_the_lessons_safety_verdicts_and_says_so() {
+    use kafkasim_sim::conductor::Timed;
+    use kafkasim_sim::disk::Crash;
+    use kafkasim_sim::scenario::{Act, Action, Selector};
+    let path = scenarios_dir().join("05a-min-insync-replicas.toml");
+    let original = std::fs::read_to_string(path).unwrap();
+    // The class crashed the leader too, at 12 s: the lesson's states and events no
+    // longer describe this run.
+    let crash = Timed::new(
+        12_000,
+        Command::Act(Act {
+            action: Action::Crash(Crash::Process),
+            target: Some(Selector::Broker(2)),
+        }),
+    );
+    let text = kafkasim_sim::sweep::session_scenario(&original, &[crash], &[]).unwrap();
+    assert!(
+        text.contains("only the safety verdicts lost_writes, duplicates"),
+        "{}",
+        text.lines().take(3).collect::<Vec<_>>().join("\n")
+    );
+    let fork = parse("fork.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(fork.expectations.is_empty(), "{:?}", fork.expectations);
+    assert_eq!(
+        fork.expect.get("lost-writes"),
+        Some(&kafkasim_sim::scenario::Verdict::Pass)
+    );
+    assert!(!fork.expect.contains_key("liveness"));
+    let report = run(&fork, fork.seed, None);
+    assert!(report.passed(), "{}", explain(&report));
+    // The unchanged lesson, saved, keeps everything.
+    let same = kafkasim_sim::sweep::session_scenario(&original, &[], &[]).unwrap();
+    assert!(same.contains("every expectation of the original is kept"));
+    assert_eq!(
+        parse("same.toml", &same).unwrap().expectations.len(),
+        load("05a-min-insync-replicas").expectations.len()
+    );
+}

@@ -169,7 +169,8 @@ pub struct Args {
     /// this file, in the shape Jepsen's checkers read
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
-    /// Narrate every step of every high watermark too
+    /// Narrate everything: every step of every high watermark, the __consumer_offsets
+    /// partitions, and repeats one by one instead of counted
     #[arg(long)]
     all_events: bool,
     /// Write every broker's final logs here, in Kafka's on-disk layout
