@@ -441,6 +441,8 @@ pub enum Selector {
     ZooKeeper,
     /// Every broker that is down (for `restart`).
     Crashed,
+    /// Every broker that is up and not the controller.
+    NotController,
     /// A consumer the scenario named.
     Consumer(String),
 }
@@ -456,6 +458,7 @@ impl fmt::Display for Selector {
             Selector::CoordinatorOf(g) => write!(f, "coordinator of {g}"),
             Selector::ZooKeeper => write!(f, "zookeeper"),
             Selector::Crashed => write!(f, "crashed"),
+            Selector::NotController => write!(f, "not the controller"),
             Selector::Consumer(name) => write!(f, "consumer {name}"),
         }
     }
@@ -571,6 +574,16 @@ impl Selector {
             }
             Selector::ZooKeeper => vec![ZOOKEEPER],
             Selector::Crashed => cluster.down_brokers(),
+            Selector::NotController => {
+                let down = cluster.down_brokers();
+                let controller = cluster.controller();
+                cluster
+                    .broker_ids()
+                    .iter()
+                    .copied()
+                    .filter(|b| Some(*b) != controller && !down.contains(b))
+                    .collect()
+            }
             Selector::Consumer(name) => cluster.consumer_named(name).into_iter().collect(),
         }
     }
@@ -1424,6 +1437,7 @@ fn parse_selector(
         "controller" => Ok(Selector::Controller),
         "zookeeper" => Ok(Selector::ZooKeeper),
         "crashed" => Ok(Selector::Crashed),
+        "not the controller" => Ok(Selector::NotController),
         _ => Err("not a known target".into()),
     }
 }

@@ -774,7 +774,7 @@ action = "crash"
 target = "leader of orders-0"
 [[captions]]
 at = "1s"
-text = "Broker {leader of orders-0} leads; {followers of orders-0} follow; {controller} controls."
+text = "Broker {leader of orders-0} leads; {followers of orders-0} follow; {controller} controls; {not the controller} do not."
 [[captions]]
 on = { kind = "became-leader", partition = "orders-0", epoch = 1 }
 text = "Now broker {leader of orders-0} leads, and {crashed} is down."
@@ -808,6 +808,26 @@ text = "Now broker {leader of orders-0} leads, and {crashed} is down."
             captions[0].starts_with(&format!(
                 "Broker {first_leader} leads; {} and {} follow; ",
                 followers[0], followers[1]
+            )),
+            "seed {seed}: {captions:?}"
+        );
+        let controller = report
+            .trace
+            .iter()
+            .find_map(|e| match e.kind() {
+                kafkasim_sim::events::Kind::ControllerElected => e.field("broker"),
+                _ => None,
+            })
+            .unwrap()
+            .to_string();
+        let others: Vec<String> = (1..=3)
+            .map(|b: i32| b.to_string())
+            .filter(|b| *b != controller)
+            .collect();
+        assert!(
+            captions[0].ends_with(&format!(
+                "{controller} controls; {} and {} do not.",
+                others[0], others[1]
             )),
             "seed {seed}: {captions:?}"
         );
