@@ -39,7 +39,7 @@ use crate::disk::{Crash, surviving_segments};
 use crate::net::{Envelope, LinkConfig, Network};
 use crate::rng::SimRng;
 use crate::snapshot::{self, BrokerStatus, ClusterSnapshot, InFlight, NetworkSnapshot};
-use crate::trace::{Fault, TraceEntry};
+use crate::trace::{Injected, TraceEntry};
 
 /// What to do when a replica invariant fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -537,7 +537,7 @@ impl Cluster {
         self.dispatch(id, out);
     }
 
-    fn record(&self, fault: Fault) {
+    fn record(&self, fault: Injected) {
         self.world.record(TraceEntry::Fault {
             time_ms: self.now_ms(),
             fault,
@@ -653,7 +653,7 @@ impl Cluster {
             disk.logs.insert(tp.clone(), files);
         }
         self.down.insert(id, disk);
-        self.record(Fault::Crash { broker: id, crash });
+        self.record(Injected::Crash { broker: id, crash });
     }
 
     /// A clean stop (`kafka-server-stop.sh`): the broker's controlled shutdown moves its
@@ -707,7 +707,7 @@ impl Cluster {
         let Some(disk) = self.down.remove(&id) else {
             return;
         };
-        self.record(Fault::Restart { broker: id });
+        self.record(Injected::Restart { broker: id });
         self.start_broker(id, disk);
     }
 
@@ -719,7 +719,7 @@ impl Cluster {
     /// are nodes too: put ZooKeeper in a group to say which side can reach it.
     pub fn partition(&mut self, groups: &[&[NodeId]]) {
         self.world.net.partition(groups);
-        self.record(Fault::Partition {
+        self.record(Injected::Partition {
             groups: groups.iter().map(|g| g.to_vec()).collect(),
         });
     }
@@ -734,53 +734,29 @@ impl Cluster {
             .filter(|&n| n != node)
             .collect();
         self.world.net.isolate(node, &others);
-        self.record(Fault::Isolate { node });
+        self.record(Injected::Isolate { node });
     }
 
     pub fn heal(&mut self) {
         self.world.net.heal();
-        self.record(Fault::Heal);
+        self.record(Injected::Heal);
     }
 
     /// Sets the delay and loss of the link `from -> to`.
     pub fn set_link(&mut self, from: NodeId, to: NodeId, config: LinkConfig) {
         self.world.net.set_link(from, to, config);
-        self.record(Fault::Link { from, to, config });
+        self.record(Injected::Link { from, to, config });
     }
 
     /// Holds the messages of the link `from -> to` until [`Cluster::release`].
     pub fn hold(&mut self, from: NodeId, to: NodeId) {
         self.world.net.hold(from, to);
-        self.record(Fault::Hold { from, to });
+        self.record(Injected::Hold { from, to });
     }
 
     pub fn release(&mut self, from: NodeId, to: NodeId) {
         self.world.net.release(from, to);
-        self.record(Fault::Release { from, to });
-    }
-
-    /// Injects a fault (or undoes one): the same as calling its method.
-    pub fn inject(&mut self, fault: &Fault) {
-        match fault {
-            Fault::Crash { broker, crash } => self.crash(*broker, *crash),
-            Fault::Restart { broker } => self.restart(*broker),
-            Fault::Partition { groups } => {
-                let groups: Vec<&[NodeId]> = groups.iter().map(Vec::as_slice).collect();
-                self.partition(&groups);
-            }
-            Fault::Isolate { node } => self.isolate(*node),
-            Fault::Heal => self.heal(),
-            Fault::Pause { node } => self.pause(*node),
-            Fault::Resume { node } => self.resume(*node),
-            Fault::Link { from, to, config } => self.set_link(*from, *to, *config),
-            Fault::Hold { from, to } => self.hold(*from, *to),
-            Fault::Release { from, to } => self.release(*from, *to),
-            Fault::ConsumerCrash { consumer, .. } => self.crash_consumer(*consumer),
-            Fault::ConsumerClose { consumer, .. } => self.close_consumer(*consumer),
-            Fault::ConsumerStall {
-                consumer, until_ms, ..
-            } => self.stall_consumer(*consumer, *until_ms),
-        }
+        self.record(Injected::Release { from, to });
     }
 
     /// Freezes a node (a stop-the-world pause): its messages wait in its mailbox.
@@ -789,7 +765,7 @@ impl Cluster {
             && self.paused.insert(node)
         {
             self.handle.pause(handle.id());
-            self.record(Fault::Pause { node });
+            self.record(Injected::Pause { node });
         }
     }
 
@@ -798,7 +774,7 @@ impl Cluster {
             && self.paused.remove(&node)
         {
             self.handle.resume(handle.id());
-            self.record(Fault::Resume { node });
+            self.record(Injected::Resume { node });
         }
     }
 
@@ -1339,7 +1315,7 @@ impl Cluster {
             c.close(now_ms, &mut out);
             c.config().client_id.clone()
         }) {
-            self.record(Fault::ConsumerClose { consumer, name });
+            self.record(Injected::ConsumerClose { consumer, name });
         }
         self.dispatch(consumer, out);
     }
@@ -1350,7 +1326,7 @@ impl Cluster {
             c.stall_until(until_ms);
             c.config().client_id.clone()
         }) {
-            self.record(Fault::ConsumerStall {
+            self.record(Injected::ConsumerStall {
                 consumer,
                 name,
                 until_ms,
@@ -1367,7 +1343,7 @@ impl Cluster {
         let Some(node) = self.nodes.remove(&consumer) else {
             return;
         };
-        self.record(Fault::ConsumerCrash { consumer, name });
+        self.record(Injected::ConsumerCrash { consumer, name });
         self.handle.kill(node.id());
         self.world.net.reset_and_notify(consumer);
         if let Some(history) = self

@@ -22,9 +22,9 @@ use kafkasim_core::client::producer::ProducerConfig as KafkaProducerConfig;
 use kafkasim_core::workload::ProducerConfig;
 
 use crate::cluster::{Cluster, ClusterBuilder, Histories, TopicSpec};
-use crate::scenario::Act;
+use crate::fault::Fault;
 use crate::snapshot::ClusterSnapshot;
-use crate::trace::{Fault, TraceEntry};
+use crate::trace::TraceEntry;
 
 /// The conductor's cadence: commands apply and runs pause on multiples of it.
 pub const TICK_MS: i64 = 10;
@@ -32,14 +32,11 @@ pub const TICK_MS: i64 = 10;
 /// Something to do to the cluster.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// A fault (or its undoing: restart, heal, resume, release), as the trace tells it.
-    Fault(Fault),
     /// Starts a test producer node.
     StartProducer(ProducerConfig),
-    /// A clean stop of a broker (controlled shutdown); it takes sim time.
-    Shutdown { broker: i32 },
-    /// A scenario's fault, its target chosen when it applies (`leader of orders-0`).
-    Act(Act),
+    /// A fault or its undoing (restart, heal, resume, release), its target chosen when
+    /// it applies (`leader of orders-0`); a controlled shutdown takes sim time.
+    Fault(Fault),
     /// Starts a Kafka producer with its application.
     StartKafkaProducer(KafkaProducerConfig),
     /// Starts a consumer with its application, named if faults target it.
@@ -90,15 +87,10 @@ impl Timed {
 
 async fn apply(cluster: &mut Cluster, command: &Command) {
     match command {
-        Command::Fault(fault) => cluster.inject(fault),
+        Command::Fault(fault) => fault.apply(cluster).await,
         Command::StartProducer(config) => {
             cluster.add_producer(config.clone());
         }
-        Command::Shutdown { broker } => {
-            // A broker that cannot stop cleanly is narrated by its own events.
-            let _ = cluster.shutdown(*broker).await;
-        }
-        Command::Act(act) => act.apply(cluster).await,
         Command::StartKafkaProducer(config) => {
             cluster.add_kafka_producer(config.clone());
         }

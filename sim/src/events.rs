@@ -15,7 +15,7 @@ use kafkasim_core::partition::{PartitionEvent, TruncationReason};
 use kafkasim_core::protocol::TopicPartition;
 
 use crate::disk::Crash;
-use crate::trace::{Fault, TraceEntry, node_name};
+use crate::trace::{Injected, TraceEntry, node_name};
 
 /// A field's value.
 #[derive(Clone, Debug, PartialEq)]
@@ -328,10 +328,10 @@ impl TraceEntry {
     }
 }
 
-fn fault_fields(fault: &Fault) -> Fields {
+fn fault_fields(fault: &Injected) -> Fields {
     let nodes = |ns: &[i32]| Value::List(ns.iter().map(|&n| node_name(n).into()).collect());
     match fault {
-        Fault::Crash { broker, crash } => {
+        Injected::Crash { broker, crash } => {
             let mut f: Fields = vec![
                 (
                     "action",
@@ -350,30 +350,30 @@ fn fault_fields(fault: &Fault) -> Fields {
             }
             f
         }
-        Fault::Restart { broker } => {
+        Injected::Restart { broker } => {
             vec![("action", "restart".into()), ("broker", (*broker).into())]
         }
-        Fault::Partition { groups } => vec![
+        Injected::Partition { groups } => vec![
             ("action", "partition".into()),
             (
                 "groups",
                 Value::List(groups.iter().map(|g| nodes(g)).collect()),
             ),
         ],
-        Fault::Isolate { node } => vec![
+        Injected::Isolate { node } => vec![
             ("action", "isolate".into()),
             ("node", node_name(*node).into()),
         ],
-        Fault::Heal => vec![("action", "heal".into())],
-        Fault::Pause { node } => vec![
+        Injected::Heal => vec![("action", "heal".into())],
+        Injected::Pause { node } => vec![
             ("action", "pause".into()),
             ("node", node_name(*node).into()),
         ],
-        Fault::Resume { node } => vec![
+        Injected::Resume { node } => vec![
             ("action", "resume".into()),
             ("node", node_name(*node).into()),
         ],
-        Fault::Link { from, to, config } => vec![
+        Injected::Link { from, to, config } => vec![
             ("action", "link".into()),
             ("from", node_name(*from).into()),
             ("to", node_name(*to).into()),
@@ -381,29 +381,29 @@ fn fault_fields(fault: &Fault) -> Fields {
             ("latency_max_ms", config.latency_max_ms.into()),
             ("loss", Value::Float(config.loss)),
         ],
-        Fault::Hold { from, to } => vec![
+        Injected::Hold { from, to } => vec![
             ("action", "hold".into()),
             ("from", node_name(*from).into()),
             ("to", node_name(*to).into()),
         ],
-        Fault::Release { from, to } => vec![
+        Injected::Release { from, to } => vec![
             ("action", "release".into()),
             ("from", node_name(*from).into()),
             ("to", node_name(*to).into()),
         ],
-        Fault::ConsumerCrash { name, .. } => {
+        Injected::ConsumerCrash { name, .. } => {
             vec![
                 ("action", "consumer-crash".into()),
                 ("consumer", name.into()),
             ]
         }
-        Fault::ConsumerClose { name, .. } => {
+        Injected::ConsumerClose { name, .. } => {
             vec![
                 ("action", "consumer-close".into()),
                 ("consumer", name.into()),
             ]
         }
-        Fault::ConsumerStall { name, until_ms, .. } => vec![
+        Injected::ConsumerStall { name, until_ms, .. } => vec![
             ("action", "consumer-stall".into()),
             ("consumer", name.into()),
             ("until_ms", (*until_ms).into()),

@@ -13,6 +13,7 @@ pub mod conductor;
 pub mod disk;
 pub mod events;
 pub mod export;
+pub mod fault;
 pub mod history;
 pub mod narrate;
 pub mod net;

@@ -16,7 +16,7 @@ use kafkasim_core::protocol::TopicPartition;
 use kafkasim_core::replication::BrokerId;
 
 use crate::disk::Crash;
-use crate::trace::{Fault, TraceEntry, node_name};
+use crate::trace::{Injected, TraceEntry, node_name};
 
 /// The entry's sentence in English.
 pub fn en(entry: &TraceEntry) -> String {
@@ -39,28 +39,28 @@ fn partition_list(tps: &[TopicPartition]) -> String {
     format!("[{}]", names.join(", "))
 }
 
-fn fault(fault: &Fault) -> String {
+fn fault(fault: &Injected) -> String {
     match fault {
-        Fault::Crash {
+        Injected::Crash {
             broker,
             crash: Crash::Process,
         } => format!(
             "FAULT: broker {broker}'s process crashed; the page cache survives, so everything it wrote is kept"
         ),
-        Fault::Crash {
+        Injected::Crash {
             broker,
             crash: Crash::PowerLoss,
         } => format!(
             "FAULT: broker {broker} lost power; bytes not flushed to disk may be lost, the last message may be torn"
         ),
-        Fault::Crash {
+        Injected::Crash {
             broker,
             crash: Crash::PowerLossUnflushedLost,
         } => format!(
             "FAULT: broker {broker} lost power before its disk wrote back any unflushed byte: only what was flushed survives"
         ),
-        Fault::Restart { broker } => format!("broker {broker} restarts and recovers its logs"),
-        Fault::Partition { groups } => {
+        Injected::Restart { broker } => format!("broker {broker} restarts and recovers its logs"),
+        Injected::Partition { groups } => {
             let groups: Vec<String> = groups
                 .iter()
                 .map(|g| {
@@ -76,37 +76,37 @@ fn fault(fault: &Fault) -> String {
                 groups.join(" | ")
             )
         }
-        Fault::Isolate { node } => format!(
+        Injected::Isolate { node } => format!(
             "FAULT: {} is cut off from every other node",
             node_name(*node)
         ),
-        Fault::Heal => "the network heals: every node can reach every other again".to_string(),
-        Fault::Pause { node } => format!(
+        Injected::Heal => "the network heals: every node can reach every other again".to_string(),
+        Injected::Pause { node } => format!(
             "FAULT: {} is paused (a stop-the-world pause): it neither sends nor handles anything",
             node_name(*node)
         ),
-        Fault::Resume { node } => format!("{} resumes where it stopped", node_name(*node)),
-        Fault::Hold { from, to } => format!(
+        Injected::Resume { node } => format!("{} resumes where it stopped", node_name(*node)),
+        Injected::Hold { from, to } => format!(
             "FAULT: the link {} -> {} holds its messages (a stalled connection: they wait, nothing is lost)",
             node_name(*from),
             node_name(*to)
         ),
-        Fault::Release { from, to } => format!(
+        Injected::Release { from, to } => format!(
             "the link {} -> {} is released: the held messages arrive, in order",
             node_name(*from),
             node_name(*to)
         ),
-        Fault::ConsumerCrash { name, .. } => format!(
+        Injected::ConsumerCrash { name, .. } => format!(
             "FAULT: consumer {name} crashed: no LeaveGroup and no last commit; its group notices only after session.timeout.ms"
         ),
-        Fault::ConsumerClose { name, .. } => format!(
+        Injected::ConsumerClose { name, .. } => format!(
             "consumer {name} closes: it commits what it processed (if it commits) and leaves its group"
         ),
-        Fault::ConsumerStall { name, until_ms, .. } => format!(
+        Injected::ConsumerStall { name, until_ms, .. } => format!(
             "FAULT: consumer {name}'s application stops calling poll() until {:.3}s (slow processing, a long GC): its heartbeats go on, so it stays in its group until max.poll.interval.ms",
             *until_ms as f64 / 1000.0
         ),
-        Fault::Link { from, to, config } => format!(
+        Injected::Link { from, to, config } => format!(
             "the link {} -> {} now delays messages {}..={} ms and loses {:.0}% of them",
             node_name(*from),
             node_name(*to),

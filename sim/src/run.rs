@@ -149,7 +149,7 @@ fn repeat_key(entry: &TraceEntry) -> (crate::events::Kind, Vec<(&'static str, St
 pub fn last_fault_ms(commands: &[Timed]) -> Option<i64> {
     commands
         .iter()
-        .filter(|t| matches!(t.command, Command::Act(_)))
+        .filter(|t| matches!(t.command, Command::Fault(_)))
         .map(|t| t.at_ms)
         .max()
 }

@@ -7,8 +7,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::conductor::{Command, Timed};
+use crate::fault::{Action, Selector};
 use crate::run::{RunReport, last_fault_ms, run, run_commands};
-use crate::scenario::{Action, Scenario, Selector};
+use crate::scenario::Scenario;
 
 /// One seed's outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,7 +112,7 @@ pub struct Shrunk {
 fn faults(commands: &[Timed]) -> usize {
     commands
         .iter()
-        .filter(|t| matches!(t.command, Command::Act(_)))
+        .filter(|t| matches!(t.command, Command::Fault(_)))
         .count()
 }
 
@@ -128,7 +129,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, unmet: &BTreeSet<String>) -> Shrun
     let mut i = commands.len();
     while i > 0 {
         i -= 1;
-        if !matches!(commands[i].command, Command::Act(_)) {
+        if !matches!(commands[i].command, Command::Fault(_)) {
             continue;
         }
         let mut fewer = commands.clone();
@@ -185,7 +186,7 @@ pub fn shrunk_scenario(original: &str, shrunk: &Shrunk) -> Result<String, String
 fn fault_entry(t: &Timed) -> Option<toml::Value> {
     let text = |s: &Selector| toml::Value::String(s.to_string());
     match &t.command {
-        Command::Act(act) => {
+        Command::Fault(act) => {
             let mut fault = toml::Table::new();
             fault.insert("at".into(), toml::Value::String(format!("{}ms", t.at_ms)));
             fault.insert("action".into(), toml::Value::String(act.action.to_string()));

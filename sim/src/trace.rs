@@ -8,9 +8,9 @@ use kafkasim_core::replication::BrokerId;
 use crate::disk::Crash;
 use crate::net::LinkConfig;
 
-/// A fault the simulation injected.
+/// A fault as it applied: to the nodes its target named then (what the trace tells).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Fault {
+pub enum Injected {
     Crash {
         broker: BrokerId,
         crash: Crash,
@@ -80,7 +80,7 @@ pub enum TraceEntry {
     Event(Event),
     Fault {
         time_ms: i64,
-        fault: Fault,
+        fault: Injected,
     },
     /// An invariant failed (in recording mode).
     Violation {

@@ -6,7 +6,7 @@ use kafkasim_core::workload::ProducerConfig;
 use kafkasim_sim::cluster::ClusterBuilder;
 use kafkasim_sim::conductor::{Command, Simulation, Timed, run_headless};
 use kafkasim_sim::disk::Crash;
-use kafkasim_sim::trace::Fault;
+use kafkasim_sim::fault::{Action, Fault, Selector};
 use kafkasim_sim::trace::TraceEntry;
 
 fn builder() -> ClusterBuilder {
@@ -27,27 +27,38 @@ fn script() -> Vec<Timed> {
                 ..ProducerConfig::default()
             }),
         ),
-        Timed::new(
-            3_000,
-            Fault::Crash {
-                broker: 1,
-                crash: Crash::PowerLoss,
-            },
-        ),
+        Timed::new(3_000, broker(Action::Crash(Crash::PowerLoss), 1)),
         Timed::new(
             6_000,
-            Fault::Partition {
-                groups: vec![vec![2], vec![3]],
+            Fault {
+                action: Action::Partition(vec![
+                    vec![Selector::Broker(2)],
+                    vec![Selector::Broker(3)],
+                ]),
+                target: None,
             },
         ),
-        Timed::new(9_000, Fault::Heal),
-        Timed::new(11_000, Fault::Restart { broker: 1 }),
-        Timed::new(13_000, Fault::Pause { node: 2 }),
-        Timed::new(14_000, Fault::Resume { node: 2 }),
+        Timed::new(
+            9_000,
+            Fault {
+                action: Action::Heal,
+                target: None,
+            },
+        ),
+        Timed::new(11_000, broker(Action::Restart, 1)),
+        Timed::new(13_000, broker(Action::Pause, 2)),
+        Timed::new(14_000, broker(Action::Resume, 2)),
         // A clean stop takes sim time while the conductor waits for it.
-        Timed::new(16_000, Command::Shutdown { broker: 3 }),
-        Timed::new(17_500, Fault::Restart { broker: 3 }),
+        Timed::new(16_000, broker(Action::Shutdown, 3)),
+        Timed::new(17_500, broker(Action::Restart, 3)),
     ]
+}
+
+fn broker(action: Action, id: i32) -> Fault {
+    Fault {
+        action,
+        target: Some(Selector::Broker(id)),
+    }
 }
 
 fn lines(entries: &[TraceEntry]) -> Vec<String> {
@@ -101,10 +112,7 @@ fn a_fork_is_its_parent_until_the_fork_point_and_replays_from_its_commands() {
     let mut live = Simulation::start(9, builder(), script());
     live.run_until(7_500);
     let fork_ms = live.time_ms();
-    live.inject(Fault::Crash {
-        broker: 3,
-        crash: Crash::Process,
-    });
+    live.inject(broker(Action::Crash(Crash::Process), 3));
     let forked = live.run_until(END_MS);
     let forked_trace = lines(live.trace());
 
@@ -138,10 +146,7 @@ fn a_fork_is_its_parent_until_the_fork_point_and_replays_from_its_commands() {
     let parent_sim = Simulation::start(9, builder(), script());
     let mut fork = parent_sim.fork(vec![Timed::new(
         fork_ms,
-        Fault::Crash {
-            broker: 3,
-            crash: Crash::Process,
-        },
+        broker(Action::Crash(Crash::Process), 3),
     )]);
     fork.run_until(END_MS);
     assert_eq!(lines(fork.trace()), forked_trace);

@@ -335,7 +335,7 @@ fn the_nemesis_draws_its_faults_from_the_seed() {
         let (_, commands) = scenario.plan(seed);
         commands
             .into_iter()
-            .filter(|t| matches!(t.command, Command::Act(_)))
+            .filter(|t| matches!(t.command, Command::Fault(_)))
             .collect::<Vec<_>>()
     };
     assert_eq!(faults(1), faults(1));
@@ -854,14 +854,14 @@ text = "Now broker {leader of orders-0} leads, and {crashed} is down."
 fn a_saved_session_that_added_faults_keeps_only_the_lessons_safety_verdicts_and_says_so() {
     use kafkasim_sim::conductor::Timed;
     use kafkasim_sim::disk::Crash;
-    use kafkasim_sim::scenario::{Act, Action, Selector};
+    use kafkasim_sim::fault::{Action, Fault, Selector};
     let path = scenarios_dir().join("05a-min-insync-replicas.toml");
     let original = std::fs::read_to_string(path).unwrap();
     // The class crashed the leader too, at 12 s: the lesson's states and events no
     // longer describe this run.
     let crash = Timed::new(
         12_000,
-        Command::Act(Act {
+        Command::Fault(Fault {
             action: Action::Crash(Crash::Process),
             target: Some(Selector::Broker(2)),
         }),

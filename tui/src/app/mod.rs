@@ -15,7 +15,8 @@ mod tests;
 
 use kafkasim_sim::conductor::{Command, Timed};
 use kafkasim_sim::disk::Crash;
-use kafkasim_sim::scenario::{Act, Action as FaultAction, Scenario, Selector};
+use kafkasim_sim::fault::{Action as FaultAction, Fault, Selector};
+use kafkasim_sim::scenario::Scenario;
 use kafkasim_sim::snapshot::ClusterSnapshot;
 use kafkasim_sim::trace::TraceEntry;
 
@@ -344,7 +345,7 @@ fn key(model: &mut Model, action: Action) -> Option<Request> {
             };
         }
         Action::Heal => {
-            let act = Act {
+            let act = Fault {
                 action: FaultAction::Heal,
                 target: None,
             };
@@ -371,7 +372,7 @@ fn key(model: &mut Model, action: Action) -> Option<Request> {
                 }
                 _ => (FaultAction::Stall(STALL_MS), "stall"),
             };
-            let act = Act {
+            let act = Fault {
                 action,
                 target: Some(Selector::Consumer(name.clone())),
             };
@@ -461,7 +462,7 @@ fn broker_fault(model: &mut Model, action: FaultAction, what: &str) -> Option<Re
         model.status = Some(strings::select_first(what));
         return None;
     };
-    let act = Act {
+    let act = Fault {
         action,
         target: Some(Selector::Broker(broker)),
     };
@@ -470,8 +471,8 @@ fn broker_fault(model: &mut Model, action: FaultAction, what: &str) -> Option<Re
 
 /// A fault now: at the present it is applied to the running simulation; in the past it
 /// forks the timeline there and the future is simulated again.
-fn inject(model: &mut Model, act: Act, what: String) -> Option<Request> {
-    inject_command(model, Command::Act(act), what)
+fn inject(model: &mut Model, act: Fault, what: String) -> Option<Request> {
+    inject_command(model, Command::Fault(act), what)
 }
 
 /// Applies `command` at the moment on screen: in the present, to the running simulation;

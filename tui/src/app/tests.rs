@@ -175,7 +175,7 @@ fn a_fault_after_rewinding_forks_the_timeline() {
     assert!(
         app.model.trace.iter().any(|e| matches!(
             e,
-            TraceEntry::Fault { time_ms, fault: kafkasim_sim::trace::Fault::Crash { broker: 2, .. } }
+            TraceEntry::Fault { time_ms, fault: kafkasim_sim::trace::Injected::Crash { broker: 2, .. } }
                 if (6_000..6_100).contains(time_ms)
         )),
         "the scripted crash of the leader is in the forked timeline"
