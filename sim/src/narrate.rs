@@ -34,6 +34,31 @@ pub fn broker_list(brokers: &BTreeSet<BrokerId>) -> String {
     format!("[{}]", ids.join(","))
 }
 
+/// A member id as sentences say it: Kafka builds it as client.id + "-" + a UUID, so
+/// `worker-2-ce43c927-bd73-…` reads `worker-2 (ce43c927…)`, the consumer's own name first.
+pub fn member(id: &str) -> String {
+    let uuid_len = 36;
+    let is_uuid = |u: &str| {
+        u.len() == uuid_len
+            && u.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    };
+    match id.len().checked_sub(uuid_len + 1) {
+        Some(at)
+            if id.is_char_boundary(at) && id[at..].starts_with('-') && is_uuid(&id[at + 1..]) =>
+        {
+            format!("{} ({}…)", &id[..at], &id[at + 1..at + 9])
+        }
+        _ => id.to_string(),
+    }
+}
+
+fn members(ids: &[String]) -> String {
+    ids.iter().map(|m| member(m)).collect::<Vec<_>>().join(", ")
+}
+
 fn partition_list(tps: &[TopicPartition]) -> String {
     let names: Vec<String> = tps.iter().map(|tp| tp.to_string()).collect();
     format!("[{}]", names.join(", "))
@@ -486,20 +511,22 @@ fn partition(event: &PartitionEvent, partition: &str, broker: BrokerId) -> Strin
 
 fn group_change(why: &GroupChange) -> String {
     match why {
-        GroupChange::LeaderRejoined { member } => format!("its leader {member} joined again"),
-        GroupChange::SubscriptionChanged { member } => {
-            format!("member {member} changed its subscription")
+        GroupChange::LeaderRejoined { member: m } => {
+            format!("its leader {} joined again", member(m))
         }
-        GroupChange::MemberJoined { member } => format!("member {member} joined"),
-        GroupChange::StaticMemberReplaced { member, old } => {
-            format!("static member {member} replaced {old}")
+        GroupChange::SubscriptionChanged { member: m } => {
+            format!("member {} changed its subscription", member(m))
+        }
+        GroupChange::MemberJoined { member: m } => format!("member {} joined", member(m)),
+        GroupChange::StaticMemberReplaced { member: m, old } => {
+            format!("static member {} replaced {}", member(m), member(old))
         }
         GroupChange::JoinComplete { dropped } if dropped.is_empty() => {
             "the join phase is complete".to_string()
         }
         GroupChange::JoinComplete { dropped } => format!(
             "the join phase is complete; {} did not rejoin within the rebalance timeout (max.poll.interval.ms) and left",
-            dropped.join(", ")
+            members(dropped)
         ),
         GroupChange::AssignmentStored => {
             "the leader's assignment is stored in __consumer_offsets".to_string()
@@ -507,15 +534,21 @@ fn group_change(why: &GroupChange) -> String {
         GroupChange::AssignmentStoreFailed { error } => {
             format!("storing the leader's assignment failed ({error})")
         }
-        GroupChange::MemberLeft { member } => {
-            format!("member {member} left the group (LeaveGroup)")
+        GroupChange::MemberLeft { member: m } => {
+            format!("member {} left the group (LeaveGroup)", member(m))
         }
-        GroupChange::SessionTimeout { member, timeout_ms } => {
-            format!("member {member} stopped heartbeating for {timeout_ms} ms (session.timeout.ms)")
+        GroupChange::SessionTimeout {
+            member: m,
+            timeout_ms,
+        } => {
+            format!(
+                "member {} stopped heartbeating for {timeout_ms} ms (session.timeout.ms)",
+                member(m)
+            )
         }
         GroupChange::SyncTimeout { late } => format!(
             "{} sent no SyncGroup within the rebalance timeout",
-            late.join(", ")
+            members(late)
         ),
         GroupChange::Loaded { generation } => {
             format!("loaded from __consumer_offsets in generation {generation}")
@@ -539,11 +572,12 @@ fn group(event: &GroupEvent) -> String {
             generation,
             leader,
             protocol,
-            members,
+            members: ids,
         } => format!(
-            "group {group} starts generation {generation} with {} members [{}]; leader {leader} assigns with {protocol}",
-            members.len(),
-            members.join(", ")
+            "group {group} starts generation {generation} with {} members [{}]; leader {} assigns with {protocol}",
+            ids.len(),
+            members(ids),
+            member(leader)
         ),
         GroupEventKind::Assigned { generation } => format!(
             "group {group} is Stable in generation {generation}: the leader's assignment reached every member"
@@ -555,11 +589,11 @@ fn consumer(event: &ConsumerEvent, name: &str) -> String {
     match event {
         ConsumerEvent::Assigned {
             group,
-            member,
             generation,
             partitions,
+            ..
         } => format!(
-            "consumer {name} ({member}) of group {group} owns {} in generation {generation}",
+            "consumer {name} of group {group} owns {} in generation {generation}",
             partition_list(partitions)
         ),
         ConsumerEvent::Revoked { partitions, why } => {
@@ -731,6 +765,19 @@ fn producer(event: &ProducerEvent, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_id_reads_as_the_consumers_name_and_the_start_of_its_uuid() {
+        assert_eq!(
+            member("worker-2-ce43c927-bd73-c232-4e21-91eabecb6b54"),
+            "worker-2 (ce43c927…)"
+        );
+        assert_eq!(member("worker-2"), "worker-2");
+        assert_eq!(
+            member("x-ce43c927-bd73-c232-4e21-91eabecb6b5"),
+            "x-ce43c927-bd73-c232-4e21-91eabecb6b5"
+        );
+    }
 
     #[test]
     fn a_refused_isr_change_names_kafkas_error() {
