@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_narrated, kafka_2_4_timeouts, orders};
+use common::{assert_events, kafka_2_4_timeouts, orders};
 use kafkasim_core::partition::Acks;
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::{Outcome, ProducerConfig};
@@ -24,7 +24,7 @@ fn acked(c: &Cluster, producer: i32) -> usize {
 
 #[test]
 fn a_paused_leader_is_replaced_and_cannot_commit_when_it_wakes() {
-    let timeline = run_seeded(41, || async {
+    let trace = run_seeded(41, || async {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .min_insync_replicas(2)
             .topic("orders", 3, 3)
@@ -69,14 +69,14 @@ fn a_paused_leader_is_replaced_and_cannot_commit_when_it_wakes() {
             zombie_replica.records, snapshot.partitions[&tp].replica_states[&successor].records,
             "and its log is the new leader's"
         );
-        c.timeline()
+        c.trace()
     });
-    assert_narrated(&timeline, &["is paused", "expired the session"]);
+    assert_events(&trace, &["fault action=pause", "session-expired"]);
 }
 
 #[test]
 fn a_paused_controller_is_deposed_and_its_requests_are_ignored() {
-    let timeline = run_seeded(42, || async {
+    let trace = run_seeded(42, || async {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .topic("orders", 3, 3)
             .start()
@@ -115,13 +115,13 @@ fn a_paused_controller_is_deposed_and_its_requests_are_ignored() {
         c.sleep_ms(7_000).await;
         let lost = lost_writes(&c.history(producer), &c.snapshot());
         assert!(lost.is_empty(), "{lost:#?}");
-        c.timeline()
+        c.trace()
     });
-    assert_narrated(
-        &timeline,
+    assert_events(
+        &trace,
         &[
-            "became the controller (controller epoch 2)",
-            "is no longer the controller",
+            "controller-elected controller_epoch=2",
+            "controller-resigned",
         ],
     );
 }
@@ -186,7 +186,7 @@ fn lossy_slow_links_break_connections_but_lose_no_acknowledged_write() {
 
 #[test]
 fn held_links_delay_acks_all_without_losing_or_shrinking_anything() {
-    let timeline = run_seeded(48, || async {
+    let trace = run_seeded(48, || async {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .min_insync_replicas(2)
             .topic("orders", 1, 3)
@@ -237,9 +237,9 @@ fn held_links_delay_acks_all_without_losing_or_shrinking_anything() {
         );
         assert!(lost_writes(&history, &snapshot).is_empty());
         assert_eq!(c.network().stats().lost + c.network().stats().dropped, 0);
-        c.timeline()
+        c.trace()
     });
-    assert_narrated(&timeline, &["holds its messages", "is released"]);
+    assert_events(&trace, &["fault action=hold", "fault action=release"]);
 }
 
 /// Broker `b` crashes and returns: the partitions it preferred to lead are led by others.
@@ -270,7 +270,7 @@ async fn bounce_preferred_leader(c: &mut Cluster) -> (i32, Vec<TopicPartition>) 
 
 #[test]
 fn leadership_returns_to_the_preferred_replica_automatically() {
-    let timeline = run_seeded(44, || async {
+    let trace = run_seeded(44, || async {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .topic("orders", 3, 3)
             .start()
@@ -285,9 +285,9 @@ fn leadership_returns_to_the_preferred_replica_automatically() {
             })
             .await;
         assert!(back.is_some(), "{}", c.timeline());
-        c.timeline()
+        c.trace()
     });
-    assert_narrated(&timeline, &["leadership returns to the preferred replica"]);
+    assert_events(&trace, &["leader-elected reason=preferred"]);
 }
 
 #[test]
@@ -321,7 +321,7 @@ fn a_preferred_election_on_demand_moves_leaders_back_at_once() {
 
 #[test]
 fn a_topic_grows_new_partitions_with_kafka_placement_and_never_shrinks() {
-    let timeline = run_seeded(46, || async {
+    let trace = run_seeded(46, || async {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .topic("orders", 2, 2)
             .start()
@@ -341,14 +341,14 @@ fn a_topic_grows_new_partitions_with_kafka_placement_and_never_shrinks() {
         assert_eq!(c.produce(&orders(4), "x", Acks::All).await, Ok(0));
         let error = c.add_partitions("orders", 3).await.unwrap_err();
         assert!(error.contains("INVALID_PARTITIONS"), "{error}");
-        c.timeline()
+        c.trace()
     });
-    assert_narrated(&timeline, &["topic orders grew to 5 partitions"]);
+    assert_events(&trace, &["partitions-added topic=orders first=2"]);
 }
 
 #[test]
 fn retention_deletes_old_segments_on_every_replica() {
-    let timeline = run_seeded(47, || async {
+    let trace = run_seeded(47, || async {
         let mut topic = TopicConfig::default();
         topic.log.segment_bytes = 200;
         topic.log.retention_ms = 20_000;
@@ -375,9 +375,9 @@ fn retention_deletes_old_segments_on_every_replica() {
             assert_eq!(replica.log_end_offset, 33, "broker {b}");
             assert!(replica.records.iter().any(|(_, v)| v == "new-2"));
         }
-        c.timeline()
+        c.trace()
     });
-    assert_narrated(&timeline, &["(retention.ms)"]);
+    assert_events(&trace, &["retention-delete"]);
 }
 
 #[test]
@@ -417,7 +417,7 @@ fn flush_ms_bounds_what_a_power_loss_of_every_replica_takes() {
 
 #[test]
 fn a_controlled_shutdown_hands_leadership_over_at_once_and_restarts_without_recovery() {
-    let timeline = run_seeded(49, || async {
+    let trace = run_seeded(49, || async {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .min_insync_replicas(2)
             .topic("orders", 3, 3)
@@ -466,18 +466,21 @@ fn a_controlled_shutdown_hands_leadership_over_at_once_and_restarts_without_reco
         c.sleep_ms(2_000).await;
         let lost = lost_writes(&c.history(producer), &c.snapshot());
         assert!(lost.is_empty(), "{lost:#?}");
-        c.timeline()
+        c.trace()
     });
-    assert_narrated(
-        &timeline,
+    assert_events(
+        &trace,
         &[
-            "begins a controlled shutdown",
-            "is shutting down cleanly and hands over",
-            "closed its ZooKeeper session on a clean shutdown",
+            "shutdown-requested",
+            "leader-elected reason=controlled-shutdown",
+            "session-closed",
         ],
     );
     assert!(
-        !timeline.contains("after an unclean shutdown"),
-        "a clean disk needs no recovery\n{timeline}"
+        !trace
+            .iter()
+            .any(|e| e.kind() == kafkasim_sim::events::Kind::LogRecovered),
+        "a clean disk needs no recovery\n{}",
+        common::timeline(&trace)
     );
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{assert_narrated, kafka_2_4_timeouts, orders, show};
+use common::{assert_events, kafka_2_4_timeouts, orders, show};
 use kafkasim_core::client::consumer::{
     AppCommit, ConsumedRecord, ConsumerConfig, OffsetReset, Processing, Subscribe,
 };
@@ -163,10 +163,7 @@ fn the_coordinator_moves_with_its_offsets_partition_and_keeps_the_group() {
             .expect("the group is loaded");
         assert_eq!(group.generation, generation);
         assert_eq!(group.assignment()[&member], assignment);
-        assert_narrated(
-            &c.timeline(),
-            &["loaded from __consumer_offsets in generation 1"],
-        );
+        assert_events(&c.trace(), &["group-state why=loaded generation=1"]);
     });
 }
 
@@ -335,9 +332,9 @@ fn a_group_of_three_rebalances_on_join_leave_crash_and_stall_and_consumes_everyt
             c.now_ms() - crashed_at >= 9_000,
             "the group waited for session.timeout.ms (10000 ms)"
         );
-        assert_narrated(
-            &c.timeline(),
-            &["stopped heartbeating for 10000 ms (session.timeout.ms)"],
+        assert_events(
+            &c.trace(),
+            &["rebalance-start why=session-timeout timeout_ms=10000"],
         );
 
         // Stall: a's application hangs past max.poll.interval.ms; it leaves, b takes
@@ -348,9 +345,9 @@ fn a_group_of_three_rebalances_on_join_leave_crash_and_stall_and_consumes_everyt
             settled(c, GROUP, &[b], 6)
         })
         .await;
-        assert_narrated(
-            &c.timeline(),
-            &["did not poll for 20000 ms (max.poll.interval.ms)"],
+        assert_events(
+            &c.trace(),
+            &["left-group why=poll-timeout max_poll_interval_ms=20000"],
         );
         wait_for(&c, 60_000, "a back after its stall", |c| {
             settled(c, GROUP, &[a, b], 6)
@@ -519,6 +516,7 @@ struct SlowMember {
     a_left: bool,
     stable_after_stall: Vec<NodeId>,
     timeline: String,
+    trace: Vec<kafkasim_sim::trace::TraceEntry>,
 }
 
 fn slow_member_during_a_join(stall_ms: i64) -> SlowMember {
@@ -560,6 +558,7 @@ fn slow_member_during_a_join(stall_ms: i64) -> SlowMember {
             a_left,
             stable_after_stall: members,
             timeline: c.timeline(),
+            trace: c.trace(),
         }
     })
 }
@@ -581,10 +580,7 @@ fn a_busy_member_holds_the_rebalance_until_it_polls_and_its_heartbeats_keep_it_i
         "its heartbeats kept its session"
     );
     assert_eq!(run.stable_after_stall.len(), 3);
-    assert_narrated(
-        &run.timeline,
-        &["it rejoins when its application next calls poll()"],
-    );
+    assert_events(&run.trace, &["rejoin-requested"]);
 }
 
 #[test]
@@ -603,9 +599,9 @@ fn a_member_away_from_poll_past_max_poll_interval_is_removed_and_the_rebalance_c
         run.states_during_stall
     );
     assert_eq!(run.stable_after_stall.len(), 2);
-    assert_narrated(
-        &run.timeline,
-        &["did not poll for 20000 ms (max.poll.interval.ms)"],
+    assert_events(
+        &run.trace,
+        &["left-group why=poll-timeout max_poll_interval_ms=20000"],
     );
 }
 
@@ -702,7 +698,7 @@ fn after_the_coordinator_dies_the_group_finds_the_new_one_and_its_offsets() {
             c.consumer_history(b).processed.is_empty(),
             "b starts at the committed offsets"
         );
-        assert_narrated(&c.timeline(), &["loaded from __consumer_offsets"]);
+        assert_events(&c.trace(), &["group-state why=loaded"]);
     });
 }
 
@@ -745,7 +741,7 @@ fn commit_sync_retries_through_a_coordinator_failover_and_gives_up_on_a_fatal_er
                 .all(|op| op.outcome.as_ref().is_none_or(Result::is_ok)),
             "a retriable error ended a commitSync: {sync:?}"
         );
-        assert_narrated(&c.timeline(), &["a retriable error: it tries again"]);
+        assert_events(&c.trace(), &["commit-retry"]);
 
         // a's process is paused past session.timeout.ms: the coordinator removes it, and
         // its first commit after it wakes fails at once, for good (CommitFailedException).
@@ -832,7 +828,10 @@ fn new_partitions_and_matching_topics_reach_subscribers_but_not_assign_consumers
                 ]
         })
         .await;
-        assert_narrated(&c.timeline(), &["pattern now matches [orders, orders-eu]"]);
+        assert_events(
+            &c.trace(),
+            &["subscription-changed topics=[orders,orders-eu]"],
+        );
         // assign() is not told about new partitions (seed 001).
         assert_eq!(
             c.with_consumer(standalone, |k| k.assignment()).unwrap(),
@@ -854,6 +853,7 @@ struct JoinRun {
     generations: (i32, i32),
     joined_ms: i64,
     timeline: String,
+    trace: Vec<kafkasim_sim::trace::TraceEntry>,
 }
 
 fn third_member_joins(strategy: Strategy) -> JoinRun {
@@ -883,39 +883,35 @@ fn third_member_joins(strategy: Strategy) -> JoinRun {
         let after = coordinator_group(&c, GROUP).unwrap().generation;
         c.sleep_ms(2_000).await;
         let timeline = c.timeline();
+        let trace = c.trace();
+        // The revoked events of a consumer, by its client.id.
+        let revocations = |x: &str| -> Vec<(i64, Vec<TopicPartition>)> {
+            trace
+                .iter()
+                .filter_map(|e| match e {
+                    kafkasim_sim::trace::TraceEntry::Event(kafkasim_core::event::Event {
+                        time_ms,
+                        kind:
+                            kafkasim_core::event::EventKind::Consumer {
+                                name,
+                                event:
+                                    kafkasim_core::client::consumer::ConsumerEvent::Revoked {
+                                        partitions,
+                                        ..
+                                    },
+                                ..
+                            },
+                        ..
+                    }) if name == x => Some((*time_ms, partitions.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
         let revoked = ["a", "b"]
             .iter()
-            .map(|x| {
-                // Sentences name a consumer by its client.id.
-                let prefix = format!("consumer {x} gives up [");
-                timeline
-                    .lines()
-                    .filter_map(|l| l.split_once(&prefix))
-                    .flat_map(|(_, rest)| {
-                        let names = rest.split(']').next().unwrap();
-                        names.split(", ").map(|n| {
-                            let (topic, p) = n.rsplit_once('-').unwrap();
-                            TopicPartition::new(topic, p.parse().unwrap())
-                        })
-                    })
-                    .collect()
-            })
+            .map(|x| revocations(x).into_iter().flat_map(|(_, p)| p).collect())
             .collect();
-        let revoked_ms = ["a", "b"]
-            .iter()
-            .map(|x| {
-                let prefix = format!("consumer {x} gives up [");
-                let line = timeline.lines().find(|l| l.contains(&prefix)).unwrap();
-                let seconds: f64 = line
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_end_matches('s')
-                    .parse()
-                    .unwrap();
-                (seconds * 1000.0).round() as i64
-            })
-            .collect();
+        let revoked_ms = ["a", "b"].iter().map(|x| revocations(x)[0].0).collect();
         let assignments = [a, b, k]
             .iter()
             .map(|x| c.consumer_history(*x).assignments)
@@ -932,6 +928,7 @@ fn third_member_joins(strategy: Strategy) -> JoinRun {
             generations: (before, after),
             joined_ms,
             timeline,
+            trace: c.trace(),
         }
     })
 }
@@ -973,10 +970,7 @@ fn cooperative_sticky_hands_over_only_what_moves_in_two_rebalances() {
             .all(|(_, _, p)| p.is_empty()),
         "{newcomer:?}"
     );
-    assert_narrated(
-        &run.timeline,
-        &["the cooperative assignment moved them to another member"],
-    );
+    assert_events(&run.trace, &["revoked why=cooperative-moved"]);
     // KIP-429: between the two rounds, while the group rebalances again, each old
     // member goes on polling records of the partitions it kept.
     for member in 0..2 {
@@ -1023,10 +1017,7 @@ fn an_eager_rebalance_revokes_everything_first() {
             "member {member} polled during the eager rebalance"
         );
     }
-    assert_narrated(
-        &run.timeline,
-        &["an eager rebalance revokes every partition before rejoining"],
-    );
+    assert_events(&run.trace, &["revoked why=eager-rebalance"]);
 }
 
 #[test]
@@ -1069,9 +1060,9 @@ fn a_static_member_restarting_within_its_session_keeps_its_partitions_without_a_
         // that never comes back too.
         c.crash_consumer(a2);
         wait_for(&c, 60_000, "b alone", |c| settled(c, GROUP, &[b], 4)).await;
-        assert_narrated(
-            &c.timeline(),
-            &["stopped heartbeating for 30000 ms (session.timeout.ms)"],
+        assert_events(
+            &c.trace(),
+            &["rebalance-start why=session-timeout timeout_ms=30000"],
         );
     });
 }

@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{assert_narrated, followers, kafka_2_4_timeouts, orders, show};
+use common::{assert_events, followers, kafka_2_4_timeouts, orders, show};
 use kafkasim_core::client::producer::ProducerConfig;
 use kafkasim_core::partition::Acks;
 use kafkasim_sim::cluster::{Cluster, ClusterBuilder};
@@ -130,7 +130,10 @@ fn the_idempotent_producer_writes_each_record_once_in_order() {
 /// so the batches waiting for acks=all get NOT_ENOUGH_REPLICAS_AFTER_APPEND although
 /// they are in the log; every later batch gets NOT_ENOUGH_REPLICAS until the followers
 /// rejoin. The producer retries all of them.
-fn followers_crash_and_return(seed: u64, enable_idempotence: bool) -> (Verdict, String) {
+fn followers_crash_and_return(
+    seed: u64,
+    enable_idempotence: bool,
+) -> (Verdict, Vec<kafkasim_sim::trace::TraceEntry>) {
     run_seeded(seed, move || async move {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .broker_config(|b| b.hold_high_watermark_below_min_isr = false)
@@ -158,23 +161,23 @@ fn followers_crash_and_return(seed: u64, enable_idempotence: bool) -> (Verdict, 
         }
         c.sleep_ms(40_000).await;
         assert_eq!(c.leader(&orders(0)), Some(leader), "the leader stayed");
-        (judge(&c, leader, p), c.timeline())
+        (judge(&c, leader, p), c.trace())
     })
 }
 
 #[test]
 fn retries_after_not_enough_replicas_after_append_duplicate_without_idempotence() {
-    let (v, timeline) = followers_crash_and_return(3, false);
+    let (v, trace) = followers_crash_and_return(3, false);
     show(
         "followers crash under a producer without idempotence",
-        &timeline,
+        &common::timeline(&trace),
     );
-    assert_narrated(
-        &timeline,
+    assert_events(
+        &trace,
         &[
-            "after NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-            "after NOT_ENOUGH_REPLICAS (attempt",
-            "first in the queue, so it may land after later batches",
+            "produce-retry error=NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            "produce-retry error=NOT_ENOUGH_REPLICAS",
+            "produce-retry in_sequence_order=false",
         ],
     );
     assert!(v.acknowledged > 1_000, "{v:?}");
@@ -187,14 +190,14 @@ fn retries_after_not_enough_replicas_after_append_duplicate_without_idempotence(
 
 #[test]
 fn the_idempotent_producer_writes_each_record_once_through_the_same_crashes() {
-    let (v, timeline) = followers_crash_and_return(3, true);
-    show("followers crash under an idempotent producer", &timeline);
-    assert_narrated(
-        &timeline,
-        &[
-            "after NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-            "in sequence order (idempotence keeps the order)",
-        ],
+    let (v, trace) = followers_crash_and_return(3, true);
+    show(
+        "followers crash under an idempotent producer",
+        &common::timeline(&trace),
+    );
+    assert_events(
+        &trace,
+        &["produce-retry error=NOT_ENOUGH_REPLICAS_AFTER_APPEND in_sequence_order=true"],
     );
     assert!(v.acknowledged > 1_000, "{v:?}");
     assert_eq!(v.missing, 0, "{v:?}");
@@ -294,13 +297,9 @@ fn a_leader_that_lost_acknowledged_batches_answers_out_of_order_sequence_number(
         // KIP-360 (Kafka 2.5+): the producer bumps its epoch and starts the partition's
         // sequences again; the batches the dead leader may have written are given up as
         // unknown, never written again under new sequence numbers.
-        assert_narrated(
-            &timeline,
-            &[
-                "bumps its epoch to 1",
-                "got OUT_OF_ORDER_SEQUENCE_NUMBER from orders-0",
-                "the leader lost acknowledged batches",
-            ],
+        assert_events(
+            &c.trace(),
+            &["sequences-restarted partition=orders-0 producer_epoch=1 reason=lost-acknowledged"],
         );
         // acks=1 lost acknowledged offsets (judge would stop there); count copies only.
         let log = c.log_values(c.leader(&orders(0)).unwrap(), &orders(0));
@@ -334,7 +333,7 @@ fn judge_surviving(c: &Cluster, leader: i32, producer: i32) -> Surviving {
     let reset_ms = c
         .trace()
         .iter()
-        .find(|e| e.explain().contains("bumps its epoch"))
+        .find(|e| e.kind() == kafkasim_sim::events::Kind::SequencesRestarted)
         .map(|e| e.time_ms())
         .expect("a reset");
     let history = c.kafka_producer_history(producer);
@@ -382,12 +381,9 @@ fn the_idempotent_producer_resumes_after_batches_expire_while_the_isr_is_below_m
         c.sleep_until_ms(start + 200_000).await;
         let timeline = c.timeline();
         show("the idempotent producer after a long outage", &timeline);
-        assert_narrated(
-            &timeline,
-            &[
-                "bumps its epoch to 1",
-                "expired (delivery.timeout.ms) after they were sent",
-            ],
+        assert_events(
+            &c.trace(),
+            &["sequences-restarted producer_epoch=1 reason=expired"],
         );
         let history = c.kafka_producer_history(p);
         let after = history

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_narrated, followers, kafka_2_4_timeouts, orders, show};
+use common::{assert_events, followers, kafka_2_4_timeouts, orders, show};
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{TopicConfig, TopicPartition, ZOOKEEPER};
 use kafkasim_core::workload::ProducerConfig;
@@ -16,6 +16,7 @@ use kafkasim_sim::disk::Crash;
 use kafkasim_sim::net::LinkConfig;
 use kafkasim_sim::runtime::run_seeded;
 use kafkasim_sim::snapshot::ClusterSnapshot;
+use kafkasim_sim::trace::TraceEntry;
 use madsim::rand::Rng;
 
 /// A partition of `orders` whose leader is the controller, so cutting its followers
@@ -145,7 +146,9 @@ fn crash_leaders_under_load(seed: u64) -> CrashRun {
             .trace()
             .iter()
             .filter(|e| {
-                e.explain().contains("was elected leader") && e.explain().contains("is gone")
+                e.kind() == kafkasim_sim::events::Kind::LeaderElected
+                    && e.field("reason")
+                        .is_some_and(|r| r.to_string() == "leader-failed")
             })
             .count();
         CrashRun {
@@ -194,7 +197,7 @@ fn acks_all_with_min_isr_2_loses_nothing_when_leaders_crash_repeatedly() {
 
 #[test]
 fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_fetch() {
-    let (acked, lost, timeline) = run_seeded(3, || async {
+    let (acked, lost, trace) = run_seeded(3, || async {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .topic("orders", 1, 3)
             .start()
@@ -244,9 +247,10 @@ fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_f
         (
             acked,
             lost_writes(c.admin_history(), &c.snapshot()),
-            c.timeline(),
+            c.trace(),
         )
     });
+    let timeline = common::timeline(&trace);
     show(
         "acks=1: the leader dies before its followers fetch",
         &timeline,
@@ -256,17 +260,15 @@ fn acks_1_loses_acknowledged_records_when_the_leader_dies_before_its_followers_f
         lost, acked,
         "exactly the acks=1 writes are lost\n{timeline}"
     );
-    assert!(
-        timeline.contains("truncated orders-0 from 5 to 1"),
-        "the old leader throws them away when it follows\n{timeline}"
-    );
+    // The old leader throws them away when it follows.
+    assert_events(&trace, &["truncate partition=orders-0 from=5 to=1"]);
 }
 
 // ----- ISR shrink and expand; NOT_ENOUGH_REPLICAS ---------------------------------------
 
 #[test]
 fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
-    let timeline = run_seeded(5, || async {
+    let trace = run_seeded(5, || async {
         let mut c = ClusterBuilder::new(3)
             .min_insync_replicas(2)
             .topic("orders", 3, 3)
@@ -351,16 +353,10 @@ fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
                 "broker {b}"
             );
         }
-        c.timeline()
+        c.trace()
     });
-    show("ISR shrink and expand", &timeline);
-    assert_narrated(
-        &timeline,
-        &[
-            "not caught up for more than 30000 ms (replica.lag.time.max.ms)",
-            "asks to add broker",
-        ],
-    );
+    show("ISR shrink and expand", &common::timeline(&trace));
+    assert_events(&trace, &["isr-shrink lag_ms=30000", "isr-expand"]);
 }
 
 /// acks=all waits while the ISR has followers that stopped fetching. When the leader
@@ -369,7 +365,7 @@ fn the_isr_shrinks_after_replica_lag_time_max_ms_and_expands_after_heal() {
 /// NOT_ENOUGH_REPLICAS_AFTER_APPEND: it is in the log, but not safely.
 fn acks_all_while_the_isr_shrinks(
     hold_high_watermark: bool,
-) -> (Result<i64, String>, bool, String) {
+) -> (Result<i64, String>, bool, Vec<TraceEntry>) {
     run_seeded(6, move || async move {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .broker_config(|b| b.hold_high_watermark_below_min_isr = hold_high_watermark)
@@ -384,22 +380,24 @@ fn acks_all_while_the_isr_shrinks(
         // request.timeout.ms = 30000 covers replica.lag.time.max.ms (10000) and a check.
         let result = c.produce(&tp, "late", Acks::All).await;
         let written = c.log_values(leader, &tp).contains(&"late".to_string());
-        (result, written, c.timeline())
+        (result, written, c.trace())
     })
 }
 
 #[test]
 fn acks_all_gets_not_enough_replicas_after_append_or_times_out_as_the_isr_shrinks() {
-    let (result, written, timeline) = acks_all_while_the_isr_shrinks(false);
+    let (result, written, trace) = acks_all_while_the_isr_shrinks(false);
+    let timeline = common::timeline(&trace);
     assert_eq!(
         result,
         Err("NOT_ENOUGH_REPLICAS_AFTER_APPEND".to_string()),
         "{timeline}"
     );
     assert!(written, "the record is in the leader's log all the same");
-    assert_narrated(&timeline, &["the high watermark of orders"]);
+    assert_events(&trace, &["hw-advance"]);
 
-    let (result, written, timeline) = acks_all_while_the_isr_shrinks(true);
+    let (result, written, trace) = acks_all_while_the_isr_shrinks(true);
+    let timeline = common::timeline(&trace);
     assert_eq!(result, Err("REQUEST_TIMED_OUT".to_string()), "{timeline}");
     assert!(written);
 }
@@ -454,6 +452,7 @@ struct JepsenRun {
     during: Vec<Result<i64, String>>,
     lost: Vec<String>,
     timeline: String,
+    trace: Vec<TraceEntry>,
 }
 
 /// Kingsbury's Kafka 0.8 test: the followers are cut off until the ISR is the leader
@@ -504,6 +503,7 @@ fn jepsen_2013(min_insync_replicas: usize, unclean: bool) -> JepsenRun {
             during,
             lost,
             timeline: c.timeline(),
+            trace: c.trace(),
         }
     })
 }
@@ -521,11 +521,7 @@ fn jepsen_2013_loss_with_min_isr_1_and_unclean_election() {
         run.during
     );
     assert_eq!(run.lost, ["w1", "w2", "w3", "w4", "w5"], "{}", run.timeline);
-    assert!(
-        run.timeline.contains("UNCLEAN election"),
-        "{}",
-        run.timeline
-    );
+    assert_events(&run.trace, &["leader-elected unclean=true"]);
 }
 
 #[test]
@@ -547,8 +543,14 @@ fn jepsen_2013_no_loss_with_unclean_election_off() {
     let run = jepsen_2013(1, false);
     assert!(run.during.iter().all(Result::is_ok), "{:?}", run.during);
     assert!(run.lost.is_empty(), "{:?}\n{}", run.lost, run.timeline);
-    assert!(run.timeline.contains("is OFFLINE"), "{}", run.timeline);
-    assert!(!run.timeline.contains("UNCLEAN"), "{}", run.timeline);
+    assert_events(&run.trace, &["partition-offline"]);
+    assert!(
+        !run.trace
+            .iter()
+            .any(|e| e.field("unclean").is_some_and(|u| u.to_string() == "true")),
+        "{}",
+        run.timeline
+    );
 }
 
 // ----- KIP-101 --------------------------------------------------------------------------
@@ -561,7 +563,7 @@ fn jepsen_2013_no_loss_with_unclean_election_off() {
 /// m2 is gone. The controller, like Kafka's since KIP-380, saw A restart and took it
 /// out of the ISR, so A's election is unclean: unclean.leader.election.enable = true,
 /// as it was by default in the Kafka versions that used this rule.
-fn kip_101_failure_1(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>, String) {
+fn kip_101_failure_1(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>, Vec<TraceEntry>) {
     run_seeded(21, move || async move {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .replication_protocol(protocol)
@@ -614,19 +616,21 @@ fn kip_101_failure_1(protocol: TruncationProtocol) -> (Vec<String>, Vec<String>,
             .into_iter()
             .map(|l| l.value)
             .collect();
-        (a_after_restart, lost, c.timeline())
+        (a_after_restart, lost, c.trace())
     })
 }
 
 #[test]
 fn kip_101_failure_1_loses_an_acknowledged_write_only_with_hw_truncation() {
-    let (a_log, lost, timeline) = kip_101_failure_1(TruncationProtocol::HighWatermark);
+    let (a_log, lost, trace) = kip_101_failure_1(TruncationProtocol::HighWatermark);
+    let timeline = common::timeline(&trace);
     show("KIP-101 failure 1, high-watermark truncation", &timeline);
     assert_eq!(a_log, ["m1"], "A truncated m2 to its HW\n{timeline}");
     assert_eq!(lost, ["m2"], "{timeline}");
-    assert_narrated(&timeline, &["to its high watermark 1 (the pre-0.11 rule)"]);
+    assert_events(&trace, &["truncate reason=high-watermark to=1"]);
 
-    let (a_log, lost, timeline) = kip_101_failure_1(TruncationProtocol::LeaderEpoch);
+    let (a_log, lost, trace) = kip_101_failure_1(TruncationProtocol::LeaderEpoch);
+    let timeline = common::timeline(&trace);
     assert_eq!(a_log, ["m1", "m2"], "A keeps m2\n{timeline}");
     assert!(lost.is_empty(), "{lost:?}\n{timeline}");
 }
@@ -693,7 +697,7 @@ fn kip_101_failure_2_diverges_only_with_hw_truncation() {
 
 // ----- what crashes keep ------------------------------------------------------------
 
-fn crash_every_replica(crash: Crash, seed: u64) -> (usize, Vec<LostWrite>, String) {
+fn crash_every_replica(crash: Crash, seed: u64) -> (usize, Vec<LostWrite>, Vec<TraceEntry>) {
     run_seeded(seed, move || async move {
         let mut c = kafka_2_4_timeouts(ClusterBuilder::new(3))
             .min_insync_replicas(2)
@@ -724,14 +728,15 @@ fn crash_every_replica(crash: Crash, seed: u64) -> (usize, Vec<LostWrite>, Strin
         (
             acked,
             lost_writes(c.admin_history(), &c.snapshot()),
-            c.timeline(),
+            c.trace(),
         )
     })
 }
 
 #[test]
 fn a_process_crash_of_every_replica_loses_nothing() {
-    let (acked, lost, timeline) = crash_every_replica(Crash::Process, 31);
+    let (acked, lost, trace) = crash_every_replica(Crash::Process, 31);
+    let timeline = common::timeline(&trace);
     assert_eq!(acked, 20);
     assert!(lost.is_empty(), "{lost:#?}\n{timeline}");
 }
@@ -740,10 +745,11 @@ fn a_process_crash_of_every_replica_loses_nothing() {
 fn a_power_loss_of_every_replica_loses_unflushed_acknowledged_writes() {
     // Kafka never forces a flush by default (flush.messages), so acknowledged writes
     // live in page caches; losing power everywhere loses a seeded part of them.
-    let (acked, lost, timeline) = crash_every_replica(Crash::PowerLoss, 31);
+    let (acked, lost, trace) = crash_every_replica(Crash::PowerLoss, 31);
+    let timeline = common::timeline(&trace);
     assert_eq!(acked, 20);
     assert!(!lost.is_empty(), "{timeline}");
-    assert_narrated(&timeline, &["recovered orders-0 after an unclean shutdown"]);
+    assert_events(&trace, &["log-recovered partition=orders-0"]);
     // What is lost is a suffix: recovery keeps a prefix of every log.
     let first_lost = lost.iter().map(|l| l.offset).min().unwrap();
     assert!(lost.iter().all(|l| l.offset >= first_lost));
@@ -883,9 +889,14 @@ fn a_config_change_reaches_the_leader() {
         c.sleep_ms(100).await;
         let refused = c.produce(&tp, "m2", Acks::All).await.unwrap_err();
         assert!(refused.contains("NOT_ENOUGH_REPLICAS"), "{refused}");
-        assert_narrated(
-            &c.timeline(),
-            &["changed topic orders's configs: min.insync.replicas 2 -> 3"],
+        assert!(
+            c.trace().iter().any(
+                |e| e.kind() == kafkasim_sim::events::Kind::TopicConfigChanged
+                    && e.field("changes")
+                        .is_some_and(|v| v.to_string() == "[min.insync.replicas 2 -> 3]")
+            ),
+            "{}",
+            c.timeline()
         );
 
         config.min_insync_replicas = 1;
