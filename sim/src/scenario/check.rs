@@ -1,0 +1,937 @@
+//! From the file as written to the scenario the runner uses: every section checked,
+//! every mistake reported.
+
+use super::*;
+
+pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
+    if *f.format.get_ref() != FORMAT {
+        c.error(
+            f.format.span(),
+            format!(
+                "format {} is not one this kafkasim reads",
+                f.format.get_ref()
+            ),
+            Some(format!("write format = {FORMAT}")),
+        );
+    }
+    let duration_ms = c.time(&f.duration, "duration").unwrap_or(0);
+    let brokers = *f.cluster.brokers.get_ref();
+    if !(1..=9).contains(&brokers) {
+        c.error(
+            f.cluster.brokers.span(),
+            format!("brokers = {brokers}: a cluster has 1 to 9 brokers"),
+            None,
+        );
+    }
+    let mut builder = ClusterBuilder::new(brokers.clamp(1, 9));
+    builder.invariants = Invariants::Record;
+    if let Some(controller) = &f.cluster.controller {
+        let id = *controller.get_ref();
+        if (1..=brokers).contains(&id) {
+            builder.first_controller = Some(id);
+        } else {
+            c.error(
+                controller.span(),
+                format!("controller = {id}: the cluster's brokers are 1 to {brokers}"),
+                Some("name the broker that starts first and so creates /controller".into()),
+            );
+        }
+    }
+    c.configs(
+        &mut builder.broker,
+        &f.cluster.config,
+        BROKER_CONFIGS,
+        "broker",
+    );
+    if let Some(network) = &f.network {
+        let mut link = LinkConfig::default();
+        if let Some(t) = &network.latency_min {
+            link.latency_min_ms = c.time(t, "latency_min").unwrap_or(link.latency_min_ms);
+        }
+        if let Some(t) = &network.latency_max {
+            link.latency_max_ms = c.time(t, "latency_max").unwrap_or(link.latency_max_ms);
+        }
+        if link.latency_max_ms < link.latency_min_ms {
+            link.latency_max_ms = link.latency_min_ms;
+        }
+        if let Some(loss) = &network.loss {
+            let l = *loss.get_ref();
+            if (0.0..=1.0).contains(&l) {
+                link.loss = l;
+            } else {
+                c.error(
+                    loss.span(),
+                    format!("loss = {l}: a probability, 0 to 1"),
+                    None,
+                );
+            }
+        }
+        builder.link = link;
+    }
+
+    let mut topics: BTreeMap<String, u32> = BTreeMap::new();
+    for t in &f.topics {
+        let name = t.name.get_ref();
+        let valid_name = !name.is_empty()
+            && name.len() <= 249
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'));
+        if !valid_name || name.starts_with("__") {
+            c.error(
+                t.name.span(),
+                format!("topic name {name:?} is not allowed"),
+                Some(
+                    "letters, digits, '.', '_' and '-'; names starting with __ are Kafka's own"
+                        .into(),
+                ),
+            );
+        }
+        let (partitions, rf) = match (&t.replica_assignment, &t.partitions, &t.replication_factor) {
+            (Some(given), partitions, rf) => {
+                if partitions.is_some() || rf.is_some() {
+                    c.error(
+                        given.span(),
+                        "replica_assignment decides the partitions and the replication factor",
+                        Some("remove partitions and replication_factor from this topic".into()),
+                    );
+                }
+                let registered: Vec<BrokerId> = (1..=brokers).collect();
+                if let Err(e) = validate_assignment(given.get_ref(), &registered) {
+                    c.error(
+                        given.span(),
+                        e.to_string(),
+                        Some(format!(
+                            "one list per partition, e.g. [[2, 3], [3, 1]]: brokers 1 to {brokers}, each once per partition, the same count in every partition"
+                        )),
+                    );
+                }
+                let assignment = given.get_ref();
+                (
+                    assignment.len() as u32,
+                    assignment.first().map_or(0, Vec::len),
+                )
+            }
+            (None, Some(partitions), Some(rf)) => {
+                if *partitions.get_ref() == 0 {
+                    c.error(
+                        partitions.span(),
+                        "a topic needs at least 1 partition",
+                        None,
+                    );
+                }
+                let rf_value = *rf.get_ref();
+                if rf_value == 0 || rf_value > brokers.max(1) as usize {
+                    c.error(
+                        rf.span(),
+                        format!(
+                            "replication_factor = {rf_value}, but the cluster has {brokers} brokers"
+                        ),
+                        Some("at least 1 and at most the number of brokers".into()),
+                    );
+                }
+                (*partitions.get_ref(), rf_value)
+            }
+            (None, _, _) => {
+                c.error(
+                    t.name.span(),
+                    format!("topic {name} needs partitions and replication_factor"),
+                    Some("or replica_assignment = [[1, 2], [2, 3]] to place each partition".into()),
+                );
+                (1, 1)
+            }
+        };
+        if topics.insert(name.clone(), partitions).is_some() {
+            c.error(
+                t.name.span(),
+                format!("topic {name} is defined twice"),
+                None,
+            );
+        }
+        let mut config = builder.broker.default_topic_config.clone();
+        c.configs(&mut config, &t.config, TOPIC_CONFIGS, "topic");
+        builder.topics.push(TopicSpec {
+            name: name.clone(),
+            partitions,
+            replication_factor: rf,
+            replica_assignment: t.replica_assignment.as_ref().map(|a| a.get_ref().clone()),
+            config,
+        });
+    }
+
+    let mut commands = Vec::new();
+    let check_at = |c: &mut Checker<'_>, time: &Time, what: &str| -> Option<i64> {
+        let at = c.time(time, what)?;
+        if at > duration_ms {
+            c.error(
+                time.span(),
+                format!("{what} at {at} ms is after the scenario's end ({duration_ms} ms)"),
+                Some("make duration longer, or move this earlier".into()),
+            );
+        }
+        Some(at)
+    };
+
+    // Admin actions first: topics they create can be written, read and targeted. In time
+    // order: a config change builds on the configs the topic has by then.
+    let mut topic_configs: BTreeMap<String, TopicConfig> = builder
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), t.config.clone()))
+        .collect();
+    let mut admin: Vec<&AdminSection> = f.admin.iter().collect();
+    admin.sort_by_key(|a| a.at.get_ref().ms());
+    for a in admin {
+        let at = check_at(c, &a.at, "admin");
+        let name = a.topic.get_ref().clone();
+        let partitions = a.partitions.as_ref().map(|p| *p.get_ref());
+        let needs_partitions =
+            ["create-topic", "add-partitions"].contains(&a.action.get_ref().as_str());
+        if needs_partitions && partitions.is_none() {
+            c.error(
+                a.action.span(),
+                format!("{} needs partitions", a.action.get_ref()),
+                Some("create-topic: its partition count; add-partitions: the new total".into()),
+            );
+        }
+        let partitions_span = a.partitions.as_ref().map_or(a.action.span(), |p| p.span());
+        let command = match a.action.get_ref().as_str() {
+            "create-topic" => {
+                // Default: the first topic's replication factor.
+                let rf = a.replication_factor.unwrap_or_else(|| {
+                    builder
+                        .topics
+                        .first()
+                        .map_or(3.min(brokers.max(1) as usize), |t| t.replication_factor)
+                });
+                if topics.contains_key(&name) {
+                    c.error(a.topic.span(), format!("topic {name} exists already"), None);
+                }
+                let partitions = partitions.unwrap_or(1);
+                if partitions == 0 {
+                    c.error(
+                        partitions_span.clone(),
+                        "a topic needs at least 1 partition",
+                        None,
+                    );
+                }
+                if rf == 0 || rf > brokers.max(1) as usize {
+                    c.error(
+                        a.action.span(),
+                        format!("replication_factor = {rf}, but the cluster has {brokers} brokers"),
+                        None,
+                    );
+                }
+                let mut config = builder.broker.default_topic_config.clone();
+                c.configs(&mut config, &a.config, TOPIC_CONFIGS, "topic");
+                topics.insert(name.clone(), partitions);
+                topic_configs.insert(name.clone(), config.clone());
+                Some(Command::CreateTopic(TopicSpec {
+                    name,
+                    partitions,
+                    replication_factor: rf,
+                    replica_assignment: None,
+                    config,
+                }))
+            }
+            "add-partitions" => {
+                match (topics.get(&name).copied(), partitions) {
+                    (_, None) => None,
+                    (None, _) => {
+                        c.error(
+                            a.topic.span(),
+                            format!("no topic {name:?} in the scenario"),
+                            None,
+                        );
+                        None
+                    }
+                    (Some(now), Some(partitions)) if partitions <= now => {
+                        c.error(
+                        partitions_span.clone(),
+                        format!("{name} has {now} partitions; partitions is the new total, above that"),
+                        Some("Kafka can add partitions, never remove them".into()),
+                    );
+                        None
+                    }
+                    (Some(_), Some(partitions)) => {
+                        topics.insert(name.clone(), partitions);
+                        Some(Command::AddPartitions {
+                            topic: name,
+                            total: partitions,
+                        })
+                    }
+                }
+            }
+            "alter-config" => {
+                if let Some(p) = &a.partitions {
+                    c.error(
+                        p.span(),
+                        "alter-config changes configs, not partitions",
+                        Some("add-partitions grows a topic".into()),
+                    );
+                }
+                if a.config.is_empty() {
+                    c.error(
+                        a.action.span(),
+                        "alter-config needs the configs to change",
+                        Some("an [admin.config] table, e.g. min_insync_replicas = 2".into()),
+                    );
+                }
+                match topic_configs.get(&name).cloned() {
+                    None => {
+                        c.error(
+                            a.topic.span(),
+                            format!("no topic {name:?} in the scenario by then"),
+                            None,
+                        );
+                        None
+                    }
+                    Some(mut config) => {
+                        c.configs(&mut config, &a.config, TOPIC_CONFIGS, "topic");
+                        topic_configs.insert(name.clone(), config.clone());
+                        Some(Command::AlterConfigs {
+                            topic: name,
+                            config,
+                        })
+                    }
+                }
+            }
+            other => {
+                c.error(
+                    a.action.span(),
+                    format!("unknown admin action {other:?}"),
+                    Some("create-topic, add-partitions or alter-config".into()),
+                );
+                None
+            }
+        };
+        if let (Some(at), Some(command)) = (at, command) {
+            commands.push(Timed::new(at, command));
+        }
+    }
+
+    for (i, p) in f.producers.iter().enumerate() {
+        let mut config = ProducerConfig {
+            topic: p.topic.get_ref().clone(),
+            value_prefix: format!("p{}", i + 1),
+            ..ProducerConfig::default()
+        };
+        if !topics.contains_key(p.topic.get_ref()) {
+            c.error(
+                p.topic.span(),
+                format!(
+                    "producer writes to {:?}, which is not a topic of the scenario",
+                    p.topic.get_ref()
+                ),
+                closest(
+                    p.topic.get_ref(),
+                    &topics.keys().map(String::as_str).collect::<Vec<_>>(),
+                )
+                .map(|t| format!("did you mean {t}?")),
+            );
+        }
+        let start = p
+            .start
+            .as_ref()
+            .and_then(|t| check_at(c, t, "start"))
+            .unwrap_or(0);
+        config.stop_ms = p.stop.as_ref().and_then(|t| check_at(c, t, "stop"));
+        if let Some(t) = &p.interval {
+            match c.time(t, "interval") {
+                Some(0) => c.error(t.span(), "interval must be at least 1ms", None),
+                Some(ms) => config.interval_ms = ms,
+                None => {}
+            }
+        }
+        if let Some(acks) = &p.acks {
+            let parsed = match acks.get_ref() {
+                toml::Value::String(s) if s == "all" || s == "-1" => Some(Acks::All),
+                toml::Value::String(s) if s == "1" => Some(Acks::Leader),
+                toml::Value::String(s) if s == "0" => Some(Acks::None),
+                toml::Value::Integer(-1) => Some(Acks::All),
+                toml::Value::Integer(1) => Some(Acks::Leader),
+                toml::Value::Integer(0) => Some(Acks::None),
+                _ => None,
+            };
+            match parsed {
+                Some(a) => config.acks = a,
+                None => c.error(acks.span(), "acks is \"all\" (or -1), 1 or 0", None),
+            }
+        }
+        set_if(&mut config.enable_idempotence, p.enable_idempotence);
+        config.keys = p.keys.or(config.keys);
+        set_if(&mut config.sync, p.sync);
+        set_if(&mut config.retries, p.retries);
+        set_if(&mut config.retry_backoff_ms, p.retry_backoff_ms);
+        set_if(&mut config.retry_backoff_max_ms, p.retry_backoff_max_ms);
+        set_if(&mut config.delivery_timeout_ms, p.delivery_timeout_ms);
+        set_if(&mut config.request_timeout_ms, p.request_timeout_ms);
+        set_if(&mut config.linger_ms, p.linger_ms);
+        set_if(&mut config.batch_size, p.batch_size);
+        set_if(
+            &mut config.max_in_flight,
+            p.max_in_flight_requests_per_connection,
+        );
+        set_if(&mut config.metadata_max_age_ms, p.metadata_max_age_ms);
+        commands.push(Timed::new(start, Command::StartKafkaProducer(config)));
+    }
+
+    let mut unnamed_consumers = 0;
+    for k in &f.consumers {
+        let mut config = ConsumerConfig {
+            client_id: String::new(),
+            group_id: k.group.as_ref().map(|g| g.get_ref().clone()),
+            group_instance_id: k.group_instance_id.clone(),
+            ..ConsumerConfig::default()
+        };
+        let ways = [k.topics.is_some(), k.pattern.is_some(), k.assign.is_some()];
+        let place = k
+            .group
+            .as_ref()
+            .map(|g| g.span())
+            .or(k.count.as_ref().map(|n| n.span()))
+            .unwrap_or(0..0);
+        if ways.iter().filter(|w| **w).count() != 1 {
+            c.error(
+                place.clone(),
+                "a consumer takes exactly one of topics, pattern or assign",
+                Some("topics = [\"orders\"] subscribes; assign = [\"orders-0\"] takes partitions without a group".into()),
+            );
+        }
+        if let Some(list) = &k.topics {
+            for t in list {
+                if !topics.contains_key(t.get_ref()) {
+                    c.error(
+                        t.span(),
+                        format!("no topic {:?} in the scenario", t.get_ref()),
+                        None,
+                    );
+                }
+            }
+            config.subscribe =
+                Subscribe::Topics(list.iter().map(|t| t.get_ref().clone()).collect());
+        }
+        if let Some(pattern) = &k.pattern {
+            if let Err(e) = regex_lite::Regex::new(pattern.get_ref()) {
+                c.error(
+                    pattern.span(),
+                    format!("pattern is not a regular expression: {e}"),
+                    None,
+                );
+            }
+            config.subscribe = Subscribe::Pattern(pattern.get_ref().clone());
+        }
+        if let Some(list) = &k.assign {
+            let mut tps = Vec::new();
+            for t in list {
+                match parse_partition(t.get_ref(), &topics) {
+                    Ok(tp) => tps.push(tp),
+                    Err(why) => c.error(t.span(), why, None),
+                }
+            }
+            config.subscribe = Subscribe::Assign(tps);
+        }
+        if config.group_id.is_none() && !matches!(config.subscribe, Subscribe::Assign(_)) {
+            c.error(
+                place.clone(),
+                "a consumer without a group must assign its partitions",
+                Some("add group = \"NAME\", or use assign = [\"TOPIC-P\", ...]".into()),
+            );
+        }
+        if let Some(list) = &k.partition_assignment_strategy {
+            config.assignors = list
+                .iter()
+                .filter_map(|s| {
+                    c.one_of(
+                        s,
+                        "partition_assignment_strategy",
+                        &[
+                            ("range", Strategy::Range),
+                            ("roundrobin", Strategy::RoundRobin),
+                            ("sticky", Strategy::Sticky),
+                            ("cooperative-sticky", Strategy::CooperativeSticky),
+                        ],
+                    )
+                })
+                .collect();
+        }
+        if let Some(reset) = &k.auto_offset_reset
+            && let Some(r) = c.one_of(
+                reset,
+                "auto_offset_reset",
+                &[
+                    ("earliest", OffsetReset::Earliest),
+                    ("latest", OffsetReset::Latest),
+                    ("none", OffsetReset::None),
+                ],
+            )
+        {
+            config.auto_offset_reset = r;
+        }
+        if let Some(commit) = &k.commit
+            && let Some(m) = c.one_of(
+                commit,
+                "commit",
+                &[
+                    ("none", AppCommit::Nothing),
+                    ("sync", AppCommit::Sync),
+                    ("async", AppCommit::Async),
+                    ("async-then-sync", AppCommit::AsyncThenSyncOnClose),
+                ],
+            )
+        {
+            config.app_commit = m;
+        }
+        if let Some(processing) = &k.processing
+            && let Some(m) = c.one_of(
+                processing,
+                "processing",
+                &[
+                    ("synchronous", Processing::Synchronous),
+                    ("handoff", Processing::Handoff),
+                ],
+            )
+        {
+            config.processing = m;
+        }
+        set_if(&mut config.session_timeout_ms, k.session_timeout_ms);
+        set_if(&mut config.heartbeat_interval_ms, k.heartbeat_interval_ms);
+        set_if(&mut config.max_poll_interval_ms, k.max_poll_interval_ms);
+        set_if(&mut config.enable_auto_commit, k.enable_auto_commit);
+        set_if(
+            &mut config.auto_commit_interval_ms,
+            k.auto_commit_interval_ms,
+        );
+        set_if(&mut config.max_poll_records, k.max_poll_records);
+        set_if(&mut config.processing_ms, k.processing_ms);
+        set_if(&mut config.metadata_max_age_ms, k.metadata_max_age_ms);
+        let start = k
+            .start
+            .as_ref()
+            .and_then(|t| check_at(c, t, "start"))
+            .unwrap_or(0);
+        let count = k.count.as_ref().map_or(1, |n| *n.get_ref());
+        for i in 1..=count {
+            let name = k.name.as_ref().map(|n| match count {
+                1 => n.get_ref().clone(),
+                _ => format!("{}-{i}", n.get_ref()),
+            });
+            if let Some(name) = &name
+                && !c.consumer_names.insert(name.clone())
+            {
+                let span = k.name.as_ref().map(|n| n.span()).unwrap_or(0..0);
+                c.error(span, format!("two consumers are named {name:?}"), None);
+            }
+            // client.id: the scenario's name for it, or Kafka's default consumer-GROUP-N;
+            // the coordinator builds the member id from it (client.id + "-" + UUID).
+            let mut config = config.clone();
+            config.client_id = match &name {
+                Some(name) => name.clone(),
+                None => {
+                    unnamed_consumers += 1;
+                    match &config.group_id {
+                        Some(group) => format!("consumer-{group}-{unnamed_consumers}"),
+                        None => format!("consumer-{unnamed_consumers}"),
+                    }
+                }
+            };
+            commands.push(Timed::new(start, Command::StartConsumer { config, name }));
+        }
+    }
+
+    for fault in &f.faults {
+        let at = check_at(c, &fault.at, "fault");
+        let action = fault.action.get_ref().as_str();
+        let needs_target = !matches!(action, "heal" | "partition");
+        if let Some(unflushed) = &fault.unflushed
+            && action != "power-loss"
+        {
+            c.error(
+                unflushed.span(),
+                format!("unflushed belongs to a power-loss, not to {action}"),
+                Some("a process crash keeps every byte (the page cache survives): use action = \"power-loss\"".into()),
+            );
+        }
+        let target = match &fault.target {
+            Some(t) => c.selector(t, &topics),
+            None => {
+                if needs_target {
+                    c.error(
+                        fault.action.span(),
+                        format!("{action} needs a target"),
+                        Some(
+                            "target = \"broker 2\", \"leader of orders-0\", \"controller\", ..."
+                                .into(),
+                        ),
+                    );
+                }
+                None
+            }
+        };
+        if target == Some(Selector::ZooKeeper) && !matches!(action, "isolate" | "pause" | "resume")
+        {
+            c.error(
+                fault.action.span(),
+                format!("ZooKeeper cannot {action} in kafkasim: it is always up"),
+                Some("isolate or pause it instead".into()),
+            );
+            continue;
+        }
+        let action = match action {
+            "crash" => Some(Action::Crash(Crash::Process)),
+            "power-loss" => match fault
+                .unflushed
+                .as_ref()
+                .map(|u| (u.get_ref().as_str(), u.span()))
+            {
+                None | Some(("some", _)) => Some(Action::Crash(Crash::PowerLoss)),
+                Some(("lost", _)) => Some(Action::Crash(Crash::PowerLossUnflushedLost)),
+                Some((other, span)) => {
+                    c.error(
+                        span,
+                        format!("unflushed = {other:?}: \"some\" or \"lost\""),
+                        Some("unflushed = \"lost\" drops every byte not yet flushed; \"some\" (the default) keeps a seeded prefix of them".into()),
+                    );
+                    None
+                }
+            },
+            "restart" => Some(Action::Restart),
+            "shutdown" => Some(Action::Shutdown),
+            "isolate" => Some(Action::Isolate),
+            "heal" => Some(Action::Heal),
+            "pause" => Some(Action::Pause),
+            "resume" => Some(Action::Resume),
+            "close" => Some(Action::Close),
+            "link" | "hold" | "release" => match &fault.peer {
+                None => {
+                    c.error(
+                        fault.action.span(),
+                        format!("{action} needs a peer: the other end of the links"),
+                        Some("peer = \"followers of orders-0\"".into()),
+                    );
+                    None
+                }
+                Some(peer) => c.selector(peer, &topics).and_then(|peer| match action {
+                    "hold" => Some(Action::Hold(peer)),
+                    "release" => Some(Action::Release(peer)),
+                    _ => {
+                        let latency_ms = match &fault.latency {
+                            Some(t) => c.time(t, "latency")?,
+                            None => LinkConfig::default().latency_max_ms,
+                        };
+                        let loss = fault.loss.as_ref().map_or(0.0, |l| *l.get_ref());
+                        if !(0.0..=1.0).contains(&loss) {
+                            c.error(
+                                fault.loss.as_ref().map_or(0..0, |l| l.span()),
+                                format!("loss = {loss}: a probability, 0 to 1"),
+                                None,
+                            );
+                            return None;
+                        }
+                        Some(Action::Link {
+                            peer,
+                            latency_ms,
+                            loss,
+                        })
+                    }
+                }),
+            },
+            "stall" => match fault.duration.as_ref().and_then(|t| c.time(t, "duration")) {
+                Some(ms) => Some(Action::Stall(ms)),
+                None => {
+                    c.error(
+                        fault.action.span(),
+                        "stall needs a duration: how long the application stops polling",
+                        Some("duration = \"30s\"".into()),
+                    );
+                    None
+                }
+            },
+            "partition" => {
+                let groups = fault.groups.as_ref().map(|groups| {
+                    groups
+                        .iter()
+                        .map(|side| side.iter().filter_map(|s| c.selector(s, &topics)).collect())
+                        .collect::<Vec<Vec<Selector>>>()
+                });
+                match groups {
+                    Some(g) if g.len() >= 2 => Some(Action::Partition(g)),
+                    _ => {
+                        c.error(
+                            fault.action.span(),
+                            "partition needs groups: two or more sides",
+                            Some("groups = [[\"leader of orders-0\"], [\"followers of orders-0\", \"zookeeper\"]]".into()),
+                        );
+                        None
+                    }
+                }
+            }
+            other => {
+                let actions = ACTIONS;
+                c.error(
+                    fault.action.span(),
+                    format!("unknown action {other:?}"),
+                    Some(match closest(other, &actions) {
+                        Some(a) => format!("did you mean {a:?}?"),
+                        None => format!("actions are {}", actions.join(", ")),
+                    }),
+                );
+                None
+            }
+        };
+        if let (Some(at), Some(action)) = (at, action) {
+            commands.push(Timed::new(at, Command::Fault(Fault { action, target })));
+        }
+    }
+
+    let mut caption_expectations = Vec::new();
+    for caption in &f.captions {
+        let Some(text) = c.caption_text(&caption.text, &topics) else {
+            continue;
+        };
+        let at = match &caption.at {
+            Some(t) => check_at(c, t, "caption"),
+            None if caption.on.is_some() => Some(0),
+            None => {
+                c.error(
+                    caption.text.span(),
+                    "a caption needs at (a time) or on (an event)",
+                    Some("at = \"10s\", or on = { kind = \"isr-updated\", partition = \"orders-0\" }".into()),
+                );
+                None
+            }
+        };
+        let command = match caption.on.as_ref().map(|on| (on, on.get_ref())) {
+            None => Command::Caption(text),
+            Some((on, toml::Value::String(fragment))) if fragment.trim().is_empty() => {
+                c.error(
+                    on.span(),
+                    "on needs an event",
+                    Some("on = { kind = \"isr-shrink\", partition = \"orders-0\" }".into()),
+                );
+                continue;
+            }
+            Some((_, toml::Value::String(fragment))) => Command::CaptionOn {
+                trigger: Trigger::Fragment(fragment.clone()),
+                text,
+            },
+            Some((on, toml::Value::Table(table))) => {
+                let table: Configs = table
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Spanned::new(on.span(), v.clone())))
+                    .collect();
+                let Some(matcher) = c.event_match(&table, &[], on.span()) else {
+                    continue;
+                };
+                Command::CaptionOn {
+                    trigger: Trigger::Event(matcher),
+                    text,
+                }
+            }
+            Some((on, _)) => {
+                c.error(
+                    on.span(),
+                    "on is an event: a table with its kind and fields",
+                    Some("on = { kind = \"isr-shrink\", partition = \"orders-0\" }".into()),
+                );
+                continue;
+            }
+        };
+        if let (Some(at_ms), Command::CaptionOn { text, .. }) = (at, &command) {
+            caption_expectations.push(Expectation {
+                at_ms,
+                place: c.place(caption.text.span()),
+                what: Expected::CaptionShown { text: text.clone() },
+            });
+        }
+        if let Some(at) = at {
+            commands.push(Timed::new(at, command));
+        }
+    }
+
+    let nemesis = f.nemesis.as_ref().and_then(|n| {
+        let faults: Vec<NemesisFault> = n
+            .faults
+            .iter()
+            .filter_map(|k| c.one_of(k, "nemesis fault", NEMESIS_FAULTS))
+            .collect();
+        let start_ms = n.start.as_ref().and_then(|t| check_at(c, t, "nemesis start")).unwrap_or(0);
+        let stop_ms = n
+            .stop
+            .as_ref()
+            .and_then(|t| check_at(c, t, "nemesis stop"))
+            .unwrap_or(duration_ms);
+        let interval_ms = n.interval.as_ref().and_then(|t| c.time(t, "interval")).unwrap_or(10_000);
+        let heal_after_ms = n.heal_after.as_ref().and_then(|t| c.time(t, "heal_after")).unwrap_or(5_000);
+        if faults.is_empty() {
+            c.error(0..0, "the nemesis needs at least one kind of fault", Some(
+                "faults = [\"crash\", \"power-loss\", \"shutdown\", \"partition\", \"isolate\", \"pause\"]".into(),
+            ));
+            return None;
+        }
+        Some(Nemesis {
+            faults,
+            start_ms,
+            stop_ms,
+            interval_ms: interval_ms.max(1),
+            heal_after_ms: heal_after_ms.max(1),
+        })
+    });
+
+    let mut expect = BTreeMap::new();
+    for (name, value) in [
+        ("lost-writes", &f.expect.lost_writes),
+        ("duplicates", &f.expect.duplicates),
+        ("invariants", &f.expect.invariants),
+        ("inconsistent-offsets", &f.expect.inconsistent_offsets),
+        ("producer-order", &f.expect.producer_order),
+        ("poll-order", &f.expect.poll_order),
+        ("reads-above-hw", &f.expect.reads_above_hw),
+        ("group-exclusivity", &f.expect.group_exclusivity),
+        ("commits-ahead", &f.expect.commits_ahead),
+        ("redelivered", &f.expect.redelivered),
+        ("liveness", &f.expect.liveness),
+    ] {
+        if let Some(v) = value
+            && let Some(verdict) =
+                c.one_of(v, name, &[("pass", Verdict::Pass), ("fail", Verdict::Fail)])
+        {
+            expect.insert(name, verdict);
+        }
+    }
+    let mut expectations = Vec::new();
+    for s in &f.expect.state {
+        let at = check_at(c, &s.at, "expect.state");
+        let tp = match parse_partition(s.partition.get_ref(), &topics) {
+            Ok(tp) => Some(tp),
+            Err(why) => {
+                c.error(s.partition.span(), why, None);
+                None
+            }
+        };
+        let leader = match &s.leader {
+            None => None,
+            Some(v) => match v.get_ref() {
+                toml::Value::Integer(b) => Some(Some(*b as BrokerId)),
+                toml::Value::String(s) if s == "none" => Some(None),
+                _ => {
+                    c.error(
+                        v.span(),
+                        "leader is a broker id, or \"none\" for an offline partition",
+                        None,
+                    );
+                    None
+                }
+            },
+        };
+        if let (Some(at_ms), Some(tp)) = (at, tp) {
+            expectations.push(Expectation {
+                at_ms,
+                place: c.place(s.at.span()),
+                what: Expected::Partition(PartitionExpectation {
+                    tp,
+                    leader,
+                    isr: s.isr.as_ref().map(|i| i.iter().copied().collect()),
+                    isr_size: s.isr_size,
+                    high_watermark: s.high_watermark,
+                    log_end_offset: s.log_end_offset,
+                }),
+            });
+        }
+    }
+    for g in &f.expect.group {
+        let at = check_at(c, &g.at, "expect.group");
+        let state = g.state.as_ref().and_then(|s| {
+            c.one_of(
+                s,
+                "group state",
+                &[
+                    ("Empty", GroupState::Empty),
+                    ("PreparingRebalance", GroupState::PreparingRebalance),
+                    ("CompletingRebalance", GroupState::CompletingRebalance),
+                    ("Stable", GroupState::Stable),
+                    ("Dead", GroupState::Dead),
+                ],
+            )
+        });
+        if let Some(at_ms) = at {
+            expectations.push(Expectation {
+                at_ms,
+                place: c.place(g.at.span()),
+                what: Expected::Group(GroupExpectation {
+                    group: g.group.clone(),
+                    state,
+                    generation: g.generation,
+                    members: g.members,
+                    assigned: g.assigned,
+                    max_lag: g.max_lag,
+                }),
+            });
+        }
+    }
+    for table in &f.expect.event {
+        let place_span = table
+            .get("kind")
+            .or_else(|| table.values().next())
+            .map_or(0..0, |v| v.span());
+        let after_ms = match table.get("after") {
+            None => Some(0),
+            Some(v) => c.time_value(v, "after"),
+        };
+        let before_ms = match table.get("before") {
+            None => Some(None),
+            Some(v) => c.time_value(v, "before").map(Some),
+        };
+        let count = match table.get("count") {
+            None => Some(Count::AtLeast(1)),
+            Some(v) => c.count(v),
+        };
+        let matcher = c.event_match(table, &["after", "before", "count"], place_span.clone());
+        if let (Some(at_ms), Some(before_ms), Some(count), Some(matcher)) =
+            (after_ms, before_ms, count, matcher)
+        {
+            if before_ms.is_some_and(|b| b < at_ms) {
+                c.error(
+                    place_span,
+                    "this [[expect.event]] ends before it starts",
+                    Some("before is a later time than after".into()),
+                );
+                continue;
+            }
+            expectations.push(Expectation {
+                at_ms,
+                place: c.place(place_span),
+                what: Expected::Event(EventExpectation {
+                    matcher,
+                    before_ms,
+                    count,
+                }),
+            });
+        }
+    }
+    let captions_checked = match &f.expect.captions {
+        None => true,
+        Some(v) => c
+            .one_of(v, "captions", &[("shown", true), ("unchecked", false)])
+            .unwrap_or(true),
+    };
+    if captions_checked {
+        expectations.extend(caption_expectations);
+    }
+    expectations.sort_by_key(|e| e.at_ms);
+
+    // Same-time commands keep file order: producers, consumers, faults, captions.
+    commands.sort_by_key(|t| t.at_ms);
+    Some(Scenario {
+        file: c.file.to_string(),
+        title: f.title.trim().to_string(),
+        summary: f.summary.trim().to_string(),
+        seed: f.seed,
+        duration_ms,
+        builder,
+        commands,
+        expect,
+        expectations,
+        nemesis,
+    })
+}
