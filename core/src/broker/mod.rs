@@ -1,12 +1,11 @@
 //! A Kafka broker (ZooKeeper mode) as one state machine: its ZooKeeper session and
 //! registration, the partitions it hosts (leader or follower), the follower fetchers,
 //! produce and fetch purgatories, ISR checks and AlterPartition, the high-watermark
-//! checkpoint, and, when it wins `/controller`, the [`controller::Controller`] role.
+//! checkpoint, and, when it wins `/controller`, the [`crate::controller::role::Controller`] role.
 //!
 //! Its disk is a value ([`BrokerDisk`]): the simulation decides what of it survives a
 //! crash and starts a new broker from what is left.
 
-pub mod controller;
 mod groups;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +30,7 @@ use crate::replication::epoch::LeaderEpochCache;
 use crate::replication::producer_state::BatchHeader;
 use crate::zookeeper::{BROKER_IDS, CONTROLLER, broker_path};
 
-use self::controller::{Controller, ControllerConfig};
+use crate::controller::role::{Controller, ControllerConfig};
 use crate::group::coordinator::{Coordinator, CoordinatorConfig};
 
 /// A broker's configuration: Kafka's broker-level names and defaults (Kafka 4.0, with

@@ -5,6 +5,11 @@
 //! Sources: Kafka's `AdminUtils.assignReplicasToBrokersRackUnaware`,
 //! `PartitionLeaderElectionAlgorithms`, the AlterPartition checks, and
 //! `checkAndTriggerAutoLeaderRebalance` (kafka-facts.md section 5.4).
+//!
+//! [`role`] is the broker's controller role that applies them: one `controller/`
+//! module for both, the rules here and the role that drives them.
+
+pub mod role;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
