@@ -10,6 +10,7 @@ pub mod config;
 pub mod controller;
 pub mod event;
 pub mod group;
+pub mod invariants;
 pub mod log;
 pub mod metadata;
 pub mod partition;

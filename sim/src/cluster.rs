@@ -173,7 +173,7 @@ impl ClusterBuilder {
             trace: Mutex::new(Vec::new()),
             invariants: self.invariants,
             trace_events: self.trace_events,
-            verified: Mutex::new(VerifiedLogs::default()),
+            verified: Mutex::new(kafkasim_core::invariants::VerifiedLogs::default()),
         });
         let admin_inbox = net.register(FIRST_CLIENT);
         let mut cluster = Cluster {
@@ -238,22 +238,7 @@ struct World {
     invariants: Invariants,
     trace_events: bool,
     /// What the invariant check already compared, so each step reads only new records.
-    verified: Mutex<VerifiedLogs>,
-}
-
-/// For each follower replica, the prefix of its log already found equal to its leader's,
-/// and under which conditions that still holds: the same leader and epoch, and neither
-/// log cut since (a leader never cuts its log within its epoch; a follower's cut, or a
-/// restart that recovered a shorter log, starts the comparison over).
-#[derive(Default)]
-pub struct VerifiedLogs(BTreeMap<(BrokerId, TopicPartition), (VerifiedUnder, i64)>);
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct VerifiedUnder {
-    leader: BrokerId,
-    leader_epoch: i32,
-    follower_truncations: u64,
-    leader_truncations: u64,
+    verified: Mutex<kafkasim_core::invariants::VerifiedLogs>,
 }
 
 type Slot<A> = Arc<Mutex<Option<A>>>;
@@ -277,7 +262,8 @@ impl World {
         let guards: Vec<MutexGuard<'_, Option<Broker>>> = slots.iter().map(|s| lock(s)).collect();
         let brokers: Vec<&Broker> = guards.iter().filter_map(|g| g.as_ref()).collect();
         let mut verified = lock(&self.verified);
-        for violation in invariant_violations(&brokers, &mut verified) {
+        for violation in kafkasim_core::invariants::violations(&brokers, &mut verified) {
+            let violation = crate::narrate::violation(&violation);
             match self.invariants {
                 Invariants::Panic => panic!("at {now_ms} ms: invariant violated: {violation}"),
                 Invariants::Record => {
@@ -297,88 +283,6 @@ impl World {
             }
         }
     }
-}
-
-/// The replica invariants: HW <= LEO; a leader is in its own ISR; the ISR is within the
-/// replicas; a follower of the newest leader holds the leader's log below its own HW.
-pub fn invariant_violations(brokers: &[&Broker], verified: &mut VerifiedLogs) -> Vec<String> {
-    let mut violations = Vec::new();
-    let mut leaders: BTreeMap<&TopicPartition, (i32, &Broker)> = BTreeMap::new();
-    for broker in brokers {
-        for (tp, replica) in broker.replicas() {
-            let p = &replica.partition;
-            if p.high_watermark() > p.log_end_offset() {
-                violations.push(format!(
-                    "broker {}: {tp} has HW {} above its LEO {}",
-                    broker.id(),
-                    p.high_watermark(),
-                    p.log_end_offset()
-                ));
-            }
-            if let Some(isr) = p.isr() {
-                if !isr.contains(&broker.id()) {
-                    violations.push(format!(
-                        "broker {} leads {tp} but is not in its ISR {isr:?}",
-                        broker.id()
-                    ));
-                }
-                if let Some(outside) = isr.iter().find(|b| !replica.assignment.contains(b)) {
-                    violations.push(format!(
-                        "the ISR {isr:?} of {tp} names broker {outside}, not a replica"
-                    ));
-                }
-                let epoch = p.leader_epoch();
-                if leaders.get(tp).is_none_or(|(e, _)| *e < epoch) {
-                    leaders.insert(tp, (epoch, broker));
-                }
-            }
-        }
-    }
-    for broker in brokers {
-        for (tp, replica) in broker.replicas() {
-            let p = &replica.partition;
-            let Some((epoch, leader)) = leaders.get(tp) else {
-                continue;
-            };
-            // A follower is judged once its leader has answered it in this epoch: until
-            // then it may hold what truncation is about to remove.
-            if p.is_leader()
-                || p.leader() != Some(leader.id())
-                || p.leader_epoch() != *epoch
-                || !p.fetched_in_epoch()
-            {
-                continue;
-            }
-            let leader_partition = &leader.replicas()[tp].partition;
-            let key = (broker.id(), tp.clone());
-            let under = VerifiedUnder {
-                leader: leader.id(),
-                leader_epoch: *epoch,
-                follower_truncations: p.truncations(),
-                leader_truncations: leader_partition.truncations(),
-            };
-            let from = match verified.0.get(&key) {
-                Some((u, below)) if *u == under && p.log_end_offset() >= *below => *below,
-                _ => 0,
-            };
-            let difference =
-                snapshot::first_difference(p, leader_partition, from, p.high_watermark());
-            if difference.is_none() {
-                verified
-                    .0
-                    .insert(key, (under, from.max(p.high_watermark())));
-            }
-            if let Some(offset) = difference {
-                violations.push(format!(
-                    "broker {}'s log of {tp} differs from its leader broker {}'s at offset {offset}, below its HW {}",
-                    broker.id(),
-                    leader.id(),
-                    p.high_watermark()
-                ));
-            }
-        }
-    }
-    violations
 }
 
 /// Feeds one actor its messages and due timers, forever (until its node is killed).

@@ -10,6 +10,7 @@ use kafkasim_core::client::producer::{ProducerEvent, RestartReason};
 use kafkasim_core::controller::IsrChangeRejected;
 use kafkasim_core::event::{ElectionReason, Event, EventKind, ResignReason};
 use kafkasim_core::group::coordinator::{GroupChange, GroupEvent, GroupEventKind};
+use kafkasim_core::invariants::Violation;
 use kafkasim_core::log::{DeletedSegment, DeletionReason, segment_file_stem};
 use kafkasim_core::partition::{PartitionEvent, TruncationReason};
 use kafkasim_core::protocol::TopicPartition;
@@ -25,6 +26,35 @@ pub fn en(entry: &TraceEntry) -> String {
         TraceEntry::Fault { fault: f, .. } => fault(f),
         TraceEntry::Violation { text, .. } => format!("INVARIANT VIOLATED: {text}"),
         TraceEntry::Caption { text, .. } => format!("LESSON: {text}"),
+    }
+}
+
+/// A broken replica invariant in words.
+pub fn violation(v: &Violation) -> String {
+    match v {
+        Violation::HwAboveLeo {
+            broker,
+            tp,
+            high_watermark,
+            log_end_offset,
+        } => {
+            format!("broker {broker}: {tp} has HW {high_watermark} above its LEO {log_end_offset}")
+        }
+        Violation::LeaderNotInIsr { broker, tp, isr } => {
+            format!("broker {broker} leads {tp} but is not in its ISR {isr:?}")
+        }
+        Violation::IsrOutsideReplicas { tp, isr, broker } => {
+            format!("the ISR {isr:?} of {tp} names broker {broker}, not a replica")
+        }
+        Violation::LogsDiffer {
+            broker,
+            tp,
+            leader,
+            offset,
+            high_watermark,
+        } => format!(
+            "broker {broker}'s log of {tp} differs from its leader broker {leader}'s at offset {offset}, below its HW {high_watermark}"
+        ),
     }
 }
 

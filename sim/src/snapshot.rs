@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use kafkasim_core::broker::Broker;
 use kafkasim_core::partition::Partition;
 use kafkasim_core::protocol::{NodeId, TopicPartition};
-use kafkasim_core::record;
 use kafkasim_core::replication::BrokerId;
 use kafkasim_core::zookeeper::ZooKeeper;
 
@@ -331,49 +330,4 @@ pub fn partitions(
         }
     }
     out
-}
-
-/// The first offset in `from..limit` where two replicas' logs differ: (offset, CRC) pairs
-/// compared, so equal offsets holding different messages are caught. Only offsets both
-/// logs still hold are compared (retention may have moved one log's start), and what
-/// lies before `from` is not read.
-pub fn first_difference(a: &Partition, b: &Partition, from: i64, limit: i64) -> Option<i64> {
-    let start = a
-        .log()
-        .log_start_offset()
-        .max(b.log().log_start_offset())
-        .max(from);
-    // Read through the index from `start`, one segment at a time (as a fetch reads).
-    let list = |p: &Partition| -> Vec<(i64, u32)> {
-        let mut out = Vec::new();
-        let mut next = start;
-        while next < limit {
-            let Ok(bytes) = p.log().read(next, usize::MAX, limit, true) else {
-                break;
-            };
-            let before = out.len();
-            out.extend(
-                record::shallow_entries(&bytes)
-                    .filter_map(Result::ok)
-                    .map(|h| (h.offset, h.crc))
-                    .filter(|&(offset, _)| offset >= next && offset < limit),
-            );
-            match out.last() {
-                Some(&(offset, _)) if out.len() > before => next = offset + 1,
-                _ => break,
-            }
-        }
-        out
-    };
-    let (la, lb) = (list(a), list(b));
-    for (x, y) in la.iter().zip(lb.iter()) {
-        if x != y {
-            return Some(x.0.min(y.0));
-        }
-    }
-    if la.len() != lb.len() {
-        let shorter = la.len().min(lb.len());
-        return Some(la.get(shorter).or(lb.get(shorter)).map_or(start, |e| e.0));
-    }
-    None
 }
