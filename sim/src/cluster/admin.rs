@@ -1,0 +1,387 @@
+//! The admin client and the direct client calls tests use: requests to the controller
+//! (create topics, add partitions, alter configs, elect preferred leaders), produce,
+//! fetch and group requests.
+
+use super::*;
+
+impl Cluster {
+    /// Sends an admin request to the controller and waits for its answer, trying again
+    /// (a new controller, a lost message) up to 20 times. `request` builds the message
+    /// from a correlation id; `answer` picks the reply out of the admin mailbox:
+    /// `Some(Ok)` is done, `Some(Err)` is final unless it is NOT_CONTROLLER.
+    pub(super) async fn ask_controller<T>(
+        &mut self,
+        request: impl Fn(u64) -> Message,
+        answer: impl Fn(Message, u64) -> Option<Result<T, ClientError>>,
+    ) -> Result<T, String> {
+        for _attempt in 0..20 {
+            let Some(controller) = self.controller() else {
+                self.sleep_ms(100).await;
+                continue;
+            };
+            let correlation_id = self.next_correlation;
+            self.next_correlation += 1;
+            self.world
+                .net
+                .send(FIRST_CLIENT, controller, request(correlation_id));
+            let reply = self
+                .await_reply(controller, 5_000, |m| answer(m, correlation_id))
+                .await;
+            match reply {
+                Some(Ok(value)) => return Ok(value),
+                Some(Err(e)) if e.code() != "NOT_CONTROLLER" => return Err(e.to_string()),
+                _ => continue,
+            }
+        }
+        Err("no controller answered 20 attempts".to_string())
+    }
+
+    /// Waits for the admin client's answer from `peer`: the first message `pick` takes,
+    /// or None when the connection to `peer` breaks (the answer will never come) or
+    /// `timeout_ms` passes.
+    pub(super) async fn await_reply<T>(
+        &self,
+        peer: NodeId,
+        timeout_ms: i64,
+        pick: impl Fn(Message) -> Option<T>,
+    ) -> Option<T> {
+        let inbox = &self.admin_inbox;
+        let wait = Duration::from_millis(timeout_ms.max(0) as u64);
+        let found = madsim::time::timeout(wait, async {
+            while let Ok(envelope) = inbox.recv().await {
+                if envelope.message == Message::ConnectionLost {
+                    if envelope.from == peer {
+                        return None;
+                    }
+                } else if let Some(found) = pick(envelope.message) {
+                    return Some(found);
+                }
+            }
+            None
+        })
+        .await;
+        found.ok().flatten()
+    }
+
+    /// Waits until partitions `from..to` of `topic` have a leader.
+    pub(super) async fn wait_for_leaders(
+        &self,
+        topic: &str,
+        from: u32,
+        to: u32,
+    ) -> Result<(), String> {
+        self.wait_until(60_000, |s| {
+            (from..to).all(|p| {
+                s.partitions
+                    .get(&TopicPartition::new(topic, p))
+                    .is_some_and(|ps| ps.replica_states.values().any(|r| r.is_leader))
+            })
+        })
+        .await
+        .map(|_| ())
+        .ok_or_else(|| format!("topic {topic}'s partitions got no leader within a minute"))
+    }
+
+    /// Creates a topic through the controller (Kafka's CreateTopics) and waits until
+    /// every partition has a leader.
+    pub async fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: u32,
+        replication_factor: usize,
+        config: TopicConfig,
+    ) -> Result<(), String> {
+        self.create_topic_spec(&TopicSpec {
+            name: name.to_string(),
+            partitions,
+            replication_factor,
+            replica_assignment: None,
+            config,
+        })
+        .await
+    }
+
+    /// [`Cluster::create_topic`] with every option, an explicit assignment included.
+    pub async fn create_topic_spec(&mut self, topic: &TopicSpec) -> Result<(), String> {
+        let partitions = topic
+            .replica_assignment
+            .as_ref()
+            .map_or(topic.partitions, |a| a.len() as u32);
+        let request = |correlation_id| {
+            Message::CreateTopic(CreateTopic {
+                correlation_id,
+                name: topic.name.clone(),
+                partitions,
+                replication_factor: topic.replication_factor,
+                replica_assignment: topic.replica_assignment.clone(),
+                config: topic.config.clone(),
+            })
+        };
+        let answer = |message, correlation_id| match message {
+            Message::CreateTopicReply(r) if r.correlation_id == correlation_id => Some(r.result),
+            _ => None,
+        };
+        // An earlier attempt whose answer was lost may have created it.
+        let first_correlation = self.next_correlation;
+        let answer = |message, correlation_id| match answer(message, correlation_id) {
+            Some(Err(ClientError::TopicAlreadyExists)) if correlation_id > first_correlation => {
+                Some(Ok(Default::default()))
+            }
+            other => other,
+        };
+        self.ask_controller(request, answer).await?;
+        self.wait_for_leaders(&topic.name, 0, partitions).await
+    }
+
+    /// Grows a topic to `total` partitions (`kafka-topics.sh --alter --partitions`) and
+    /// waits until the new ones have a leader. Returns the new partitions' replicas.
+    pub async fn add_partitions(&mut self, topic: &str, total: u32) -> Result<Assignment, String> {
+        let request = |correlation_id| Message::CreatePartitions {
+            correlation_id,
+            topic: topic.to_string(),
+            total,
+        };
+        let answer = |message, correlation_id| match message {
+            Message::CreatePartitionsReply {
+                correlation_id: c,
+                result,
+                ..
+            } if c == correlation_id => Some(result),
+            _ => None,
+        };
+        let added = self.ask_controller(request, answer).await?;
+        let first = total - added.len() as u32;
+        self.wait_for_leaders(topic, first, total).await?;
+        Ok(added)
+    }
+
+    /// Changes a topic's configs (`kafka-configs.sh --alter --entity-type topics`): the
+    /// controller writes them and every broker applies them from its next metadata update.
+    pub async fn alter_topic_config(
+        &mut self,
+        topic: &str,
+        config: TopicConfig,
+    ) -> Result<(), String> {
+        let request = |correlation_id| Message::AlterConfigs {
+            correlation_id,
+            topic: topic.to_string(),
+            config: config.clone(),
+        };
+        let answer = |message, correlation_id| match message {
+            Message::AlterConfigsReply {
+                correlation_id: c,
+                result,
+                ..
+            } if c == correlation_id => Some(result),
+            _ => None,
+        };
+        self.ask_controller(request, answer).await
+    }
+
+    /// Preferred-leader election for every partition (`kafka-leader-election.sh
+    /// --election-type preferred --all-topic-partitions`). Returns the partitions moved.
+    pub async fn elect_preferred_leaders(&mut self) -> Result<Vec<TopicPartition>, String> {
+        let request = |correlation_id| Message::ElectLeaders { correlation_id };
+        let answer = |message, correlation_id| match message {
+            Message::ElectLeadersReply {
+                correlation_id: c,
+                moved,
+            } if c == correlation_id => Some(Ok(moved)),
+            _ => None,
+        };
+        self.ask_controller(request, answer).await
+    }
+
+    /// Writes one record with `value` through the admin client to the partition's
+    /// leader and waits for the answer: the offset, Kafka's error code, or
+    /// `NO_LEADER` / `NO_RESPONSE`.
+    pub async fn produce(
+        &mut self,
+        tp: &TopicPartition,
+        value: &str,
+        acks: Acks,
+    ) -> Result<i64, String> {
+        let Some(leader) = self.leader(tp) else {
+            self.admin_history.push(WriteOp {
+                value: value.to_string(),
+                tp: tp.clone(),
+                leader: -1,
+                invoked_ms: self.now_ms(),
+                outcome: Outcome::Failed {
+                    code: "NO_LEADER",
+                    completed_ms: self.now_ms(),
+                },
+            });
+            return Err("NO_LEADER".to_string());
+        };
+        let invoked_ms = self.now_ms();
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        let request_timeout_ms = 30_000;
+        self.world.net.send(
+            FIRST_CLIENT,
+            leader,
+            Message::Produce(ProduceRequest {
+                correlation_id,
+                tp: tp.clone(),
+                records: vec![Record::new(self.now_ms(), None, Some(value.as_bytes()))],
+                acks,
+                timeout_ms: request_timeout_ms,
+                producer: None,
+            }),
+        );
+        if acks == Acks::None {
+            return Ok(-1);
+        }
+        let reply = self
+            .await_reply(leader, request_timeout_ms + 1_000, |m| match m {
+                Message::ProduceReply(r) if r.correlation_id == correlation_id => Some(r.result),
+                _ => None,
+            })
+            .await;
+        let completed_ms = self.now_ms();
+        let (outcome, result) = match reply {
+            Some(Ok(offset)) => (
+                Outcome::Ok {
+                    offset: Some(offset),
+                    completed_ms,
+                },
+                Ok(offset),
+            ),
+            Some(Err(e)) => (
+                Outcome::Failed {
+                    code: e.code(),
+                    completed_ms,
+                },
+                Err(e.code().to_string()),
+            ),
+            _ => (
+                Outcome::Unknown { completed_ms },
+                Err("NO_RESPONSE".to_string()),
+            ),
+        };
+        self.admin_history.push(WriteOp {
+            value: value.to_string(),
+            tp: tp.clone(),
+            leader,
+            invoked_ms,
+            outcome,
+        });
+        result
+    }
+
+    /// A consumer's fetch from the partition's leader at `offset`: the values it may
+    /// read (only below the high watermark) and the HW, or Kafka's error code.
+    pub async fn fetch(
+        &mut self,
+        tp: &TopicPartition,
+        offset: i64,
+    ) -> Result<(Vec<(i64, String)>, i64), String> {
+        let leader = self.leader(tp).ok_or("NO_LEADER")?;
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        self.world.net.send(
+            FIRST_CLIENT,
+            leader,
+            Message::Fetch(ConsumerFetch {
+                correlation_id,
+                tp: tp.clone(),
+                offset,
+                max_bytes: 1024 * 1024,
+            }),
+        );
+        let reply = self
+            .await_reply(leader, 30_000, |m| match m {
+                Message::FetchReply(r) if r.correlation_id == correlation_id => Some(r.result),
+                _ => None,
+            })
+            .await;
+        let records = match reply {
+            Some(Ok(records)) => records,
+            Some(Err(e)) => return Err(e.code().to_string()),
+            _ => return Err("NO_RESPONSE".to_string()),
+        };
+        let entries =
+            kafkasim_core::record::decode_entries(&records.records).map_err(|e| e.to_string())?;
+        let values = entries
+            .into_iter()
+            .filter(|e| e.offset >= offset)
+            .map(|e| {
+                let value = e
+                    .message
+                    .value
+                    .map(|v| String::from_utf8_lossy(&v).into_owned());
+                (e.offset, value.unwrap_or_default())
+            })
+            .collect();
+        Ok((values, records.high_watermark))
+    }
+
+    /// Sends one group request from the admin client to `broker` and waits up to
+    /// `timeout_ms` for the answer (None: no answer, or the connection broke).
+    pub async fn group_request(
+        &mut self,
+        broker: BrokerId,
+        request: GroupRequest,
+        timeout_ms: i64,
+    ) -> Option<GroupResponse> {
+        let correlation_id = self.next_correlation;
+        self.next_correlation += 1;
+        self.world.net.send(
+            FIRST_CLIENT,
+            broker,
+            Message::Group {
+                correlation_id,
+                request,
+            },
+        );
+        self.await_reply(broker, timeout_ms, |m| match m {
+            Message::GroupReply {
+                correlation_id: c,
+                response,
+            } if c == correlation_id => Some(response),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The group's coordinator, asked of the live brokers in turn until one names it
+    /// (the first lookup creates `__consumer_offsets`), or an error after `timeout_ms`.
+    pub async fn find_coordinator(
+        &mut self,
+        group: &str,
+        timeout_ms: i64,
+    ) -> Result<BrokerId, String> {
+        let start = self.now_ms();
+        let mut last = String::from("no answer");
+        while self.now_ms() - start < timeout_ms {
+            let live: Vec<BrokerId> = self
+                .broker_ids
+                .clone()
+                .into_iter()
+                .filter(|b| self.is_up(*b))
+                .collect();
+            for broker in live {
+                let request = GroupRequest::FindCoordinator {
+                    group_id: group.to_string(),
+                };
+                match self.group_request(broker, request, 1_000).await {
+                    Some(GroupResponse::FindCoordinator(Ok(coordinator))) => {
+                        return Ok(coordinator);
+                    }
+                    Some(GroupResponse::FindCoordinator(Err(e))) => last = e.code().to_string(),
+                    _ => {}
+                }
+            }
+            self.sleep_ms(200).await;
+        }
+        Err(format!(
+            "no coordinator for group {group} within {timeout_ms} ms: {last}"
+        ))
+    }
+
+    /// The writes made with [`Cluster::produce`].
+    pub fn admin_history(&self) -> &[WriteOp] {
+        &self.admin_history
+    }
+}
