@@ -160,17 +160,8 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
     }
 
     let mut commands = Vec::new();
-    let check_at = |c: &mut Checker<'_>, time: &Time, what: &str| -> Option<i64> {
-        let at = c.time(time, what)?;
-        if at > duration_ms {
-            c.error(
-                time.span(),
-                format!("{what} at {at} ms is after the scenario's end ({duration_ms} ms)"),
-                Some("make duration longer, or move this earlier".into()),
-            );
-        }
-        Some(at)
-    };
+    let check_at =
+        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
 
     // Admin actions first: topics they create can be written, read and targeted. In time
     // order: a config change builds on the configs the topic has by then.
@@ -376,6 +367,82 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         commands.push(Timed::new(start, Command::StartKafkaProducer(config)));
     }
 
+    consumers(c, &f, &topics, duration_ms, &mut commands);
+
+    faults(c, &f, &topics, duration_ms, &mut commands);
+
+    let caption_expectations = captions(c, &f, &topics, duration_ms, &mut commands);
+
+    let nemesis = f.nemesis.as_ref().and_then(|n| {
+        let faults: Vec<NemesisFault> = n
+            .faults
+            .iter()
+            .filter_map(|k| c.one_of(k, "nemesis fault", NEMESIS_FAULTS))
+            .collect();
+        let start_ms = n.start.as_ref().and_then(|t| check_at(c, t, "nemesis start")).unwrap_or(0);
+        let stop_ms = n
+            .stop
+            .as_ref()
+            .and_then(|t| check_at(c, t, "nemesis stop"))
+            .unwrap_or(duration_ms);
+        let interval_ms = n.interval.as_ref().and_then(|t| c.time(t, "interval")).unwrap_or(10_000);
+        let heal_after_ms = n.heal_after.as_ref().and_then(|t| c.time(t, "heal_after")).unwrap_or(5_000);
+        if faults.is_empty() {
+            c.error(0..0, "the nemesis needs at least one kind of fault", Some(
+                "faults = [\"crash\", \"power-loss\", \"shutdown\", \"partition\", \"isolate\", \"pause\"]".into(),
+            ));
+            return None;
+        }
+        Some(Nemesis {
+            faults,
+            start_ms,
+            stop_ms,
+            interval_ms: interval_ms.max(1),
+            heal_after_ms: heal_after_ms.max(1),
+        })
+    });
+
+    let (expect, expectations) = expectations(c, &f, &topics, duration_ms, caption_expectations);
+
+    // Same-time commands keep file order: producers, consumers, faults, captions.
+    commands.sort_by_key(|t| t.at_ms);
+    Some(Scenario {
+        file: c.file.to_string(),
+        title: f.title.trim().to_string(),
+        summary: f.summary.trim().to_string(),
+        seed: f.seed,
+        duration_ms,
+        builder,
+        commands,
+        expect,
+        expectations,
+        nemesis,
+    })
+}
+
+/// A time of the file, reported when it falls after the scenario's end.
+fn within(c: &mut Checker<'_>, duration_ms: i64, time: &Time, what: &str) -> Option<i64> {
+    let at = c.time(time, what)?;
+    if at > duration_ms {
+        c.error(
+            time.span(),
+            format!("{what} at {at} ms is after the scenario's end ({duration_ms} ms)"),
+            Some("make duration longer, or move this earlier".into()),
+        );
+    }
+    Some(at)
+}
+
+/// `[[consumers]]`: each one's config and when it starts.
+fn consumers(
+    c: &mut Checker<'_>,
+    f: &File,
+    topics: &BTreeMap<String, u32>,
+    duration_ms: i64,
+    commands: &mut Vec<Timed>,
+) {
+    let check_at =
+        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
     let mut unnamed_consumers = 0;
     for k in &f.consumers {
         let mut config = ConsumerConfig {
@@ -424,7 +491,7 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         if let Some(list) = &k.assign {
             let mut tps = Vec::new();
             for t in list {
-                match parse_partition(t.get_ref(), &topics) {
+                match parse_partition(t.get_ref(), topics) {
                     Ok(tp) => tps.push(tp),
                     Err(why) => c.error(t.span(), why, None),
                 }
@@ -538,7 +605,18 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             commands.push(Timed::new(start, Command::StartConsumer { config, name }));
         }
     }
+}
 
+/// `[[faults]]`: each one's action and target.
+fn faults(
+    c: &mut Checker<'_>,
+    f: &File,
+    topics: &BTreeMap<String, u32>,
+    duration_ms: i64,
+    commands: &mut Vec<Timed>,
+) {
+    let check_at =
+        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
     for fault in &f.faults {
         let at = check_at(c, &fault.at, "fault");
         let action = fault.action.get_ref().as_str();
@@ -553,7 +631,7 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             );
         }
         let target = match &fault.target {
-            Some(t) => c.selector(t, &topics),
+            Some(t) => c.selector(t, topics),
             None => {
                 if needs_target {
                     c.error(
@@ -611,7 +689,7 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                     );
                     None
                 }
-                Some(peer) => c.selector(peer, &topics).and_then(|peer| match action {
+                Some(peer) => c.selector(peer, topics).and_then(|peer| match action {
                     "hold" => Some(Action::Hold(peer)),
                     "release" => Some(Action::Release(peer)),
                     _ => {
@@ -651,7 +729,7 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
                 let groups = fault.groups.as_ref().map(|groups| {
                     groups
                         .iter()
-                        .map(|side| side.iter().filter_map(|s| c.selector(s, &topics)).collect())
+                        .map(|side| side.iter().filter_map(|s| c.selector(s, topics)).collect())
                         .collect::<Vec<Vec<Selector>>>()
                 });
                 match groups {
@@ -683,10 +761,21 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             commands.push(Timed::new(at, Command::Fault(Fault { action, target })));
         }
     }
+}
 
+/// `[[captions]]`: at a time or on an event; those on an event are expected to show.
+fn captions(
+    c: &mut Checker<'_>,
+    f: &File,
+    topics: &BTreeMap<String, u32>,
+    duration_ms: i64,
+    commands: &mut Vec<Timed>,
+) -> Vec<Expectation> {
+    let check_at =
+        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
     let mut caption_expectations = Vec::new();
     for caption in &f.captions {
-        let Some(text) = c.caption_text(&caption.text, &topics) else {
+        let Some(text) = c.caption_text(&caption.text, topics) else {
             continue;
         };
         let at = match &caption.at {
@@ -748,36 +837,19 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             commands.push(Timed::new(at, command));
         }
     }
+    caption_expectations
+}
 
-    let nemesis = f.nemesis.as_ref().and_then(|n| {
-        let faults: Vec<NemesisFault> = n
-            .faults
-            .iter()
-            .filter_map(|k| c.one_of(k, "nemesis fault", NEMESIS_FAULTS))
-            .collect();
-        let start_ms = n.start.as_ref().and_then(|t| check_at(c, t, "nemesis start")).unwrap_or(0);
-        let stop_ms = n
-            .stop
-            .as_ref()
-            .and_then(|t| check_at(c, t, "nemesis stop"))
-            .unwrap_or(duration_ms);
-        let interval_ms = n.interval.as_ref().and_then(|t| c.time(t, "interval")).unwrap_or(10_000);
-        let heal_after_ms = n.heal_after.as_ref().and_then(|t| c.time(t, "heal_after")).unwrap_or(5_000);
-        if faults.is_empty() {
-            c.error(0..0, "the nemesis needs at least one kind of fault", Some(
-                "faults = [\"crash\", \"power-loss\", \"shutdown\", \"partition\", \"isolate\", \"pause\"]".into(),
-            ));
-            return None;
-        }
-        Some(Nemesis {
-            faults,
-            start_ms,
-            stop_ms,
-            interval_ms: interval_ms.max(1),
-            heal_after_ms: heal_after_ms.max(1),
-        })
-    });
-
+/// `[expect]`: checker verdicts, and the states, groups, events and captions expected.
+fn expectations(
+    c: &mut Checker<'_>,
+    f: &File,
+    topics: &BTreeMap<String, u32>,
+    duration_ms: i64,
+    caption_expectations: Vec<Expectation>,
+) -> (BTreeMap<&'static str, Verdict>, Vec<Expectation>) {
+    let check_at =
+        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
     let mut expect = BTreeMap::new();
     for (name, value) in [
         ("lost-writes", &f.expect.lost_writes),
@@ -802,7 +874,7 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
     let mut expectations = Vec::new();
     for s in &f.expect.state {
         let at = check_at(c, &s.at, "expect.state");
-        let tp = match parse_partition(s.partition.get_ref(), &topics) {
+        let tp = match parse_partition(s.partition.get_ref(), topics) {
             Ok(tp) => Some(tp),
             Err(why) => {
                 c.error(s.partition.span(), why, None);
@@ -919,19 +991,5 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         expectations.extend(caption_expectations);
     }
     expectations.sort_by_key(|e| e.at_ms);
-
-    // Same-time commands keep file order: producers, consumers, faults, captions.
-    commands.sort_by_key(|t| t.at_ms);
-    Some(Scenario {
-        file: c.file.to_string(),
-        title: f.title.trim().to_string(),
-        summary: f.summary.trim().to_string(),
-        seed: f.seed,
-        duration_ms,
-        builder,
-        commands,
-        expect,
-        expectations,
-        nemesis,
-    })
+    (expect, expectations)
 }
