@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use crate::controller::Assignment;
+use crate::ids::{NodeId, TopicPartition};
 use crate::partition::PartitionEvent;
-use crate::protocol::{NodeId, TopicPartition};
 use crate::replication::BrokerId;
 
 /// Why the controller chose a leader.

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::broker::Broker;
+use crate::ids::TopicPartition;
 use crate::partition::Partition;
-use crate::protocol::TopicPartition;
 use crate::record;
 use crate::replication::BrokerId;
 

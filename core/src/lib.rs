@@ -3,6 +3,7 @@
 //! touches a file: time comes in as `now_ms`, randomness through [`rng::RandomSource`],
 //! and everything leaves as values. `core/clippy.toml` enforces it.
 
+pub mod actor;
 pub mod broker;
 pub mod checkpoint;
 pub mod client;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod controller;
 pub mod event;
 pub mod group;
+pub mod ids;
 pub mod invariants;
 pub mod log;
 pub mod metadata;

@@ -19,36 +19,7 @@ use crate::record::Record;
 use crate::replication::BrokerId;
 use crate::replication::producer_state::SequenceError;
 
-/// An address on the simulated network: a broker's id, the ZooKeeper node, or a client.
-pub type NodeId = i32;
-
-/// The ZooKeeper node's address. Broker ids must stay below it.
-pub const ZOOKEEPER: NodeId = 10_000;
-
-/// Clients (producers, consumers, the admin) are numbered from here.
-pub const FIRST_CLIENT: NodeId = 20_000;
-
-/// A partition of a topic; shown as Kafka shows it, `orders-0`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TopicPartition {
-    pub topic: String,
-    pub partition: u32,
-}
-
-impl TopicPartition {
-    pub fn new(topic: &str, partition: u32) -> TopicPartition {
-        TopicPartition {
-            topic: topic.to_string(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
+pub use crate::ids::{FIRST_CLIENT, NodeId, TopicPartition, ZOOKEEPER};
 
 /// A topic's configuration, with Kafka's topic-level names (dots as underscores).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -786,34 +757,4 @@ impl Message {
             },
         }
     }
-}
-
-/// Where a state machine's output goes: messages to send and events to narrate.
-#[derive(Debug, Default)]
-pub struct Outbox {
-    pub sends: Vec<(NodeId, Message)>,
-    pub events: Vec<crate::event::Event>,
-}
-
-impl Outbox {
-    pub fn send(&mut self, to: NodeId, message: Message) {
-        self.sends.push((to, message));
-    }
-
-    pub fn emit(&mut self, event: crate::event::Event) {
-        self.events.push(event);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sends.is_empty() && self.events.is_empty()
-    }
-}
-
-/// A node's state machine, sans IO: messages and due timers in, sends and events out.
-pub trait Actor {
-    fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox);
-    /// Called when the time from [`Actor::next_timer_ms`] has come.
-    fn tick(&mut self, now_ms: i64, out: &mut Outbox);
-    /// When the actor next needs [`Actor::tick`], if ever.
-    fn next_timer_ms(&self) -> Option<i64>;
 }

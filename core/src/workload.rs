@@ -4,14 +4,14 @@
 //! is sent once, so the history says exactly what was acknowledged. The full producer
 //! (batching, retries, idempotence) is the client issue's.
 
+use crate::actor::{Actor, Outbox};
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
 use crate::partition::Acks;
 use crate::protocol::{
-    Actor, Message, MetadataResponse, NodeId, Outbox, ProduceRequest, ProduceResponse,
-    TopicPartition,
+    Message, MetadataResponse, NodeId, ProduceRequest, ProduceResponse, TopicPartition,
 };
 use crate::record::Record;
 use crate::replication::BrokerId;

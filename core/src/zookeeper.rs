@@ -3,11 +3,11 @@
 //! timeout without traffic, taking their ephemeral nodes with them; watches are sent
 //! to their clients as messages.
 
+use crate::actor::{Actor, Outbox};
 use crate::event::{Event, EventKind};
 use crate::metadata::{MetadataError, MetadataStore, Notification, SessionId};
 use crate::protocol::{
-    Actor, Message, MultiResult, NodeId, Outbox, ZNode, ZOOKEEPER, ZkOp, ZkOpResult, ZkRequest,
-    ZkResponse,
+    Message, MultiResult, NodeId, ZNode, ZOOKEEPER, ZkOp, ZkOpResult, ZkRequest, ZkResponse,
 };
 
 /// The paths Kafka's brokers expect to exist.

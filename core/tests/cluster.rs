@@ -2,14 +2,15 @@
 //! delivered in time order with a fixed 1 ms latency, timers fire when due. No madsim:
 //! protocol bugs show up here in microseconds. The simulation proper is in `sim`.
 
+use kafkasim_core::actor::{Actor, Outbox};
 use std::collections::{BTreeMap, BTreeSet};
 
 use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk};
 use kafkasim_core::event::{ElectionReason, Event, EventKind};
 use kafkasim_core::partition::Acks;
 use kafkasim_core::protocol::{
-    Actor, ConsumerFetch, CreateTopic, FIRST_CLIENT, Message, NodeId, Outbox, ProduceRequest,
-    TopicConfig, TopicPartition, ZOOKEEPER,
+    ConsumerFetch, CreateTopic, FIRST_CLIENT, Message, NodeId, ProduceRequest, TopicConfig,
+    TopicPartition, ZOOKEEPER,
 };
 use kafkasim_core::record::Record;
 use kafkasim_core::zookeeper::ZooKeeper;

@@ -5,12 +5,13 @@
 //! written to the partition with acks=all and answered once the write is committed, so
 //! a new coordinator finds everything that was acknowledged.
 
+use crate::actor::Outbox;
 use crate::event::EventKind;
 use crate::group::coordinator::{GroupError, OnStored, Reply, ReplyTo, SyncGroupResponse};
 use crate::group::storage::{self, OFFSETS_TOPIC, StoredOffset, partition_for_group};
 use crate::partition::{Acks, PartitionError};
 use crate::protocol::{
-    ClientError, CreateTopic, GroupRequest, GroupResponse, Message, NodeId, Outbox, TopicPartition,
+    ClientError, CreateTopic, GroupRequest, GroupResponse, Message, NodeId, TopicPartition,
 };
 use crate::record::{Compression, Record};
 use crate::replication::BrokerId;

@@ -8,6 +8,7 @@
 
 mod groups;
 
+use crate::actor::{Actor, Outbox};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::LogConfig;
@@ -19,10 +20,10 @@ use crate::partition::{
     Acks, IdempotentAppend, Partition, PartitionConfig, PartitionError, TruncationProtocol,
 };
 use crate::protocol::{
-    Actor, ClientError, ConsumerFetch, ConsumerFetchResponse, ConsumerRecords, ControllerRequest,
-    Message, MetadataResponse, NodeId, Outbox, PartitionMetadata, PartitionState, ProduceRequest,
-    ProduceResponse, ReplicaFetch, ReplicaFetchResponse, TopicConfig, TopicPartition, ZNode,
-    ZOOKEEPER, ZkOp, ZkOpResult, ZkRequest, ZkResponse,
+    ClientError, ConsumerFetch, ConsumerFetchResponse, ConsumerRecords, ControllerRequest, Message,
+    MetadataResponse, NodeId, PartitionMetadata, PartitionState, ProduceRequest, ProduceResponse,
+    ReplicaFetch, ReplicaFetchResponse, TopicConfig, TopicPartition, ZNode, ZOOKEEPER, ZkOp,
+    ZkOpResult, ZkRequest, ZkResponse,
 };
 use crate::record::Compression;
 use crate::replication::BrokerId;

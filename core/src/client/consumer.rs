@@ -11,6 +11,7 @@
 //! says ([`AppCommit`]). Its history (what each poll returned, what was processed, every
 //! commit) is what the checkers judge.
 
+use crate::actor::{Actor, Outbox};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{Brokers, InFlight};
@@ -21,8 +22,8 @@ use crate::group::coordinator::{
 };
 use crate::group::storage::OFFSETS_TOPIC;
 use crate::protocol::{
-    Actor, ClientError, ConsumerFetch, GroupRequest, GroupResponse, Message, MetadataResponse,
-    NodeId, Outbox, TopicPartition,
+    ClientError, ConsumerFetch, GroupRequest, GroupResponse, Message, MetadataResponse, NodeId,
+    TopicPartition,
 };
 use crate::record::decode_entries;
 use crate::replication::BrokerId;

@@ -47,7 +47,7 @@ impl<P: PartialEq> InFlight<P> {
     /// Sends the request `make` builds from a new correlation id.
     pub(crate) fn send(
         &mut self,
-        out: &mut crate::protocol::Outbox,
+        out: &mut crate::actor::Outbox,
         to: NodeId,
         pending: P,
         deadline_ms: i64,

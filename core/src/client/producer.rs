@@ -17,13 +17,14 @@
 //! error in the history ([`WriteOp`]), which the checkers judge; `sync` makes the
 //! application wait for each send (`send().get()`), otherwise it goes on (a callback).
 
+use crate::actor::{Actor, Outbox};
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::event::{Event, EventKind};
 use crate::partition::Acks;
 use crate::partitioner::{Partitioner, PartitionerConfig, TopicPartitions};
 use crate::protocol::{
-    Actor, ClientError, Message, NodeId, Outbox, ProduceRequest, ProducerBatch, TopicPartition,
+    ClientError, Message, NodeId, ProduceRequest, ProducerBatch, TopicPartition,
 };
 use crate::record::{Magic, Record, message_size};
 use crate::replication::BrokerId;

@@ -8,6 +8,7 @@
 //! writes fail. Requests to brokers go through one channel per broker, one at a time,
 //! resent until acknowledged (`ControllerChannelManager`).
 
+use crate::actor::Outbox;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::controller::{
@@ -18,7 +19,7 @@ use crate::event::{ElectionReason, Event, EventKind, ResignReason};
 use crate::metadata::{MetadataError, SessionId};
 use crate::protocol::{
     ClientError, ControllerRequest, CreateTopic, CreateTopicResponse, Message, MultiResult, NodeId,
-    Outbox, PartitionState, TopicConfig, TopicPartition, ZNode, ZkOp, ZkOpResult,
+    PartitionState, TopicConfig, TopicPartition, ZNode, ZkOp, ZkOpResult,
 };
 use crate::replication::BrokerId;
 use crate::rng::SplitMix64;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::java::{JavaHashSet, compare_strings, iteration_order, string_hash};
-use crate::protocol::TopicPartition;
+use crate::ids::TopicPartition;
 
 /// The strategies, by the names of `partition.assignment.strategy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

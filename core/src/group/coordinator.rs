@@ -14,7 +14,7 @@ use std::fmt;
 
 use super::assignor::Subscription;
 use super::storage::{StoredGroup, StoredMember, StoredOffset, StoredRecord};
-use crate::protocol::{NodeId, TopicPartition};
+use crate::ids::{NodeId, TopicPartition};
 use crate::rng::SplitMix64;
 
 /// The group states.

@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use crate::protocol::TopicPartition;
+use crate::ids::TopicPartition;
 
 /// `String.hashCode`: `31*h + c` over UTF-16 code units, wrapping.
 pub fn string_hash(s: &str) -> i32 {

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::assignor::Subscription;
-use crate::protocol::TopicPartition;
+use crate::ids::TopicPartition;
 
 /// `__consumer_offsets`: the internal topic holding commits and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";

@@ -20,6 +20,7 @@
 //! let snapshot = cluster.snapshot();
 //! ```
 
+use kafkasim_core::actor::{Actor, Outbox};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -30,8 +31,8 @@ use kafkasim_core::client::producer::{Producer, ProducerConfig as ClientProducer
 use kafkasim_core::controller::Assignment;
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{
-    Actor, ClientError, ConsumerFetch, CreateTopic, FIRST_CLIENT, GroupRequest, GroupResponse,
-    Message, NodeId, Outbox, ProduceRequest, TopicConfig, TopicPartition, ZOOKEEPER,
+    ClientError, ConsumerFetch, CreateTopic, FIRST_CLIENT, GroupRequest, GroupResponse, Message,
+    NodeId, ProduceRequest, TopicConfig, TopicPartition, ZOOKEEPER,
 };
 use kafkasim_core::record::Record;
 use kafkasim_core::replication::BrokerId;
