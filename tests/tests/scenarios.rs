@@ -825,19 +825,23 @@ text = "Now broker {leader of orders-0} leads, and {crashed} is down."
                 _ => None,
             })
             .collect();
-        let first_leader = report
-            .trace
-            .iter()
-            .find_map(|e| match e.kind() {
-                kafkasim_sim::events::Kind::BecameLeader => e.field("broker"),
-                _ => None,
-            })
-            .unwrap()
-            .to_string();
-        let followers: Vec<String> = (1..=3)
-            .map(|b: i32| b.to_string())
-            .filter(|b| *b != first_leader)
-            .collect();
+        // The broker of the first event of a kind, and the two brokers that are not it.
+        let first_broker = |kind| {
+            report
+                .trace
+                .iter()
+                .find_map(|e| (e.kind() == kind).then(|| e.field("broker")).flatten())
+                .unwrap()
+                .to_string()
+        };
+        let besides = |broker: &str| -> Vec<String> {
+            (1..=3)
+                .map(|b: i32| b.to_string())
+                .filter(|b| b != broker)
+                .collect()
+        };
+        let first_leader = first_broker(kafkasim_sim::events::Kind::BecameLeader);
+        let followers = besides(&first_leader);
         assert!(
             captions[0].starts_with(&format!(
                 "Broker {first_leader} leads; {} and {} follow; ",
@@ -845,19 +849,8 @@ text = "Now broker {leader of orders-0} leads, and {crashed} is down."
             )),
             "seed {seed}: {captions:?}"
         );
-        let controller = report
-            .trace
-            .iter()
-            .find_map(|e| match e.kind() {
-                kafkasim_sim::events::Kind::ControllerElected => e.field("broker"),
-                _ => None,
-            })
-            .unwrap()
-            .to_string();
-        let others: Vec<String> = (1..=3)
-            .map(|b: i32| b.to_string())
-            .filter(|b| *b != controller)
-            .collect();
+        let controller = first_broker(kafkasim_sim::events::Kind::ControllerElected);
+        let others = besides(&controller);
         assert!(
             captions[0].ends_with(&format!(
                 "{controller} controls; {} and {} do not.",
