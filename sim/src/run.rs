@@ -127,10 +127,12 @@ pub fn at_lesson_level(entry: &TraceEntry) -> bool {
         Value::Text(t) => t.starts_with(kafkasim_core::group::storage::OFFSETS_TOPIC),
         _ => false,
     };
-    !entry
-        .fields()
-        .iter()
-        .any(|(name, v)| matches!(*name, "partition" | "topic") && internal(v))
+    // A record the coordinator could not read is the coordinator's news, not replication.
+    entry.kind() == Kind::OffsetsRecordSkipped
+        || !entry
+            .fields()
+            .iter()
+            .any(|(name, v)| matches!(*name, "partition" | "topic") && internal(v))
 }
 
 /// What makes consecutive entries one line with a count: kind and fields, but for the

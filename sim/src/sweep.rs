@@ -341,10 +341,20 @@ fn cut_after(table: &mut toml::Table, until_ms: i64) {
             }
         }
     }
-    if let Some(toml::Value::Table(expect)) = table.get_mut("expect")
-        && let Some(toml::Value::Array(states)) = expect.get_mut("state")
-    {
-        states.retain(|v| v.as_table().is_none_or(|t| !after(t, "at")));
+    // Expectations whose moment or window lies past the cut.
+    if let Some(toml::Value::Table(expect)) = table.get_mut("expect") {
+        for (section, keys) in [
+            ("state", &["at"][..]),
+            ("group", &["at"][..]),
+            ("event", &["after", "before"][..]),
+        ] {
+            if let Some(toml::Value::Array(items)) = expect.get_mut(section) {
+                items.retain(|v| {
+                    v.as_table()
+                        .is_none_or(|t| !keys.iter().any(|k| after(t, k)))
+                });
+            }
+        }
     }
 }
 

@@ -948,11 +948,16 @@ fn expectations(
             .map_or(0..0, |v| v.span());
         let after_ms = match table.get("after") {
             None => Some(0),
-            Some(v) => c.time_value(v, "after"),
+            Some(v) => c
+                .time_value(v, "after")
+                .and_then(|ms| c.by_the_end(v, ms, duration_ms, "after")),
         };
         let before_ms = match table.get("before") {
             None => Some(None),
-            Some(v) => c.time_value(v, "before").map(Some),
+            Some(v) => c
+                .time_value(v, "before")
+                .and_then(|ms| c.by_the_end(v, ms, duration_ms, "before"))
+                .map(Some),
         };
         let count = match table.get("count") {
             None => Some(Count::AtLeast(1)),

@@ -495,7 +495,7 @@ impl Checker<'_> {
                     Some(
                         "targets are \"broker N\", \"controller\", \"leader of TOPIC-P\", \
                          \"followers of TOPIC-P\", \"a follower of TOPIC-P\", \"coordinator of GROUP\", \
-                         \"zookeeper\", \"crashed\" or \"consumer NAME\""
+                         \"not the controller\", \"zookeeper\", \"crashed\" or \"consumer NAME\""
                             .into(),
                     ),
                 );
@@ -586,6 +586,25 @@ impl Checker<'_> {
         }
     }
 
+    /// A window's end within the run: one past the end would never be judged.
+    fn by_the_end(
+        &mut self,
+        value: &Spanned<toml::Value>,
+        ms: i64,
+        duration_ms: i64,
+        what: &str,
+    ) -> Option<i64> {
+        if ms > duration_ms {
+            self.error(
+                value.span(),
+                format!("{what} at {ms} ms is after the scenario's end ({duration_ms} ms)"),
+                Some("make duration longer, or move this earlier".into()),
+            );
+            return None;
+        }
+        Some(ms)
+    }
+
     /// `count = 2` (exactly), `">= 1"`, `"<= 3"`, `"> 0"`, `"< 5"`.
     fn count(&mut self, value: &Spanned<toml::Value>) -> Option<Count> {
         let parsed = match value.get_ref() {
@@ -598,7 +617,7 @@ impl Checker<'_> {
                 } else if let Some(n) = text.strip_prefix("<=") {
                     number(n).map(Count::AtMost)
                 } else if let Some(n) = text.strip_prefix('>') {
-                    number(n).map(|n| Count::AtLeast(n + 1))
+                    number(n).and_then(|n| n.checked_add(1)).map(Count::AtLeast)
                 } else if let Some(n) = text.strip_prefix('<') {
                     number(n).and_then(|n| n.checked_sub(1)).map(Count::AtMost)
                 } else {

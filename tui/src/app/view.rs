@@ -605,10 +605,11 @@ fn event_lines<'a>(
         if lines.len() >= height {
             break;
         }
-        let text = entry.explain();
-        if !matches!(entry, TraceEntry::Caption { .. }) && text.contains("the high watermark of") {
+        use kafkasim_sim::events::Kind;
+        if matches!(entry.kind(), Kind::HwAdvance | Kind::HwLower) {
             continue;
         }
+        let text = entry.explain();
         let style = match entry {
             TraceEntry::Caption { .. } => p.caption,
             TraceEntry::Fault { .. } => p.bad,
