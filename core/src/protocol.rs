@@ -616,9 +616,10 @@ pub enum Message {
     ElectLeaders {
         correlation_id: u64,
     },
+    /// The partitions whose leader moved, or NOT_CONTROLLER.
     ElectLeadersReply {
         correlation_id: u64,
-        moved: Vec<TopicPartition>,
+        result: Result<Vec<TopicPartition>, ClientError>,
     },
     /// The earliest (log start) or latest (high watermark) offset of a partition, for
     /// `auto.offset.reset` and `seekToBeginning`/`seekToEnd` (Kafka's ListOffsets).
@@ -658,7 +659,11 @@ impl Message {
             Message::MetadataReply(r) => Some(r.correlation_id),
             Message::ProduceReply(r) => Some(r.correlation_id),
             Message::FetchReply(r) => Some(r.correlation_id),
+            Message::CreateTopicReply(r) => Some(r.correlation_id),
             Message::GroupReply { correlation_id, .. }
+            | Message::CreatePartitionsReply { correlation_id, .. }
+            | Message::AlterConfigsReply { correlation_id, .. }
+            | Message::ElectLeadersReply { correlation_id, .. }
             | Message::ListOffsetsReply { correlation_id, .. }
             | Message::InitProducerIdReply { correlation_id, .. } => Some(*correlation_id),
             _ => None,

@@ -263,6 +263,10 @@ kinds! {
         "a consumer's position was reset; `why`: seek-to-end, seek-to-beginning, no-group, no-committed-offset, out-of-range";
     NoOffset = "no-offset" ["consumer", "partition"]
         "no committed offset and auto.offset.reset=none";
+    CoordinatorUnknown = "coordinator-unknown" ["consumer", "coordinator", "error"]
+        "a consumer lost its group's coordinator (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, or NO_RESPONSE when a request to it got no answer) and looks it up again";
+    CoordinatorFound = "coordinator-found" ["consumer", "coordinator"]
+        "FindCoordinator named a group's coordinator to a consumer (only when it is another broker than the last one named)";
     CommitRetry = "commit-retry" ["consumer", "error"]
         "commitSync got a retriable error and tries again";
     CommitFailed = "commit-failed" ["consumer", "error"]
@@ -927,6 +931,15 @@ fn consumer_event(event: &ConsumerEvent, f: &mut Fields) -> Kind {
         C::NoOffset { tp } => {
             f.push(("partition", tp.into()));
             Kind::NoOffset
+        }
+        C::CoordinatorUnknown { coordinator, error } => {
+            f.push(("coordinator", (*coordinator).into()));
+            f.push(("error", error.into()));
+            Kind::CoordinatorUnknown
+        }
+        C::CoordinatorFound { coordinator } => {
+            f.push(("coordinator", (*coordinator).into()));
+            Kind::CoordinatorFound
         }
         C::CommitRetrying { error } => {
             f.push(("error", error.into()));

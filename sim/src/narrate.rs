@@ -673,6 +673,12 @@ fn consumer(event: &ConsumerEvent, name: &str) -> String {
                 format!("consumer {name} left its group: {why}")
             }
         }
+        ConsumerEvent::CoordinatorUnknown { coordinator, error } => format!(
+            "consumer {name} lost its group's coordinator, broker {coordinator} ({error}): it looks the coordinator up again"
+        ),
+        ConsumerEvent::CoordinatorFound { coordinator } => {
+            format!("consumer {name} found its group's coordinator: broker {coordinator}")
+        }
         ConsumerEvent::RejoinRequested => format!(
             "consumer {name} hears from its heartbeat that the group is rebalancing (REBALANCE_IN_PROGRESS): it rejoins when its application next calls poll()"
         ),

@@ -675,8 +675,7 @@ min_insync_replicas = 2
 
 [[topics]]
 name = "orders"
-partitions = 1
-replication_factor = 3
+replica_assignment = [[3, 1, 2]]   # leader 3, followers 1 and 2, on every seed
 
 [[producers]]
 topic = "orders"

@@ -1588,11 +1588,20 @@ impl Actor for Broker {
                 correlation_id,
                 remaining,
             } => self.on_controlled_shutdown_reply(correlation_id, remaining, now_ms, out),
-            Message::ElectLeaders { correlation_id } => {
-                if let Some(controller) = &mut self.controller {
-                    controller.on_elect_preferred(from, correlation_id, now_ms, out);
+            // KafkaController.processReplicaLeaderElection: NOT_CONTROLLER unless active
+            // (an elected controller still loading queues it, as Kafka's event queue does).
+            Message::ElectLeaders { correlation_id } => match &mut self.controller {
+                Some(controller) => {
+                    controller.on_elect_preferred(from, correlation_id, now_ms, out)
                 }
-            }
+                _ => out.send(
+                    from,
+                    Message::ElectLeadersReply {
+                        correlation_id,
+                        result: Err(ClientError::NotController),
+                    },
+                ),
+            },
             Message::Group {
                 correlation_id,
                 request,

@@ -276,6 +276,16 @@ pub enum ConsumerEvent {
     NoOffset {
         tp: TopicPartition,
     },
+    /// The group's coordinator answered NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE,
+    /// or a request to it got no answer: the consumer looks it up again.
+    CoordinatorUnknown {
+        coordinator: BrokerId,
+        error: String,
+    },
+    /// FindCoordinator named the group's coordinator.
+    CoordinatorFound {
+        coordinator: BrokerId,
+    },
     /// `commitSync()` got a retriable error and tries again.
     CommitRetrying {
         error: String,
@@ -419,6 +429,8 @@ pub struct Consumer {
     metadata_loaded: bool,
     metadata_due_ms: i64,
     coordinator: Option<BrokerId>,
+    /// The coordinator FindCoordinator last named: a lookup that names it again is no news.
+    last_found_coordinator: Option<BrokerId>,
     coordinator_retry_ms: i64,
     member_id: String,
     generation: i32,
@@ -488,6 +500,7 @@ impl Consumer {
             metadata_loaded: false,
             metadata_due_ms: now_ms,
             coordinator: None,
+            last_found_coordinator: None,
             coordinator_retry_ms: now_ms,
             member_id: String::new(),
             generation: -1,
@@ -754,8 +767,17 @@ impl Consumer {
         }
     }
 
-    fn coordinator_lost(&mut self) {
-        self.coordinator = None;
+    /// `AbstractCoordinator.markCoordinatorUnknown`: find it again after the backoff.
+    fn coordinator_lost(&mut self, error: &str, out: &mut Outbox) {
+        if let Some(coordinator) = self.coordinator.take() {
+            self.emit(
+                out,
+                ConsumerEvent::CoordinatorUnknown {
+                    coordinator,
+                    error: error.to_string(),
+                },
+            );
+        }
         self.coordinator_retry_ms = self.now_ms + self.config.retry_backoff_ms;
     }
 
@@ -1479,8 +1501,8 @@ impl Consumer {
             Some(GroupError::UnknownMemberId) => {
                 return self.reset_generation(Some("UNKNOWN_MEMBER_ID"), true);
             }
-            Some(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
-                self.coordinator_lost();
+            Some(e @ (GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable)) => {
+                self.coordinator_lost(e.code(), out);
                 return self.rejoin(self.config.retry_backoff_ms);
             }
             Some(GroupError::FencedInstanceId) => return self.fenced(out),
@@ -1547,8 +1569,8 @@ impl Consumer {
         match response.error {
             None => {}
             Some(GroupError::RebalanceInProgress) => return self.rejoin(0),
-            Some(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
-                self.coordinator_lost();
+            Some(e @ (GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable)) => {
+                self.coordinator_lost(e.code(), out);
                 return self.rejoin(self.config.retry_backoff_ms);
             }
             Some(GroupError::FencedInstanceId) => return self.fenced(out),
@@ -1566,8 +1588,14 @@ impl Consumer {
     fn on_group_reply(&mut self, pending: Pending, response: GroupResponse, out: &mut Outbox) {
         match (pending, response) {
             (Pending::FindCoordinator, GroupResponse::FindCoordinator(result)) => match result {
-                Ok(b) => self.coordinator = Some(b),
-                Err(_) => self.coordinator_lost(),
+                Ok(b) => {
+                    // FindCoordinatorResponseHandler.onSuccess: "Discovered group coordinator"
+                    self.coordinator = Some(b);
+                    if self.last_found_coordinator.replace(b) != Some(b) {
+                        self.emit(out, ConsumerEvent::CoordinatorFound { coordinator: b });
+                    }
+                }
+                Err(e) => self.coordinator_lost(e.code(), out),
             },
             // While joining the heartbeat thread rests: only the application's poll()
             // reads the answer.
@@ -1588,8 +1616,8 @@ impl Consumer {
                         self.emit(out, ConsumerEvent::RejoinRequested);
                     }
                 }
-                Err(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
-                    self.coordinator_lost()
+                Err(e @ (GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable)) => {
+                    self.coordinator_lost(e.code(), out)
                 }
                 // A fenced static member stops (the heartbeat thread's `failed`, thrown
                 // from the next poll).
@@ -1630,8 +1658,8 @@ impl Consumer {
                         }
                     }
                 }
-                Err(GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable) => {
-                    self.coordinator_lost()
+                Err(e @ (GroupError::NotCoordinator | GroupError::CoordinatorNotAvailable)) => {
+                    self.coordinator_lost(e.code(), out)
                 }
                 Err(_) => {}
             },
@@ -1665,7 +1693,7 @@ impl Consumer {
             code.as_str(),
             "NOT_COORDINATOR" | "COORDINATOR_NOT_AVAILABLE" | "REQUEST_TIMED_OUT" | "NO_RESPONSE"
         ) {
-            self.coordinator_lost();
+            self.coordinator_lost(&code, out);
         }
         let sent_generation = self.history.commits[op].generation;
         match code.as_str() {
@@ -1721,18 +1749,18 @@ impl Consumer {
     fn failed(&mut self, pending: Pending, out: &mut Outbox) {
         match pending {
             Pending::Metadata => self.metadata_due_ms = self.now_ms + self.config.retry_backoff_ms,
-            Pending::FindCoordinator => self.coordinator_lost(),
+            Pending::FindCoordinator => self.coordinator_lost("NO_RESPONSE", out),
             Pending::Join | Pending::Sync => {
-                self.coordinator_lost();
+                self.coordinator_lost("NO_RESPONSE", out);
                 if matches!(self.membership, Membership::Joining | Membership::Syncing) {
                     self.rejoin(self.config.retry_backoff_ms);
                 }
             }
             Pending::Heartbeat { .. } | Pending::OffsetFetch | Pending::Leave => {
-                self.coordinator_lost()
+                self.coordinator_lost("NO_RESPONSE", out)
             }
             Pending::Commit { op } => {
-                self.coordinator_lost();
+                self.coordinator_lost("NO_RESPONSE", out);
                 self.commit_done(op, Err("NO_RESPONSE".to_string()), out);
             }
             Pending::ListOffsets { tp } | Pending::Fetch { tp } => {

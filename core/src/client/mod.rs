@@ -1,6 +1,7 @@
 //! Kafka's clients as sans-IO state machines, each with a simulated application around
-//! it: the consumer (groups, `assign()`, commits) and the producer.
+//! it: the consumer (groups, `assign()`, commits) and the producer; and the admin client.
 
+pub mod admin;
 pub mod consumer;
 pub mod producer;
 
@@ -58,6 +59,18 @@ impl<P: PartialEq> InFlight<P> {
         self.requests
             .insert(correlation_id, (to, pending, deadline_ms));
         out.send(to, make(correlation_id));
+    }
+
+    /// A correlation id for a request built before it is tracked.
+    pub(crate) fn reserve(&mut self) -> u64 {
+        self.next_correlation += 1;
+        self.next_correlation - 1
+    }
+
+    /// Waits for the answer to a request sent with a [`InFlight::reserve`]d id.
+    pub(crate) fn track(&mut self, correlation_id: u64, to: NodeId, pending: P, deadline_ms: i64) {
+        self.requests
+            .insert(correlation_id, (to, pending, deadline_ms));
     }
 
     /// The request a reply answers, if it is still waited for.

@@ -170,6 +170,50 @@ enum After {
     },
 }
 
+impl After {
+    /// The write's outcome is unknown (ZooKeeper's CONNECTIONLOSS): an admin waiting
+    /// for it gets REQUEST_TIMED_OUT, the answer Kafka gives when a CreateTopics,
+    /// CreatePartitions or ElectLeaders does not complete in time
+    /// (`DelayedCreatePartitions.onExpiration`, `DelayedElectLeader.onExpiration`).
+    /// Kafka's ZooKeeper client would retry the write once reconnected; here the
+    /// controller reloads instead, and the admin client retries the request.
+    fn interrupted(&self, out: &mut Outbox) {
+        let timed_out = Err(ClientError::RequestTimedOut);
+        match self {
+            After::NewPartitions {
+                from, reply, topic, ..
+            } => reply.send(out, *from, topic, timed_out),
+            After::TopicConfig {
+                from,
+                correlation_id,
+                topic,
+                ..
+            } => out.send(
+                *from,
+                Message::AlterConfigsReply {
+                    correlation_id: *correlation_id,
+                    topic: topic.clone(),
+                    result: Err(ClientError::RequestTimedOut),
+                },
+            ),
+            After::Rebalance {
+                reply_to: Some((to, correlation_id)),
+            } => out.send(
+                *to,
+                Message::ElectLeadersReply {
+                    correlation_id: *correlation_id,
+                    result: Err(ClientError::RequestTimedOut),
+                },
+            ),
+            After::Failover
+            | After::Changes { .. }
+            | After::AlterPartition { .. }
+            | After::Rebalance { reply_to: None }
+            | After::ControlledShutdown { .. } => {}
+        }
+    }
+}
+
 /// Which admin request to answer once new partitions are written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum TopicReply {
@@ -476,7 +520,9 @@ impl Controller {
     /// A ZooKeeper request was lost (no answer in time): ZooKeeper's connection loss.
     /// The outcome is unknown, so the controller reloads the cluster from ZooKeeper.
     pub fn on_zk_connection_loss(&mut self, now_ms: i64, out: &mut Outbox) {
-        self.waiting = None;
+        if let Some(Step::Write { write }) = self.waiting.take() {
+            write.after.interrupted(out);
+        }
         if self.epoch == 0 {
             // Still claiming the controller epoch: claim it again (a claim that did
             // succeed costs one epoch number, nothing more).
@@ -1163,7 +1209,7 @@ impl Controller {
                         to,
                         Message::ElectLeadersReply {
                             correlation_id,
-                            moved: changed,
+                            result: Ok(changed),
                         },
                     );
                 }

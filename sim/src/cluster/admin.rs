@@ -4,41 +4,76 @@
 
 use super::*;
 
-impl Cluster {
-    /// Sends an admin request to the controller and waits for its answer, trying again
-    /// (a new controller, a lost message) up to 20 times. `request` builds the message
-    /// from a correlation id; `answer` picks the reply out of the admin mailbox:
-    /// `Some(Ok)` is done, `Some(Err)` is final unless it is NOT_CONTROLLER.
-    pub(super) async fn ask_controller<T>(
-        &mut self,
-        request: impl Fn(u64) -> Message,
-        answer: impl Fn(Message, u64) -> Option<Result<T, ClientError>>,
-    ) -> Result<T, String> {
-        for _attempt in 0..20 {
-            let Some(controller) = self.controller() else {
-                self.sleep_ms(100).await;
-                continue;
-            };
-            let correlation_id = self.next_correlation;
-            self.next_correlation += 1;
-            self.world
-                .net
-                .send(FIRST_CLIENT, controller, request(correlation_id));
-            let reply = self
-                .await_reply(controller, 5_000, |m| answer(m, correlation_id))
-                .await;
-            match reply {
-                Some(Ok(value)) => return Ok(value),
-                Some(Err(e)) if e.code() != "NOT_CONTROLLER" => return Err(e.to_string()),
-                _ => continue,
-            }
+use kafkasim_core::client::admin::{AdminAnswer, AdminError, AdminRequest, CallId};
+
+/// An admin call's failure as the facade reports it (Kafka's error code inside).
+fn admin_error(e: AdminError) -> String {
+    match e {
+        AdminError::Refused { error, .. } => error.to_string(),
+        AdminError::TimedOut { tries, last } => {
+            format!("no answer within default.api.timeout.ms ({tries} attempts, the last: {last})")
         }
-        Err("no controller answered 20 attempts".to_string())
+    }
+}
+
+impl Cluster {
+    /// Makes one admin call (Kafka's `KafkaAdminClient`, core's [`AdminClient`]) and
+    /// waits for its answer.
+    async fn admin_call(&mut self, request: AdminRequest) -> Result<AdminAnswer, String> {
+        let id = self.admin_submit(request);
+        self.admin_answer(id).await.map_err(admin_error)
     }
 
-    /// Waits for the admin client's answer from `peer`: the first message `pick` takes,
-    /// or None when the connection to `peer` breaks (the answer will never come) or
-    /// `timeout_ms` passes.
+    fn admin_submit(&mut self, request: AdminRequest) -> CallId {
+        let mut out = Outbox::default();
+        let id = self.admin.submit(self.now_ms(), request, &mut out);
+        self.dispatch(FIRST_CLIENT, out);
+        id
+    }
+
+    /// Runs the admin client until call `id` has its answer: between calls nothing needs
+    /// it, so the facade is its node runner while a call is out.
+    async fn admin_answer(&mut self, id: CallId) -> Result<AdminAnswer, AdminError> {
+        loop {
+            if let Some(result) = self.admin.take_result(id) {
+                return result;
+            }
+            let now_ms = self.now_ms();
+            let next = self.admin.next_timer_ms();
+            let envelope = match next {
+                Some(at) if at <= now_ms => None,
+                Some(at) => {
+                    let wait = Duration::from_millis((at - now_ms) as u64);
+                    madsim::time::timeout(wait, self.admin_inbox.recv())
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                }
+                None => self.admin_inbox.recv().await.ok(),
+            };
+            let now_ms = self.now_ms();
+            let mut out = Outbox::default();
+            match envelope {
+                Some(envelope) => {
+                    self.admin
+                        .handle(now_ms, envelope.from, envelope.message, &mut out)
+                }
+                None => {
+                    self.admin.tick(now_ms, &mut out);
+                    if self.admin.next_timer_ms().is_some_and(|at| at <= now_ms) {
+                        // A timer that stays due after its tick must not spin at one instant.
+                        self.sleep_ms(1).await;
+                    }
+                }
+            }
+            self.dispatch(FIRST_CLIENT, out);
+        }
+    }
+
+    /// Waits for the answer to a direct request from `peer`: the first message `pick`
+    /// takes, or None when the connection to `peer` breaks (the answer will never come)
+    /// or `timeout_ms` passes. Messages for the admin client that arrive meanwhile wait
+    /// for its next call, where it drops the answers it no longer waits for.
     pub(super) async fn await_reply<T>(
         &self,
         peer: NodeId,
@@ -102,54 +137,44 @@ impl Cluster {
     }
 
     /// [`Cluster::create_topic`] with every option, an explicit assignment included.
+    /// Like `kafka-topics.sh --create --if-not-exists` (`TopicCommand.createTopic`), a
+    /// TOPIC_ALREADY_EXISTS after a retried attempt is success: the attempt whose answer
+    /// was lost made it (a scenario never names a topic twice).
     pub async fn create_topic_spec(&mut self, topic: &TopicSpec) -> Result<(), String> {
         let partitions = topic
             .replica_assignment
             .as_ref()
             .map_or(topic.partitions, |a| a.len() as u32);
-        let request = |correlation_id| {
-            Message::CreateTopic(CreateTopic {
-                correlation_id,
-                name: topic.name.clone(),
-                partitions,
-                replication_factor: topic.replication_factor,
-                replica_assignment: topic.replica_assignment.clone(),
-                config: topic.config.clone(),
-            })
+        let request = AdminRequest::CreateTopic {
+            name: topic.name.clone(),
+            partitions,
+            replication_factor: topic.replication_factor,
+            replica_assignment: topic.replica_assignment.clone(),
+            config: topic.config.clone(),
         };
-        let answer = |message, correlation_id| match message {
-            Message::CreateTopicReply(r) if r.correlation_id == correlation_id => Some(r.result),
-            _ => None,
-        };
-        // An earlier attempt whose answer was lost may have created it.
-        let first_correlation = self.next_correlation;
-        let answer = |message, correlation_id| match answer(message, correlation_id) {
-            Some(Err(ClientError::TopicAlreadyExists)) if correlation_id > first_correlation => {
-                Some(Ok(Default::default()))
-            }
-            other => other,
-        };
-        self.ask_controller(request, answer).await?;
+        let id = self.admin_submit(request);
+        match self.admin_answer(id).await {
+            Ok(_) => {}
+            Err(AdminError::Refused {
+                error: ClientError::TopicAlreadyExists,
+                tries,
+            }) if tries > 1 => {}
+            Err(e) => return Err(admin_error(e)),
+        }
         self.wait_for_leaders(&topic.name, 0, partitions).await
     }
 
     /// Grows a topic to `total` partitions (`kafka-topics.sh --alter --partitions`) and
     /// waits until the new ones have a leader. Returns the new partitions' replicas.
     pub async fn add_partitions(&mut self, topic: &str, total: u32) -> Result<Assignment, String> {
-        let request = |correlation_id| Message::CreatePartitions {
-            correlation_id,
+        let request = AdminRequest::CreatePartitions {
             topic: topic.to_string(),
             total,
         };
-        let answer = |message, correlation_id| match message {
-            Message::CreatePartitionsReply {
-                correlation_id: c,
-                result,
-                ..
-            } if c == correlation_id => Some(result),
-            _ => None,
+        let added = match self.admin_call(request).await? {
+            AdminAnswer::Assignment(added) => added,
+            other => unreachable!("CreatePartitions answers an assignment, not {other:?}"),
         };
-        let added = self.ask_controller(request, answer).await?;
         let first = total - added.len() as u32;
         self.wait_for_leaders(topic, first, total).await?;
         Ok(added)
@@ -162,34 +187,20 @@ impl Cluster {
         topic: &str,
         config: TopicConfig,
     ) -> Result<(), String> {
-        let request = |correlation_id| Message::AlterConfigs {
-            correlation_id,
+        let request = AdminRequest::AlterConfigs {
             topic: topic.to_string(),
-            config: config.clone(),
+            config,
         };
-        let answer = |message, correlation_id| match message {
-            Message::AlterConfigsReply {
-                correlation_id: c,
-                result,
-                ..
-            } if c == correlation_id => Some(result),
-            _ => None,
-        };
-        self.ask_controller(request, answer).await
+        self.admin_call(request).await.map(|_| ())
     }
 
     /// Preferred-leader election for every partition (`kafka-leader-election.sh
     /// --election-type preferred --all-topic-partitions`). Returns the partitions moved.
     pub async fn elect_preferred_leaders(&mut self) -> Result<Vec<TopicPartition>, String> {
-        let request = |correlation_id| Message::ElectLeaders { correlation_id };
-        let answer = |message, correlation_id| match message {
-            Message::ElectLeadersReply {
-                correlation_id: c,
-                moved,
-            } if c == correlation_id => Some(Ok(moved)),
-            _ => None,
-        };
-        self.ask_controller(request, answer).await
+        match self.admin_call(AdminRequest::ElectPreferredLeaders).await? {
+            AdminAnswer::LeadersMoved(moved) => Ok(moved),
+            other => unreachable!("ElectLeaders answers the partitions moved, not {other:?}"),
+        }
     }
 
     /// Writes one record with `value` through the admin client to the partition's
@@ -215,8 +226,7 @@ impl Cluster {
             return Err("NO_LEADER".to_string());
         };
         let invoked_ms = self.now_ms();
-        let correlation_id = self.next_correlation;
-        self.next_correlation += 1;
+        let correlation_id = self.admin.reserve_correlation_id();
         let request_timeout_ms = 30_000;
         self.world.net.send(
             FIRST_CLIENT,
@@ -278,8 +288,7 @@ impl Cluster {
         offset: i64,
     ) -> Result<(Vec<(i64, String)>, i64), String> {
         let leader = self.leader(tp).ok_or("NO_LEADER")?;
-        let correlation_id = self.next_correlation;
-        self.next_correlation += 1;
+        let correlation_id = self.admin.reserve_correlation_id();
         self.world.net.send(
             FIRST_CLIENT,
             leader,
@@ -325,8 +334,7 @@ impl Cluster {
         request: GroupRequest,
         timeout_ms: i64,
     ) -> Option<GroupResponse> {
-        let correlation_id = self.next_correlation;
-        self.next_correlation += 1;
+        let correlation_id = self.admin.reserve_correlation_id();
         self.world.net.send(
             FIRST_CLIENT,
             broker,

@@ -129,7 +129,13 @@ impl ClusterBuilder {
             consumer_histories: BTreeMap::new(),
             admin_inbox,
             next_client: FIRST_CLIENT + 1,
-            next_correlation: 1,
+            admin: AdminClient::new(
+                AdminConfig {
+                    bootstrap: (1..=self.brokers).collect(),
+                    ..AdminConfig::default()
+                },
+                SimRng.next_seed(),
+            ),
             broker_ids: (1..=self.brokers).collect(),
             admin_history: Vec::new(),
             zookeeper: Arc::new(Mutex::new(Some(ZooKeeper::new()))),

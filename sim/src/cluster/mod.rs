@@ -26,13 +26,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kafkasim_core::broker::{Broker, BrokerConfig, BrokerDisk, log_disk};
+use kafkasim_core::client::admin::{AdminClient, AdminConfig};
 use kafkasim_core::client::consumer::{Consumer, ConsumerConfig, ConsumerHistory};
 use kafkasim_core::client::producer::{Producer, ProducerConfig as ClientProducerConfig};
 use kafkasim_core::controller::Assignment;
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{
-    ClientError, ConsumerFetch, CreateTopic, FIRST_CLIENT, GroupRequest, GroupResponse, Message,
-    NodeId, ProduceRequest, TopicConfig, TopicPartition, ZOOKEEPER,
+    ClientError, ConsumerFetch, FIRST_CLIENT, GroupRequest, GroupResponse, Message, NodeId,
+    ProduceRequest, TopicConfig, TopicPartition, ZOOKEEPER,
 };
 use kafkasim_core::record::Record;
 use kafkasim_core::replication::BrokerId;
@@ -116,7 +117,8 @@ pub struct Cluster {
     consumer_histories: BTreeMap<NodeId, ConsumerHistory>,
     admin_inbox: async_channel::Receiver<Envelope<Message>>,
     next_client: NodeId,
-    next_correlation: u64,
+    /// Kafka's admin client, at address FIRST_CLIENT (the direct probes share it).
+    admin: AdminClient,
     broker_ids: Vec<BrokerId>,
     admin_history: Vec<WriteOp>,
     zookeeper: Slot<ZooKeeper>,
