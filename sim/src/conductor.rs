@@ -24,7 +24,7 @@ use kafkasim_core::workload::ProducerConfig;
 use crate::cluster::{Cluster, ClusterBuilder, Histories, TopicSpec};
 use crate::fault::Fault;
 use crate::snapshot::ClusterSnapshot;
-use crate::trace::TraceEntry;
+use crate::trace::{Note, TraceEntry};
 
 /// The conductor's cadence: commands apply and runs pause on multiples of it.
 pub const TICK_MS: i64 = 10;
@@ -102,20 +102,32 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
                 cluster.add_consumer(config.clone());
             }
         },
-        Command::Caption(text) => cluster.caption(&text.render(cluster)),
+        Command::Caption(text) => cluster.caption(text),
         Command::CreateTopic(topic) => {
             if let Err(e) = cluster.create_topic_spec(topic).await {
-                cluster.caption(&format!("(creating topic {} failed: {e})", topic.name));
+                cluster.note(Note::AdminFailed {
+                    operation: "create-topic",
+                    topic: topic.name.clone(),
+                    error: e,
+                });
             }
         }
         Command::AddPartitions { topic, total } => {
             if let Err(e) = cluster.add_partitions(topic, *total).await {
-                cluster.caption(&format!("(adding partitions to {topic} failed: {e})"));
+                cluster.note(Note::AdminFailed {
+                    operation: "add-partitions",
+                    topic: topic.clone(),
+                    error: e,
+                });
             }
         }
         Command::AlterConfigs { topic, config } => {
             if let Err(e) = cluster.alter_topic_config(topic, config.clone()).await {
-                cluster.caption(&format!("(changing the configs of {topic} failed: {e})"));
+                cluster.note(Note::AdminFailed {
+                    operation: "alter-configs",
+                    topic: topic.clone(),
+                    error: e,
+                });
             }
         }
         // The conductor watches the trace for it (see `Watchers`).
@@ -128,19 +140,12 @@ async fn apply(cluster: &mut Cluster, command: &Command) {
 pub enum Trigger {
     /// An event of a kind with these fields.
     Event(crate::scenario::EventMatch),
-    /// An entry whose English sentence contains this (files written before event
-    /// kinds; it breaks when a sentence is reworded).
-    Fragment(String),
 }
 
 impl Trigger {
     fn fires(&self, entry: &TraceEntry) -> bool {
         match self {
             Trigger::Event(matcher) => matcher.matches(entry),
-            Trigger::Fragment(fragment) => {
-                !matches!(entry, TraceEntry::Caption { .. })
-                    && entry.explain().contains(fragment.as_str())
-            }
         }
     }
 }
@@ -175,7 +180,7 @@ impl Watchers {
             !happened
         });
         for text in shown {
-            cluster.caption(&text.render(cluster));
+            cluster.caption(&text);
         }
     }
 }

@@ -15,7 +15,7 @@ use kafkasim_core::partition::{PartitionEvent, TruncationReason};
 use kafkasim_core::protocol::TopicPartition;
 
 use crate::disk::Crash;
-use crate::trace::{Injected, TraceEntry, node_name};
+use crate::trace::{Injected, Note, TraceEntry, node_name};
 
 /// A field's value.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,10 +138,11 @@ impl From<&Vec<Vec<i32>>> for Value {
 }
 
 /// Declares the kinds once: each one's name, the fields it carries (`?` marks a field
-/// only some of its events have) and what it means. A kind added here without its
-/// line in scenarios/README.md fails `every_event_kind_is_documented`.
+/// only some of its events have; `= (..)` lists the only values a field takes) and what
+/// it means. A kind added here without its line in scenarios/README.md fails
+/// `every_event_kind_is_documented`.
 macro_rules! kinds {
-    ($($variant:ident = $name:literal [$($field:literal),*] $doc:literal;)*) => {
+    ($($variant:ident = $name:literal [$($field:literal $(= ($($value:literal),*))?),*] $doc:literal;)*) => {
         /// What kind of entry an event is.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
         pub enum Kind {
@@ -165,7 +166,14 @@ macro_rules! kinds {
                 }
             }
 
-            pub fn doc(self) -> &'static str {
+            /// The fields whose values are one of a list, with the list.
+            pub fn enumerated(self) -> &'static [(&'static str, &'static [&'static str])] {
+                match self {
+                    $(Kind::$variant => &[$($(($field, &[$($value),*]),)?)*]),*
+                }
+            }
+
+            fn meaning(self) -> &'static str {
                 match self {
                     $(Kind::$variant => $doc),*
                 }
@@ -195,8 +203,8 @@ kinds! {
         "a shutting-down broker stops; `remaining` are the partitions it still led";
     ControllerElected = "controller-elected" ["broker", "controller_epoch"]
         "a broker created /controller and became the controller";
-    ControllerResigned = "controller-resigned" ["broker", "reason", "error?"]
-        "a broker stopped being the controller; `reason`: session-expired, controller-node-deleted, epoch-claimed, write-refused";
+    ControllerResigned = "controller-resigned" ["broker", "reason" = ("session-expired", "controller-node-deleted", "epoch-claimed", "write-refused"), "error?"]
+        "a broker stopped being the controller";
     BrokersFailed = "brokers-failed" ["brokers"]
         "the controller saw brokers' registrations vanish";
     BrokersStarted = "brokers-started" ["brokers"]
@@ -207,16 +215,16 @@ kinds! {
         "a topic got more partitions, numbered from `first`";
     TopicConfigChanged = "topic-config-changed" ["topic", "changes"]
         "the controller changed topic configs (each `name before -> now`)";
-    LeaderElected = "leader-elected" ["partition", "leader", "epoch", "isr", "unclean", "reason", "previous?"]
-        "the controller chose a leader; `reason`: new-partition, leader-failed, replica-came-back, preferred, controlled-shutdown";
+    LeaderElected = "leader-elected" ["partition", "leader", "epoch", "isr", "unclean", "reason" = ("new-partition", "leader-failed", "replica-came-back", "preferred", "controlled-shutdown"), "previous?"]
+        "the controller chose a leader";
     PartitionOffline = "partition-offline" ["partition", "epoch", "isr", "unclean_leader_election_enable"]
         "no replica may lead the partition";
     ControllerIsrShrink = "controller-isr-shrink" ["partition", "removed", "isr", "epoch", "shutting_down"]
         "the controller took dead or shutting-down brokers out of an ISR";
     IsrCommitted = "isr-committed" ["partition", "isr", "partition_epoch"]
         "the controller committed a leader's ISR change (AlterPartition)";
-    IsrRejected = "isr-rejected" ["partition", "leader", "error", "broker?"]
-        "the controller refused a leader's ISR change; `error`: FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA (`broker`: the ineligible one)";
+    IsrRejected = "isr-rejected" ["partition", "leader", "error" = ("FENCED_LEADER_EPOCH", "INVALID_UPDATE_VERSION", "INELIGIBLE_REPLICA"), "broker?"]
+        "the controller refused a leader's ISR change (`broker`: the ineligible one)";
     StaleBrokerEpoch = "stale-broker-epoch" ["broker", "broker_epoch"]
         "a broker refused a controller request meant for its earlier run (KIP-380)";
     StaleController = "stale-controller" ["broker", "controller_epoch", "current"]
@@ -237,30 +245,30 @@ kinds! {
         "a leader asks to add a caught-up replica to the ISR";
     IsrUpdated = "isr-updated" ["broker", "partition", "isr"]
         "a leader applied the ISR the controller committed";
-    Truncate = "truncate" ["broker", "partition", "from", "to", "reason", "epoch?", "leader_end_offset?"]
-        "a replica cut its log; `reason`: high-watermark, diverging-epoch, leader-log-end, below-leader-log-start";
+    Truncate = "truncate" ["broker", "partition", "from", "to", "reason" = ("high-watermark", "diverging-epoch", "leader-log-end", "below-leader-log-start"), "epoch?", "leader_end_offset?"]
+        "a replica cut its log";
     RetentionDelete = "retention-delete" ["broker", "partition", "segments", "log_start_offset"]
         "retention deleted whole segments from the start of a log";
-    RebalanceStart = "rebalance-start" ["broker", "group", "from", "to", "why", "member?", "old?", "members?", "error?", "timeout_ms?", "generation?"]
-        "a group moved to PreparingRebalance (`broker` is its coordinator); `why` as for group-state";
-    GroupState = "group-state" ["broker", "group", "from", "to", "why", "member?", "old?", "members?", "error?", "timeout_ms?", "generation?"]
-        "a group changed state other than to PreparingRebalance; `why`: leader-rejoined, subscription-changed, member-joined, static-member-replaced, join-complete, assignment-stored, assignment-store-failed, member-left, session-timeout, sync-timeout, loaded, unloaded (`members`: who did not rejoin or sync)";
+    RebalanceStart = "rebalance-start" ["broker", "group", "from" = ("Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"), "to" = ("Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"), "why" = ("leader-rejoined", "subscription-changed", "member-joined", "static-member-replaced", "join-complete", "assignment-stored", "assignment-store-failed", "member-left", "session-timeout", "sync-timeout", "loaded", "unloaded"), "member?", "old?", "members?", "error?", "timeout_ms?", "generation?"]
+        "a group moved to PreparingRebalance (`broker` is its coordinator)";
+    GroupState = "group-state" ["broker", "group", "from" = ("Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"), "to" = ("Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"), "why" = ("leader-rejoined", "subscription-changed", "member-joined", "static-member-replaced", "join-complete", "assignment-stored", "assignment-store-failed", "member-left", "session-timeout", "sync-timeout", "loaded", "unloaded"), "member?", "old?", "members?", "error?", "timeout_ms?", "generation?"]
+        "a group changed state other than to PreparingRebalance (`members`: who did not rejoin or sync)";
     GenerationStart = "generation-start" ["broker", "group", "generation", "leader", "protocol", "members"]
         "a group's join phase ended: a new generation with these members";
     GroupStable = "group-stable" ["broker", "group", "generation"]
         "the leader's assignment reached every member: the group is Stable";
     Assigned = "assigned" ["consumer", "group", "member", "generation", "partitions"]
         "a consumer owns these partitions in this generation";
-    Revoked = "revoked" ["consumer", "partitions", "why"]
-        "a consumer gave partitions up (onPartitionsRevoked); `why`: closing, eager-rebalance, unsubscribed, cooperative-moved";
+    Revoked = "revoked" ["consumer", "partitions", "why" = ("closing", "eager-rebalance", "unsubscribed", "cooperative-moved")]
+        "a consumer gave partitions up (onPartitionsRevoked)";
     PartitionsLost = "partitions-lost" ["consumer", "partitions", "error?"]
         "a consumer lost partitions without revoking them (onPartitionsLost)";
-    LeftGroup = "left-group" ["consumer", "why", "static_member", "max_poll_interval_ms?"]
-        "a consumer left its group (a static member only goes quiet); `why`: closed, poll-timeout";
+    LeftGroup = "left-group" ["consumer", "why" = ("closed", "poll-timeout"), "static_member", "max_poll_interval_ms?"]
+        "a consumer left its group (a static member only goes quiet)";
     RejoinRequested = "rejoin-requested" ["consumer"]
         "a heartbeat answered REBALANCE_IN_PROGRESS: the consumer rejoins at its next poll";
-    OffsetReset = "offset-reset" ["consumer", "partition", "offset", "policy", "why", "out_of_range_offset?"]
-        "a consumer's position was reset; `why`: seek-to-end, seek-to-beginning, no-group, no-committed-offset, out-of-range";
+    OffsetReset = "offset-reset" ["consumer", "partition", "offset", "policy" = ("earliest", "latest"), "why" = ("seek-to-end", "seek-to-beginning", "no-group", "no-committed-offset", "out-of-range"), "out_of_range_offset?"]
+        "a consumer's position was reset";
     NoOffset = "no-offset" ["consumer", "partition"]
         "no committed offset and auto.offset.reset=none";
     CoordinatorUnknown = "coordinator-unknown" ["consumer", "coordinator", "error"]
@@ -275,19 +283,41 @@ kinds! {
         "a consumer's pattern subscription matches other topics now";
     ProduceRetry = "produce-retry" ["producer", "partition", "records", "error", "attempt", "in_sequence_order"]
         "a producer's batch failed with a retriable error and goes back to its queue";
-    SequencesRestarted = "sequences-restarted" ["producer", "partition", "producer_id", "producer_epoch", "reason", "leader?", "last_acked_sequence?", "error?", "rewritten", "unknown"]
-        "an idempotent producer bumped its epoch and restarts a partition's sequences (KIP-360); `reason`: lost-acknowledged, expired, failed-batch";
+    SequencesRestarted = "sequences-restarted" ["producer", "partition", "producer_id", "producer_epoch", "reason" = ("lost-acknowledged", "expired", "failed-batch"), "leader?", "last_acked_sequence?", "error?", "rewritten", "unknown"]
+        "an idempotent producer bumped its epoch and restarts a partition's sequences (KIP-360)";
     ProduceFailed = "produce-failed" ["producer", "partition", "records", "error"]
         "a producer gave up on a batch";
-    Fault = "fault" ["action", "broker?", "node?", "consumer?", "groups?", "from?", "to?", "latency_min_ms?", "latency_max_ms?", "loss?", "until_ms?", "unflushed?"]
-        "an injected fault or its undoing; `action`: crash, power-loss, restart, partition, isolate, heal, pause, resume, link, hold, release, consumer-crash, consumer-close, consumer-stall";
+    Fault = "fault" ["action" = ("crash", "power-loss", "restart", "partition", "isolate", "heal", "pause", "resume", "link", "hold", "release", "consumer-crash", "consumer-close", "consumer-stall"), "broker?", "node?", "consumer?", "groups?", "from?", "to?", "latency_min_ms?", "latency_max_ms?", "loss?", "until_ms?", "unflushed?"]
+        "an injected fault or its undoing";
     InvariantViolated = "invariant-violated" ["text"]
         "a protocol invariant failed (the invariants checker)";
     Caption = "caption" ["text"]
         "a lesson's caption";
+    FaultSkipped = "fault-skipped" ["action", "target"]
+        "a scenario's fault found no node to act on when its time came";
+    AdminFailed = "admin-failed" ["operation" = ("create-topic", "add-partitions", "alter-configs"), "topic", "error"]
+        "an admin step of the scenario failed";
 }
 
 impl Kind {
+    /// What it means, with the values of its enumerated fields (scenarios/README.md's
+    /// table says the same).
+    pub fn doc(self) -> String {
+        let mut doc = self.meaning().to_string();
+        for (field, values) in self.enumerated() {
+            doc.push_str(&format!("; `{field}`: {}", values.join(", ")));
+        }
+        doc
+    }
+
+    /// The values `field` takes, if it is one of a list.
+    pub fn values(self, field: &str) -> Option<&'static [&'static str]> {
+        self.enumerated()
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, values)| *values)
+    }
+
     /// The kind of this name.
     pub fn named(name: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.name() == name)
@@ -329,6 +359,24 @@ impl TraceEntry {
                 (Kind::InvariantViolated, vec![("text", text.into())])
             }
             TraceEntry::Caption { text, .. } => (Kind::Caption, vec![("text", text.into())]),
+            TraceEntry::Note { note, .. } => match note {
+                Note::FaultSkipped { action, target } => (
+                    Kind::FaultSkipped,
+                    vec![("action", action.into()), ("target", target.into())],
+                ),
+                Note::AdminFailed {
+                    operation,
+                    topic,
+                    error,
+                } => (
+                    Kind::AdminFailed,
+                    vec![
+                        ("operation", (*operation).into()),
+                        ("topic", topic.into()),
+                        ("error", error.into()),
+                    ],
+                ),
+            },
         }
     }
 }

@@ -194,10 +194,10 @@ impl Fault {
         if let Some(target) = &self.target
             && targets.is_empty()
         {
-            cluster.caption(&format!(
-                "(the scenario's {} of {target} found nobody: skipped)",
-                self.action
-            ));
+            cluster.note(crate::trace::Note::FaultSkipped {
+                action: self.action.to_string(),
+                target: target.to_string(),
+            });
             return;
         }
         match &self.action {

@@ -17,7 +17,7 @@ use kafkasim_core::protocol::TopicPartition;
 use kafkasim_core::replication::BrokerId;
 
 use crate::disk::Crash;
-use crate::trace::{Injected, TraceEntry, node_name};
+use crate::trace::{Injected, Note, TraceEntry, node_name};
 
 /// The entry's sentence in English.
 pub fn en(entry: &TraceEntry) -> String {
@@ -26,6 +26,23 @@ pub fn en(entry: &TraceEntry) -> String {
         TraceEntry::Fault { fault: f, .. } => fault(f),
         TraceEntry::Violation { text, .. } => format!("INVARIANT VIOLATED: {text}"),
         TraceEntry::Caption { text, .. } => format!("LESSON: {text}"),
+        TraceEntry::Note { note, .. } => match note {
+            Note::FaultSkipped { action, target } => {
+                format!("(the scenario's {action} of {target} found nobody: skipped)")
+            }
+            Note::AdminFailed {
+                operation,
+                topic,
+                error,
+            } => {
+                let what = match *operation {
+                    "create-topic" => format!("creating topic {topic}"),
+                    "add-partitions" => format!("adding partitions to {topic}"),
+                    _ => format!("changing the configs of {topic}"),
+                };
+                format!("({what} failed: {error})")
+            }
+        },
     }
 }
 

@@ -246,8 +246,8 @@ pub fn run_commands(
             Expected::Event(event) => event.differences(expectation.at_ms, &trace),
             Expected::CaptionShown { text } => {
                 let shown = trace.iter().any(|e| {
-                    matches!(e, TraceEntry::Caption { time_ms, text: t }
-                        if *time_ms >= expectation.at_ms && text.shown_as(t))
+                    matches!(e, TraceEntry::Caption { time_ms, written, .. }
+                        if *time_ms >= expectation.at_ms && *written == text.to_string())
                 });
                 if shown {
                     Vec::new()

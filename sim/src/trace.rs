@@ -87,10 +87,31 @@ pub enum TraceEntry {
         time_ms: i64,
         text: String,
     },
-    /// A lesson's caption from its scenario file: what the class is seeing.
+    /// A lesson's caption from its scenario file: what the class is seeing, with its
+    /// placeholders filled in; `written` is the caption as its file writes it.
     Caption {
         time_ms: i64,
         text: String,
+        written: String,
+    },
+    /// What the scenario runner itself has to say.
+    Note {
+        time_ms: i64,
+        note: Note,
+    },
+}
+
+/// The scenario runner's own news: a scripted step that could not happen as written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
+    /// A fault's target named no node when it applied.
+    FaultSkipped { action: String, target: String },
+    /// An admin step of the scenario failed (`operation`: create-topic, add-partitions,
+    /// alter-configs).
+    AdminFailed {
+        operation: &'static str,
+        topic: String,
+        error: String,
     },
 }
 
@@ -100,7 +121,8 @@ impl TraceEntry {
             TraceEntry::Event(e) => e.time_ms,
             TraceEntry::Fault { time_ms, .. }
             | TraceEntry::Violation { time_ms, .. }
-            | TraceEntry::Caption { time_ms, .. } => *time_ms,
+            | TraceEntry::Caption { time_ms, .. }
+            | TraceEntry::Note { time_ms, .. } => *time_ms,
         }
     }
 

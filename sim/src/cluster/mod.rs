@@ -177,10 +177,21 @@ impl Cluster {
     }
 
     /// Puts a lesson's caption into the trace at the current time.
-    pub fn caption(&self, text: &str) {
+    /// Shows a lesson's caption, its placeholders filled in as things stand now.
+    pub fn caption(&self, caption: &crate::scenario::CaptionText) {
+        let text = caption.render(self);
         self.world.record(TraceEntry::Caption {
             time_ms: self.now_ms(),
-            text: text.to_string(),
+            text,
+            written: caption.to_string(),
+        });
+    }
+
+    /// Records the scenario runner's own news.
+    pub fn note(&self, note: crate::trace::Note) {
+        self.world.record(TraceEntry::Note {
+            time_ms: self.now_ms(),
+            note,
         });
     }
 

@@ -792,18 +792,16 @@ fn captions(
         };
         let command = match caption.on.as_ref().map(|on| (on, on.get_ref())) {
             None => Command::Caption(text),
-            Some((on, toml::Value::String(fragment))) if fragment.trim().is_empty() => {
+            Some((on, toml::Value::String(fragment))) => {
+                // Matching a piece of an English sentence breaks as soon as the sentence
+                // is reworded or shown in another language.
                 c.error(
                     on.span(),
-                    "on needs an event",
-                    Some("on = { kind = \"isr-shrink\", partition = \"orders-0\" }".into()),
+                    format!("on = {fragment:?} matches words of a sentence; on names an event instead"),
+                    Some("on = { kind = \"isr-shrink\", partition = \"orders-0\" } (scenarios/README.md lists every kind and its fields)".into()),
                 );
                 continue;
             }
-            Some((_, toml::Value::String(fragment))) => Command::CaptionOn {
-                trigger: Trigger::Fragment(fragment.clone()),
-                text,
-            },
             Some((on, toml::Value::Table(table))) => {
                 let table: Configs = table
                     .iter()

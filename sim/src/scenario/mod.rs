@@ -334,7 +334,7 @@ struct CaptionSection {
     #[serde(default)]
     at: Option<Time>,
     /// Show it right after the first event that matches: `{ kind = "isr-shrink",
-    /// partition = "orders-0" }` (or, as before event kinds, a part of its sentence).
+    /// partition = "orders-0" }`.
     #[serde(default)]
     on: Option<Spanned<toml::Value>>,
     text: Spanned<String>,
@@ -698,7 +698,30 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            fields.push((name.clone(), canonical(value.get_ref())));
+            let wanted = canonical(value.get_ref());
+            if let Some(values) = kind.values(name)
+                && !values.contains(&wanted.as_str())
+            {
+                // A value the kind never carries would silently match nothing.
+                self.error(
+                    value.span(),
+                    format!("{} events never have {name} = {wanted:?}", kind.name()),
+                    Some(
+                        match closest(&wanted, values).or_else(|| {
+                            values.iter().copied().find(|v| v.contains(wanted.as_str()))
+                        }) {
+                            Some(v) => format!(
+                                "did you mean {v:?}? ({name} is one of {})",
+                                values.join(", ")
+                            ),
+                            None => format!("{name} is one of {}", values.join(", ")),
+                        },
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            fields.push((name.clone(), wanted));
         }
         ok.then_some(EventMatch { kind, fields })
     }

@@ -45,20 +45,6 @@ impl CaptionText {
         }
         out
     }
-
-    /// Whether a shown caption's text came from this one: its words, in order.
-    pub fn shown_as(&self, text: &str) -> bool {
-        let mut rest = text;
-        for (i, part) in self.parts.iter().enumerate() {
-            if let CaptionPart::Text(t) = part {
-                match rest.find(t.as_str()) {
-                    Some(at) if i > 0 || at == 0 => rest = &rest[at + t.len()..],
-                    _ => return false,
-                }
-            }
-        }
-        true
-    }
 }
 
 impl fmt::Display for CaptionText {

@@ -614,6 +614,7 @@ fn event_lines<'a>(
             TraceEntry::Caption { .. } => p.caption,
             TraceEntry::Fault { .. } => p.bad,
             TraceEntry::Violation { .. } => p.bad,
+            TraceEntry::Note { .. } => p.warn,
             TraceEntry::Event(_) => p.base,
         };
         let stamped = format!("{:>8} {text}", seconds(entry.time_ms()));
@@ -639,7 +640,7 @@ fn timeline_lines<'a>(model: &Model, width: usize, p: &Palette) -> Vec<Line<'a>>
             TraceEntry::Fault { .. } => ('▼', p.bad),
             TraceEntry::Caption { .. } => ('◆', p.warn),
             TraceEntry::Violation { .. } => ('✖', p.bad),
-            TraceEntry::Event(_) => continue,
+            TraceEntry::Event(_) | TraceEntry::Note { .. } => continue,
         };
         marks[column(entry.time_ms())] = (mark, style);
     }
