@@ -195,6 +195,34 @@ pub enum EventKind {
     },
 }
 
+impl From<crate::client::consumer::Emitted> for Event {
+    fn from(e: crate::client::consumer::Emitted) -> Event {
+        Event {
+            time_ms: e.time_ms,
+            node: e.client,
+            kind: EventKind::Consumer {
+                client: e.client,
+                name: e.name,
+                event: e.event,
+            },
+        }
+    }
+}
+
+impl From<crate::client::producer::Emitted> for Event {
+    fn from(e: crate::client::producer::Emitted) -> Event {
+        Event {
+            time_ms: e.time_ms,
+            node: e.client,
+            kind: EventKind::Producer {
+                client: e.client,
+                name: e.name,
+                event: e.event,
+            },
+        }
+    }
+}
+
 /// An event at a sim time, on a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {

@@ -22,4 +22,5 @@ pub mod record;
 pub mod replication;
 pub mod rng;
 pub mod workload;
+pub mod writes;
 pub mod zookeeper;

@@ -4,7 +4,7 @@
 //! is sent once, so the history says exactly what was acknowledged. The full producer
 //! (batching, retries, idempotence) is the client issue's.
 
-use crate::actor::{Actor, Outbox};
+use crate::actor::Actor;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -15,6 +15,10 @@ use crate::protocol::{
 };
 use crate::record::Record;
 use crate::replication::BrokerId;
+pub use crate::writes::{Outcome, WriteOp};
+
+/// This module's actors tell the narration [`crate::event::Event`]s.
+type Outbox = crate::actor::Outbox<crate::event::Event>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerConfig {
@@ -54,46 +58,6 @@ impl Default for ProducerConfig {
             value_prefix: "v".to_string(),
             stop_ms: None,
             record_history: true,
-        }
-    }
-}
-
-/// How a write ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Pending,
-    /// Acknowledged at this offset (acks=0: sent, offset unknown).
-    Ok {
-        offset: Option<i64>,
-        completed_ms: i64,
-    },
-    /// Refused with Kafka's error code: it was not written (or, for
-    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND and REQUEST_TIMED_OUT, it may have been).
-    Failed {
-        code: &'static str,
-        completed_ms: i64,
-    },
-    /// No answer: it may or may not have been written.
-    Unknown {
-        completed_ms: i64,
-    },
-}
-
-/// One record's write.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WriteOp {
-    pub value: String,
-    pub tp: TopicPartition,
-    pub leader: BrokerId,
-    pub invoked_ms: i64,
-    pub outcome: Outcome,
-}
-
-impl WriteOp {
-    pub fn acknowledged_offset(&self) -> Option<i64> {
-        match self.outcome {
-            Outcome::Ok { offset, .. } => offset,
-            _ => None,
         }
     }
 }
@@ -376,6 +340,8 @@ impl TestProducer {
 }
 
 impl Actor for TestProducer {
+    type Event = crate::event::Event;
+
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         match message {
             Message::ConnectionLost => self.on_connection_lost(from, now_ms),

@@ -3,12 +3,15 @@
 //! timeout without traffic, taking their ephemeral nodes with them; watches are sent
 //! to their clients as messages.
 
-use crate::actor::{Actor, Outbox};
+use crate::actor::Actor;
 use crate::event::{Event, EventKind};
 use crate::metadata::{MetadataError, MetadataStore, Notification, SessionId};
 use crate::protocol::{
     Message, MultiResult, NodeId, ZNode, ZOOKEEPER, ZkOp, ZkOpResult, ZkRequest, ZkResponse,
 };
+
+/// This module's actors tell the narration [`crate::event::Event`]s.
+type Outbox = crate::actor::Outbox<crate::event::Event>;
 
 /// The paths Kafka's brokers expect to exist.
 pub const BROKER_IDS: &str = "/brokers/ids";
@@ -151,6 +154,8 @@ impl ZooKeeper {
 }
 
 impl Actor for ZooKeeper {
+    type Event = crate::event::Event;
+
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         let Message::Zk(request) = message else {
             return;

@@ -23,7 +23,7 @@ enum Node {
 }
 
 impl Node {
-    fn actor(&mut self) -> &mut dyn Actor {
+    fn actor(&mut self) -> &mut dyn Actor<Event = Event> {
         match self {
             Node::Zk(z) => z,
             Node::Broker(b) => b.as_mut(),
@@ -80,7 +80,7 @@ impl Harness {
         self.dispatch(id, out);
     }
 
-    fn dispatch(&mut self, from: NodeId, out: Outbox) {
+    fn dispatch(&mut self, from: NodeId, out: Outbox<Event>) {
         self.events.extend(out.events);
         for (to, message) in out.sends {
             if self.cut.contains(&(from, to)) {

@@ -5,7 +5,6 @@
 //! written to the partition with acks=all and answered once the write is committed, so
 //! a new coordinator finds everything that was acknowledged.
 
-use crate::actor::Outbox;
 use crate::event::EventKind;
 use crate::group::coordinator::{GroupError, OnStored, Reply, ReplyTo, SyncGroupResponse};
 use crate::group::storage::{self, OFFSETS_TOPIC, StoredOffset, partition_for_group};
@@ -17,6 +16,9 @@ use crate::record::{Compression, Record};
 use crate::replication::BrokerId;
 
 use super::{Broker, PendingProduce, Waiter};
+
+/// This module's actors tell the narration [`crate::event::Event`]s.
+type Outbox = crate::actor::Outbox<crate::event::Event>;
 
 /// How long a broker waits before asking the controller again to create
 /// `__consumer_offsets`.

@@ -8,7 +8,7 @@
 
 mod groups;
 
-use crate::actor::{Actor, Outbox};
+use crate::actor::Actor;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::LogConfig;
@@ -33,6 +33,9 @@ use crate::zookeeper::{BROKER_IDS, CONTROLLER, broker_path};
 
 use crate::controller::role::{Controller, ControllerConfig};
 use crate::group::coordinator::{Coordinator, CoordinatorConfig};
+
+/// This module's actors tell the narration [`crate::event::Event`]s.
+type Outbox = crate::actor::Outbox<crate::event::Event>;
 
 /// A broker's configuration: Kafka's broker-level names and defaults (Kafka 4.0, with
 /// ZooKeeper-era settings where KRaft has none).
@@ -1476,6 +1479,8 @@ pub fn log_disk(partition: &Partition, bytes: impl Fn(&crate::log::Segment) -> V
 }
 
 impl Actor for Broker {
+    type Event = crate::event::Event;
+
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         self.now_ms = now_ms;
         match message {

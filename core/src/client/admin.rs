@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::actor::{Actor, Outbox};
+use crate::actor::Actor;
 use crate::controller::Assignment;
 use crate::ids::{NodeId, TopicPartition};
 use crate::protocol::{ClientError, CreateTopic, Message, TopicConfig};
@@ -28,6 +28,9 @@ use crate::replication::BrokerId;
 use crate::rng::SplitMix64;
 
 use super::{Brokers, InFlight, exponential_backoff_ms};
+
+/// This module's actors tell the narration [`crate::event::Event`]s.
+type Outbox = crate::actor::Outbox<crate::event::Event>;
 
 /// `AdminClientConfig`'s settings that shape the calls.
 #[derive(Clone, Debug)]
@@ -350,6 +353,8 @@ impl AdminClient {
 }
 
 impl Actor for AdminClient {
+    type Event = crate::event::Event;
+
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         self.now_ms = now_ms;
         if message == Message::ConnectionLost {

@@ -11,11 +11,10 @@
 //! says ([`AppCommit`]). Its history (what each poll returned, what was processed, every
 //! commit) is what the checkers judge.
 
-use crate::actor::{Actor, Outbox};
+use crate::actor::Actor;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{Brokers, InFlight};
-use crate::event::{Event, EventKind};
 use crate::group::assignor::{Strategy, Subscription, assign};
 use crate::group::coordinator::{
     GroupError, JoinGroup, JoinGroupResponse, SyncGroup, SyncGroupResponse,
@@ -27,6 +26,9 @@ use crate::protocol::{
 };
 use crate::record::decode_entries;
 use crate::replication::BrokerId;
+
+/// This module's actor tells the narration its own events.
+type Outbox = crate::actor::Outbox<Emitted>;
 
 /// What the consumer reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -238,6 +240,17 @@ pub enum ResetReason {
     OutOfRange {
         offset: i64,
     },
+}
+
+/// A consumer's event as it leaves the state machine, at a time and with the names the
+/// narration uses (`event::EventKind::Consumer` once the simulation records it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Emitted {
+    pub time_ms: i64,
+    pub client: NodeId,
+    /// Its `client.id`, which sentences name it by.
+    pub name: String,
+    pub event: ConsumerEvent,
 }
 
 /// What a consumer tells the narration.
@@ -667,14 +680,11 @@ impl Consumer {
     }
 
     fn emit(&self, out: &mut Outbox, event: ConsumerEvent) {
-        out.emit(Event {
+        out.emit(Emitted {
             time_ms: self.now_ms,
-            node: self.address,
-            kind: EventKind::Consumer {
-                client: self.address,
-                name: self.config.client_id.clone(),
-                event,
-            },
+            client: self.address,
+            name: self.config.client_id.clone(),
+            event,
         });
     }
 
@@ -1791,6 +1801,8 @@ impl Consumer {
 }
 
 impl Actor for Consumer {
+    type Event = Emitted;
+
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         self.now_ms = now_ms;
         if message == Message::ConnectionLost {

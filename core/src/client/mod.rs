@@ -46,9 +46,9 @@ impl<P: PartialEq> InFlight<P> {
     }
 
     /// Sends the request `make` builds from a new correlation id.
-    pub(crate) fn send(
+    pub(crate) fn send<E>(
         &mut self,
-        out: &mut crate::actor::Outbox,
+        out: &mut crate::actor::Outbox<E>,
         to: NodeId,
         pending: P,
         deadline_ms: i64,

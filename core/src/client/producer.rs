@@ -17,10 +17,9 @@
 //! error in the history ([`WriteOp`]), which the checkers judge; `sync` makes the
 //! application wait for each send (`send().get()`), otherwise it goes on (a callback).
 
-use crate::actor::{Actor, Outbox};
+use crate::actor::Actor;
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::event::{Event, EventKind};
 use crate::partition::Acks;
 use crate::partitioner::{Partitioner, PartitionerConfig, TopicPartitions};
 use crate::protocol::{
@@ -31,7 +30,10 @@ use crate::replication::BrokerId;
 use crate::rng::SplitMix64;
 
 use super::{Brokers, InFlight, exponential_backoff_ms};
-use crate::workload::{Outcome, WriteOp};
+use crate::writes::{Outcome, WriteOp};
+
+/// This module's actor tells the narration its own events.
+type Outbox = crate::actor::Outbox<Emitted>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerConfig {
@@ -156,6 +158,18 @@ enum Pending {
     Metadata,
     InitProducerId,
     Produce { tp: TopicPartition, batch: Batch },
+}
+
+/// A producer's event as it leaves the state machine, at a time and with the names the
+/// narration uses (`event::EventKind::Producer` once the simulation records it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Emitted {
+    pub time_ms: i64,
+    pub client: NodeId,
+    /// What its records are named by (`p1` writes `p1-0`, `p1-1`…), which sentences
+    /// name it by.
+    pub name: String,
+    pub event: ProducerEvent,
 }
 
 /// What a producer tells the narration: Kafka's producer logs each retry as a warning.
@@ -682,14 +696,11 @@ impl Producer {
     }
 
     fn emit(&self, out: &mut Outbox, event: ProducerEvent) {
-        out.emit(Event {
+        out.emit(Emitted {
             time_ms: self.now_ms,
-            node: self.address,
-            kind: EventKind::Producer {
-                client: self.address,
-                name: self.config.value_prefix.clone(),
-                event,
-            },
+            client: self.address,
+            name: self.config.value_prefix.clone(),
+            event,
         });
     }
 
@@ -910,6 +921,8 @@ impl Producer {
 }
 
 impl Actor for Producer {
+    type Event = Emitted;
+
     fn handle(&mut self, now_ms: i64, from: NodeId, message: Message, out: &mut Outbox) {
         self.now_ms = now_ms;
         if message == Message::ConnectionLost {

@@ -8,7 +8,6 @@
 //! writes fail. Requests to brokers go through one channel per broker, one at a time,
 //! resent until acknowledged (`ControllerChannelManager`).
 
-use crate::actor::Outbox;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::controller::{
@@ -26,6 +25,9 @@ use crate::rng::SplitMix64;
 use crate::zookeeper::{
     BROKER_IDS, CONTROLLER_EPOCH, TOPICS, broker_path, partition_state_path, topic_path,
 };
+
+/// This module's actors tell the narration [`crate::event::Event`]s.
+type Outbox = crate::actor::Outbox<crate::event::Event>;
 
 /// The controller's timing configs.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -30,6 +30,7 @@ use kafkasim_core::client::admin::{AdminClient, AdminConfig};
 use kafkasim_core::client::consumer::{Consumer, ConsumerConfig, ConsumerHistory};
 use kafkasim_core::client::producer::{Producer, ProducerConfig as ClientProducerConfig};
 use kafkasim_core::controller::Assignment;
+use kafkasim_core::event::Event;
 use kafkasim_core::partition::{Acks, TruncationProtocol};
 use kafkasim_core::protocol::{
     ClientError, ConsumerFetch, FIRST_CLIENT, GroupRequest, GroupResponse, Message, NodeId,
@@ -137,20 +138,24 @@ impl Cluster {
         &self.broker_ids
     }
 
-    fn spawn_node<A: Actor + Send + 'static>(&mut self, addr: NodeId, name: &str, slot: Slot<A>) {
+    fn spawn_node<A>(&mut self, addr: NodeId, name: &str, slot: Slot<A>)
+    where
+        A: Actor + Send + 'static,
+        A::Event: Into<Event> + Send,
+    {
         let inbox = self.world.net.register(addr);
         let node = self.handle.create_node().name(name).build();
         node.spawn(run_node(addr, slot, inbox, self.world.clone()));
         self.nodes.insert(addr, node);
     }
 
-    fn dispatch(&self, from: NodeId, out: Outbox) {
+    fn dispatch<E: Into<Event>>(&self, from: NodeId, out: Outbox<E>) {
         for (to, message) in out.sends {
             self.world.net.send(from, to, message);
         }
         if self.world.trace_events {
             let mut trace = lock(&self.world.trace);
-            trace.extend(out.events.into_iter().map(TraceEntry::Event));
+            trace.extend(out.events.into_iter().map(|e| TraceEntry::Event(e.into())));
         }
     }
 
@@ -336,12 +341,11 @@ impl Cluster {
     }
 
     /// Runs a client's state machine on its own node.
-    fn start_client<A: Actor + Send + 'static>(
-        &mut self,
-        addr: NodeId,
-        kind: &str,
-        actor: A,
-    ) -> Slot<A> {
+    fn start_client<A>(&mut self, addr: NodeId, kind: &str, actor: A) -> Slot<A>
+    where
+        A: Actor + Send + 'static,
+        A::Event: Into<Event> + Send,
+    {
         let slot = Arc::new(Mutex::new(Some(actor)));
         self.spawn_node(addr, &format!("{kind}-{addr}"), slot.clone());
         slot

@@ -60,12 +60,15 @@ impl World {
 }
 
 /// Feeds one actor its messages and due timers, forever (until its node is killed).
-pub(super) async fn run_node<A: Actor + Send + 'static>(
+pub(super) async fn run_node<A>(
     addr: NodeId,
     slot: Slot<A>,
     inbox: async_channel::Receiver<Envelope<Message>>,
     world: Arc<World>,
-) {
+) where
+    A: Actor + Send + 'static,
+    A::Event: Into<kafkasim_core::event::Event>,
+{
     loop {
         let now_ms = world.net.now_ms();
         let next = match lock(&slot).as_ref() {
@@ -115,7 +118,7 @@ pub(super) async fn run_node<A: Actor + Send + 'static>(
         }
         if world.trace_events && !out.events.is_empty() {
             let mut trace = lock(&world.trace);
-            trace.extend(out.events.into_iter().map(TraceEntry::Event));
+            trace.extend(out.events.into_iter().map(|e| TraceEntry::Event(e.into())));
         }
         world.check_invariants(now_ms);
         if ticked {
