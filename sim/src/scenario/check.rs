@@ -69,6 +69,53 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         builder.link = link;
     }
 
+    let mut topics = topics(c, &f, brokers, &mut builder);
+
+    let mut commands = Vec::new();
+    admin(
+        c,
+        &f,
+        duration_ms,
+        brokers,
+        &builder,
+        &mut topics,
+        &mut commands,
+    );
+    producers(c, &f, duration_ms, &topics, &mut commands);
+
+    consumers(c, &f, &topics, duration_ms, &mut commands);
+
+    faults(c, &f, &topics, duration_ms, &mut commands);
+
+    let caption_expectations = captions(c, &f, &topics, duration_ms, &mut commands);
+
+    let nemesis = nemesis(c, &f, duration_ms);
+
+    let (expect, expectations) = expectations(c, &f, &topics, duration_ms, caption_expectations);
+
+    // Same-time commands keep file order: producers, consumers, faults, captions.
+    commands.sort_by_key(|t| t.at_ms);
+    Some(Scenario {
+        file: c.file.to_string(),
+        title: f.title.trim().to_string(),
+        summary: f.summary.trim().to_string(),
+        seed: f.seed,
+        duration_ms,
+        builder,
+        commands,
+        expect,
+        expectations,
+        nemesis,
+    })
+}
+
+/// The topics the cluster starts with: each name, partition count and placement checked.
+fn topics(
+    c: &mut Checker<'_>,
+    f: &File,
+    brokers: i32,
+    builder: &mut ClusterBuilder,
+) -> BTreeMap<String, u32> {
     let mut topics: BTreeMap<String, u32> = BTreeMap::new();
     for t in &f.topics {
         let name = t.name.get_ref();
@@ -159,11 +206,22 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         });
     }
 
-    let mut commands = Vec::new();
+    topics
+}
+
+/// The admin steps (topics created later, partitions added, configs changed), in time
+/// order; topics they create join `topics`.
+fn admin(
+    c: &mut Checker<'_>,
+    f: &File,
+    duration_ms: i64,
+    brokers: i32,
+    builder: &ClusterBuilder,
+    topics: &mut BTreeMap<String, u32>,
+    commands: &mut Vec<Timed>,
+) {
     let check_at =
         |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
-
-    // Admin actions first: topics they create can be written, read and targeted. In time
     // order: a config change builds on the configs the topic has by then.
     let mut topic_configs: BTreeMap<String, TopicConfig> = builder
         .topics
@@ -300,7 +358,18 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             commands.push(Timed::new(at, command));
         }
     }
+}
 
+/// The producers: each one's topic, times and Kafka configs.
+fn producers(
+    c: &mut Checker<'_>,
+    f: &File,
+    duration_ms: i64,
+    topics: &BTreeMap<String, u32>,
+    commands: &mut Vec<Timed>,
+) {
+    let check_at =
+        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
     for (i, p) in f.producers.iter().enumerate() {
         let mut config = ProducerConfig {
             topic: p.topic.get_ref().clone(),
@@ -366,14 +435,13 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         set_if(&mut config.metadata_max_age_ms, p.metadata_max_age_ms);
         commands.push(Timed::new(start, Command::StartKafkaProducer(config)));
     }
+}
 
-    consumers(c, &f, &topics, duration_ms, &mut commands);
-
-    faults(c, &f, &topics, duration_ms, &mut commands);
-
-    let caption_expectations = captions(c, &f, &topics, duration_ms, &mut commands);
-
-    let nemesis = f.nemesis.as_ref().and_then(|n| {
+/// The seeded random faults, if the file asks for them.
+fn nemesis(c: &mut Checker<'_>, f: &File, duration_ms: i64) -> Option<Nemesis> {
+    let check_at =
+        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
+    f.nemesis.as_ref().and_then(|n| {
         let faults: Vec<NemesisFault> = n
             .faults
             .iter()
@@ -400,23 +468,6 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             interval_ms: interval_ms.max(1),
             heal_after_ms: heal_after_ms.max(1),
         })
-    });
-
-    let (expect, expectations) = expectations(c, &f, &topics, duration_ms, caption_expectations);
-
-    // Same-time commands keep file order: producers, consumers, faults, captions.
-    commands.sort_by_key(|t| t.at_ms);
-    Some(Scenario {
-        file: c.file.to_string(),
-        title: f.title.trim().to_string(),
-        summary: f.summary.trim().to_string(),
-        seed: f.seed,
-        duration_ms,
-        builder,
-        commands,
-        expect,
-        expectations,
-        nemesis,
     })
 }
 
