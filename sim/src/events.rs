@@ -355,9 +355,13 @@ impl TraceEntry {
         match self {
             TraceEntry::Event(e) => event_data(e),
             TraceEntry::Fault { fault, .. } => (Kind::Fault, fault_fields(fault)),
-            TraceEntry::Violation { text, .. } => {
-                (Kind::InvariantViolated, vec![("text", text.into())])
-            }
+            TraceEntry::Violation { violation, .. } => (
+                Kind::InvariantViolated,
+                vec![(
+                    "text",
+                    crate::narrate::violation(violation, crate::lang::Lang::En).into(),
+                )],
+            ),
             TraceEntry::Caption { text, .. } => (Kind::Caption, vec![("text", text.into())]),
             TraceEntry::Note { note, .. } => match note {
                 Note::FaultSkipped { action, target } => (

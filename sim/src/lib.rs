@@ -15,6 +15,7 @@ pub mod events;
 pub mod export;
 pub mod fault;
 pub mod history;
+pub mod lang;
 pub mod narrate;
 pub mod net;
 pub mod rng;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::check;
 use crate::conductor::{Command, Simulation, Timed};
+use crate::lang::Lang;
 use crate::scenario::{
     Expectation, Expected, GroupExpectation, PartitionExpectation, Scenario, Verdict,
 };
@@ -44,6 +45,7 @@ pub struct ExpectationResult {
 #[derive(Clone, Debug)]
 pub struct RunReport {
     pub title: String,
+    pub title_zh: Option<String>,
     pub seed: u64,
     pub until_ms: i64,
     pub trace: Vec<TraceEntry>,
@@ -87,8 +89,21 @@ impl RunReport {
     /// entries alike but for their attempt number said once with its count
     /// (`… ×37, until 29.950s`).
     pub fn timeline(&self, all: bool) -> String {
+        self.timeline_in(all, Lang::En)
+    }
+
+    /// The title in `lang` (the file's own if it has none in that language).
+    pub fn title_in(&self, lang: Lang) -> &str {
+        match (lang, &self.title_zh) {
+            (Lang::ZhCn, Some(zh)) => zh,
+            _ => &self.title,
+        }
+    }
+
+    /// [`RunReport::timeline`] in `lang`.
+    pub fn timeline_in(&self, all: bool, lang: Lang) -> String {
         if all {
-            return self.trace.iter().map(|e| e.line() + "\n").collect();
+            return self.trace.iter().map(|e| e.line_in(lang) + "\n").collect();
         }
         let shown: Vec<&TraceEntry> = self.trace.iter().filter(|e| at_lesson_level(e)).collect();
         let mut out = String::new();
@@ -99,14 +114,14 @@ impl RunReport {
                 .iter()
                 .take_while(|e| repeat_key(e) == key)
                 .count();
-            out.push_str(&shown[i].line());
+            out.push_str(&shown[i].line_in(lang));
             if run > 1 {
                 let last = shown[i + run - 1].time_ms();
-                out.push_str(&format!(
-                    " ×{run}, until {}.{:03}s",
-                    last / 1000,
-                    last % 1000
-                ));
+                let (s, ms) = (last / 1000, last % 1000);
+                out.push_str(&match lang {
+                    Lang::En => format!(" ×{run}, until {s}.{ms:03}s"),
+                    Lang::ZhCn => format!(" ×{run}，直到{s}.{ms:03}s"),
+                });
             }
             out.push('\n');
             i += run;
@@ -348,6 +363,7 @@ pub fn run_commands(
     ];
     RunReport {
         title: scenario.title.clone(),
+        title_zh: scenario.title_zh.clone(),
         seed,
         until_ms,
         trace,

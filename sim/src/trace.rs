@@ -6,6 +6,7 @@ use kafkasim_core::protocol::{NodeId, ZOOKEEPER};
 use kafkasim_core::replication::BrokerId;
 
 use crate::disk::Crash;
+use crate::lang::Lang;
 use crate::net::LinkConfig;
 
 /// A fault as it applied: to the nodes its target named then (what the trace tells).
@@ -85,13 +86,15 @@ pub enum TraceEntry {
     /// An invariant failed (in recording mode).
     Violation {
         time_ms: i64,
-        text: String,
+        violation: kafkasim_core::invariants::Violation,
     },
     /// A lesson's caption from its scenario file: what the class is seeing, with its
     /// placeholders filled in; `written` is the caption as its file writes it.
     Caption {
         time_ms: i64,
         text: String,
+        /// Its Simplified Chinese (`text_zh`), filled in the same way.
+        text_zh: Option<String>,
         written: String,
     },
     /// What the scenario runner itself has to say.
@@ -128,12 +131,27 @@ impl TraceEntry {
 
     /// Its sentence in English (see [`crate::narrate`]).
     pub fn explain(&self) -> String {
-        crate::narrate::en(self)
+        self.explain_in(Lang::En)
+    }
+
+    /// Its sentence in `lang`.
+    pub fn explain_in(&self, lang: Lang) -> String {
+        crate::narrate::sentence(self, lang)
     }
 
     /// `  12.345s  <sentence>`: the narrated timeline's line.
     pub fn line(&self) -> String {
+        self.line_in(Lang::En)
+    }
+
+    /// [`TraceEntry::line`] in `lang`.
+    pub fn line_in(&self, lang: Lang) -> String {
         let t = self.time_ms();
-        format!("{:>4}.{:03}s  {}", t / 1000, t % 1000, self.explain())
+        format!(
+            "{:>4}.{:03}s  {}",
+            t / 1000,
+            t % 1000,
+            self.explain_in(lang)
+        )
     }
 }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use kafkasim_sim::conductor::{Command, check_determinism};
+use kafkasim_sim::lang::Lang;
 use kafkasim_sim::run::{RunReport, run};
 use kafkasim_sim::scenario::{Expected, Scenario, parse};
 use kafkasim_sim::sweep::{shrink, shrunk_scenario};
@@ -109,10 +110,50 @@ fn lesson(name: &str) {
         ));
     }
     insta::assert_snapshot!(name, format!("{summary}\n{}", report.timeline(false)));
+    in_chinese(name, &scenario, &report);
     fields_as_documented(name, &report);
     if !FINDS_ITS_BUG_ON_SOME_SEEDS.contains(&name) {
         on_every_seed(name, &scenario);
     }
+}
+
+/// The lesson in Simplified Chinese: its title, summary and every caption are translated
+/// (none falls back to English), every line of its narration is Chinese, with no
+/// character from the Kangxi radicals or the compatibility ideographs (glossary-zh.md rule
+/// 9), and the whole timeline matches its snapshot.
+fn in_chinese(name: &str, scenario: &Scenario, report: &RunReport) {
+    let missing = scenario.missing_translations(Lang::ZhCn);
+    assert!(
+        missing.is_empty(),
+        "{name} lacks its Chinese: {missing:?} (add title_zh, summary_zh and each caption's text_zh)"
+    );
+    let han = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    let lookalike =
+        |c: char| ('\u{2e80}'..='\u{2fdf}').contains(&c) || ('\u{f900}'..='\u{faff}').contains(&c);
+    let texts = [
+        scenario.title_in(Lang::ZhCn),
+        scenario.summary_in(Lang::ZhCn),
+    ];
+    for entry in texts
+        .iter()
+        .map(|t| t.to_string())
+        .chain(report.trace.iter().map(|e| e.explain_in(Lang::ZhCn)))
+    {
+        assert!(entry.chars().any(han), "{name}: not Chinese: {entry}");
+        assert!(
+            !entry.chars().any(lookalike),
+            "{name}: a lookalike character in: {entry}"
+        );
+    }
+    insta::assert_snapshot!(
+        format!("{name}-zh-CN"),
+        format!(
+            "{}\n{}\n\n{}",
+            scenario.title_in(Lang::ZhCn),
+            scenario.summary_in(Lang::ZhCn),
+            report.timeline_in(false, Lang::ZhCn)
+        )
+    );
 }
 
 /// Every entry carries the fields its kind documents: all of them but those marked `?`,

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kafkasim_sim::lang::Lang;
 
 const ABOUT: &str = "Apache Kafka's broker, replication and consumer-group core, rebuilt on a \
 deterministic simulated network and clock";
@@ -45,6 +46,27 @@ Examples:
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// The language of everything kafkasim says: en or zh-CN (without it, LC_ALL,
+    /// LC_MESSAGES and LANG decide; English when they name neither)
+    #[arg(long, global = true, value_name = "LANG")]
+    lang: Option<String>,
+}
+
+/// `--lang`, or the locale.
+fn language(flag: Option<&str>) -> Result<Lang, String> {
+    match flag {
+        Some(tag) => {
+            Lang::parse(tag).ok_or_else(|| format!("--lang {tag}: kafkasim speaks en and zh-CN"))
+        }
+        None => {
+            let var = |name| std::env::var(name).ok();
+            Ok(Lang::from_locale(
+                var("LC_ALL").as_deref(),
+                var("LC_MESSAGES").as_deref(),
+                var("LANG").as_deref(),
+            ))
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -85,8 +107,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
+    let lang = match language(cli.lang.as_deref()) {
+        Ok(lang) => lang,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
-        None => run::tui_command(&run::TuiArgs::default_lesson(), &mut out).and_then(|()| {
+        None => run::tui_command(&run::TuiArgs::default_lesson(), lang, &mut out).and_then(|()| {
             // Only reached without a terminal, after the headless run.
             writeln!(out, "\n(kafkasim --help lists every command)").map_err(output_error)
         }),
@@ -94,12 +123,12 @@ fn main() -> ExitCode {
         Some(Command::MakeLog(args)) => make_log::run(&args, &mut out),
         Some(Command::DumpLog(args)) => dump_log::run(&args, &mut out),
         Some(Command::Assign(args)) => assign::run(&args, &mut out),
-        Some(Command::Run(args)) => run::run_command(&args, &mut out),
-        Some(Command::List(args)) => run::list_command(&args, &mut out),
+        Some(Command::Run(args)) => run::run_command(&args, lang, &mut out),
+        Some(Command::List(args)) => run::list_command(&args, lang, &mut out),
         Some(Command::Sweep(args)) => run::sweep_command(&args, &mut out),
         Some(Command::Describe(args)) => run::describe_command(&args, &mut out),
         Some(Command::CheckDeterminism(args)) => run::determinism_command(&args, &mut out),
-        Some(Command::Tui(args)) => run::tui_command(&args, &mut out),
+        Some(Command::Tui(args)) => run::tui_command(&args, lang, &mut out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

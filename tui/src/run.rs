@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use kafkasim_sim::lang::Lang;
 use kafkasim_sim::run::{RunReport, run};
 use kafkasim_sim::scenario::{self, Scenario, Verdict, parse_time_ms};
 use serde_json::json;
@@ -252,8 +253,9 @@ pub(crate) fn bundled(key: &str) -> Result<(&'static str, &'static str), String>
     }
 }
 
-pub fn run_command(args: &Args, out: &mut impl Write) -> Result<(), String> {
+pub fn run_command(args: &Args, lang: Lang, out: &mut impl Write) -> Result<(), String> {
     let scenario = load(&args.file)?;
+    warn_untranslated(&scenario, lang);
     let until_ms =
         match &args.until {
             None => None,
@@ -270,16 +272,17 @@ pub fn run_command(args: &Args, out: &mut impl Write) -> Result<(), String> {
         return Err(format!("cannot write the logs: {e}"));
     }
     if let Some(path) = &args.trace {
-        write_trace(&report, path)?;
+        write_trace(&report, lang, path)?;
     }
     if let Some(path) = &args.history {
         write_history(&report, path)?;
     }
     if args.json {
-        let text = serde_json::to_string_pretty(&as_json(&report)).expect("JSON values print");
+        let text =
+            serde_json::to_string_pretty(&as_json(&report, lang)).expect("JSON values print");
         writeln!(out, "{text}").map_err(crate::output_error)?;
     } else {
-        write_report(&report, args.all_events, out).map_err(crate::output_error)?;
+        write_report(&report, args.all_events, lang, out).map_err(crate::output_error)?;
     }
     if report.passed() {
         return Ok(());
@@ -293,72 +296,140 @@ pub fn run_command(args: &Args, out: &mut impl Write) -> Result<(), String> {
     ))
 }
 
+/// Says on stderr what the scenario does not say in `lang`: those texts show as the file
+/// writes them.
+fn warn_untranslated(scenario: &Scenario, lang: Lang) {
+    use kafkasim_sim::scenario::Untranslated;
+    for missing in scenario.missing_translations(lang) {
+        let what = match missing {
+            Untranslated::Title => "title_zh".to_string(),
+            Untranslated::Summary => "summary_zh".to_string(),
+            Untranslated::Caption(text) => format!("讲解“{text}”的text_zh"),
+        };
+        eprintln!("提示：{}缺少{what}，按原文显示", scenario.file);
+    }
+}
+
+/// The words of a headless report, one table per language.
+struct ReportWords {
+    seed: fn(u64) -> String,
+    log_files: fn(usize) -> String,
+    checkers: &'static str,
+    expectations: &'static str,
+    pass: &'static str,
+    fail: &'static str,
+    expected: fn(&str, bool) -> String,
+    recovered: fn(i64, i64) -> String,
+    more: fn(usize) -> String,
+    met: &'static str,
+    not_met: &'static str,
+}
+
+const REPORT_EN: ReportWords = ReportWords {
+    seed: |seed| format!(" (seed {seed})"),
+    log_files: |n| {
+        format!("{n} log files written in Kafka's layout (kafkasim dump-log reads them)")
+    },
+    checkers: "checkers",
+    expectations: "expectations",
+    pass: "pass",
+    fail: "fail",
+    expected: |verdict, met| {
+        format!(
+            " (expected {verdict}: {})",
+            if met { "met" } else { "NOT MET" }
+        )
+    },
+    recovered: |at, after| format!(" (whole again at {at} ms, {after} ms after the last fault)"),
+    more: |n| format!("... and {n} more"),
+    met: "met     ",
+    not_met: "NOT MET ",
+};
+
+// glossary-zh.md: checker ids stay Latin; 种子, 检查器; no space between Han and digits.
+const REPORT_ZH: ReportWords = ReportWords {
+    seed: |seed| format!("（种子{seed}）"),
+    log_files: |n| format!("已按Kafka的目录布局写出{n}个日志文件（kafkasim dump-log可读取）"),
+    checkers: "检查器",
+    expectations: "预期",
+    pass: "通过",
+    fail: "未通过",
+    expected: |verdict, met| format!("（预期{verdict}：{}）", if met { "符合" } else { "不符合" }),
+    recovered: |at, after| format!("（{at} ms时恢复完整，距最后一次故障{after} ms）"),
+    more: |n| format!("……另有{n}条"),
+    met: "符合    ",
+    not_met: "不符合  ",
+};
+
+fn words(lang: Lang) -> &'static ReportWords {
+    match lang {
+        Lang::En => &REPORT_EN,
+        Lang::ZhCn => &REPORT_ZH,
+    }
+}
+
 fn verdict(passed: bool) -> &'static str {
     if passed { "pass" } else { "fail" }
 }
 
-fn write_report(report: &RunReport, all: bool, out: &mut impl Write) -> std::io::Result<()> {
-    writeln!(out, "== {} (seed {})", report.title, report.seed)?;
-    write!(out, "{}", report.timeline(all))?;
+fn write_report(
+    report: &RunReport,
+    all: bool,
+    lang: Lang,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let w = words(lang);
+    let title = report.title_in(lang);
+    writeln!(out, "== {title}{}", (w.seed)(report.seed))?;
+    write!(out, "{}", report.timeline_in(all, lang))?;
     if let Some(Ok(files)) = &report.exported {
-        writeln!(
-            out,
-            "== {} log files written in Kafka's layout (kafkasim dump-log reads them)",
-            files.len()
-        )?;
+        writeln!(out, "== {}", (w.log_files)(files.len()))?;
     }
-    writeln!(out, "== checkers")?;
+    writeln!(out, "== {}", w.checkers)?;
     for check in &report.checks {
         let expected = match check.expected {
             None => String::new(),
-            Some(v) => format!(
-                " (expected {}: {})",
-                verdict(v == Verdict::Pass),
-                if check.met() { "met" } else { "NOT MET" }
+            Some(v) => (w.expected)(
+                if v == Verdict::Pass { w.pass } else { w.fail },
+                check.met(),
             ),
         };
         let recovery = match (check.name, report.recovered_ms) {
-            ("liveness", Some(at)) => format!(
-                " (whole again at {at} ms, {} ms after the last fault)",
-                at - report.last_fault_ms
-            ),
+            ("liveness", Some(at)) => (w.recovered)(at, at - report.last_fault_ms),
             _ => String::new(),
         };
-        writeln!(
-            out,
-            "{:<20} {}{expected}{recovery}",
-            check.name,
-            verdict(check.passed)
-        )?;
+        let passed = if check.passed { w.pass } else { w.fail };
+        writeln!(out, "{:<20} {passed}{expected}{recovery}", check.name)?;
         for finding in check.findings.iter().take(20) {
             writeln!(out, "    {finding}")?;
         }
         if check.findings.len() > 20 {
-            writeln!(out, "    ... and {} more", check.findings.len() - 20)?;
+            writeln!(out, "    {}", (w.more)(check.findings.len() - 20))?;
         }
     }
     if !report.expectations.is_empty() {
-        writeln!(out, "== expectations")?;
+        writeln!(out, "== {}", w.expectations)?;
     }
     for result in &report.expectations {
         let e = &result.expectation;
         if result.differences.is_empty() {
             writeln!(
                 out,
-                "met      {} {} ({})",
+                "{} {} {} ({})",
+                w.met,
                 e.what.subject(),
                 e.when(),
                 e.place
             )?;
         }
         for d in &result.differences {
-            writeln!(out, "NOT MET  {}: {d} ({})", e.when(), e.place)?;
+            writeln!(out, "{} {}: {d} ({})", w.not_met, e.when(), e.place)?;
         }
     }
     Ok(())
 }
 
-fn as_json(report: &RunReport) -> serde_json::Value {
+fn as_json(report: &RunReport, lang: Lang) -> serde_json::Value {
     json!({
         "title": report.title,
         "seed": report.seed,
@@ -380,12 +451,13 @@ fn as_json(report: &RunReport) -> serde_json::Value {
             "met": r.differences.is_empty(),
             "differences": r.differences,
         })).collect::<Vec<_>>(),
-        "timeline": report.trace.iter().map(entry_json).collect::<Vec<_>>(),
+        "timeline": report.trace.iter().map(|e| entry_json(e, lang)).collect::<Vec<_>>(),
     })
 }
 
 /// A trace entry as JSON: `time_ms`, `kind`, its fields and the rendered `text`.
-pub(crate) fn entry_json(entry: &kafkasim_sim::trace::TraceEntry) -> serde_json::Value {
+/// (`text` in `lang`; the kind and fields are the same in every language.)
+pub(crate) fn entry_json(entry: &kafkasim_sim::trace::TraceEntry, lang: Lang) -> serde_json::Value {
     let mut object = serde_json::Map::new();
     object.insert("time_ms".into(), entry.time_ms().into());
     let (kind, fields) = entry.data();
@@ -393,7 +465,7 @@ pub(crate) fn entry_json(entry: &kafkasim_sim::trace::TraceEntry) -> serde_json:
     for (name, value) in fields {
         object.insert(name.into(), value_json(&value));
     }
-    object.insert("text".into(), entry.explain().into());
+    object.insert("text".into(), entry.explain_in(lang).into());
     serde_json::Value::Object(object)
 }
 
@@ -408,10 +480,10 @@ fn value_json(value: &kafkasim_sim::events::Value) -> serde_json::Value {
     }
 }
 
-fn write_trace(report: &RunReport, path: &std::path::Path) -> Result<(), String> {
+fn write_trace(report: &RunReport, lang: Lang, path: &std::path::Path) -> Result<(), String> {
     let mut text = String::new();
     for entry in &report.trace {
-        text.push_str(&entry_json(entry).to_string());
+        text.push_str(&entry_json(entry, lang).to_string());
         text.push('\n');
     }
     std::fs::write(path, text)
@@ -444,12 +516,12 @@ fn write_history(report: &RunReport, path: &std::path::Path) -> Result<(), Strin
 #[derive(clap::Args)]
 pub struct ListArgs {}
 
-pub fn list_command(_: &ListArgs, out: &mut impl Write) -> Result<(), String> {
+pub fn list_command(_: &ListArgs, lang: Lang, out: &mut impl Write) -> Result<(), String> {
     let width = BUNDLED.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, text) in BUNDLED {
         let scenario = scenario::parse(&format!("scenarios/{name}.toml"), text)
             .map_err(|e| format!("a bundled scenario does not parse (a bug): {e}"))?;
-        writeln!(out, "{name:width$}  {}", scenario.title).map_err(crate::output_error)?;
+        writeln!(out, "{name:width$}  {}", scenario.title_in(lang)).map_err(crate::output_error)?;
     }
     Ok(())
 }
@@ -825,18 +897,19 @@ impl TuiArgs {
 }
 
 /// The terminal UI; without a terminal, the headless run of the same scenario.
-pub fn tui_command(args: &TuiArgs, out: &mut impl Write) -> Result<(), String> {
+pub fn tui_command(args: &TuiArgs, lang: Lang, out: &mut impl Write) -> Result<(), String> {
     let (name, text) = read(&args.file)?;
     let scenario = scenario::parse(&name, &text).map_err(|errors| errors.to_string())?;
+    warn_untranslated(&scenario, lang);
     let seed = args.seed.unwrap_or(scenario.seed);
     let stem = std::path::Path::new(&name)
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("session")
         .to_string();
-    if crate::app::run_tui(&scenario, &stem, &text, seed)? {
+    if crate::app::run_tui(&scenario, &stem, &text, seed, lang)? {
         return Ok(());
     }
     let report = run(&scenario, seed, None);
-    write_report(&report, false, out).map_err(crate::output_error)
+    write_report(&report, false, lang, out).map_err(crate::output_error)
 }

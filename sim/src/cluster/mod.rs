@@ -188,6 +188,7 @@ impl Cluster {
         self.world.record(TraceEntry::Caption {
             time_ms: self.now_ms(),
             text,
+            text_zh: caption.render_zh(self),
             written: caption.to_string(),
         });
     }
@@ -468,7 +469,9 @@ impl Cluster {
         lock(&self.world.trace)
             .iter()
             .filter_map(|e| match e {
-                TraceEntry::Violation { text, .. } => Some(text.clone()),
+                TraceEntry::Violation { violation, .. } => {
+                    Some(crate::narrate::violation(violation, crate::lang::Lang::En))
+                }
                 _ => None,
             })
             .collect()

@@ -37,19 +37,21 @@ impl World {
         let brokers: Vec<&Broker> = guards.iter().filter_map(|g| g.as_ref()).collect();
         let mut verified = lock(&self.verified);
         for violation in kafkasim_core::invariants::violations(&brokers, &mut verified) {
-            let violation = crate::narrate::violation(&violation);
             match self.invariants {
-                Invariants::Panic => panic!("at {now_ms} ms: invariant violated: {violation}"),
+                Invariants::Panic => panic!(
+                    "at {now_ms} ms: invariant violated: {}",
+                    crate::narrate::violation(&violation, crate::lang::Lang::En)
+                ),
                 Invariants::Record => {
                     let mut trace = lock(&self.trace);
                     // One line per distinct violation, not one per step.
                     let seen = trace.iter().any(
-                        |e| matches!(e, TraceEntry::Violation { text, .. } if *text == violation),
+                        |e| matches!(e, TraceEntry::Violation { violation: v, .. } if *v == violation),
                     );
                     if !seen {
                         trace.push(TraceEntry::Violation {
                             time_ms: now_ms,
-                            text: violation,
+                            violation,
                         });
                     }
                 }

@@ -98,7 +98,9 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
     Some(Scenario {
         file: c.file.to_string(),
         title: f.title.trim().to_string(),
+        title_zh: f.title_zh.as_deref().map(|t| t.trim().to_string()),
         summary: f.summary.trim().to_string(),
+        summary_zh: f.summary_zh.as_deref().map(|t| t.trim().to_string()),
         seed: f.seed,
         duration_ms,
         builder,
@@ -826,9 +828,15 @@ fn captions(
         |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
     let mut caption_expectations = Vec::new();
     for caption in &f.captions {
-        let Some(text) = c.caption_text(&caption.text, topics) else {
+        let Some(mut text) = c.caption_text(&caption.text, topics) else {
             continue;
         };
+        if let Some(zh) = &caption.text_zh {
+            let Some(zh) = c.caption_text(zh, topics) else {
+                continue;
+            };
+            text.zh = Some(zh.parts);
+        }
         let at = match &caption.at {
             Some(t) => check_at(c, t, "caption"),
             None if caption.on.is_some() => Some(0),

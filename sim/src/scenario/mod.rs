@@ -109,8 +109,13 @@ type Configs = BTreeMap<String, Spanned<toml::Value>>;
 struct File {
     format: Spanned<u32>,
     title: String,
+    /// The title in Simplified Chinese.
+    #[serde(default)]
+    title_zh: Option<String>,
     #[serde(default)]
     summary: String,
+    #[serde(default)]
+    summary_zh: Option<String>,
     #[serde(default)]
     seed: u64,
     duration: Time,
@@ -338,6 +343,9 @@ struct CaptionSection {
     #[serde(default)]
     on: Option<Spanned<toml::Value>>,
     text: Spanned<String>,
+    /// The caption in Simplified Chinese, with the same placeholders.
+    #[serde(default)]
+    text_zh: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -563,7 +571,7 @@ impl Checker<'_> {
         if !rest.is_empty() {
             parts.push(CaptionPart::Text(rest.to_string()));
         }
-        Some(CaptionText { parts })
+        Some(CaptionText { parts, zh: None })
     }
 
     /// A time given as a TOML value: `"10s"`, `"250ms"` or an integer of milliseconds.

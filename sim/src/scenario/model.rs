@@ -1,12 +1,16 @@
 //! The scenario as the runner uses it: captions, expectations, the checked scenario.
 
 use super::*;
+use crate::lang::Lang;
 
 /// A caption's text: words and `{selector}` placeholders (`{leader of orders-0}`), each
 /// filled in with what it names at the moment the caption shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaptionText {
+    /// The caption in the file's own language (`text`).
     pub parts: Vec<CaptionPart>,
+    /// Its Simplified Chinese (`text_zh`), if the file gives one.
+    pub zh: Option<Vec<CaptionPart>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,32 +23,48 @@ impl CaptionText {
     pub fn plain(text: &str) -> CaptionText {
         CaptionText {
             parts: vec![CaptionPart::Text(text.to_string())],
+            zh: None,
         }
     }
 
     /// The text with each placeholder's brokers now (`2`, `1 and 3`; `nobody` when it
     /// names none); a consumer placeholder gives its name.
     pub fn render(&self, cluster: &Cluster) -> String {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                CaptionPart::Text(t) => out.push_str(t),
-                CaptionPart::Named(Selector::Consumer(name)) => out.push_str(name),
-                CaptionPart::Named(Selector::ZooKeeper) => out.push_str("ZooKeeper"),
-                CaptionPart::Named(selector) => {
-                    let mut nodes = selector.resolve(cluster);
-                    nodes.sort_unstable();
-                    let ids: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
-                    out.push_str(&match ids.as_slice() {
-                        [] => "nobody".to_string(),
-                        [one] => one.clone(),
-                        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-                    });
-                }
+        render_parts(&self.parts, cluster, Lang::En)
+    }
+
+    /// [`CaptionText::render`] of its Chinese, if it has one.
+    pub fn render_zh(&self, cluster: &Cluster) -> Option<String> {
+        self.zh
+            .as_ref()
+            .map(|parts| render_parts(parts, cluster, Lang::ZhCn))
+    }
+}
+
+/// The parts with each placeholder filled in, in the words of `lang` (`1 and 3`,
+/// `1和3`).
+fn render_parts(parts: &[CaptionPart], cluster: &Cluster, lang: Lang) -> String {
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            CaptionPart::Text(t) => out.push_str(t),
+            CaptionPart::Named(Selector::Consumer(name)) => out.push_str(name),
+            CaptionPart::Named(Selector::ZooKeeper) => out.push_str("ZooKeeper"),
+            CaptionPart::Named(selector) => {
+                let mut nodes = selector.resolve(cluster);
+                nodes.sort_unstable();
+                let ids: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+                out.push_str(&match (ids.as_slice(), lang) {
+                    ([], Lang::En) => "nobody".to_string(),
+                    ([], Lang::ZhCn) => "无".to_string(),
+                    ([one], _) => one.clone(),
+                    ([rest @ .., last], Lang::En) => format!("{} and {last}", rest.join(", ")),
+                    ([rest @ .., last], Lang::ZhCn) => format!("{}和{last}", rest.join("、")),
+                });
             }
         }
-        out
     }
+    out
 }
 
 impl fmt::Display for CaptionText {
@@ -90,6 +110,15 @@ impl Expectation {
             Expected::Partition(_) | Expected::Group(_) => format!("at {} ms", self.at_ms),
         }
     }
+}
+
+/// A text a scenario file lacks in a language: its `title_zh`, `summary_zh`, or a
+/// caption's `text_zh` (the caption as written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Untranslated {
+    Title,
+    Summary,
+    Caption(String),
 }
 
 /// A partition's or a group's expected state.
@@ -246,7 +275,10 @@ pub struct GroupExpectation {
 pub struct Scenario {
     pub file: String,
     pub title: String,
+    /// `title_zh`, `summary_zh`: the Simplified Chinese, if the file gives it.
+    pub title_zh: Option<String>,
     pub summary: String,
+    pub summary_zh: Option<String>,
     pub seed: u64,
     pub duration_ms: i64,
     pub builder: ClusterBuilder,
@@ -259,6 +291,45 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The title in `lang`: the file's own when it has none in that language.
+    pub fn title_in(&self, lang: Lang) -> &str {
+        match (lang, &self.title_zh) {
+            (Lang::ZhCn, Some(zh)) => zh,
+            _ => &self.title,
+        }
+    }
+
+    pub fn summary_in(&self, lang: Lang) -> &str {
+        match (lang, &self.summary_zh) {
+            (Lang::ZhCn, Some(zh)) => zh,
+            _ => &self.summary,
+        }
+    }
+
+    /// What the file does not say in `lang` (English is the file's own text, always
+    /// there): `title_zh`, `summary_zh`, each caption's `text_zh`. A run in that language
+    /// shows these as written, and says so.
+    pub fn missing_translations(&self, lang: Lang) -> Vec<Untranslated> {
+        if lang == Lang::En {
+            return Vec::new();
+        }
+        let mut missing = Vec::new();
+        if self.title_zh.is_none() {
+            missing.push(Untranslated::Title);
+        }
+        if !self.summary.is_empty() && self.summary_zh.is_none() {
+            missing.push(Untranslated::Summary);
+        }
+        for timed in &self.commands {
+            if let Command::Caption(text) | Command::CaptionOn { text, .. } = &timed.command
+                && text.zh.is_none()
+            {
+                missing.push(Untranslated::Caption(text.to_string()));
+            }
+        }
+        missing
+    }
+
     /// The cluster and the timed commands of a run from `seed`: the file's own, and the
     /// faults its nemesis draws from the seed.
     pub fn plan(&self, seed: u64) -> (ClusterBuilder, Vec<Timed>) {

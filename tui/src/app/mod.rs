@@ -16,6 +16,7 @@ mod tests;
 use kafkasim_sim::conductor::{Command, Timed};
 use kafkasim_sim::disk::Crash;
 use kafkasim_sim::fault::{Action as FaultAction, Fault, Selector};
+use kafkasim_sim::lang::Lang;
 use kafkasim_sim::scenario::Scenario;
 use kafkasim_sim::snapshot::ClusterSnapshot;
 use kafkasim_sim::trace::TraceEntry;
@@ -58,6 +59,9 @@ pub struct Shot {
 /// Everything the UI knows.
 pub struct Model {
     pub title: String,
+    pub title_zh: Option<String>,
+    /// The language everything on screen is in (`L` switches it).
+    pub lang: Lang,
     /// The scenario's name (file stem) and text, for saving the session.
     pub name: String,
     pub text: String,
@@ -83,8 +87,9 @@ pub struct Model {
     pub all_messages: bool,
     pub theme: Theme,
     pub help: bool,
-    /// The last lesson caption reached, shown until playback resumes.
-    pub caption: Option<String>,
+    /// The last lesson caption reached, shown until playback resumes: its text and its
+    /// Chinese, if the file gives one.
+    pub caption: Option<(String, Option<String>)>,
     /// A one-line answer to the last key.
     pub status: Option<String>,
     /// The scenario's own commands for this seed: a fork replays them all.
@@ -119,6 +124,8 @@ impl Model {
             .collect();
         Model {
             title: scenario.title.clone(),
+            title_zh: scenario.title_zh.clone(),
+            lang: Lang::En,
             name: name.to_string(),
             text: text.to_string(),
             seed,
@@ -145,6 +152,29 @@ impl Model {
             crashed_consumers: Vec::new(),
             quit: false,
         }
+    }
+
+    /// The title in `lang` (the file's own when it has none in that language).
+    pub fn title_in(&self, lang: Lang) -> &str {
+        match (lang, &self.title_zh) {
+            (Lang::ZhCn, Some(zh)) => zh,
+            _ => &self.title,
+        }
+    }
+
+    /// The caption on screen, in the UI's language when the file gives it.
+    pub fn caption_text(&self) -> Option<&str> {
+        self.caption
+            .as_ref()
+            .map(|(text, zh)| match (self.lang, zh) {
+                (Lang::ZhCn, Some(zh)) => zh.as_str(),
+                _ => text.as_str(),
+            })
+    }
+
+    /// The UI's words.
+    pub fn words(&self) -> &'static strings::Strings {
+        strings::of(self.lang)
     }
 
     /// The moment on screen.
@@ -183,7 +213,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Request> {
                 Ok(report) => reported(model, report),
                 Err(why) => {
                     model.playing = false;
-                    model.status = Some(strings::simulation_failed(&why));
+                    model.status = Some((model.words().simulation_failed)(&why));
                 }
             }
             None
@@ -232,7 +262,7 @@ fn reported(model: &mut Model, report: Report) {
         .iter()
         .rev()
         .find_map(|e| match e {
-            TraceEntry::Caption { text, .. } => Some(text.clone()),
+            TraceEntry::Caption { text, text_zh, .. } => Some((text.clone(), text_zh.clone())),
             _ => None,
         });
     // Keep a moment every SHOT_SPACING_MS for rewinding: slow playback reports every few
@@ -265,6 +295,10 @@ fn key(model: &mut Model, action: Action) -> Option<Request> {
     match action {
         Action::Quit => model.quit = true,
         Action::Help => model.help = !model.help,
+        Action::Language => {
+            model.lang = model.lang.next();
+            model.status = Some(model.words().language_switched.to_string());
+        }
         Action::Theme => {
             model.theme = match model.theme {
                 Theme::Dark => Theme::Light,
@@ -358,7 +392,7 @@ fn key(model: &mut Model, action: Action) -> Option<Request> {
                 .find(|n| !model.crashed_consumers.contains(n))
                 .cloned()
             else {
-                model.status = Some(strings::no_consumer().to_string());
+                model.status = Some(model.words().no_consumer.to_string());
                 return None;
             };
             let (action, what) = match action {
@@ -401,7 +435,7 @@ fn add_client(model: &mut Model, list: &str) -> Option<Request> {
     let ms = |t: i64| toml::Value::String(format!("{t}ms"));
     let (table, what) = if list == "producers" {
         let Some(topic) = first("topics").and_then(|t| t.get("name").cloned()) else {
-            model.status = Some(strings::no_template("a record"));
+            model.status = Some(model.words().no_record_template.to_string());
             return None;
         };
         let mut table = toml::Table::new();
@@ -413,7 +447,7 @@ fn add_client(model: &mut Model, list: &str) -> Option<Request> {
         (table, "write one record".to_string())
     } else {
         let Some(mut table) = first("consumers") else {
-            model.status = Some(strings::no_template("a consumer"));
+            model.status = Some(model.words().no_consumer_template.to_string());
             return None;
         };
         let name = format!("live-{}", model.added.len() + 1);
@@ -435,11 +469,11 @@ fn add_client(model: &mut Model, list: &str) -> Option<Request> {
     let scenario = match text.map(|t| kafkasim_sim::scenario::parse(&model.name, &t)) {
         Ok(Ok(scenario)) => scenario,
         Ok(Err(errors)) => {
-            model.status = Some(strings::cannot_add(&errors.to_string()));
+            model.status = Some((model.words().cannot_add)(&errors.to_string()));
             return None;
         }
         Err(why) => {
-            model.status = Some(strings::cannot_add(&why));
+            model.status = Some((model.words().cannot_add)(&why));
             return None;
         }
     };
@@ -459,7 +493,7 @@ fn add_client(model: &mut Model, list: &str) -> Option<Request> {
 
 fn broker_fault(model: &mut Model, action: FaultAction, what: &str) -> Option<Request> {
     let Some(broker) = model.selected_broker else {
-        model.status = Some(strings::select_first(what));
+        model.status = Some((model.words().select_first)(what));
         return None;
     };
     let act = Fault {
@@ -494,12 +528,12 @@ fn inject_command(model: &mut Model, command: Command, what: String) -> Option<R
             // The scenario's future still happens; the old timeline's keys do not.
             let mut commands = model.plan.clone();
             commands.extend(model.user_commands.iter().cloned());
-            model.status = Some(strings::forked(at_ms as f64 / 1000.0));
+            model.status = Some((model.words().forked)(at_ms as f64 / 1000.0));
             Some(Request::Fork { commands, at_ms })
         }
         _ => {
             model.waiting = true;
-            model.status = Some(strings::injected(&what));
+            model.status = Some((model.words().injected)(&what));
             model
                 .user_commands
                 .push(Timed::new(model.live_ms(), command.clone()));
@@ -519,8 +553,8 @@ fn save(model: &mut Model) {
     let result = kafkasim_sim::sweep::session_scenario(&model.text, &model.user_commands, &added)
         .and_then(|text| std::fs::write(&path, text).map_err(|e| e.to_string()));
     model.status = Some(match result {
-        Ok(()) => strings::saved(&path),
-        Err(why) => strings::save_failed(&why),
+        Ok(()) => (model.words().saved)(&path),
+        Err(why) => (model.words().save_failed)(&why),
     });
 }
 

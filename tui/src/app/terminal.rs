@@ -11,15 +11,23 @@ use kafkasim_sim::scenario::Scenario;
 use super::keymap::action_for;
 use super::view::view;
 use super::{App, Msg, TICK_WALL_MS, strings};
+use kafkasim_sim::lang::Lang;
 
 /// Opens the UI on `scenario`, or, without a terminal, says so and returns false so the
 /// caller runs it headless.
-pub fn run_tui(scenario: &Scenario, name: &str, text: &str, seed: u64) -> Result<bool, String> {
+pub fn run_tui(
+    scenario: &Scenario,
+    name: &str,
+    text: &str,
+    seed: u64,
+    lang: Lang,
+) -> Result<bool, String> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        eprint!("{}", strings::NO_TERMINAL);
+        eprint!("{}", strings::of(lang).no_terminal);
         return Ok(false);
     }
     let mut app = App::start(scenario, name, text, seed);
+    app.model.lang = lang;
     app.settle();
     // ratatui::init sets a panic hook that restores the terminal before the message.
     let mut terminal = ratatui::init();

@@ -4,6 +4,7 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use kafkasim_sim::lang::Lang;
 use kafkasim_sim::scenario::parse;
 use kafkasim_sim::trace::TraceEntry;
 
@@ -364,7 +365,58 @@ fn the_book_lists_every_key() {
         assert!(
             book.contains(&key),
             "book/src/tui.md does not mention {key} ({})",
-            binding.desc
+            binding.desc(Lang::En)
         );
     }
+}
+
+/// Wrapping measures display width (a CJK character takes two columns) and keeps every
+/// character: Chinese, Japanese and mixed Latin/CJK captions at projector widths.
+#[test]
+fn wrapping_keeps_every_character_of_cjk_text_within_the_width() {
+    use unicode_width::UnicodeWidthStr;
+    let texts = [
+        "leader所在的broker崩溃后，ISR中的一个follower当选新的leader：它的LEO可能低于旧leader的LEO，offset高于HW的消息在截断时被丢弃（replica.lag.time.max.ms）。这就是acks=1可能丢失已确认写入的原因。",
+        "リーダーのブローカーがクラッシュすると、ISRのフォロワーが新しいリーダーに選ばれ、ハイウォーターマークより上のメッセージは切り捨てられます。",
+        "broker 2在epoch 1当选orders-0的leader，ISR为[2]（AR中第一个存活且在ISR中的副本） and then the producer retries NOT_ENOUGH_REPLICAS_AFTER_APPEND 重试3次",
+    ];
+    for text in texts {
+        for width in [20, 80, 100, 120] {
+            let lines = super::view::wrap(text, width);
+            for line in &lines {
+                assert!(
+                    line.width() <= width,
+                    "{width}: {line:?} is {} wide",
+                    line.width()
+                );
+            }
+            let squeeze = |s: &str| s.chars().filter(|c| *c != ' ').collect::<String>();
+            assert_eq!(
+                squeeze(&lines.concat()),
+                squeeze(text),
+                "{width}: a character was lost"
+            );
+        }
+    }
+}
+
+/// `L` switches the whole screen to Chinese at the same moment, and back.
+#[test]
+fn the_language_switches_live_keeping_the_moment() {
+    let mut app = start(DEFAULT_LESSON);
+    next_beat(&mut app);
+    let moment = app.model.shot().unwrap().time_ms;
+    let trace = app.model.trace.len();
+    key(&mut app, Action::Language);
+    assert_eq!(app.model.lang, Lang::ZhCn);
+    assert_eq!(app.model.shot().unwrap().time_ms, moment);
+    assert_eq!(app.model.trace.len(), trace);
+    let zh = screen(&app, 120, 40);
+    assert!(zh.contains("消费组") || zh.contains("分区"), "{zh}");
+    assert!(zh.contains("【讲解】"), "the caption bar is Chinese: {zh}");
+    insta::assert_snapshot!("default-beat-1-zh-120x40", zh);
+    insta::assert_snapshot!("default-beat-1-zh-80x24", screen(&app, 80, 24));
+    key(&mut app, Action::Language);
+    assert_eq!(app.model.lang, Lang::En);
+    assert!(screen(&app, 120, 40).contains("LESSON"));
 }

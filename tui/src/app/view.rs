@@ -14,7 +14,10 @@ use kafkasim_sim::snapshot::{ClusterSnapshot, PartitionSnapshot};
 use kafkasim_sim::trace::{TraceEntry, node_name};
 
 use super::keymap::{KEYMAP, hints};
-use super::{Model, SPEEDS_MS, Shot, Theme, strings};
+use super::strings::{self, Strings};
+use super::{Model, SPEEDS_MS, Shot, Theme};
+use kafkasim_sim::lang::Lang;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Colours of one theme.
 struct Palette {
@@ -26,9 +29,13 @@ struct Palette {
     bad: Style,
     caption: Style,
     selected: Style,
+    /// The UI's language and its words.
+    lang: Lang,
+    words: &'static Strings,
 }
 
-fn palette(theme: Theme) -> Palette {
+fn palette(theme: Theme, lang: Lang) -> Palette {
+    let words = strings::of(lang);
     match theme {
         Theme::Dark => Palette {
             base: Style::new().fg(Color::Gray).bg(Color::Black),
@@ -39,6 +46,8 @@ fn palette(theme: Theme) -> Palette {
             bad: Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
             caption: Style::new().fg(Color::Black).bg(Color::Yellow),
             selected: Style::new().add_modifier(Modifier::REVERSED),
+            lang,
+            words,
         },
         Theme::Light => Palette {
             base: Style::new().fg(Color::Black).bg(Color::White),
@@ -49,13 +58,15 @@ fn palette(theme: Theme) -> Palette {
             bad: Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
             caption: Style::new().fg(Color::White).bg(Color::Blue),
             selected: Style::new().add_modifier(Modifier::REVERSED),
+            lang,
+            words,
         },
     }
 }
 
 /// Draws the whole UI.
 pub fn view(model: &Model, frame: &mut Frame) {
-    let p = palette(model.theme);
+    let p = palette(model.theme, model.lang);
     let area = frame.area();
     frame.render_widget(Block::new().style(p.base), area);
     let banner = banner(model, area.width.saturating_sub(2) as usize);
@@ -82,7 +93,7 @@ pub fn view(model: &Model, frame: &mut Frame) {
     );
 
     let Some(shot) = model.shot() else {
-        frame.render_widget(Paragraph::new(strings::WAITING), body);
+        frame.render_widget(Paragraph::new(p.words.waiting), body);
         return;
     };
     let [left, right] =
@@ -112,13 +123,13 @@ pub fn view(model: &Model, frame: &mut Frame) {
     let mut top = broker_lines;
     top.extend(flight);
     frame.render_widget(
-        Paragraph::new(top).block(panel(strings::BROKERS, &p)),
+        Paragraph::new(top).block(panel(p.words.brokers, &p)),
         brokers_area,
     );
     let title = if partitions_area.width > 80 {
-        strings::PARTITIONS
+        p.words.partitions
     } else {
-        strings::PARTITIONS_SHORT
+        p.words.partitions_short
     };
     frame.render_widget(
         Paragraph::new(partition_lines).block(panel(title, &p)),
@@ -134,7 +145,7 @@ pub fn view(model: &Model, frame: &mut Frame) {
             &p,
         );
         frame.render_widget(
-            Paragraph::new(lines).block(panel(strings::SPACE_TIME, &p)),
+            Paragraph::new(lines).block(panel(p.words.space_time, &p)),
             messages_area,
         );
     }
@@ -145,14 +156,14 @@ pub fn view(model: &Model, frame: &mut Frame) {
     let [groups_area, events_area] =
         Layout::vertical([Constraint::Length(group_height), Constraint::Min(3)]).areas(right);
     frame.render_widget(
-        Paragraph::new(group_lines).block(panel(strings::GROUPS, &p)),
+        Paragraph::new(group_lines).block(panel(p.words.groups, &p)),
         groups_area,
     );
     let width = events_area.width.saturating_sub(2) as usize;
     let height = events_area.height.saturating_sub(2) as usize;
     frame.render_widget(
         Paragraph::new(event_lines(model, shot, width, height, &p))
-            .block(panel(strings::EVENTS, &p)),
+            .block(panel(p.words.events, &p)),
         events_area,
     );
     if model.help {
@@ -174,19 +185,23 @@ fn seconds(ms: i64) -> String {
 fn header_lines<'a>(model: &'a Model, p: &Palette) -> Vec<Line<'a>> {
     let t = model.shot().map_or(0, |s| s.time_ms);
     let state = if model.cursor.is_some() {
-        strings::REWOUND
+        p.words.rewound
     } else if model.at_end() {
-        strings::AT_END
+        p.words.at_end
     } else if model.playing {
-        strings::PLAYING
+        p.words.playing
     } else {
-        strings::PAUSED
+        p.words.paused
     };
     let speed = SPEEDS_MS[model.speed] as f64 / 1000.0;
     vec![
         Line::from(vec![
-            Span::styled(format!(" {} ", strings::APP), p.title),
-            Span::raw(format!("{} (seed {})", model.title, model.seed)),
+            Span::styled(format!(" {} ", p.words.app), p.title),
+            Span::raw(format!(
+                "{}{}",
+                model.title_in(model.lang),
+                (p.words.seed)(model.seed)
+            )),
         ]),
         Line::from(vec![
             Span::styled(
@@ -197,15 +212,15 @@ fn header_lines<'a>(model: &'a Model, p: &Palette) -> Vec<Line<'a>> {
                 ),
                 p.warn,
             ),
-            Span::styled(format!("│ {}", hints()), p.dim),
+            Span::styled(format!("│ {}", hints(model.lang)), p.dim),
         ]),
     ]
 }
 
 /// The caption of the last lesson beat, or the answer to the last key, wrapped.
 fn banner(model: &Model, width: usize) -> Vec<String> {
-    let text = match (&model.caption, &model.status) {
-        (Some(caption), _) => format!("{}: {caption}", strings::LESSON),
+    let text = match (model.caption_text(), &model.status) {
+        (Some(caption), _) => (strings::of(model.lang).lesson)(caption),
         (None, Some(status)) => status.clone(),
         (None, None) => return Vec::new(),
     };
@@ -218,13 +233,13 @@ fn brokers_lines<'a>(model: &Model, s: &ClusterSnapshot, p: &Palette) -> Vec<Lin
     let mut lines = Vec::new();
     for (id, b) in &s.brokers {
         let (mark, state, style) = if !b.up {
-            ("✖", strings::DOWN, p.bad)
+            ("✖", p.words.down, p.bad)
         } else if b.paused {
-            ("‖", strings::PAUSED_NODE, p.warn)
+            ("‖", p.words.paused_node, p.warn)
         } else if !b.registered {
-            ("○", strings::UNREGISTERED, p.warn)
+            ("○", p.words.unregistered, p.warn)
         } else {
-            ("●", strings::UP, p.good)
+            ("●", p.words.up, p.good)
         };
         let mut spans = vec![
             Span::styled(format!(" {mark} broker {id} "), style),
@@ -233,7 +248,7 @@ fn brokers_lines<'a>(model: &Model, s: &ClusterSnapshot, p: &Palette) -> Vec<Lin
         if s.controller.map(|(c, _)| c) == Some(*id) {
             let epoch = s.controller.map_or(0, |(_, e)| e);
             spans.push(Span::styled(
-                format!("  {} ({} {epoch})", strings::CONTROLLER, strings::EPOCH),
+                format!("  {} ({} {epoch})", p.words.controller, p.words.epoch),
                 p.title,
             ));
         }
@@ -247,7 +262,7 @@ fn brokers_lines<'a>(model: &Model, s: &ClusterSnapshot, p: &Palette) -> Vec<Lin
         if !unreachable.is_empty() {
             let names: Vec<String> = unreachable.into_iter().collect();
             spans.push(Span::styled(
-                format!("  {} {}", strings::CUT_OFF_FROM, names.join(", ")),
+                format!("  {} {}", p.words.cut_off_from, names.join(", ")),
                 p.bad,
             ));
         }
@@ -258,17 +273,17 @@ fn brokers_lines<'a>(model: &Model, s: &ClusterSnapshot, p: &Palette) -> Vec<Lin
             line
         });
     }
-    lines.push(Line::styled(format!(" ● {}", strings::ZOOKEEPER), p.dim));
+    lines.push(Line::styled(format!(" ● {}", p.words.zookeeper), p.dim));
     lines
 }
 
 fn in_flight_lines<'a>(s: &ClusterSnapshot, p: &Palette, max: usize) -> Vec<Line<'a>> {
     let mut messages: Vec<_> = s.network.in_flight.iter().collect();
     messages.sort_by_key(|m| (m.sent_ms, m.id));
-    let mut lines = vec![Line::styled(format!(" {}", strings::IN_FLIGHT), p.title)];
+    let mut lines = vec![Line::styled(format!(" {}", p.words.in_flight), p.title)];
     if messages.is_empty() {
         lines.push(Line::styled(
-            format!("   {}", strings::NOTHING_IN_FLIGHT),
+            format!("   {}", p.words.nothing_in_flight),
             p.dim,
         ));
     }
@@ -281,9 +296,8 @@ fn in_flight_lines<'a>(s: &ClusterSnapshot, p: &Palette, max: usize) -> Vec<Line
             Span::raw(m.kind.to_string()),
             Span::styled(
                 format!(
-                    "  sent {}, due {}",
-                    seconds(m.sent_ms),
-                    seconds(m.deliver_ms)
+                    "  {}",
+                    (p.words.sent_due)(&seconds(m.sent_ms), &seconds(m.deliver_ms))
                 ),
                 p.dim,
             ),
@@ -310,25 +324,23 @@ fn partition_lines<'a>(
             Span::raw(match part.leader {
                 Some(l) => format!(
                     "  {} {l}  {} {}",
-                    strings::LEADER,
-                    strings::EPOCH,
-                    part.leader_epoch
+                    p.words.leader, p.words.epoch, part.leader_epoch
                 ),
                 None => String::new(),
             }),
-            Span::styled(format!("  {} [{}]", strings::ISR, isr.join(",")), p.good),
+            Span::styled(format!("  {} [{}]", p.words.isr, isr.join(",")), p.good),
         ];
         if !osr.is_empty() {
             head.push(Span::styled(
-                format!(" {} [{}]", strings::OSR, osr.join(",")),
+                format!(" {} [{}]", p.words.osr, osr.join(",")),
                 p.warn,
             ));
         }
         if part.leader.is_none() {
-            head.push(Span::styled(format!("  {}", strings::OFFLINE), p.bad));
+            head.push(Span::styled(format!("  {}", p.words.offline), p.bad));
         } else if part.isr.len() < part.replicas.len() {
             head.push(Span::styled(
-                format!("  {}", strings::UNDER_REPLICATED),
+                format!("  {}", p.words.under_replicated),
                 p.warn,
             ));
         }
@@ -336,7 +348,7 @@ fn partition_lines<'a>(
         lines.extend(replica_lines(s, part, width, p));
     }
     if lines.is_empty() {
-        lines.push(Line::styled(strings::NO_PARTITIONS, p.dim));
+        lines.push(Line::styled(p.words.no_partitions, p.dim));
     }
     lines
 }
@@ -362,7 +374,7 @@ fn replica_lines<'a>(
     for b in &part.replicas {
         let Some(r) = part.replica_states.get(b) else {
             lines.push(Line::styled(
-                format!("  b{b}   {}", strings::NO_REPLICA),
+                format!("  b{b}   {}", p.words.no_replica),
                 p.dim,
             ));
             continue;
@@ -395,13 +407,13 @@ fn replica_lines<'a>(
         if let Some(f) = leader_state.and_then(|l| l.followers.get(b)) {
             let since = match f.last_caught_up_time_ms {
                 Some(t) => format!(
-                    "  {} {:.1}s {} (max {}s)",
-                    strings::CAUGHT_UP,
-                    (s.time_ms - t) as f64 / 1000.0,
-                    strings::AGO,
-                    leader_state.map_or(0, |l| l.replica_lag_time_max_ms) / 1000
+                    "  {}",
+                    (p.words.caught_up)(
+                        (s.time_ms - t) as f64 / 1000.0,
+                        leader_state.map_or(0, |l| l.replica_lag_time_max_ms) / 1000
+                    )
                 ),
-                None => format!("  {}", strings::NEVER_CAUGHT_UP),
+                None => format!("  {}", p.words.never_caught_up),
             };
             let style = if part.isr.contains(b) { p.dim } else { p.warn };
             spans.push(Span::styled(since, style));
@@ -420,11 +432,7 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
             Span::styled(name.clone(), p.title),
             Span::raw(format!(
                 "  {} {}  {} b{}  {} {total}",
-                strings::GENERATION,
-                g.generation,
-                strings::COORDINATOR,
-                g.coordinator,
-                strings::LAG
+                p.words.generation, g.generation, p.words.coordinator, g.coordinator, p.words.lag
             )),
         ]));
         let state_style = if g.state == kafkasim_core::group::coordinator::GroupState::Stable {
@@ -441,9 +449,9 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
             lines.push(Line::styled(format!("  {line}"), style));
         }
         if g.members.is_empty() {
-            lines.push(Line::styled(format!("  {}", strings::NO_MEMBERS), p.dim));
+            lines.push(Line::styled(format!("  {}", p.words.no_members), p.dim));
         } else {
-            lines.push(Line::styled(format!("  {}", strings::MEMBER_LEGEND), p.dim));
+            lines.push(Line::styled(format!("  {}", p.words.member_legend), p.dim));
         }
         for (member, owned) in &g.members {
             // Its name (client.id), then the start of the UUID Kafka appends to make the
@@ -491,7 +499,7 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
         }
     }
     if lines.is_empty() {
-        lines.push(Line::styled(strings::NO_GROUPS, p.dim));
+        lines.push(Line::styled(p.words.no_groups, p.dim));
     }
     lines
 }
@@ -609,7 +617,7 @@ fn event_lines<'a>(
         if matches!(entry.kind(), Kind::HwAdvance | Kind::HwLower) {
             continue;
         }
-        let text = entry.explain();
+        let text = entry.explain_in(model.lang);
         let style = match entry {
             TraceEntry::Caption { .. } => p.caption,
             TraceEntry::Fault { .. } => p.bad,
@@ -654,10 +662,12 @@ fn timeline_lines<'a>(model: &Model, width: usize, p: &Palette) -> Vec<Line<'a>>
             .map(|(c, s)| Span::styled(c.to_string(), s))
             .collect::<Vec<_>>(),
     );
+    let end = seconds(duration);
+    let used = 2 + end.len() + 2 + p.words.legend.width();
     let legend = format!(
-        "0s{}{}  (▼ fault ◆ lesson ✖ violation █ on screen ┃ now)",
-        " ".repeat(width.saturating_sub(60).min(width)),
-        seconds(duration)
+        "0s{}{end}  {}",
+        " ".repeat(width.saturating_sub(used)),
+        p.words.legend
     );
     vec![
         bar,
@@ -684,12 +694,8 @@ fn help(frame: &mut Frame, area: Rect, p: &Palette) {
             let mut spans = Vec::new();
             for column in 0..columns {
                 if let Some(b) = KEYMAP.get(column * per_column + row) {
-                    spans.push(Span::styled(format!(" {:>5} ", b.label), p.title));
-                    let desc: String = b.desc.chars().take(column_width as usize - 8).collect();
-                    spans.push(Span::raw(format!(
-                        "{desc:<width$}",
-                        width = column_width as usize - 7
-                    )));
+                    spans.push(Span::styled(format!(" {:>5} ", b.label(p.lang)), p.title));
+                    spans.push(Span::raw(pad(b.desc(p.lang), column_width as usize - 7)));
                 }
             }
             Line::from(spans)
@@ -699,33 +705,91 @@ fn help(frame: &mut Frame, area: Rect, p: &Palette) {
     frame.render_widget(
         Paragraph::new(lines)
             .style(p.base)
-            .block(panel(strings::HELP, p)),
+            .block(panel(p.words.help, p)),
         popup,
     );
 }
 
-/// Greedy word wrap to `width` columns (by characters).
+/// Greedy wrap to `width` display columns (a CJK character takes two): lines break at
+/// spaces, and between wide characters, which need none; a word longer than a line is
+/// cut. Every character but the spaces a line breaks at is kept.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(2);
     let mut lines = Vec::new();
     let mut line = String::new();
-    for word in text.split(' ') {
-        let len = line.chars().count();
-        if len > 0 && len + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
+    let mut line_width = 0;
+    let flush = |line: &mut String, line_width: &mut usize, lines: &mut Vec<String>| {
+        let kept = line.trim_end().to_string();
+        if !kept.is_empty() {
+            lines.push(kept);
         }
-        if !line.is_empty() {
-            line.push(' ');
+        line.clear();
+        *line_width = 0;
+    };
+    for token in tokens(text) {
+        if token == " " {
+            if line_width > 0 && line_width < width {
+                line.push(' ');
+                line_width += 1;
+            }
+            continue;
         }
-        line.push_str(word);
-        while line.chars().count() > width {
-            let head: String = line.chars().take(width).collect();
-            let rest: String = line.chars().skip(width).collect();
-            lines.push(head);
-            line = rest;
+        let token_width = token.width();
+        if line_width > 0 && line_width + token_width > width {
+            flush(&mut line, &mut line_width, &mut lines);
+        }
+        if token_width <= width {
+            line.push_str(token);
+            line_width += token_width;
+            continue;
+        }
+        for ch in token.chars() {
+            let w = ch.width().unwrap_or(0);
+            if line_width + w > width {
+                flush(&mut line, &mut line_width, &mut lines);
+            }
+            line.push(ch);
+            line_width += w;
         }
     }
-    if !line.is_empty() {
-        lines.push(line);
-    }
+    flush(&mut line, &mut line_width, &mut lines);
     lines
+}
+
+/// The units a line may break between: a space, one wide character, or a run of
+/// narrow ones (a Latin word, `orders-0`, `[1,2]`).
+fn tokens(text: &str) -> Vec<&str> {
+    let mut tokens = Vec::new();
+    let mut start = None;
+    for (i, ch) in text.char_indices() {
+        let wide = ch.width().unwrap_or(0) > 1;
+        if ch == ' ' || wide {
+            if let Some(s) = start.take() {
+                tokens.push(&text[s..i]);
+            }
+            tokens.push(&text[i..i + ch.len_utf8()]);
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        tokens.push(&text[s..]);
+    }
+    tokens
+}
+
+/// `text` padded with spaces to `width` display columns (cut to fit if longer).
+fn pad(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in text.chars() {
+        let w = ch.width().unwrap_or(0);
+        if used + w > width {
+            break;
+        }
+        out.push(ch);
+        used += w;
+    }
+    out.push_str(&" ".repeat(width - used));
+    out
 }

@@ -17,14 +17,27 @@ use kafkasim_core::protocol::TopicPartition;
 use kafkasim_core::replication::BrokerId;
 
 use crate::disk::Crash;
+use crate::lang::Lang;
 use crate::trace::{Injected, Note, TraceEntry, node_name};
+
+mod zh;
+
+/// The entry's sentence in `lang`.
+pub fn sentence(entry: &TraceEntry, lang: Lang) -> String {
+    match lang {
+        Lang::En => en(entry),
+        Lang::ZhCn => zh::sentence(entry),
+    }
+}
 
 /// The entry's sentence in English.
 pub fn en(entry: &TraceEntry) -> String {
     match entry {
         TraceEntry::Event(e) => event(e),
         TraceEntry::Fault { fault: f, .. } => fault(f),
-        TraceEntry::Violation { text, .. } => format!("INVARIANT VIOLATED: {text}"),
+        TraceEntry::Violation { violation: v, .. } => {
+            format!("INVARIANT VIOLATED: {}", violation_en(v))
+        }
         TraceEntry::Caption { text, .. } => format!("LESSON: {text}"),
         TraceEntry::Note { note, .. } => match note {
             Note::FaultSkipped { action, target } => {
@@ -47,7 +60,14 @@ pub fn en(entry: &TraceEntry) -> String {
 }
 
 /// A broken replica invariant in words.
-pub fn violation(v: &Violation) -> String {
+pub fn violation(v: &Violation, lang: Lang) -> String {
+    match lang {
+        Lang::En => violation_en(v),
+        Lang::ZhCn => zh::violation(v),
+    }
+}
+
+fn violation_en(v: &Violation) -> String {
     match v {
         Violation::HwAboveLeo {
             broker,
