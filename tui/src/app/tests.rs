@@ -420,3 +420,15 @@ fn the_language_switches_live_keeping_the_moment() {
     assert_eq!(app.model.lang, Lang::En);
     assert!(screen(&app, 120, 40).contains("LESSON"));
 }
+
+/// Chinese typesetting: no line of a wrapped caption starts with a closing mark.
+#[test]
+fn no_wrapped_line_starts_with_a_closing_mark() {
+    let text = "orders-0的follower与它们的leader断开。它们在replica.lag.time.max.ms（10 s）内仍留在ISR中，但拉取不到任何消息：从现在起，每条acks=1的消息都只在leader上。";
+    for width in 10..60 {
+        for line in super::view::wrap(text, width) {
+            let first = line.chars().next().unwrap();
+            assert!(!"，。：；、！？）".contains(first), "{width}: {line:?}");
+        }
+    }
+}

@@ -717,43 +717,58 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(2);
     let mut lines = Vec::new();
     let mut line = String::new();
-    let mut line_width = 0;
-    let flush = |line: &mut String, line_width: &mut usize, lines: &mut Vec<String>| {
+    // Where the line's last token starts, for a closing mark to take it along.
+    let mut last_start = 0;
+    let flush = |line: &mut String, lines: &mut Vec<String>| {
         let kept = line.trim_end().to_string();
         if !kept.is_empty() {
             lines.push(kept);
         }
         line.clear();
-        *line_width = 0;
     };
     for token in tokens(text) {
         if token == " " {
-            if line_width > 0 && line_width < width {
+            let used = line.width();
+            if used > 0 && used < width {
                 line.push(' ');
-                line_width += 1;
             }
             continue;
         }
         let token_width = token.width();
-        if line_width > 0 && line_width + token_width > width {
-            flush(&mut line, &mut line_width, &mut lines);
+        if !line.is_empty() && line.width() + token_width > width {
+            // Chinese typesetting: a closing mark (，。：）) never starts a line, so the
+            // token before it moves down with it, when that leaves something behind.
+            let carried = if no_line_start(token) && last_start > 0 {
+                line.split_off(last_start)
+            } else {
+                String::new()
+            };
+            flush(&mut line, &mut lines);
+            line = carried;
         }
-        if token_width <= width {
+        if line.width() + token_width <= width {
+            last_start = line.len();
             line.push_str(token);
-            line_width += token_width;
             continue;
         }
         for ch in token.chars() {
-            let w = ch.width().unwrap_or(0);
-            if line_width + w > width {
-                flush(&mut line, &mut line_width, &mut lines);
+            if line.width() + ch.width().unwrap_or(0) > width {
+                flush(&mut line, &mut lines);
             }
             line.push(ch);
-            line_width += w;
         }
+        last_start = 0;
     }
-    flush(&mut line, &mut line_width, &mut lines);
+    flush(&mut line, &mut lines);
     lines
+}
+
+/// Whether a line may not start with this token: full-width closing punctuation.
+fn no_line_start(token: &str) -> bool {
+    matches!(
+        token,
+        "，" | "。" | "：" | "；" | "、" | "！" | "？" | "）" | "」" | "”" | "』" | "】" | "…"
+    )
 }
 
 /// The units a line may break between: a space, one wide character, or a run of
