@@ -694,7 +694,14 @@ pub struct DescribeArgs {
     internal: bool,
 }
 
-pub fn describe_command(args: &DescribeArgs, out: &mut impl Write) -> Result<(), String> {
+pub fn describe_command(
+    args: &DescribeArgs,
+    lang: Lang,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    // The layout stays kafka-topics.sh's and kafka-consumer-groups.sh's; the words around
+    // it follow the language.
+    let zh = lang == Lang::ZhCn;
     let scenario = load(&args.file)?;
     let at_ms = parse_time_ms(&args.at).ok_or_else(|| {
         format!(
@@ -709,36 +716,58 @@ pub fn describe_command(args: &DescribeArgs, out: &mut impl Write) -> Result<(),
     let list = |ids: &mut dyn Iterator<Item = i32>| {
         ids.map(|b| b.to_string()).collect::<Vec<_>>().join(",")
     };
-    let mut text = format!(
-        "== {} (seed {seed}) at {} ms\n",
-        scenario.title, snapshot.time_ms
-    );
-    let controller = snapshot
-        .controller
-        .map_or("none".to_string(), |(b, epoch)| {
+    let mut text = if zh {
+        format!(
+            "== {}（种子{seed}），{} ms时\n",
+            scenario.title_in(lang),
+            snapshot.time_ms
+        )
+    } else {
+        format!(
+            "== {} (seed {seed}) at {} ms\n",
+            scenario.title, snapshot.time_ms
+        )
+    };
+    let none = if zh { "无" } else { "none" };
+    let controller = snapshot.controller.map_or(none.to_string(), |(b, epoch)| {
+        if zh {
+            format!("broker {b}（epoch {epoch}）")
+        } else {
             format!("broker {b} (epoch {epoch})")
-        });
+        }
+    });
     let brokers: Vec<String> = snapshot
         .brokers
         .iter()
         .map(|(id, b)| {
-            let state = match (b.up, b.paused) {
-                (false, _) => "down",
-                (true, true) => "paused",
-                (true, false) => "up",
+            let state = match (b.up, b.paused, zh) {
+                (false, _, false) => "down",
+                (true, true, false) => "paused",
+                (true, false, false) => "up",
+                (false, _, true) => "宕机",
+                (true, true, true) => "已挂起",
+                (true, false, true) => "在线",
             };
-            format!("{id} {state}")
+            if zh {
+                format!("{id}{state}")
+            } else {
+                format!("{id} {state}")
+            }
         })
         .collect();
-    text.push_str(&format!(
-        "Brokers: {}; controller: {controller}\n",
-        brokers.join(", ")
-    ));
+    text.push_str(&if zh {
+        format!("broker：{}；controller：{controller}\n", brokers.join("，"))
+    } else {
+        format!(
+            "Brokers: {}; controller: {controller}\n",
+            brokers.join(", ")
+        )
+    });
     for (tp, p) in &snapshot.partitions {
         if tp.topic.starts_with("__") && !args.internal {
             continue;
         }
-        let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
+        let leader = p.leader.map_or("none".to_string(), |l| l.to_string()); // kafka-topics' own word
         let replicas: Vec<String> = p
             .replica_states
             .iter()
@@ -758,14 +787,19 @@ pub fn describe_command(args: &DescribeArgs, out: &mut impl Write) -> Result<(),
         ));
     }
     for (id, g) in &snapshot.groups {
-        text.push_str(&format!(
-            "\nGroup {id}: {:?} ({}), generation {}, coordinator broker {}, assignor {}\n",
-            g.state,
-            g.state.meaning(),
-            g.generation,
-            g.coordinator,
-            g.protocol.as_deref().unwrap_or("none"),
-        ));
+        let meaning = kafkasim_sim::narrate::group_state_meaning(g.state, lang);
+        let assignor = g.protocol.as_deref().unwrap_or(none);
+        text.push_str(&if zh {
+            format!(
+                "\n消费组{id}：{:?}（{meaning}），generation {}，协调者broker {}，分配策略{assignor}\n",
+                g.state, g.generation, g.coordinator
+            )
+        } else {
+            format!(
+                "\nGroup {id}: {:?} ({meaning}), generation {}, coordinator broker {}, assignor {assignor}\n",
+                g.state, g.generation, g.coordinator
+            )
+        });
         text.push_str(
             "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID\tCLIENT-ID\n",
         );

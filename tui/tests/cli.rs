@@ -3,11 +3,23 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// Runs the binary in English whatever the machine's locale.
 fn kafkasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kafkasim"))
+    kafkasim_in(None, args)
+}
+
+/// Runs the binary with `LANG` set to `locale` (and no other locale variable).
+fn kafkasim_in(locale: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kafkasim"));
+    command
         .args(args)
-        .output()
-        .expect("the binary runs")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG");
+    if let Some(locale) = locale {
+        command.env("LANG", locale);
+    }
+    command.output().expect("the binary runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -676,5 +688,90 @@ fn lessons_open_by_number_or_unique_prefix_and_a_wrong_name_gets_a_suggestion() 
         stderr(&missing).contains("cannot read scenario mine/lesson.toml"),
         "{}",
         stderr(&missing)
+    );
+}
+
+/// `--lang zh-CN`, or a Chinese locale, narrates a lesson in Chinese from its title to its
+/// verdicts; `--lang en` wins over the locale; an unknown language is refused.
+#[test]
+fn the_language_comes_from_lang_or_the_locale() {
+    let zh = kafkasim(&["--lang", "zh-CN", "run", "06"]);
+    assert!(zh.status.success(), "{}", stderr(&zh));
+    let text = stdout(&zh);
+    for expected in [
+        "（种子5）",
+        "【讲解】",
+        "== 检查器",
+        "通过",
+        "当选orders-0的leader",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert!(
+        stderr(&zh).is_empty(),
+        "lesson 06 is fully translated: {}",
+        stderr(&zh)
+    );
+
+    let from_locale = kafkasim_in(Some("zh_CN.UTF-8"), &["run", "06"]);
+    assert_eq!(
+        stdout(&from_locale),
+        text,
+        "LANG=zh_CN.UTF-8 is the same as --lang zh-CN"
+    );
+    let english = kafkasim_in(Some("zh_CN.UTF-8"), &["--lang", "en", "run", "06"]);
+    assert!(
+        stdout(&english).contains("== checkers"),
+        "{}",
+        stdout(&english)
+    );
+
+    let list = kafkasim(&["--lang", "zh-CN", "list"]);
+    assert!(
+        stdout(&list).contains("落后的follower"),
+        "{}",
+        stdout(&list)
+    );
+    let describe = kafkasim(&["--lang", "zh-CN", "describe", "14", "--at", "30s"]);
+    let described = stdout(&describe);
+    assert!(described.contains("消费组billing"), "{described}");
+    assert!(
+        described.contains("Topic: orders\tPartition: 0"),
+        "kafka-topics' layout stays: {described}"
+    );
+
+    let unknown = kafkasim(&["--lang", "fr", "list"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("--lang fr: kafkasim speaks en and zh-CN"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+/// A scenario without Chinese runs in Chinese showing its own text, and says what it
+/// lacks.
+#[test]
+fn an_untranslated_scenario_runs_in_chinese_and_says_what_it_lacks() {
+    let scratch = Scratch::new("untranslated");
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let file = scratch.file("plain.toml");
+    std::fs::write(
+        &file,
+        "format = 1\ntitle = \"plain\"\nduration = \"2s\"\n[cluster]\nbrokers = 1\n[[captions]]\nat = \"1s\"\ntext = \"Only English here.\"\n",
+    )
+    .unwrap();
+    let run = kafkasim(&["--lang", "zh-CN", "run", &file]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(
+        stdout(&run).contains("【讲解】Only English here."),
+        "{}",
+        stdout(&run)
+    );
+    let warnings = stderr(&run);
+    assert!(warnings.contains("缺少title_zh"), "{warnings}");
+    assert!(
+        warnings.contains("讲解“Only English here.”的text_zh"),
+        "{warnings}"
     );
 }

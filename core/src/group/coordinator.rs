@@ -27,19 +27,6 @@ pub enum GroupState {
     Dead,
 }
 
-impl GroupState {
-    /// One line on what the state means, for the TUI and lessons.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            GroupState::Empty => "no members; committed offsets are kept",
-            GroupState::PreparingRebalance => "waiting for every member to (re)join",
-            GroupState::CompletingRebalance => "waiting for the leader's assignment (SyncGroup)",
-            GroupState::Stable => "every member has its partitions and heartbeats",
-            GroupState::Dead => "the group is gone from this coordinator",
-        }
-    }
-}
-
 impl fmt::Display for GroupState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)

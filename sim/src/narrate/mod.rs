@@ -9,7 +9,7 @@ use kafkasim_core::client::consumer::{ConsumerEvent, LeaveReason, ResetReason, R
 use kafkasim_core::client::producer::{ProducerEvent, RestartReason};
 use kafkasim_core::controller::IsrChangeRejected;
 use kafkasim_core::event::{ElectionReason, Event, EventKind, ResignReason};
-use kafkasim_core::group::coordinator::{GroupChange, GroupEvent, GroupEventKind};
+use kafkasim_core::group::coordinator::{GroupChange, GroupEvent, GroupEventKind, GroupState};
 use kafkasim_core::invariants::Violation;
 use kafkasim_core::log::{DeletedSegment, DeletionReason, segment_file_stem};
 use kafkasim_core::partition::{PartitionEvent, TruncationReason};
@@ -27,6 +27,24 @@ pub fn sentence(entry: &TraceEntry, lang: Lang) -> String {
     match lang {
         Lang::En => en(entry),
         Lang::ZhCn => zh::sentence(entry),
+    }
+}
+
+/// What a group state means, for a class (`Stable: every member has its partitions…`).
+pub fn group_state_meaning(state: GroupState, lang: Lang) -> &'static str {
+    match (lang, state) {
+        (Lang::En, GroupState::Empty) => "no members; committed offsets are kept",
+        (Lang::En, GroupState::PreparingRebalance) => "waiting for every member to (re)join",
+        (Lang::En, GroupState::CompletingRebalance) => {
+            "waiting for the leader's assignment (SyncGroup)"
+        }
+        (Lang::En, GroupState::Stable) => "every member has its partitions and heartbeats",
+        (Lang::En, GroupState::Dead) => "the group is gone from this coordinator",
+        (Lang::ZhCn, GroupState::Empty) => "没有成员；已提交的offset仍在",
+        (Lang::ZhCn, GroupState::PreparingRebalance) => "等待每个成员（重新）加入",
+        (Lang::ZhCn, GroupState::CompletingRebalance) => "等待组leader的分配方案（SyncGroup）",
+        (Lang::ZhCn, GroupState::Stable) => "每个成员都有自己的分区并在发送心跳",
+        (Lang::ZhCn, GroupState::Dead) => "该消费组已不在这个协调者上",
     }
 }
 

@@ -440,7 +440,11 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
         } else {
             p.warn
         };
-        let state = format!("{}: {}", g.state, g.state.meaning());
+        let state = format!(
+            "{}: {}",
+            g.state,
+            kafkasim_sim::narrate::group_state_meaning(g.state, p.lang)
+        );
         for (i, line) in wrap(&state, width.saturating_sub(2).max(10))
             .into_iter()
             .enumerate()
