@@ -353,20 +353,25 @@ fn retention_shows_the_deleted_prefix_of_each_log() {
     );
 }
 
-/// The book's chapter on the UI names every key of the keymap.
+/// The book's chapter on the UI names every key of the keymap, in both editions.
 #[test]
 fn the_book_lists_every_key() {
-    let book = include_str!("../../../book/src/tui.md");
-    for binding in super::keymap::KEYMAP {
-        let key = match binding.label {
-            "1-9" => "A digit".to_string(),
-            label => format!("`{label}`"),
-        };
-        assert!(
-            book.contains(&key),
-            "book/src/tui.md does not mention {key} ({})",
-            binding.desc(Lang::En)
-        );
+    let editions = [
+        ("book/src/tui.md", include_str!("../../../book/src/tui.md"), "A digit"),
+        ("book/zh-CN/src/tui.md", include_str!("../../../book/zh-CN/src/tui.md"), "数字键"),
+    ];
+    for (path, book, digit) in editions {
+        for binding in super::keymap::KEYMAP {
+            let key = match binding.label {
+                "1-9" => digit.to_string(),
+                label => format!("`{label}`"),
+            };
+            assert!(
+                book.contains(&key),
+                "{path} does not mention {key} ({})",
+                binding.desc(Lang::En)
+            );
+        }
     }
 }
 
