@@ -357,8 +357,16 @@ fn retention_shows_the_deleted_prefix_of_each_log() {
 #[test]
 fn the_book_lists_every_key() {
     let editions = [
-        ("book/src/tui.md", include_str!("../../../book/src/tui.md"), "A digit"),
-        ("book/zh-CN/src/tui.md", include_str!("../../../book/zh-CN/src/tui.md"), "数字键"),
+        (
+            "book/src/tui.md",
+            include_str!("../../../book/src/tui.md"),
+            "A digit",
+        ),
+        (
+            "book/zh-CN/src/tui.md",
+            include_str!("../../../book/zh-CN/src/tui.md"),
+            "数字键",
+        ),
     ];
     for (path, book, digit) in editions {
         for binding in super::keymap::KEYMAP {
