@@ -445,3 +445,25 @@ fn no_wrapped_line_starts_with_a_closing_mark() {
         }
     }
 }
+
+/// Five lessons in Chinese at projector sizes, at their second beat: the frames a class
+/// sees (partitions, groups, captions wrapped by display width).
+#[test]
+fn five_lessons_in_chinese_at_80x24_and_120x40() {
+    for lesson in [
+        "06-slow-follower-isr",
+        "08-unclean-leader-election",
+        "11c-kip-101-hw-truncation-diverges",
+        "14-consumer-crash-rebalance",
+        "23-coordinator-failover",
+    ] {
+        let mut app = start(lesson);
+        app.model.lang = Lang::ZhCn;
+        next_beat(&mut app);
+        next_beat(&mut app);
+        let big = screen(&app, 120, 40);
+        assert!(big.contains("【讲解】"), "{lesson}: {big}");
+        insta::assert_snapshot!(format!("{lesson}-zh-120x40"), big);
+        insta::assert_snapshot!(format!("{lesson}-zh-80x24"), screen(&app, 80, 24));
+    }
+}

@@ -472,9 +472,7 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
                 Some(start) => format!("{name} ({start}…)"),
                 None => name.to_string(),
             };
-            lines.push(Line::raw(
-                format!("  {shown}").chars().take(width).collect::<String>(),
-            ));
+            lines.push(Line::raw(fit(&format!("  {shown}"), width)));
             let parts: Vec<String> = owned
                 .iter()
                 .map(|tp| {
@@ -486,7 +484,7 @@ fn group_lines<'a>(s: &ClusterSnapshot, width: usize, p: &Palette) -> Vec<Line<'
             // Whole entries per line: a partition and its numbers stay together.
             let mut line = String::new();
             for part in parts {
-                if !line.is_empty() && line.chars().count() + 3 + part.len() + 4 > width {
+                if !line.is_empty() && line.width() + 3 + part.width() + 4 > width {
                     lines.push(Line::styled(
                         format!("    {}", std::mem::take(&mut line)),
                         p.good,
@@ -673,10 +671,7 @@ fn timeline_lines<'a>(model: &Model, width: usize, p: &Palette) -> Vec<Line<'a>>
         " ".repeat(width.saturating_sub(used)),
         p.words.legend
     );
-    vec![
-        bar,
-        Line::styled(legend.chars().take(width).collect::<String>(), p.dim),
-    ]
+    vec![bar, Line::styled(fit(&legend, width), p.dim)]
 }
 
 /// The keymap in a box, in two columns when one does not fit the height.
@@ -795,6 +790,11 @@ fn tokens(text: &str) -> Vec<&str> {
         tokens.push(&text[s..]);
     }
     tokens
+}
+
+/// `text` cut to at most `width` display columns.
+fn fit(text: &str, width: usize) -> String {
+    pad(text, width).trim_end().to_string()
 }
 
 /// `text` padded with spaces to `width` display columns (cut to fit if longer).
