@@ -26,18 +26,7 @@ pub struct LostWrite {
 
 impl std::fmt::Display for LostWrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.found {
-            Some(other) => write!(
-                f,
-                "{} acknowledged at {}@{} ({} ms) was replaced by {other}",
-                self.value, self.tp, self.offset, self.acknowledged_ms
-            ),
-            None => write!(
-                f,
-                "{} acknowledged at {}@{} ({} ms) is gone: the log ends before it",
-                self.value, self.tp, self.offset, self.acknowledged_ms
-            ),
-        }
+        f.write_str(&crate::narrate::lost_write(self, crate::lang::Lang::En))
     }
 }
 
@@ -111,15 +100,7 @@ pub struct Duplicate {
 
 impl std::fmt::Display for Duplicate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let offsets: Vec<String> = self.offsets.iter().map(i64::to_string).collect();
-        write!(
-            f,
-            "{} is in {} {} times, at offsets {}",
-            self.value,
-            self.tp,
-            self.offsets.len(),
-            offsets.join(", ")
-        )
+        f.write_str(&crate::narrate::duplicate(self, crate::lang::Lang::En))
     }
 }
 

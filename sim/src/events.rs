@@ -272,7 +272,7 @@ kinds! {
     NoOffset = "no-offset" ["consumer", "partition"]
         "no committed offset and auto.offset.reset=none";
     CoordinatorUnknown = "coordinator-unknown" ["consumer", "coordinator", "error"]
-        "a consumer lost its group's coordinator (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, or NO_RESPONSE when a request to it got no answer) and looks it up again";
+        "a consumer lost its group's coordinator (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, REQUEST_TIMED_OUT, or NO_RESPONSE when a request to it got no answer) and looks it up again";
     CoordinatorFound = "coordinator-found" ["consumer", "coordinator"]
         "FindCoordinator named a group's coordinator to a consumer (only when it is another broker than the last one named)";
     CommitRetry = "commit-retry" ["consumer", "error"]

@@ -18,8 +18,8 @@ use crate::trace::TraceEntry;
 pub struct CheckResult {
     pub name: &'static str,
     pub passed: bool,
-    /// One line per offending record or event.
-    pub findings: Vec<String>,
+    /// One per offending record or event.
+    pub findings: Vec<Finding>,
     /// What the scenario expected, if it said.
     pub expected: Option<Verdict>,
 }
@@ -39,6 +39,39 @@ impl CheckResult {
 pub struct ExpectationResult {
     pub expectation: Expectation,
     pub differences: Vec<String>,
+}
+
+/// What a checker found: lost and duplicated writes and broken invariants are typed and
+/// said in either language; the other checkers' findings are English sentences still
+/// (they become typed with the Jepsen-grade checkers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    Lost(check::LostWrite),
+    Duplicate(check::Duplicate),
+    /// A broken replica invariant, and when.
+    Violation(i64, kafkasim_core::invariants::Violation),
+    Said(String),
+}
+
+impl Finding {
+    pub fn text(&self, lang: Lang) -> String {
+        match self {
+            Finding::Lost(l) => crate::narrate::lost_write(l, lang),
+            Finding::Duplicate(d) => crate::narrate::duplicate(d, lang),
+            Finding::Violation(time_ms, violation) => TraceEntry::Violation {
+                time_ms: *time_ms,
+                violation: violation.clone(),
+            }
+            .line_in(lang),
+            Finding::Said(text) => text.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(Lang::En))
+    }
 }
 
 /// What a run did and how it was judged.
@@ -282,10 +315,14 @@ pub fn run_commands(
     let writes = histories.writes();
     let lost = check::lost_writes(&writes, &frame.snapshot);
     let duplicates = check::duplicates(&frame.snapshot);
-    let violations: Vec<String> = trace
+    let violations: Vec<Finding> = trace
         .iter()
-        .filter(|e| matches!(e, TraceEntry::Violation { .. }))
-        .map(TraceEntry::line)
+        .filter_map(|e| match e {
+            TraceEntry::Violation { time_ms, violation } => {
+                Some(Finding::Violation(*time_ms, violation.clone()))
+            }
+            _ => None,
+        })
         .collect();
     let mut liveness = match recovered_ms {
         Some(_) => Vec::new(),
@@ -327,23 +364,23 @@ pub fn run_commands(
         &frame.snapshot,
         until_ms,
     ));
-    let result = |name: &'static str, findings: Vec<String>| CheckResult {
+    let typed = |name: &'static str, findings: Vec<Finding>| CheckResult {
         name,
         passed: findings.is_empty(),
         findings,
         expected: scenario.expect.get(name).copied(),
     };
+    let result = |name: &'static str, findings: Vec<String>| {
+        typed(name, findings.into_iter().map(Finding::Said).collect())
+    };
     let checks = vec![
-        result(
-            "lost-writes",
-            lost.iter().map(ToString::to_string).collect(),
-        ),
-        result(
+        typed("lost-writes", lost.into_iter().map(Finding::Lost).collect()),
+        typed(
             "duplicates",
-            duplicates.iter().map(ToString::to_string).collect(),
+            duplicates.into_iter().map(Finding::Duplicate).collect(),
         ),
         result("producer-order", check::producer_order(&writes)),
-        result("invariants", violations),
+        typed("invariants", violations),
         result(
             "inconsistent-offsets",
             check::inconsistent_offsets(&writes, &histories.consumers, &frame.snapshot),

@@ -516,7 +516,9 @@ max_poll_interval_ms = 300000
     let liveness = report.checks.iter().find(|c| c.name == "liveness").unwrap();
     assert!(!liveness.passed);
     assert!(
-        liveness.findings[0].starts_with("group billing never consumed p1-"),
+        liveness.findings[0]
+            .to_string()
+            .starts_with("group billing never consumed p1-"),
         "{:?}",
         liveness.findings
     );

@@ -401,7 +401,7 @@ fn write_report(
         let passed = if check.passed { w.pass } else { w.fail };
         writeln!(out, "{:<20} {passed}{expected}{recovery}", check.name)?;
         for finding in check.findings.iter().take(20) {
-            writeln!(out, "    {finding}")?;
+            writeln!(out, "    {}", finding.text(lang))?;
         }
         if check.findings.len() > 20 {
             writeln!(out, "    {}", (w.more)(check.findings.len() - 20))?;
@@ -442,7 +442,7 @@ fn as_json(report: &RunReport, lang: Lang) -> serde_json::Value {
             "passed": c.passed,
             "expected": c.expected.map(|v| verdict(v == Verdict::Pass)),
             "met": c.met(),
-            "findings": c.findings,
+            "findings": c.findings.iter().map(|f| f.text(lang)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "expectations": report.expectations.iter().map(|r| json!({
             "at_ms": r.expectation.at_ms,

@@ -180,11 +180,15 @@ impl After {
     /// Kafka's ZooKeeper client would retry the write once reconnected; here the
     /// controller reloads instead, and the admin client retries the request.
     fn interrupted(&self, out: &mut Outbox) {
-        let timed_out = Err(ClientError::RequestTimedOut);
+        self.answer_admin(out, ClientError::RequestTimedOut);
+    }
+
+    /// Answers the admin waiting for this write, if one is, with `error`.
+    fn answer_admin(&self, out: &mut Outbox, error: ClientError) {
         match self {
             After::NewPartitions {
                 from, reply, topic, ..
-            } => reply.send(out, *from, topic, timed_out),
+            } => reply.send(out, *from, topic, Err(error)),
             After::TopicConfig {
                 from,
                 correlation_id,
@@ -195,7 +199,7 @@ impl After {
                 Message::AlterConfigsReply {
                     correlation_id: *correlation_id,
                     topic: topic.clone(),
-                    result: Err(ClientError::RequestTimedOut),
+                    result: Err(error),
                 },
             ),
             After::Rebalance {
@@ -204,7 +208,7 @@ impl After {
                 *to,
                 Message::ElectLeadersReply {
                     correlation_id: *correlation_id,
-                    result: Err(ClientError::RequestTimedOut),
+                    result: Err(error),
                 },
             ),
             After::Failover
@@ -795,14 +799,22 @@ impl Controller {
             }
             Step::Write { write } => match result {
                 Ok(results) => self.written(write, &results, now_ms, out),
-                Err((0, error)) => self.resign(
-                    ResignReason::WriteRefused {
-                        error: error.to_string(),
-                    },
-                    now_ms,
-                    out,
-                ),
+                Err((0, error)) => {
+                    // A newer controller exists: the admin waiting asks it instead.
+                    write.after.answer_admin(out, ClientError::NotController);
+                    self.resign(
+                        ResignReason::WriteRefused {
+                            error: error.to_string(),
+                        },
+                        now_ms,
+                        out,
+                    )
+                }
                 Err((_, error)) => {
+                    // A preferred election whose write lost a race: the admin tries again.
+                    if let After::Rebalance { .. } = &write.after {
+                        write.after.answer_admin(out, ClientError::RequestTimedOut);
+                    }
                     if let After::NewPartitions {
                         from, reply, topic, ..
                     } = &write.after

@@ -25,8 +25,15 @@ impl Cluster {
     }
 
     fn admin_submit(&mut self, request: AdminRequest) -> CallId {
+        // What arrived since the last call (a broken connection, a late answer) is the
+        // client's news before it sends anything new.
+        let now_ms = self.now_ms();
         let mut out = Outbox::default();
-        let id = self.admin.submit(self.now_ms(), request, &mut out);
+        while let Ok(envelope) = self.admin_inbox.try_recv() {
+            self.admin
+                .handle(now_ms, envelope.from, envelope.message, &mut out);
+        }
+        let id = self.admin.submit(now_ms, request, &mut out);
         self.dispatch(FIRST_CLIENT, out);
         id
     }
@@ -70,32 +77,38 @@ impl Cluster {
         }
     }
 
-    /// Waits for the answer to a direct request from `peer`: the first message `pick`
-    /// takes, or None when the connection to `peer` breaks (the answer will never come)
-    /// or `timeout_ms` passes. Messages for the admin client that arrive meanwhile wait
-    /// for its next call, where it drops the answers it no longer waits for.
+    /// Waits for the answer to a direct request just sent to `peer`: the first message
+    /// `pick` takes, or None when the connection to `peer` breaks (the answer will never
+    /// come) or `timeout_ms` passes. A break noticed before the request was sent is old
+    /// news; every other message goes to the admin client, whose address this is.
     pub(super) async fn await_reply<T>(
-        &self,
+        &mut self,
         peer: NodeId,
         timeout_ms: i64,
-        pick: impl Fn(Message) -> Option<T>,
+        pick: impl Fn(&Message) -> Option<T>,
     ) -> Option<T> {
-        let inbox = &self.admin_inbox;
-        let wait = Duration::from_millis(timeout_ms.max(0) as u64);
-        let found = madsim::time::timeout(wait, async {
-            while let Ok(envelope) = inbox.recv().await {
-                if envelope.message == Message::ConnectionLost {
-                    if envelope.from == peer {
-                        return None;
-                    }
-                } else if let Some(found) = pick(envelope.message) {
-                    return Some(found);
-                }
+        let sent_ms = self.now_ms();
+        let deadline_ms = sent_ms + timeout_ms.max(0);
+        loop {
+            let wait = Duration::from_millis((deadline_ms - self.now_ms()).max(0) as u64);
+            let envelope = madsim::time::timeout(wait, self.admin_inbox.recv())
+                .await
+                .ok()?
+                .ok()?;
+            if envelope.message == Message::ConnectionLost
+                && envelope.from == peer
+                && envelope.sent_ms >= sent_ms
+            {
+                return None;
             }
-            None
-        })
-        .await;
-        found.ok().flatten()
+            if let Some(found) = pick(&envelope.message) {
+                return Some(found);
+            }
+            let mut out = Outbox::default();
+            self.admin
+                .handle(self.now_ms(), envelope.from, envelope.message, &mut out);
+            self.dispatch(FIRST_CLIENT, out);
+        }
     }
 
     /// Waits until partitions `from..to` of `topic` have a leader.
@@ -171,9 +184,29 @@ impl Cluster {
             topic: topic.to_string(),
             total,
         };
-        let added = match self.admin_call(request).await? {
-            AdminAnswer::Assignment(added) => added,
-            other => unreachable!("CreatePartitions answers an assignment, not {other:?}"),
+        let count =
+            |s: &ClusterSnapshot| s.partitions.keys().filter(|tp| tp.topic == topic).count() as u32;
+        let before = count(&self.snapshot_without_records());
+        let id = self.admin_submit(request);
+        let added = match self.admin_answer(id).await {
+            Ok(AdminAnswer::Assignment(added)) => added,
+            Ok(other) => unreachable!("CreatePartitions answers an assignment, not {other:?}"),
+            // An attempt whose answer was lost (or timed out) may have added them: a
+            // retry then hears INVALID_PARTITIONS. The topic's partitions say.
+            Err(AdminError::Refused {
+                error: ClientError::InvalidPartitions(why),
+                tries,
+            }) if tries > 1 => {
+                let s = self.snapshot_without_records();
+                if count(&s) != total || before >= total {
+                    return Err(why);
+                }
+                (before..total)
+                    .filter_map(|p| s.partitions.get(&TopicPartition::new(topic, p)))
+                    .map(|p| p.replicas.clone())
+                    .collect()
+            }
+            Err(e) => return Err(admin_error(e)),
         };
         let first = total - added.len() as u32;
         self.wait_for_leaders(topic, first, total).await?;
@@ -245,7 +278,9 @@ impl Cluster {
         }
         let reply = self
             .await_reply(leader, request_timeout_ms + 1_000, |m| match m {
-                Message::ProduceReply(r) if r.correlation_id == correlation_id => Some(r.result),
+                Message::ProduceReply(r) if r.correlation_id == correlation_id => {
+                    Some(r.result.clone())
+                }
                 _ => None,
             })
             .await;
@@ -301,7 +336,9 @@ impl Cluster {
         );
         let reply = self
             .await_reply(leader, 30_000, |m| match m {
-                Message::FetchReply(r) if r.correlation_id == correlation_id => Some(r.result),
+                Message::FetchReply(r) if r.correlation_id == correlation_id => {
+                    Some(r.result.clone())
+                }
                 _ => None,
             })
             .await;
@@ -347,7 +384,7 @@ impl Cluster {
             Message::GroupReply {
                 correlation_id: c,
                 response,
-            } if c == correlation_id => Some(response),
+            } if *c == correlation_id => Some(response.clone()),
             _ => None,
         })
         .await

@@ -30,6 +30,40 @@ pub fn sentence(entry: &TraceEntry, lang: Lang) -> String {
     }
 }
 
+/// A lost acknowledged write, as the lost-writes checker reports it.
+pub fn lost_write(l: &crate::check::LostWrite, lang: Lang) -> String {
+    let (value, tp, offset, at) = (&l.value, &l.tp, l.offset, l.acknowledged_ms);
+    match (lang, &l.found) {
+        (Lang::En, Some(other)) => {
+            format!("{value} acknowledged at {tp}@{offset} ({at} ms) was replaced by {other}")
+        }
+        (Lang::En, None) => {
+            format!(
+                "{value} acknowledged at {tp}@{offset} ({at} ms) is gone: the log ends before it"
+            )
+        }
+        (Lang::ZhCn, Some(other)) => {
+            format!("{value}在{at} ms被确认写入{tp}@{offset}，现在该位置是{other}")
+        }
+        (Lang::ZhCn, None) => {
+            format!("{value}在{at} ms被确认写入{tp}@{offset}，现在已不在：日志在它之前就结束了")
+        }
+    }
+}
+
+/// A value written more than once, as the duplicates checker reports it.
+pub fn duplicate(d: &crate::check::Duplicate, lang: Lang) -> String {
+    let offsets: Vec<String> = d.offsets.iter().map(i64::to_string).collect();
+    let (value, tp, n) = (&d.value, &d.tp, d.offsets.len());
+    match lang {
+        Lang::En => format!(
+            "{value} is in {tp} {n} times, at offsets {}",
+            offsets.join(", ")
+        ),
+        Lang::ZhCn => format!("{value}在{tp}中出现{n}次，offset为{}", offsets.join("、")),
+    }
+}
+
 /// What a group state means, for a class (`Stable: every member has its partitions…`).
 pub fn group_state_meaning(state: GroupState, lang: Lang) -> &'static str {
     match (lang, state) {

@@ -693,7 +693,9 @@ fn help(frame: &mut Frame, area: Rect, p: &Palette) {
             let mut spans = Vec::new();
             for column in 0..columns {
                 if let Some(b) = KEYMAP.get(column * per_column + row) {
-                    spans.push(Span::styled(format!(" {:>5} ", b.label(p.lang)), p.title));
+                    let label = b.label(p.lang);
+                    let left = " ".repeat(5usize.saturating_sub(label.width()));
+                    spans.push(Span::styled(format!(" {left}{label} "), p.title));
                     spans.push(Span::raw(pad(b.desc(p.lang), column_width as usize - 7)));
                 }
             }
@@ -776,7 +778,8 @@ fn tokens(text: &str) -> Vec<&str> {
     let mut tokens = Vec::new();
     let mut start = None;
     for (i, ch) in text.char_indices() {
-        let wide = ch.width().unwrap_or(0) > 1;
+        // Wide characters, and the narrow marks of Chinese text (” …), break alone.
+        let wide = ch.width().unwrap_or(0) > 1 || matches!(ch, '”' | '“' | '…');
         if ch == ' ' || wide {
             if let Some(s) = start.take() {
                 tokens.push(&text[s..i]);
