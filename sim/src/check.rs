@@ -30,6 +30,137 @@ impl std::fmt::Display for LostWrite {
     }
 }
 
+/// Where a value was seen at an offset (inconsistent-offsets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seen {
+    Acknowledged,
+    Polled { consumer: String, at_ms: i64 },
+    InFinalLog,
+}
+
+/// How a producer's last write after the recovery ended (liveness).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LastOutcome {
+    Pending,
+    Failed(&'static str),
+    Unknown,
+}
+
+/// What a checker found, as data: the narrator says it in either language
+/// (`crate::narrate::finding`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    Lost(LostWrite),
+    Duplicate(Duplicate),
+    /// A broken replica invariant, and when.
+    Violation(i64, kafkasim_core::invariants::Violation),
+    /// One offset seen holding different values.
+    Inconsistent {
+        tp: TopicPartition,
+        offset: i64,
+        held: Vec<(String, Vec<Seen>)>,
+    },
+    /// A consumer's polls of a partition jumped forward (`skipped` from..=to).
+    PollSkipped {
+        consumer: String,
+        tp: TopicPartition,
+        offset: i64,
+        at_ms: i64,
+        next: i64,
+        next_ms: i64,
+    },
+    PollWentBack {
+        consumer: String,
+        tp: TopicPartition,
+        offset: i64,
+        at_ms: i64,
+        next: i64,
+        next_ms: i64,
+    },
+    OwnedTwice {
+        group: String,
+        generation: i32,
+        tp: TopicPartition,
+        consumers: Vec<String>,
+    },
+    CommitAhead {
+        consumer: String,
+        group: String,
+        tp: TopicPartition,
+        offset: i64,
+        kind: &'static str,
+        at_ms: i64,
+    },
+    Redelivered {
+        group: String,
+        tp: TopicPartition,
+        offset: i64,
+        processed_by: String,
+        processed_ms: i64,
+        polled_by: String,
+        polled_ms: i64,
+    },
+    OutOfOrder {
+        tp: TopicPartition,
+        earlier: String,
+        earlier_offset: i64,
+        later: String,
+        later_offset: i64,
+    },
+    ReadAboveHw {
+        consumer: String,
+        tp: TopicPartition,
+        offset: i64,
+        value: String,
+        at_ms: i64,
+        high_watermark: i64,
+    },
+    ProducerStalled {
+        producer: String,
+        writes: usize,
+        recovered_ms: i64,
+        last: String,
+        outcome: LastOutcome,
+    },
+    GroupNotStable {
+        group: String,
+        state: kafkasim_core::group::coordinator::GroupState,
+    },
+    NeverConsumed {
+        group: String,
+        value: String,
+        tp: TopicPartition,
+        offset: i64,
+        acknowledged_ms: i64,
+    },
+    /// Liveness without a recovery: why the cluster was not whole at the end.
+    NoLeaderAtEnd {
+        tp: TopicPartition,
+    },
+    IsrShortAtEnd {
+        tp: TopicPartition,
+        leader: i32,
+        isr: Vec<i32>,
+        replicas: Vec<i32>,
+    },
+    BrokerDownAtEnd {
+        broker: i32,
+    },
+    NotRecovered,
+}
+
+impl Finding {
+    pub fn text(&self, lang: crate::lang::Lang) -> String {
+        crate::narrate::finding(self, lang)
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(crate::lang::Lang::En))
+    }
+}
+
 /// The replica each partition is judged on: its current leader, or without one the
 /// replica with the longest log.
 fn judged_replicas(snapshot: &ClusterSnapshot) -> BTreeMap<&TopicPartition, &ReplicaSnapshot> {
@@ -140,48 +271,45 @@ pub fn inconsistent_offsets(
     writes: &[WriteOp],
     consumers: &BTreeMap<NodeId, ConsumerHistory>,
     snapshot: &ClusterSnapshot,
-) -> Vec<String> {
-    let mut seen: BTreeMap<(&TopicPartition, i64), BTreeMap<&str, Vec<String>>> = BTreeMap::new();
+) -> Vec<Finding> {
+    let mut seen: BTreeMap<(&TopicPartition, i64), BTreeMap<&str, Vec<Seen>>> = BTreeMap::new();
     for op in writes {
         if let Some(offset) = op.acknowledged_offset() {
             seen.entry((&op.tp, offset))
                 .or_default()
                 .entry(&op.value)
                 .or_default()
-                .push("acknowledged".to_string());
+                .push(Seen::Acknowledged);
         }
     }
     for history in consumers.values() {
         for r in &history.polled {
-            let who = format!(
-                "polled by consumer {} at {} ms",
-                history.client_id, r.time_ms
-            );
             let sources = seen.entry((&r.tp, r.offset)).or_default();
             let list = sources.entry(&r.value).or_default();
-            if !list.iter().any(|w| w.starts_with("polled")) {
-                list.push(who);
+            if !list.iter().any(|w| matches!(w, Seen::Polled { .. })) {
+                list.push(Seen::Polled {
+                    consumer: history.client_id.clone(),
+                    at_ms: r.time_ms,
+                });
             }
         }
     }
     for (tp, replica) in judged_replicas(snapshot) {
         for (offset, value) in &replica.records {
             if let Some(sources) = seen.get_mut(&(tp, *offset)) {
-                sources
-                    .entry(value)
-                    .or_default()
-                    .push("in the final log".to_string());
+                sources.entry(value).or_default().push(Seen::InFinalLog);
             }
         }
     }
     seen.into_iter()
         .filter(|(_, values)| values.len() > 1)
-        .map(|((tp, offset), values)| {
-            let held: Vec<String> = values
-                .iter()
-                .map(|(v, how)| format!("{v} ({})", how.join(", ")))
-                .collect();
-            format!("{tp}@{offset} held {}", held.join(" and "))
+        .map(|((tp, offset), values)| Finding::Inconsistent {
+            tp: tp.clone(),
+            offset,
+            held: values
+                .into_iter()
+                .map(|(v, how)| (v.to_string(), how))
+                .collect(),
         })
         .collect()
 }
@@ -189,7 +317,7 @@ pub fn inconsistent_offsets(
 /// Each consumer's polls of a partition, between two reassignments, go forward one
 /// offset at a time: a jump is a skip (records never delivered to it), a step back a
 /// nonmonotonic poll (Jepsen's `poll-skip` and `nonmonotonic-poll`).
-pub fn poll_order(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+pub fn poll_order(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Finding> {
     let mut found = Vec::new();
     for history in consumers.values() {
         let mut last: BTreeMap<&TopicPartition, (i64, i64)> = BTreeMap::new();
@@ -200,21 +328,26 @@ pub fn poll_order(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> 
                     .iter()
                     .any(|(t, _, _)| *t >= time && *t <= r.time_ms);
                 if !reassigned && r.offset != offset + 1 {
+                    let (consumer, tp) = (history.client_id.clone(), r.tp.clone());
+                    let (next, next_ms, at_ms) = (r.offset, r.time_ms, time);
                     found.push(if r.offset > offset {
-                        format!(
-                            "consumer {} polled {}@{offset} at {time} ms, then @{} at {} ms: it skipped {}..{}",
-                            history.client_id,
-                            r.tp,
-                            r.offset,
-                            r.time_ms,
-                            offset + 1,
-                            r.offset - 1
-                        )
+                        Finding::PollSkipped {
+                            consumer,
+                            tp,
+                            offset,
+                            at_ms,
+                            next,
+                            next_ms,
+                        }
                     } else {
-                        format!(
-                            "consumer {} polled {}@{offset} at {time} ms, then went back to @{} at {} ms",
-                            history.client_id, r.tp, r.offset, r.time_ms
-                        )
+                        Finding::PollWentBack {
+                            consumer,
+                            tp,
+                            offset,
+                            at_ms,
+                            next,
+                            next_ms,
+                        }
                     });
                 }
             }
@@ -225,7 +358,7 @@ pub fn poll_order(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> 
 }
 
 /// No partition is owned by two members of one group in one generation.
-pub fn group_exclusivity(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+pub fn group_exclusivity(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Finding> {
     let mut owners: BTreeMap<(&str, i32, &TopicPartition), Vec<NodeId>> = BTreeMap::new();
     for (node, history) in consumers {
         let Some(group) = history.group.as_deref() else {
@@ -246,12 +379,14 @@ pub fn group_exclusivity(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<S
     owners
         .into_iter()
         .filter(|(_, nodes)| nodes.len() > 1)
-        .map(|((group, generation, tp), nodes)| {
-            let nodes: Vec<String> = nodes.iter().map(NodeId::to_string).collect();
-            format!(
-                "group {group} generation {generation}: {tp} owned by consumers {}",
-                nodes.join(" and ")
-            )
+        .map(|((group, generation, tp), nodes)| Finding::OwnedTwice {
+            group: group.to_string(),
+            generation,
+            tp: tp.clone(),
+            consumers: nodes
+                .iter()
+                .map(|n| consumers[n].client_id.clone())
+                .collect(),
         })
         .collect()
 }
@@ -259,7 +394,7 @@ pub fn group_exclusivity(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<S
 /// A successful commit of offset O for a partition is ahead of what was consumed when
 /// a member of the group polled O-1 but no member had finished processing it by the
 /// commit: the record is skipped if the group restarts there (at-most-once).
-pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Finding> {
     let mut found = Vec::new();
     for history in consumers.values() {
         let Some(group) = history.group.as_deref() else {
@@ -283,10 +418,14 @@ pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Strin
                     })
                 });
                 if polled && !processed {
-                    found.push(format!(
-                        "consumer {} of group {group} committed {tp}@{offset} ({}) at {} ms before offset {previous} was processed",
-                        history.client_id, commit.kind, commit.invoked_ms
-                    ));
+                    found.push(Finding::CommitAhead {
+                        consumer: history.client_id.clone(),
+                        group: group.to_string(),
+                        tp: tp.clone(),
+                        offset: *offset,
+                        kind: commit.kind,
+                        at_ms: commit.invoked_ms,
+                    });
                 }
             }
         }
@@ -298,7 +437,7 @@ pub fn commits_ahead(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Strin
 /// (itself or another, after a rebalance): at-least-once delivery, what a group's
 /// restart from a committed offset behind its processing gives. Not a bug; lessons
 /// expect it to be found ("fail") to show redelivery.
-pub fn redelivered(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+pub fn redelivered(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Finding> {
     let mut processed: BTreeMap<(&str, &TopicPartition, i64), (NodeId, i64)> = BTreeMap::new();
     for (node, history) in consumers {
         let Some(group) = history.group.as_deref() else {
@@ -322,14 +461,17 @@ pub fn redelivered(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String>
             if let Some((by, at)) = processed.get(&(group, &r.tp, r.offset))
                 && *at < r.time_ms
             {
-                found.push(format!(
-                    "group {group}: {}@{} processed by consumer {} at {at} ms, polled again by consumer {} at {} ms",
-                    r.tp,
-                    r.offset,
-                    consumers.get(by).map_or("?", |h| h.client_id.as_str()),
-                    history.client_id,
-                    r.time_ms
-                ));
+                found.push(Finding::Redelivered {
+                    group: group.to_string(),
+                    tp: r.tp.clone(),
+                    offset: r.offset,
+                    processed_by: consumers
+                        .get(by)
+                        .map_or("?".to_string(), |h| h.client_id.clone()),
+                    processed_ms: *at,
+                    polled_by: history.client_id.clone(),
+                    polled_ms: r.time_ms,
+                });
             }
         }
     }
@@ -345,7 +487,7 @@ fn send_number(value: &str) -> Option<(&str, u64)> {
 /// Each producer's acknowledged records of a partition sit in the order it sent them
 /// (Jepsen's `nonmonotonic-send`): a record sent later at a lower offset is a reorder,
 /// what retries with several requests in flight and no idempotence can cause.
-pub fn producer_order(history: &[WriteOp]) -> Vec<String> {
+pub fn producer_order(history: &[WriteOp]) -> Vec<Finding> {
     // (send number, acknowledged offset, value) by producer and partition.
     type Sends<'a> = Vec<(u64, i64, &'a str)>;
     let mut acked: BTreeMap<(&str, &TopicPartition), Sends<'_>> = BTreeMap::new();
@@ -365,9 +507,13 @@ pub fn producer_order(history: &[WriteOp]) -> Vec<String> {
         for pair in sends.windows(2) {
             let ((_, earlier_offset, earlier), (_, later_offset, later)) = (pair[0], pair[1]);
             if later_offset < earlier_offset {
-                found.push(format!(
-                    "{later} was sent after {earlier} but written before it: {tp}@{later_offset} < @{earlier_offset}"
-                ));
+                found.push(Finding::OutOfOrder {
+                    tp: tp.clone(),
+                    earlier: earlier.to_string(),
+                    earlier_offset,
+                    later: later.to_string(),
+                    later_offset,
+                });
             }
         }
     }
@@ -376,7 +522,7 @@ pub fn producer_order(history: &[WriteOp]) -> Vec<String> {
 
 /// No consumer was given a record at or above the high watermark its fetch answer
 /// carried: a consumer may read only committed records.
-pub fn reads_above_hw(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<String> {
+pub fn reads_above_hw(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Finding> {
     consumers
         .values()
         .flat_map(|history| {
@@ -384,11 +530,13 @@ pub fn reads_above_hw(consumers: &BTreeMap<NodeId, ConsumerHistory>) -> Vec<Stri
                 .polled
                 .iter()
                 .filter(|r| r.offset >= r.high_watermark)
-                .map(move |r| {
-                    format!(
-                        "consumer {} polled {}@{} ({}) at {} ms, at or above the HW {} its fetch answer gave",
-                        history.client_id, r.tp, r.offset, r.value, r.time_ms, r.high_watermark
-                    )
+                .map(move |r| Finding::ReadAboveHw {
+                    consumer: history.client_id.clone(),
+                    tp: r.tp.clone(),
+                    offset: r.offset,
+                    value: r.value.clone(),
+                    at_ms: r.time_ms,
+                    high_watermark: r.high_watermark,
                 })
         })
         .collect()
@@ -404,7 +552,7 @@ pub const PRODUCE_BOUND_MS: i64 = 15_000;
 /// after the recovery, more than [`PRODUCE_BOUND_MS`] before the end, none of which was
 /// acknowledged, is stuck (a wedged idempotent producer retrying OUT_OF_ORDER_SEQUENCE_NUMBER
 /// for ever is).
-pub fn producers_stalled(writes: &[WriteOp], recovered_ms: i64, end_ms: i64) -> Vec<String> {
+pub fn producers_stalled(writes: &[WriteOp], recovered_ms: i64, end_ms: i64) -> Vec<Finding> {
     let mut sent: BTreeMap<&str, Vec<&WriteOp>> = BTreeMap::new();
     for w in writes {
         if w.invoked_ms >= recovered_ms && w.invoked_ms + PRODUCE_BOUND_MS <= end_ms {
@@ -413,23 +561,22 @@ pub fn producers_stalled(writes: &[WriteOp], recovered_ms: i64, end_ms: i64) -> 
         }
     }
     sent.into_iter()
-        .filter(|(_, ws)| {
-            !ws.iter()
-                .any(|w| matches!(w.outcome, Outcome::Ok { .. }))
-        })
+        .filter(|(_, ws)| !ws.iter().any(|w| matches!(w.outcome, Outcome::Ok { .. })))
         .map(|(producer, ws)| {
             let last = ws.last().expect("listed");
             let outcome = match &last.outcome {
-                Outcome::Pending => "still pending".to_string(),
-                Outcome::Failed { code, .. } => format!("failed with {code}"),
-                Outcome::Unknown { .. } => "ended unknown".to_string(),
+                Outcome::Pending => LastOutcome::Pending,
+                Outcome::Failed { code, .. } => LastOutcome::Failed(code),
+                Outcome::Unknown { .. } => LastOutcome::Unknown,
                 Outcome::Ok { .. } => unreachable!("filtered"),
             };
-            format!(
-                "producer {producer} got none of its {} writes sent after the cluster was whole again at {recovered_ms} ms acknowledged (the last, {}, {outcome})",
-                ws.len(),
-                last.value
-            )
+            Finding::ProducerStalled {
+                producer: producer.to_string(),
+                writes: ws.len(),
+                recovered_ms,
+                last: last.value.clone(),
+                outcome,
+            }
         })
         .collect()
 }
@@ -447,7 +594,7 @@ pub fn groups_unfinished(
     consumers: &BTreeMap<NodeId, ConsumerHistory>,
     snapshot: &ClusterSnapshot,
     end_ms: i64,
-) -> Vec<String> {
+) -> Vec<Finding> {
     let judged = judged_replicas(snapshot);
     let mut found = Vec::new();
     for (group, g) in &snapshot.groups {
@@ -455,10 +602,10 @@ pub fn groups_unfinished(
             continue;
         }
         if g.state != kafkasim_core::group::coordinator::GroupState::Stable {
-            found.push(format!(
-                "group {group} is {:?} at the end, not Stable",
-                g.state
-            ));
+            found.push(Finding::GroupNotStable {
+                group: group.clone(),
+                state: g.state,
+            });
             continue;
         }
         // What the group's members polled: the first offset of each partition, and values.
@@ -494,10 +641,13 @@ pub fn groups_unfinished(
                     && *completed_ms <= end_ms - CONSUME_BOUND_MS
                     && !polled.get(tp).is_some_and(|p| p.contains(w.value.as_str()))
                 {
-                    found.push(format!(
-                        "group {group} never consumed {} ({tp}@{offset}, acknowledged at {completed_ms} ms)",
-                        w.value
-                    ));
+                    found.push(Finding::NeverConsumed {
+                        group: group.clone(),
+                        value: w.value.clone(),
+                        tp: (*tp).clone(),
+                        offset,
+                        acknowledged_ms: *completed_ms,
+                    });
                 }
             }
         }
@@ -510,6 +660,11 @@ mod tests {
     use kafkasim_core::client::consumer::ConsumedRecord;
 
     use super::*;
+
+    /// The findings as the English report says them.
+    fn texts(findings: Vec<Finding>) -> Vec<String> {
+        findings.iter().map(ToString::to_string).collect()
+    }
 
     fn write(value: &str, offset: i64) -> WriteOp {
         WriteOp {
@@ -531,7 +686,7 @@ mod tests {
         // p1-1's first attempt failed and its retry landed after p1-2.
         let reordered = [write("p1-0", 0), write("p1-2", 1), write("p1-1", 2)];
         assert_eq!(
-            producer_order(&reordered),
+            texts(producer_order(&reordered)),
             ["p1-2 was sent after p1-1 but written before it: orders-0@1 < @2"]
         );
     }
@@ -558,7 +713,7 @@ mod tests {
             .polled
             .push(record(2, 2));
         assert_eq!(
-            reads_above_hw(&consumers),
+            texts(reads_above_hw(&consumers)),
             [
                 "consumer worker-1 polled orders-0@2 (v2) at 5 ms, at or above the HW 2 its fetch answer gave"
             ]
@@ -592,7 +747,7 @@ mod tests {
             sent("p3-0", 55_000, Outcome::Pending),
         ];
         assert_eq!(
-            producers_stalled(&writes, 20_000, 60_000),
+            texts(producers_stalled(&writes, 20_000, 60_000)),
             [
                 "producer p2 got none of its 2 writes sent after the cluster was whole again at 20000 ms acknowledged (the last, p2-2, ended unknown)"
             ]

@@ -41,38 +41,7 @@ pub struct ExpectationResult {
     pub differences: Vec<String>,
 }
 
-/// What a checker found: lost and duplicated writes and broken invariants are typed and
-/// said in either language; the other checkers' findings are English sentences still
-/// (they become typed with the Jepsen-grade checkers).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Finding {
-    Lost(check::LostWrite),
-    Duplicate(check::Duplicate),
-    /// A broken replica invariant, and when.
-    Violation(i64, kafkasim_core::invariants::Violation),
-    Said(String),
-}
-
-impl Finding {
-    pub fn text(&self, lang: Lang) -> String {
-        match self {
-            Finding::Lost(l) => crate::narrate::lost_write(l, lang),
-            Finding::Duplicate(d) => crate::narrate::duplicate(d, lang),
-            Finding::Violation(time_ms, violation) => TraceEntry::Violation {
-                time_ms: *time_ms,
-                violation: violation.clone(),
-            }
-            .line_in(lang),
-            Finding::Said(text) => text.clone(),
-        }
-    }
-}
-
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text(Lang::En))
-    }
-}
+pub use crate::check::Finding;
 
 /// What a run did and how it was judged.
 #[derive(Clone, Debug)]
@@ -328,27 +297,28 @@ pub fn run_commands(
         Some(_) => Vec::new(),
         None => {
             let s = &frame.snapshot;
-            let mut why: Vec<String> = s
+            let mut why: Vec<Finding> = s
                 .partitions
                 .iter()
                 .filter(|(_, p)| p.leader.is_none() || p.isr.len() < p.replicas.len())
                 .map(|(tp, p)| match p.leader {
-                    None => format!("{tp} has no leader at the end"),
-                    Some(l) => format!(
-                        "{tp} (leader {l}) has ISR {} of replicas {} at the end",
-                        brokers(&p.isr),
-                        brokers(&p.replicas.iter().copied().collect())
-                    ),
+                    None => Finding::NoLeaderAtEnd { tp: tp.clone() },
+                    Some(leader) => Finding::IsrShortAtEnd {
+                        tp: tp.clone(),
+                        leader,
+                        isr: p.isr.iter().copied().collect(),
+                        replicas: p.replicas.clone(),
+                    },
                 })
                 .collect();
             why.extend(
                 s.brokers
                     .iter()
                     .filter(|(_, b)| !b.up)
-                    .map(|(id, _)| format!("broker {id} is down at the end")),
+                    .map(|(id, _)| Finding::BrokerDownAtEnd { broker: *id }),
             );
             if why.is_empty() {
-                why.push("the cluster had not recovered at the end".to_string());
+                why.push(Finding::NotRecovered);
             }
             why
         }
@@ -364,23 +334,20 @@ pub fn run_commands(
         &frame.snapshot,
         until_ms,
     ));
-    let typed = |name: &'static str, findings: Vec<Finding>| CheckResult {
+    let result = |name: &'static str, findings: Vec<Finding>| CheckResult {
         name,
         passed: findings.is_empty(),
         findings,
         expected: scenario.expect.get(name).copied(),
     };
-    let result = |name: &'static str, findings: Vec<String>| {
-        typed(name, findings.into_iter().map(Finding::Said).collect())
-    };
     let checks = vec![
-        typed("lost-writes", lost.into_iter().map(Finding::Lost).collect()),
-        typed(
+        result("lost-writes", lost.into_iter().map(Finding::Lost).collect()),
+        result(
             "duplicates",
             duplicates.into_iter().map(Finding::Duplicate).collect(),
         ),
         result("producer-order", check::producer_order(&writes)),
-        typed("invariants", violations),
+        result("invariants", violations),
         result(
             "inconsistent-offsets",
             check::inconsistent_offsets(&writes, &histories.consumers, &frame.snapshot),

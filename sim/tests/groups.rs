@@ -392,7 +392,7 @@ fn a_group_of_three_rebalances_on_join_leave_crash_and_stall_and_consumes_everyt
 struct AutoCommitCrash {
     skipped: Vec<ConsumedRecord>,
     redelivered: Vec<ConsumedRecord>,
-    commits_ahead: Vec<String>,
+    commits_ahead: Vec<kafkasim_sim::check::Finding>,
     unseen: Vec<String>,
     timeline: String,
 }

@@ -30,6 +30,272 @@ pub fn sentence(entry: &TraceEntry, lang: Lang) -> String {
     }
 }
 
+fn ids(list: &[i32]) -> String {
+    let ids: Vec<String> = list.iter().map(i32::to_string).collect();
+    format!("[{}]", ids.join(","))
+}
+
+/// A checker's finding in `lang`.
+pub fn finding(f: &crate::check::Finding, lang: Lang) -> String {
+    use crate::check::{Finding as F, LastOutcome, Seen};
+    let zh = lang == Lang::ZhCn;
+    match f {
+        F::Lost(l) => lost_write(l, lang),
+        F::Duplicate(d) => duplicate(d, lang),
+        F::Violation(time_ms, violation) => TraceEntry::Violation {
+            time_ms: *time_ms,
+            violation: violation.clone(),
+        }
+        .line_in(lang),
+        F::Inconsistent { tp, offset, held } => {
+            let seen = |s: &Seen| match (s, zh) {
+                (Seen::Acknowledged, false) => "acknowledged".to_string(),
+                (Seen::Acknowledged, true) => "已确认".to_string(),
+                (Seen::Polled { consumer, at_ms }, false) => {
+                    format!("polled by consumer {consumer} at {at_ms} ms")
+                }
+                (Seen::Polled { consumer, at_ms }, true) => {
+                    format!("消费者{consumer}在{at_ms} ms拉取到")
+                }
+                (Seen::InFinalLog, false) => "in the final log".to_string(),
+                (Seen::InFinalLog, true) => "在最终的日志中".to_string(),
+            };
+            let held: Vec<String> = held
+                .iter()
+                .map(|(v, how)| {
+                    let how: Vec<String> = how.iter().map(seen).collect();
+                    if zh {
+                        format!("{v}（{}）", how.join("，"))
+                    } else {
+                        format!("{v} ({})", how.join(", "))
+                    }
+                })
+                .collect();
+            if zh {
+                format!("{tp}@{offset}先后存放过{}", held.join("和"))
+            } else {
+                format!("{tp}@{offset} held {}", held.join(" and "))
+            }
+        }
+        F::PollSkipped {
+            consumer,
+            tp,
+            offset,
+            at_ms,
+            next,
+            next_ms,
+        } => {
+            let (from, to) = (offset + 1, next - 1);
+            if zh {
+                format!(
+                    "消费者{consumer}在{at_ms} ms拉取{tp}@{offset}，随后在{next_ms} ms拉取@{next}：跳过了{from}..{to}"
+                )
+            } else {
+                format!(
+                    "consumer {consumer} polled {tp}@{offset} at {at_ms} ms, then @{next} at {next_ms} ms: it skipped {from}..{to}"
+                )
+            }
+        }
+        F::PollWentBack {
+            consumer,
+            tp,
+            offset,
+            at_ms,
+            next,
+            next_ms,
+        } => {
+            if zh {
+                format!(
+                    "消费者{consumer}在{at_ms} ms拉取{tp}@{offset}，随后在{next_ms} ms退回到@{next}"
+                )
+            } else {
+                format!(
+                    "consumer {consumer} polled {tp}@{offset} at {at_ms} ms, then went back to @{next} at {next_ms} ms"
+                )
+            }
+        }
+        F::OwnedTwice {
+            group,
+            generation,
+            tp,
+            consumers,
+        } => {
+            if zh {
+                format!(
+                    "消费组{group}在generation {generation}中：{tp}同时属于消费者{}",
+                    consumers.join("和")
+                )
+            } else {
+                format!(
+                    "group {group} generation {generation}: {tp} owned by consumers {}",
+                    consumers.join(" and ")
+                )
+            }
+        }
+        F::CommitAhead {
+            consumer,
+            group,
+            tp,
+            offset,
+            kind,
+            at_ms,
+        } => {
+            let previous = offset - 1;
+            if zh {
+                format!(
+                    "消费组{group}的消费者{consumer}在{at_ms} ms提交了offset {tp}@{offset}（{kind}），而offset {previous}尚未处理完"
+                )
+            } else {
+                format!(
+                    "consumer {consumer} of group {group} committed {tp}@{offset} ({kind}) at {at_ms} ms before offset {previous} was processed"
+                )
+            }
+        }
+        F::Redelivered {
+            group,
+            tp,
+            offset,
+            processed_by,
+            processed_ms,
+            polled_by,
+            polled_ms,
+        } => {
+            if zh {
+                format!(
+                    "消费组{group}：{tp}@{offset}已由消费者{processed_by}在{processed_ms} ms处理，又被消费者{polled_by}在{polled_ms} ms再次拉取"
+                )
+            } else {
+                format!(
+                    "group {group}: {tp}@{offset} processed by consumer {processed_by} at {processed_ms} ms, polled again by consumer {polled_by} at {polled_ms} ms"
+                )
+            }
+        }
+        F::OutOfOrder {
+            tp,
+            earlier,
+            earlier_offset,
+            later,
+            later_offset,
+        } => {
+            if zh {
+                format!(
+                    "{later}在{earlier}之后发送，却写在它前面：{tp}@{later_offset} < @{earlier_offset}"
+                )
+            } else {
+                format!(
+                    "{later} was sent after {earlier} but written before it: {tp}@{later_offset} < @{earlier_offset}"
+                )
+            }
+        }
+        F::ReadAboveHw {
+            consumer,
+            tp,
+            offset,
+            value,
+            at_ms,
+            high_watermark,
+        } => {
+            if zh {
+                format!(
+                    "消费者{consumer}在{at_ms} ms拉取到{tp}@{offset}（{value}），不低于其拉取应答给出的HW {high_watermark}"
+                )
+            } else {
+                format!(
+                    "consumer {consumer} polled {tp}@{offset} ({value}) at {at_ms} ms, at or above the HW {high_watermark} its fetch answer gave"
+                )
+            }
+        }
+        F::ProducerStalled {
+            producer,
+            writes,
+            recovered_ms,
+            last,
+            outcome,
+        } => {
+            let outcome = match (outcome, zh) {
+                (LastOutcome::Pending, false) => "still pending".to_string(),
+                (LastOutcome::Failed(code), false) => format!("failed with {code}"),
+                (LastOutcome::Unknown, false) => "ended unknown".to_string(),
+                (LastOutcome::Pending, true) => "仍未完成".to_string(),
+                (LastOutcome::Failed(code), true) => format!("以{code}失败"),
+                (LastOutcome::Unknown, true) => "结果未知".to_string(),
+            };
+            if zh {
+                format!(
+                    "集群在{recovered_ms} ms恢复完整之后，生产者{producer}发出的{writes}条写入没有一条得到确认（最后一条{last}{outcome}）"
+                )
+            } else {
+                format!(
+                    "producer {producer} got none of its {writes} writes sent after the cluster was whole again at {recovered_ms} ms acknowledged (the last, {last}, {outcome})"
+                )
+            }
+        }
+        F::GroupNotStable { group, state } => {
+            if zh {
+                format!("消费组{group}结束时处于{state:?}，而不是Stable")
+            } else {
+                format!("group {group} is {state:?} at the end, not Stable")
+            }
+        }
+        F::NeverConsumed {
+            group,
+            value,
+            tp,
+            offset,
+            acknowledged_ms,
+        } => {
+            if zh {
+                format!("消费组{group}从未消费{value}（{tp}@{offset}，在{acknowledged_ms} ms确认）")
+            } else {
+                format!(
+                    "group {group} never consumed {value} ({tp}@{offset}, acknowledged at {acknowledged_ms} ms)"
+                )
+            }
+        }
+        F::NoLeaderAtEnd { tp } => {
+            if zh {
+                format!("{tp}在结束时没有leader")
+            } else {
+                format!("{tp} has no leader at the end")
+            }
+        }
+        F::IsrShortAtEnd {
+            tp,
+            leader,
+            isr,
+            replicas,
+        } => {
+            if zh {
+                format!(
+                    "{tp}（leader {leader}）结束时ISR为{}，副本为{}",
+                    ids(isr),
+                    ids(replicas)
+                )
+            } else {
+                format!(
+                    "{tp} (leader {leader}) has ISR {} of replicas {} at the end",
+                    ids(isr),
+                    ids(replicas)
+                )
+            }
+        }
+        F::BrokerDownAtEnd { broker } => {
+            if zh {
+                format!("broker {broker}在结束时宕机")
+            } else {
+                format!("broker {broker} is down at the end")
+            }
+        }
+        F::NotRecovered => {
+            if zh {
+                "集群在结束时尚未恢复".to_string()
+            } else {
+                "the cluster had not recovered at the end".to_string()
+            }
+        }
+    }
+}
+
 /// A lost acknowledged write, as the lost-writes checker reports it.
 pub fn lost_write(l: &crate::check::LostWrite, lang: Lang) -> String {
     let (value, tp, offset, at) = (&l.value, &l.tp, l.offset, l.acknowledged_ms);
