@@ -8,7 +8,7 @@ use crate::check;
 use crate::conductor::{Command, Simulation, Timed};
 use crate::lang::Lang;
 use crate::scenario::{
-    Expectation, Expected, GroupExpectation, PartitionExpectation, Scenario, Verdict,
+    Difference, Expectation, Expected, GroupExpectation, PartitionExpectation, Scenario, Verdict,
 };
 use crate::snapshot::ClusterSnapshot;
 use crate::trace::TraceEntry;
@@ -35,10 +35,10 @@ impl CheckResult {
 }
 
 /// A state expectation and how the cluster differed from it (empty: met).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ExpectationResult {
     pub expectation: Expectation,
-    pub differences: Vec<String>,
+    pub differences: Vec<Difference>,
 }
 
 pub use crate::check::Finding;
@@ -269,7 +269,9 @@ pub fn run_commands(
                 if shown {
                     Vec::new()
                 } else {
-                    vec![format!("the caption's event never happened: \"{text}\"")]
+                    vec![Difference::CaptionNeverShown {
+                        text: text.to_string(),
+                    }]
                 }
             }
             Expected::Partition(_) | Expected::Group(_) => continue,
@@ -381,121 +383,119 @@ pub fn run_commands(
     }
 }
 
-fn brokers(set: &BTreeSet<i32>) -> String {
-    let ids: Vec<String> = set.iter().map(i32::to_string).collect();
-    format!("[{}]", ids.join(","))
-}
-
 /// How the snapshot differs from what the expectation says.
-fn differences(expect: &PartitionExpectation, snapshot: &ClusterSnapshot) -> Vec<String> {
+fn differences(expect: &PartitionExpectation, snapshot: &ClusterSnapshot) -> Vec<Difference> {
     let mut out = Vec::new();
+    let tp = || expect.tp.clone();
     let Some(partition) = snapshot.partitions.get(&expect.tp) else {
-        return vec![format!("{} does not exist", expect.tp)];
+        return vec![Difference::NoPartition { tp: tp() }];
     };
     if let Some(leader) = expect.leader
         && partition.leader != leader
     {
-        let name = |l: Option<i32>| l.map_or("none".to_string(), |b| format!("broker {b}"));
-        out.push(format!(
-            "leader of {} is {}, expected {}",
-            expect.tp,
-            name(partition.leader),
-            name(leader)
-        ));
+        out.push(Difference::Leader {
+            tp: tp(),
+            actual: partition.leader,
+            expected: leader,
+        });
     }
+    let isr: Vec<i32> = partition.isr.iter().copied().collect();
     if let Some(size) = expect.isr_size
         && partition.isr.len() != size
     {
-        out.push(format!(
-            "ISR of {} is {} ({} replicas), expected {size}",
-            expect.tp,
-            brokers(&partition.isr),
-            partition.isr.len()
-        ));
+        out.push(Difference::IsrSize {
+            tp: tp(),
+            isr: isr.clone(),
+            expected: size,
+        });
     }
-    if let Some(isr) = &expect.isr
-        && &partition.isr != isr
+    if let Some(expected) = &expect.isr
+        && &partition.isr != expected
     {
-        out.push(format!(
-            "ISR of {} is {}, expected {}",
-            expect.tp,
-            brokers(&partition.isr),
-            brokers(isr)
-        ));
+        out.push(Difference::Isr {
+            tp: tp(),
+            isr,
+            expected: expected.iter().copied().collect(),
+        });
     }
     let leader = partition
         .leader
         .and_then(|l| partition.replica_states.get(&l));
-    for (what, expected, actual) in [
-        (
-            "high watermark",
-            expect.high_watermark,
-            leader.map(|r| r.high_watermark),
-        ),
-        (
-            "log end offset",
-            expect.log_end_offset,
-            leader.map(|r| r.log_end_offset),
-        ),
-    ] {
-        if let Some(expected) = expected
-            && actual != Some(expected)
-        {
-            out.push(format!(
-                "{what} of {} on its leader is {}, expected {expected}",
-                expect.tp,
-                actual.map_or("unknown (no leader)".to_string(), |a| a.to_string())
-            ));
+    if let Some(expected) = expect.high_watermark {
+        let actual = leader.map(|r| r.high_watermark);
+        if actual != Some(expected) {
+            out.push(Difference::HighWatermark {
+                tp: tp(),
+                actual,
+                expected,
+            });
+        }
+    }
+    if let Some(expected) = expect.log_end_offset {
+        let actual = leader.map(|r| r.log_end_offset);
+        if actual != Some(expected) {
+            out.push(Difference::LogEndOffset {
+                tp: tp(),
+                actual,
+                expected,
+            });
         }
     }
     out
 }
 
 /// How a group differs from what the expectation says.
-fn group_differences(expect: &GroupExpectation, snapshot: &ClusterSnapshot) -> Vec<String> {
-    let Some(group) = snapshot.groups.get(&expect.group) else {
-        return vec![format!("no coordinator holds group {}", expect.group)];
+fn group_differences(expect: &GroupExpectation, snapshot: &ClusterSnapshot) -> Vec<Difference> {
+    let group = || expect.group.clone();
+    let Some(g) = snapshot.groups.get(&expect.group) else {
+        return vec![Difference::NoGroup { group: group() }];
     };
     let mut out = Vec::new();
-    let name = &expect.group;
-    if let Some(state) = expect.state
-        && group.state != state
+    if let Some(expected) = expect.state
+        && g.state != expected
     {
-        out.push(format!(
-            "group {name} is {:?}, expected {state:?}",
-            group.state
-        ));
+        out.push(Difference::GroupState {
+            group: group(),
+            actual: g.state,
+            expected,
+        });
     }
-    if let Some(generation) = expect.generation
-        && group.generation != generation
+    if let Some(expected) = expect.generation
+        && g.generation != expected
     {
-        out.push(format!(
-            "group {name} is in generation {}, expected {generation}",
-            group.generation
-        ));
+        out.push(Difference::Generation {
+            group: group(),
+            actual: g.generation,
+            expected,
+        });
     }
-    if let Some(members) = expect.members
-        && group.members.len() != members
+    if let Some(expected) = expect.members
+        && g.members.len() != expected
     {
-        out.push(format!(
-            "group {name} has {} members, expected {members}",
-            group.members.len()
-        ));
+        out.push(Difference::Members {
+            group: group(),
+            actual: g.members.len(),
+            expected,
+        });
     }
-    if let Some(assigned) = expect.assigned {
-        let owned: usize = group.members.values().map(Vec::len).sum();
-        if owned != assigned {
-            out.push(format!(
-                "group {name}'s members own {owned} partitions, expected {assigned}"
-            ));
+    if let Some(expected) = expect.assigned {
+        let actual: usize = g.members.values().map(Vec::len).sum();
+        if actual != expected {
+            out.push(Difference::Assigned {
+                group: group(),
+                actual,
+                expected,
+            });
         }
     }
-    if let Some(max_lag) = expect.max_lag {
-        let lag: i64 = group.lag(&snapshot.partitions).values().sum();
-        if lag > max_lag {
-            out.push(format!(
-                "group {name} lags {lag} records, expected at most {max_lag}"
-            ));
+    if let Some(at_most) = expect.max_lag {
+        let actual: i64 = g.lag(&snapshot.partitions).values().sum();
+        if actual > at_most {
+            out.push(Difference::Lag {
+                group: group(),
+                actual,
+                at_most,
+            });
         }
     }
     out

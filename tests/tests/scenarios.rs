@@ -821,20 +821,24 @@ text = "This never happens: the leader stays up."
         .collect();
     assert_eq!(unmet.len(), 3, "{unmet:#?}");
     assert!(
-        unmet[0].differences[0].starts_with(
+        unmet[0].differences[0].to_string().starts_with(
             "exactly 0 produce-retry error=NOT_ENOUGH_REPLICAS expected from 0 ms on, found"
         ),
         "{:?}",
         unmet[0].differences
     );
-    assert!(unmet[0].differences[1].contains("NOT_ENOUGH_REPLICAS"));
-    assert!(unmet.iter().any(|r| r.differences[0]
-        == "at least 1 leader-elected partition=orders-0 unclean=true expected from 0 ms on, found 0"));
     assert!(
-        unmet
-            .iter()
-            .any(|r| r.differences[0].starts_with("the caption's event never happened"))
+        unmet[0].differences[1]
+            .to_string()
+            .contains("NOT_ENOUGH_REPLICAS")
     );
+    assert!(unmet.iter().any(|r| r.differences[0].to_string()
+        == "at least 1 leader-elected partition=orders-0 unclean=true expected from 0 ms on, found 0"));
+    assert!(unmet.iter().any(|r| {
+        r.differences[0]
+            .to_string()
+            .starts_with("the caption's event never happened")
+    }));
     // The lesson's own expectations, all met, are still there.
     assert!(
         report

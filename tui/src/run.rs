@@ -417,13 +417,20 @@ fn write_report(
                 out,
                 "{} {} {} ({})",
                 w.met,
-                e.what.subject(),
-                e.when(),
+                e.what.subject_in(lang),
+                e.when_in(lang),
                 e.place
             )?;
         }
         for d in &result.differences {
-            writeln!(out, "{} {}: {d} ({})", w.not_met, e.when(), e.place)?;
+            writeln!(
+                out,
+                "{} {}: {} ({})",
+                w.not_met,
+                e.when_in(lang),
+                d.text(lang),
+                e.place
+            )?;
         }
     }
     Ok(())
@@ -449,7 +456,7 @@ fn as_json(report: &RunReport, lang: Lang) -> serde_json::Value {
             "subject": r.expectation.what.subject(),
             "place": r.expectation.place,
             "met": r.differences.is_empty(),
-            "differences": r.differences,
+            "differences": r.differences.iter().map(|d| d.text(lang)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "timeline": report.trace.iter().map(|e| entry_json(e, lang)).collect::<Vec<_>>(),
     })

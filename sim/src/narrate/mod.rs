@@ -35,6 +35,198 @@ fn ids(list: &[i32]) -> String {
     format!("[{}]", ids.join(","))
 }
 
+/// How a run differs from one expectation, in `lang`.
+pub fn difference(d: &crate::scenario::Difference, lang: Lang) -> String {
+    use crate::scenario::{Count, Difference as D};
+    let zh = lang == Lang::ZhCn;
+    let broker = |b: &Option<BrokerId>| match (b, zh) {
+        (Some(b), _) => format!("broker {b}"),
+        (None, false) => "none".to_string(),
+        (None, true) => "无".to_string(),
+    };
+    let offset = |o: &Option<i64>| match (o, zh) {
+        (Some(o), _) => o.to_string(),
+        (None, false) => "unknown (no leader)".to_string(),
+        (None, true) => "未知（没有leader）".to_string(),
+    };
+    match d {
+        D::EventCount {
+            count,
+            matcher,
+            after_ms,
+            before_ms,
+            found,
+        } => {
+            if zh {
+                let window = match before_ms {
+                    Some(b) => format!("{after_ms} ms到{b} ms之间"),
+                    None => format!("{after_ms} ms起"),
+                };
+                let count = match count {
+                    Count::Exactly(c) => format!("恰好{c}个"),
+                    Count::AtLeast(c) => format!("至少{c}个"),
+                    Count::AtMost(c) => format!("至多{c}个"),
+                };
+                format!("预期{window}有{count}{matcher}事件，实际{found}个")
+            } else {
+                let window = match before_ms {
+                    Some(b) => format!("between {after_ms} ms and {b} ms"),
+                    None => format!("from {after_ms} ms on"),
+                };
+                format!("{count} {matcher} expected {window}, found {found}")
+            }
+        }
+        D::Found(entry) => {
+            if zh {
+                format!("找到：{}", entry.line_in(lang))
+            } else {
+                format!("found: {}", entry.line_in(lang))
+            }
+        }
+        D::CaptionNeverShown { text } => {
+            if zh {
+                format!("讲解所等待的事件从未发生：“{text}”")
+            } else {
+                format!("the caption's event never happened: \"{text}\"")
+            }
+        }
+        D::NoPartition { tp } => {
+            if zh {
+                format!("{tp}不存在")
+            } else {
+                format!("{tp} does not exist")
+            }
+        }
+        D::Leader {
+            tp,
+            actual,
+            expected,
+        } => {
+            if zh {
+                format!("{tp}的leader是{}，预期{}", broker(actual), broker(expected))
+            } else {
+                format!(
+                    "leader of {tp} is {}, expected {}",
+                    broker(actual),
+                    broker(expected)
+                )
+            }
+        }
+        D::IsrSize { tp, isr, expected } => {
+            if zh {
+                format!(
+                    "{tp}的ISR是{}（{}个副本），预期{expected}个",
+                    ids(isr),
+                    isr.len()
+                )
+            } else {
+                format!(
+                    "ISR of {tp} is {} ({} replicas), expected {expected}",
+                    ids(isr),
+                    isr.len()
+                )
+            }
+        }
+        D::Isr { tp, isr, expected } => {
+            if zh {
+                format!("{tp}的ISR是{}，预期{}", ids(isr), ids(expected))
+            } else {
+                format!("ISR of {tp} is {}, expected {}", ids(isr), ids(expected))
+            }
+        }
+        D::HighWatermark {
+            tp,
+            actual,
+            expected,
+        } => {
+            if zh {
+                format!("{tp}在其leader上的HW是{}，预期{expected}", offset(actual))
+            } else {
+                format!(
+                    "high watermark of {tp} on its leader is {}, expected {expected}",
+                    offset(actual)
+                )
+            }
+        }
+        D::LogEndOffset {
+            tp,
+            actual,
+            expected,
+        } => {
+            if zh {
+                format!("{tp}在其leader上的LEO是{}，预期{expected}", offset(actual))
+            } else {
+                format!(
+                    "log end offset of {tp} on its leader is {}, expected {expected}",
+                    offset(actual)
+                )
+            }
+        }
+        D::NoGroup { group } => {
+            if zh {
+                format!("没有协调者持有消费组{group}")
+            } else {
+                format!("no coordinator holds group {group}")
+            }
+        }
+        D::GroupState {
+            group,
+            actual,
+            expected,
+        } => {
+            if zh {
+                format!("消费组{group}处于{actual:?}，预期{expected:?}")
+            } else {
+                format!("group {group} is {actual:?}, expected {expected:?}")
+            }
+        }
+        D::Generation {
+            group,
+            actual,
+            expected,
+        } => {
+            if zh {
+                format!("消费组{group}处于generation {actual}，预期{expected}")
+            } else {
+                format!("group {group} is in generation {actual}, expected {expected}")
+            }
+        }
+        D::Members {
+            group,
+            actual,
+            expected,
+        } => {
+            if zh {
+                format!("消费组{group}有{actual}个成员，预期{expected}个")
+            } else {
+                format!("group {group} has {actual} members, expected {expected}")
+            }
+        }
+        D::Assigned {
+            group,
+            actual,
+            expected,
+        } => {
+            if zh {
+                format!("消费组{group}的成员共拥有{actual}个分区，预期{expected}个")
+            } else {
+                format!("group {group}'s members own {actual} partitions, expected {expected}")
+            }
+        }
+        D::Lag {
+            group,
+            actual,
+            at_most,
+        } => {
+            if zh {
+                format!("消费组{group}滞后{actual}条消息，预期至多{at_most}条")
+            } else {
+                format!("group {group} lags {actual} records, expected at most {at_most}")
+            }
+        }
+    }
+}
+
 /// A checker's finding in `lang`.
 pub fn finding(f: &crate::check::Finding, lang: Lang) -> String {
     use crate::check::{Finding as F, LastOutcome, Seen};

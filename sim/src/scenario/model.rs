@@ -99,6 +99,23 @@ pub struct Expectation {
 impl Expectation {
     /// When it is judged: `at 20000 ms`, `5000..=30000 ms`, `from 5000 ms`.
     pub fn when(&self) -> String {
+        self.when_in(Lang::En)
+    }
+
+    /// [`Expectation::when`] in `lang`.
+    pub fn when_in(&self, lang: Lang) -> String {
+        if lang == Lang::ZhCn {
+            return match &self.what {
+                Expected::Event(EventExpectation {
+                    before_ms: Some(before),
+                    ..
+                }) => format!("{}..={before} ms", self.at_ms),
+                Expected::Event(_) | Expected::CaptionShown { .. } => {
+                    format!("{} ms起", self.at_ms)
+                }
+                Expected::Partition(_) | Expected::Group(_) => format!("{} ms时", self.at_ms),
+            };
+        }
         match &self.what {
             Expected::Event(EventExpectation {
                 before_ms: Some(before),
@@ -136,6 +153,16 @@ pub enum Expected {
 
 impl Expected {
     /// What it is about: `orders-0`, `group billing`, `event isr-shrink`.
+    /// [`Expected::subject`] in `lang`.
+    pub fn subject_in(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Expected::Group(g), Lang::ZhCn) => format!("消费组{}", g.group),
+            (Expected::Event(e), Lang::ZhCn) => format!("事件{}", e.matcher),
+            (Expected::CaptionShown { .. }, Lang::ZhCn) => "讲解".to_string(),
+            _ => self.subject(),
+        }
+    }
+
     pub fn subject(&self) -> String {
         match self {
             Expected::Partition(p) => p.tp.to_string(),
@@ -209,6 +236,93 @@ impl fmt::Display for Count {
     }
 }
 
+/// How a run differs from one expectation, as data (the narrator says it in either
+/// language: `crate::narrate::difference`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Difference {
+    /// `count` events of the matcher were expected in the window; `found` came.
+    EventCount {
+        count: Count,
+        matcher: EventMatch,
+        after_ms: i64,
+        before_ms: Option<i64>,
+        found: usize,
+    },
+    /// One of the events that did match (the first few are shown).
+    Found(TraceEntry),
+    CaptionNeverShown {
+        text: String,
+    },
+    NoPartition {
+        tp: TopicPartition,
+    },
+    Leader {
+        tp: TopicPartition,
+        actual: Option<BrokerId>,
+        expected: Option<BrokerId>,
+    },
+    IsrSize {
+        tp: TopicPartition,
+        isr: Vec<BrokerId>,
+        expected: usize,
+    },
+    Isr {
+        tp: TopicPartition,
+        isr: Vec<BrokerId>,
+        expected: Vec<BrokerId>,
+    },
+    HighWatermark {
+        tp: TopicPartition,
+        actual: Option<i64>,
+        expected: i64,
+    },
+    LogEndOffset {
+        tp: TopicPartition,
+        actual: Option<i64>,
+        expected: i64,
+    },
+    NoGroup {
+        group: String,
+    },
+    GroupState {
+        group: String,
+        actual: GroupState,
+        expected: GroupState,
+    },
+    Generation {
+        group: String,
+        actual: i32,
+        expected: i32,
+    },
+    Members {
+        group: String,
+        actual: usize,
+        expected: usize,
+    },
+    Assigned {
+        group: String,
+        actual: usize,
+        expected: usize,
+    },
+    Lag {
+        group: String,
+        actual: i64,
+        at_most: i64,
+    },
+}
+
+impl Difference {
+    pub fn text(&self, lang: Lang) -> String {
+        crate::narrate::difference(self, lang)
+    }
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text(Lang::En))
+    }
+}
+
 /// Events that happen (or, with count 0, never happen) in a window
 /// (`[[expect.event]]`); the window starts at the expectation's `at_ms`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,7 +334,7 @@ pub struct EventExpectation {
 
 impl EventExpectation {
     /// How the trace differs from it (empty: met).
-    pub fn differences(&self, after_ms: i64, trace: &[TraceEntry]) -> Vec<String> {
+    pub fn differences(&self, after_ms: i64, trace: &[TraceEntry]) -> Vec<Difference> {
         let found: Vec<&TraceEntry> = trace
             .iter()
             .filter(|e| {
@@ -232,17 +346,19 @@ impl EventExpectation {
         if self.count.holds(found.len()) {
             return Vec::new();
         }
-        let window = match self.before_ms {
-            Some(b) => format!("between {after_ms} ms and {b} ms"),
-            None => format!("from {after_ms} ms on"),
-        };
-        let mut out = vec![format!(
-            "{} {} expected {window}, found {}",
-            self.count,
-            self.matcher,
-            found.len()
-        )];
-        out.extend(found.iter().take(3).map(|e| format!("found: {}", e.line())));
+        let mut out = vec![Difference::EventCount {
+            count: self.count,
+            matcher: self.matcher.clone(),
+            after_ms,
+            before_ms: self.before_ms,
+            found: found.len(),
+        }];
+        out.extend(
+            found
+                .iter()
+                .take(3)
+                .map(|e| Difference::Found((*e).clone())),
+        );
         out
     }
 }
