@@ -907,8 +907,8 @@ narrated events and a timeline. Lesson captions pause the playback. Press ? for 
 key: play/pause (space), step (n), next lesson beat (b), speed (+ -), rewind (← →),
 select a broker (1-9) and crash (c), power-loss (p), restart (r), isolate (i), heal (h)
 or pause it (z); crash (k), close (x) or stall (l) a consumer, add one (a), write a
-record (w); save the session (s) as a scenario
-file that `kafkasim run` replays. A fault injected after rewinding forks the timeline.
+record (w); switch between English and Chinese (L, or start with --lang zh-CN);
+save the session (s) as a scenario file that `kafkasim run` replays. A fault injected after rewinding forks the timeline.
 Without a terminal it says so and prints the headless run instead.
 
 Examples:
