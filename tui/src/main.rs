@@ -134,7 +134,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             let _ = out.flush();
-            eprintln!("error: {message}");
+            eprintln!("{}{message}", run::error_prefix(lang));
             ExitCode::FAILURE
         }
     }

@@ -291,9 +291,7 @@ pub fn run_command(args: &Args, lang: Lang, out: &mut impl Write) -> Result<(), 
     if let Some(until) = &args.until {
         replay.push_str(&format!(" --until {until}"));
     }
-    Err(format!(
-        "the run did not meet the scenario's expectations; replay it with: {replay}"
-    ))
+    Err((words(lang).not_met_replay)(&replay))
 }
 
 /// Says on stderr what the scenario does not say in `lang`: those texts show as the file
@@ -321,8 +319,14 @@ struct ReportWords {
     expected: fn(&str, bool) -> String,
     recovered: fn(i64, i64) -> String,
     more: fn(usize) -> String,
-    met: &'static str,
-    not_met: &'static str,
+    /// An expectation met: its subject, window and place in the file.
+    met_line: fn(&str, &str, &str) -> String,
+    /// An expectation missed: its window, the difference and its place.
+    not_met_line: fn(&str, &str, &str) -> String,
+    /// The run's failure, with the command that replays it.
+    not_met_replay: fn(&str) -> String,
+    /// Before an error message on stderr.
+    error: &'static str,
 }
 
 const REPORT_EN: ReportWords = ReportWords {
@@ -342,8 +346,12 @@ const REPORT_EN: ReportWords = ReportWords {
     },
     recovered: |at, after| format!(" (whole again at {at} ms, {after} ms after the last fault)"),
     more: |n| format!("... and {n} more"),
-    met: "met     ",
-    not_met: "NOT MET ",
+    met_line: |subject, when, place| format!("met      {subject} {when} ({place})"),
+    not_met_line: |when, difference, place| format!("NOT MET  {when}: {difference} ({place})"),
+    not_met_replay: |replay| {
+        format!("the run did not meet the scenario's expectations; replay it with: {replay}")
+    },
+    error: "error: ",
 };
 
 // glossary-zh.md: checker ids stay Latin; 种子, 检查器; no space between Han and digits.
@@ -357,9 +365,16 @@ const REPORT_ZH: ReportWords = ReportWords {
     expected: |verdict, met| format!("（预期{verdict}：{}）", if met { "符合" } else { "不符合" }),
     recovered: |at, after| format!("（{at} ms时恢复完整，距最后一次故障{after} ms）"),
     more: |n| format!("……另有{n}条"),
-    met: "符合    ",
-    not_met: "不符合  ",
+    met_line: |subject, when, place| format!("符合     {subject}，{when}（{place}）"),
+    not_met_line: |when, difference, place| format!("不符合   {when}：{difference}（{place}）"),
+    not_met_replay: |replay| format!("本次运行不符合场景的预期；用此命令重放：{replay}"),
+    error: "错误：",
 };
+
+/// The prefix of an error message on stderr.
+pub fn error_prefix(lang: Lang) -> &'static str {
+    words(lang).error
+}
 
 fn words(lang: Lang) -> &'static ReportWords {
     match lang {
@@ -413,23 +428,14 @@ fn write_report(
     for result in &report.expectations {
         let e = &result.expectation;
         if result.differences.is_empty() {
-            writeln!(
-                out,
-                "{} {} {} ({})",
-                w.met,
-                e.what.subject_in(lang),
-                e.when_in(lang),
-                e.place
-            )?;
+            let (subject, when) = (e.what.subject_in(lang), e.when_in(lang));
+            writeln!(out, "{}", (w.met_line)(&subject, &when, &e.place))?;
         }
         for d in &result.differences {
             writeln!(
                 out,
-                "{} {}: {} ({})",
-                w.not_met,
-                e.when_in(lang),
-                d.text(lang),
-                e.place
+                "{}",
+                (w.not_met_line)(&e.when_in(lang), &d.text(lang), &e.place)
             )?;
         }
     }

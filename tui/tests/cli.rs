@@ -775,3 +775,26 @@ fn an_untranslated_scenario_runs_in_chinese_and_says_what_it_lacks() {
         "{warnings}"
     );
 }
+
+/// A missed expectation in Chinese: the difference, where it is in the file, and the
+/// command that replays the run.
+#[test]
+fn a_missed_expectation_is_said_in_chinese() {
+    let scratch = Scratch::new("missed-zh");
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let file = scratch.file("missed.toml");
+    std::fs::write(
+        &file,
+        "format = 1\ntitle = \"missed\"\ntitle_zh = \"不符合\"\nduration = \"3s\"\n[cluster]\nbrokers = 3\n[[topics]]\nname = \"orders\"\npartitions = 1\nreplication_factor = 3\n[[expect.state]]\nat = \"2s\"\npartition = \"orders-0\"\nisr = [1]\n",
+    )
+    .unwrap();
+    let run = kafkasim(&["--lang", "zh-CN", "run", &file]);
+    assert!(!run.status.success());
+    let text = stdout(&run);
+    assert!(text.contains("orders-0的ISR是[1,2,3]，预期[1]"), "{text}");
+    assert!(
+        stderr(&run).starts_with("错误：本次运行不符合场景的预期；用此命令重放：kafkasim run"),
+        "{}",
+        stderr(&run)
+    );
+}
