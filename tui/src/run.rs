@@ -181,8 +181,13 @@ pub struct Args {
 
 /// Reads a scenario by path or bundled name; errors name the file and the fix.
 pub fn load(file: &str) -> Result<Scenario, String> {
+    load_in(file, Lang::En)
+}
+
+/// [`load`], its mistakes said in `lang`.
+pub fn load_in(file: &str, lang: Lang) -> Result<Scenario, String> {
     let (name, text) = read(file)?;
-    scenario::parse(&name, &text).map_err(|errors| errors.to_string())
+    scenario::parse(&name, &text).map_err(|errors| errors.text(lang))
 }
 
 /// A scenario's name for messages and its text, by path or bundled name.
@@ -254,7 +259,7 @@ pub(crate) fn bundled(key: &str) -> Result<(&'static str, &'static str), String>
 }
 
 pub fn run_command(args: &Args, lang: Lang, out: &mut impl Write) -> Result<(), String> {
-    let scenario = load(&args.file)?;
+    let scenario = load_in(&args.file, lang)?;
     warn_untranslated(&scenario, lang);
     let until_ms =
         match &args.until {
@@ -715,7 +720,7 @@ pub fn describe_command(
     // The layout stays kafka-topics.sh's and kafka-consumer-groups.sh's; the words around
     // it follow the language.
     let zh = lang == Lang::ZhCn;
-    let scenario = load(&args.file)?;
+    let scenario = load_in(&args.file, lang)?;
     let at_ms = parse_time_ms(&args.at).ok_or_else(|| {
         format!(
             "--at {}: expected a time such as 12s, 1500ms or 2m",
@@ -946,7 +951,7 @@ impl TuiArgs {
 /// The terminal UI; without a terminal, the headless run of the same scenario.
 pub fn tui_command(args: &TuiArgs, lang: Lang, out: &mut impl Write) -> Result<(), String> {
     let (name, text) = read(&args.file)?;
-    let scenario = scenario::parse(&name, &text).map_err(|errors| errors.to_string())?;
+    let scenario = scenario::parse(&name, &text).map_err(|errors| errors.text(lang))?;
     warn_untranslated(&scenario, lang);
     let seed = args.seed.unwrap_or(scenario.seed);
     let stem = std::path::Path::new(&name)

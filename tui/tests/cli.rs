@@ -798,3 +798,30 @@ fn a_missed_expectation_is_said_in_chinese() {
         stderr(&run)
     );
 }
+
+/// A scenario file's mistakes, with their hints, in Chinese.
+#[test]
+fn scenario_mistakes_are_said_in_chinese() {
+    let run = kafkasim(&[
+        "--lang",
+        "zh-CN",
+        "run",
+        "../scenarios/invalid/bad-events.toml",
+    ]);
+    assert!(!run.status.success());
+    let text = stderr(&run);
+    assert!(
+        text.contains("bad-events.toml:14:6: 未知的事件类型\"isr-shrunk\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("  提示：是不是想写\"isr-shrink\"？"),
+        "{text}"
+    );
+    let english = kafkasim(&["run", "../scenarios/invalid/bad-events.toml"]);
+    assert!(
+        stderr(&english).contains("unknown event kind \"isr-shrunk\""),
+        "{}",
+        stderr(&english)
+    );
+}

@@ -7,21 +7,15 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
     if *f.format.get_ref() != FORMAT {
         c.error(
             f.format.span(),
-            format!(
-                "format {} is not one this kafkasim reads",
-                f.format.get_ref()
-            ),
-            Some(format!("write format = {FORMAT}")),
+            Mistake::UnknownFormat {
+                format: *f.format.get_ref(),
+            },
         );
     }
     let duration_ms = c.time(&f.duration, "duration").unwrap_or(0);
     let brokers = *f.cluster.brokers.get_ref();
     if !(1..=9).contains(&brokers) {
-        c.error(
-            f.cluster.brokers.span(),
-            format!("brokers = {brokers}: a cluster has 1 to 9 brokers"),
-            None,
-        );
+        c.error(f.cluster.brokers.span(), Mistake::Brokers { brokers });
     }
     let mut builder = ClusterBuilder::new(brokers.clamp(1, 9));
     builder.invariants = Invariants::Record;
@@ -30,11 +24,7 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
         if (1..=brokers).contains(&id) {
             builder.first_controller = Some(id);
         } else {
-            c.error(
-                controller.span(),
-                format!("controller = {id}: the cluster's brokers are 1 to {brokers}"),
-                Some("name the broker that starts first and so creates /controller".into()),
-            );
+            c.error(controller.span(), Mistake::Controller { id, brokers });
         }
     }
     c.configs(
@@ -59,11 +49,7 @@ pub(super) fn check(c: &mut Checker<'_>, f: File) -> Option<Scenario> {
             if (0.0..=1.0).contains(&l) {
                 link.loss = l;
             } else {
-                c.error(
-                    loss.span(),
-                    format!("loss = {l}: a probability, 0 to 1"),
-                    None,
-                );
+                c.error(loss.span(), Mistake::Loss { loss: l });
             }
         }
         builder.link = link;
@@ -127,33 +113,17 @@ fn topics(
                 .chars()
                 .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'));
         if !valid_name || name.starts_with("__") {
-            c.error(
-                t.name.span(),
-                format!("topic name {name:?} is not allowed"),
-                Some(
-                    "letters, digits, '.', '_' and '-'; names starting with __ are Kafka's own"
-                        .into(),
-                ),
-            );
+            c.error(t.name.span(), Mistake::TopicName { name: name.clone() });
         }
         let (partitions, rf) = match (&t.replica_assignment, &t.partitions, &t.replication_factor) {
             (Some(given), partitions, rf) => {
                 if partitions.is_some() || rf.is_some() {
-                    c.error(
-                        given.span(),
-                        "replica_assignment decides the partitions and the replication factor",
-                        Some("remove partitions and replication_factor from this topic".into()),
-                    );
+                    c.error(given.span(), Mistake::AssignmentAndCounts);
                 }
                 let registered: Vec<BrokerId> = (1..=brokers).collect();
                 if let Err(e) = validate_assignment(given.get_ref(), &registered) {
-                    c.error(
-                        given.span(),
-                        e.to_string(),
-                        Some(format!(
-                            "one list per partition, e.g. [[2, 3], [3, 1]]: brokers 1 to {brokers}, each once per partition, the same count in every partition"
-                        )),
-                    );
+                    let why = PlacementWhy::of(given.get_ref(), &registered, e.to_string());
+                    c.error(given.span(), Mistake::Placement { why, brokers });
                 }
                 let assignment = given.get_ref();
                 (
@@ -163,20 +133,16 @@ fn topics(
             }
             (None, Some(partitions), Some(rf)) => {
                 if *partitions.get_ref() == 0 {
-                    c.error(
-                        partitions.span(),
-                        "a topic needs at least 1 partition",
-                        None,
-                    );
+                    c.error(partitions.span(), Mistake::NoPartitions);
                 }
                 let rf_value = *rf.get_ref();
                 if rf_value == 0 || rf_value > brokers.max(1) as usize {
                     c.error(
                         rf.span(),
-                        format!(
-                            "replication_factor = {rf_value}, but the cluster has {brokers} brokers"
-                        ),
-                        Some("at least 1 and at most the number of brokers".into()),
+                        Mistake::ReplicationFactor {
+                            rf: rf_value,
+                            brokers,
+                        },
                     );
                 }
                 (*partitions.get_ref(), rf_value)
@@ -184,8 +150,9 @@ fn topics(
             (None, _, _) => {
                 c.error(
                     t.name.span(),
-                    format!("topic {name} needs partitions and replication_factor"),
-                    Some("or replica_assignment = [[1, 2], [2, 3]] to place each partition".into()),
+                    Mistake::TopicNeedsCounts {
+                        topic: name.clone(),
+                    },
                 );
                 (1, 1)
             }
@@ -193,8 +160,9 @@ fn topics(
         if topics.insert(name.clone(), partitions).is_some() {
             c.error(
                 t.name.span(),
-                format!("topic {name} is defined twice"),
-                None,
+                Mistake::TopicTwice {
+                    topic: name.clone(),
+                },
             );
         }
         let mut config = builder.broker.default_topic_config.clone();
@@ -223,7 +191,7 @@ fn admin(
     commands: &mut Vec<Timed>,
 ) {
     let check_at =
-        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
+        |c: &mut Checker<'_>, time: &Time, what: Field| within(c, duration_ms, time, what);
     // order: a config change builds on the configs the topic has by then.
     let mut topic_configs: BTreeMap<String, TopicConfig> = builder
         .topics
@@ -233,7 +201,7 @@ fn admin(
     let mut admin: Vec<&AdminSection> = f.admin.iter().collect();
     admin.sort_by_key(|a| a.at.get_ref().ms());
     for a in admin {
-        let at = check_at(c, &a.at, "admin");
+        let at = check_at(c, &a.at, "admin".into());
         let name = a.topic.get_ref().clone();
         let partitions = a.partitions.as_ref().map(|p| *p.get_ref());
         let needs_partitions =
@@ -241,8 +209,9 @@ fn admin(
         if needs_partitions && partitions.is_none() {
             c.error(
                 a.action.span(),
-                format!("{} needs partitions", a.action.get_ref()),
-                Some("create-topic: its partition count; add-partitions: the new total".into()),
+                Mistake::NeedsPartitions {
+                    action: a.action.get_ref().clone(),
+                },
             );
         }
         let partitions_span = a.partitions.as_ref().map_or(a.action.span(), |p| p.span());
@@ -256,21 +225,21 @@ fn admin(
                         .map_or(3.min(brokers.max(1) as usize), |t| t.replication_factor)
                 });
                 if topics.contains_key(&name) {
-                    c.error(a.topic.span(), format!("topic {name} exists already"), None);
+                    c.error(
+                        a.topic.span(),
+                        Mistake::TopicExists {
+                            topic: name.clone(),
+                        },
+                    );
                 }
                 let partitions = partitions.unwrap_or(1);
                 if partitions == 0 {
-                    c.error(
-                        partitions_span.clone(),
-                        "a topic needs at least 1 partition",
-                        None,
-                    );
+                    c.error(partitions_span.clone(), Mistake::NoPartitions);
                 }
                 if rf == 0 || rf > brokers.max(1) as usize {
                     c.error(
                         a.action.span(),
-                        format!("replication_factor = {rf}, but the cluster has {brokers} brokers"),
-                        None,
+                        Mistake::CreateTopicReplicationFactor { rf, brokers },
                     );
                 }
                 let mut config = builder.broker.default_topic_config.clone();
@@ -285,55 +254,49 @@ fn admin(
                     config,
                 }))
             }
-            "add-partitions" => {
-                match (topics.get(&name).copied(), partitions) {
-                    (_, None) => None,
-                    (None, _) => {
-                        c.error(
-                            a.topic.span(),
-                            format!("no topic {name:?} in the scenario"),
-                            None,
-                        );
-                        None
-                    }
-                    (Some(now), Some(partitions)) if partitions <= now => {
-                        c.error(
-                        partitions_span.clone(),
-                        format!("{name} has {now} partitions; partitions is the new total, above that"),
-                        Some("Kafka can add partitions, never remove them".into()),
+            "add-partitions" => match (topics.get(&name).copied(), partitions) {
+                (_, None) => None,
+                (None, _) => {
+                    c.error(
+                        a.topic.span(),
+                        Mistake::Lookup(Lookup::NoTopic {
+                            topic: name.clone(),
+                        }),
                     );
-                        None
-                    }
-                    (Some(_), Some(partitions)) => {
-                        topics.insert(name.clone(), partitions);
-                        Some(Command::AddPartitions {
-                            topic: name,
-                            total: partitions,
-                        })
-                    }
+                    None
                 }
-            }
+                (Some(now), Some(partitions)) if partitions <= now => {
+                    c.error(
+                        partitions_span.clone(),
+                        Mistake::NotAbove {
+                            topic: name.clone(),
+                            partitions: now,
+                        },
+                    );
+                    None
+                }
+                (Some(_), Some(partitions)) => {
+                    topics.insert(name.clone(), partitions);
+                    Some(Command::AddPartitions {
+                        topic: name,
+                        total: partitions,
+                    })
+                }
+            },
             "alter-config" => {
                 if let Some(p) = &a.partitions {
-                    c.error(
-                        p.span(),
-                        "alter-config changes configs, not partitions",
-                        Some("add-partitions grows a topic".into()),
-                    );
+                    c.error(p.span(), Mistake::AlterConfigPartitions);
                 }
                 if a.config.is_empty() {
-                    c.error(
-                        a.action.span(),
-                        "alter-config needs the configs to change",
-                        Some("an [admin.config] table, e.g. min_insync_replicas = 2".into()),
-                    );
+                    c.error(a.action.span(), Mistake::AlterConfigEmpty);
                 }
                 match topic_configs.get(&name).cloned() {
                     None => {
                         c.error(
                             a.topic.span(),
-                            format!("no topic {name:?} in the scenario by then"),
-                            None,
+                            Mistake::NoTopicByThen {
+                                topic: name.clone(),
+                            },
                         );
                         None
                     }
@@ -350,8 +313,9 @@ fn admin(
             other => {
                 c.error(
                     a.action.span(),
-                    format!("unknown admin action {other:?}"),
-                    Some("create-topic, add-partitions or alter-config".into()),
+                    Mistake::UnknownAdminAction {
+                        action: other.to_string(),
+                    },
                 );
                 None
             }
@@ -371,7 +335,7 @@ fn producers(
     commands: &mut Vec<Timed>,
 ) {
     let check_at =
-        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
+        |c: &mut Checker<'_>, time: &Time, what: Field| within(c, duration_ms, time, what);
     for (i, p) in f.producers.iter().enumerate() {
         let mut config = ProducerConfig {
             topic: p.topic.get_ref().clone(),
@@ -379,28 +343,28 @@ fn producers(
             ..ProducerConfig::default()
         };
         if !topics.contains_key(p.topic.get_ref()) {
+            let near = closest(
+                p.topic.get_ref(),
+                &topics.keys().map(String::as_str).collect::<Vec<_>>(),
+            )
+            .map(str::to_string);
             c.error(
                 p.topic.span(),
-                format!(
-                    "producer writes to {:?}, which is not a topic of the scenario",
-                    p.topic.get_ref()
-                ),
-                closest(
-                    p.topic.get_ref(),
-                    &topics.keys().map(String::as_str).collect::<Vec<_>>(),
-                )
-                .map(|t| format!("did you mean {t}?")),
+                Mistake::ProducerTopic {
+                    topic: p.topic.get_ref().clone(),
+                    near,
+                },
             );
         }
         let start = p
             .start
             .as_ref()
-            .and_then(|t| check_at(c, t, "start"))
+            .and_then(|t| check_at(c, t, "start".into()))
             .unwrap_or(0);
-        config.stop_ms = p.stop.as_ref().and_then(|t| check_at(c, t, "stop"));
+        config.stop_ms = p.stop.as_ref().and_then(|t| check_at(c, t, "stop".into()));
         if let Some(t) = &p.interval {
             match c.time(t, "interval") {
-                Some(0) => c.error(t.span(), "interval must be at least 1ms", None),
+                Some(0) => c.error(t.span(), Mistake::IntervalZero),
                 Some(ms) => config.interval_ms = ms,
                 None => {}
             }
@@ -417,7 +381,7 @@ fn producers(
             };
             match parsed {
                 Some(a) => config.acks = a,
-                None => c.error(acks.span(), "acks is \"all\" (or -1), 1 or 0", None),
+                None => c.error(acks.span(), Mistake::Acks),
             }
         }
         set_if(&mut config.enable_idempotence, p.enable_idempotence);
@@ -442,25 +406,35 @@ fn producers(
 /// The seeded random faults, if the file asks for them.
 fn nemesis(c: &mut Checker<'_>, f: &File, duration_ms: i64) -> Option<Nemesis> {
     let check_at =
-        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
+        |c: &mut Checker<'_>, time: &Time, what: Field| within(c, duration_ms, time, what);
     f.nemesis.as_ref().and_then(|n| {
         let faults: Vec<NemesisFault> = n
             .faults
             .iter()
-            .filter_map(|k| c.one_of(k, "nemesis fault", NEMESIS_FAULTS))
+            .filter_map(|k| c.one_of(k, Field::NemesisFault, NEMESIS_FAULTS))
             .collect();
-        let start_ms = n.start.as_ref().and_then(|t| check_at(c, t, "nemesis start")).unwrap_or(0);
+        let start_ms = n
+            .start
+            .as_ref()
+            .and_then(|t| check_at(c, t, Field::NemesisStart))
+            .unwrap_or(0);
         let stop_ms = n
             .stop
             .as_ref()
-            .and_then(|t| check_at(c, t, "nemesis stop"))
+            .and_then(|t| check_at(c, t, Field::NemesisStop))
             .unwrap_or(duration_ms);
-        let interval_ms = n.interval.as_ref().and_then(|t| c.time(t, "interval")).unwrap_or(10_000);
-        let heal_after_ms = n.heal_after.as_ref().and_then(|t| c.time(t, "heal_after")).unwrap_or(5_000);
+        let interval_ms = n
+            .interval
+            .as_ref()
+            .and_then(|t| c.time(t, "interval"))
+            .unwrap_or(10_000);
+        let heal_after_ms = n
+            .heal_after
+            .as_ref()
+            .and_then(|t| c.time(t, "heal_after"))
+            .unwrap_or(5_000);
         if faults.is_empty() {
-            c.error(0..0, "the nemesis needs at least one kind of fault", Some(
-                "faults = [\"crash\", \"power-loss\", \"shutdown\", \"partition\", \"isolate\", \"pause\"]".into(),
-            ));
+            c.error(0..0, Mistake::NemesisWithoutFaults);
             return None;
         }
         Some(Nemesis {
@@ -474,13 +448,16 @@ fn nemesis(c: &mut Checker<'_>, f: &File, duration_ms: i64) -> Option<Nemesis> {
 }
 
 /// A time of the file, reported when it falls after the scenario's end.
-fn within(c: &mut Checker<'_>, duration_ms: i64, time: &Time, what: &str) -> Option<i64> {
+fn within(c: &mut Checker<'_>, duration_ms: i64, time: &Time, what: Field) -> Option<i64> {
     let at = c.time(time, what)?;
     if at > duration_ms {
         c.error(
             time.span(),
-            format!("{what} at {at} ms is after the scenario's end ({duration_ms} ms)"),
-            Some("make duration longer, or move this earlier".into()),
+            Mistake::AfterTheEnd {
+                what,
+                at_ms: at,
+                duration_ms,
+            },
         );
     }
     Some(at)
@@ -495,7 +472,7 @@ fn consumers(
     commands: &mut Vec<Timed>,
 ) {
     let check_at =
-        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
+        |c: &mut Checker<'_>, time: &Time, what: Field| within(c, duration_ms, time, what);
     let mut unnamed_consumers = 0;
     for k in &f.consumers {
         let mut config = ConsumerConfig {
@@ -512,19 +489,16 @@ fn consumers(
             .or(k.count.as_ref().map(|n| n.span()))
             .unwrap_or(0..0);
         if ways.iter().filter(|w| **w).count() != 1 {
-            c.error(
-                place.clone(),
-                "a consumer takes exactly one of topics, pattern or assign",
-                Some("topics = [\"orders\"] subscribes; assign = [\"orders-0\"] takes partitions without a group".into()),
-            );
+            c.error(place.clone(), Mistake::ConsumerWays);
         }
         if let Some(list) = &k.topics {
             for t in list {
                 if !topics.contains_key(t.get_ref()) {
                     c.error(
                         t.span(),
-                        format!("no topic {:?} in the scenario", t.get_ref()),
-                        None,
+                        Mistake::Lookup(Lookup::NoTopic {
+                            topic: t.get_ref().clone(),
+                        }),
                     );
                 }
             }
@@ -535,8 +509,9 @@ fn consumers(
             if let Err(e) = regex_lite::Regex::new(pattern.get_ref()) {
                 c.error(
                     pattern.span(),
-                    format!("pattern is not a regular expression: {e}"),
-                    None,
+                    Mistake::Pattern {
+                        error: e.to_string(),
+                    },
                 );
             }
             config.subscribe = Subscribe::Pattern(pattern.get_ref().clone());
@@ -546,17 +521,13 @@ fn consumers(
             for t in list {
                 match parse_partition(t.get_ref(), topics) {
                     Ok(tp) => tps.push(tp),
-                    Err(why) => c.error(t.span(), why, None),
+                    Err(why) => c.error(t.span(), Mistake::Lookup(why)),
                 }
             }
             config.subscribe = Subscribe::Assign(tps);
         }
         if config.group_id.is_none() && !matches!(config.subscribe, Subscribe::Assign(_)) {
-            c.error(
-                place.clone(),
-                "a consumer without a group must assign its partitions",
-                Some("add group = \"NAME\", or use assign = [\"TOPIC-P\", ...]".into()),
-            );
+            c.error(place.clone(), Mistake::ConsumerWithoutGroup);
         }
         if let Some(list) = &k.partition_assignment_strategy {
             config.assignors = list
@@ -628,7 +599,7 @@ fn consumers(
         let start = k
             .start
             .as_ref()
-            .and_then(|t| check_at(c, t, "start"))
+            .and_then(|t| check_at(c, t, "start".into()))
             .unwrap_or(0);
         let count = k.count.as_ref().map_or(1, |n| *n.get_ref());
         for i in 1..=count {
@@ -640,7 +611,7 @@ fn consumers(
                 && !c.consumer_names.insert(name.clone())
             {
                 let span = k.name.as_ref().map(|n| n.span()).unwrap_or(0..0);
-                c.error(span, format!("two consumers are named {name:?}"), None);
+                c.error(span, Mistake::ConsumerNamedTwice { name: name.clone() });
             }
             // client.id: the scenario's name for it, or Kafka's default consumer-GROUP-N;
             // the coordinator builds the member id from it (client.id + "-" + UUID).
@@ -669,9 +640,9 @@ fn faults(
     commands: &mut Vec<Timed>,
 ) {
     let check_at =
-        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
+        |c: &mut Checker<'_>, time: &Time, what: Field| within(c, duration_ms, time, what);
     for fault in &f.faults {
-        let at = check_at(c, &fault.at, "fault");
+        let at = check_at(c, &fault.at, Field::Fault);
         let action = fault.action.get_ref().as_str();
         let needs_target = !matches!(action, "heal" | "partition");
         if let Some(unflushed) = &fault.unflushed
@@ -679,8 +650,9 @@ fn faults(
         {
             c.error(
                 unflushed.span(),
-                format!("unflushed belongs to a power-loss, not to {action}"),
-                Some("a process crash keeps every byte (the page cache survives): use action = \"power-loss\"".into()),
+                Mistake::UnflushedNotPowerLoss {
+                    action: action.to_string(),
+                },
             );
         }
         let target = match &fault.target {
@@ -689,11 +661,9 @@ fn faults(
                 if needs_target {
                     c.error(
                         fault.action.span(),
-                        format!("{action} needs a target"),
-                        Some(
-                            "target = \"broker 2\", \"leader of orders-0\", \"controller\", ..."
-                                .into(),
-                        ),
+                        Mistake::NeedsTarget {
+                            action: action.to_string(),
+                        },
                     );
                 }
                 None
@@ -703,8 +673,9 @@ fn faults(
         {
             c.error(
                 fault.action.span(),
-                format!("ZooKeeper cannot {action} in kafkasim: it is always up"),
-                Some("isolate or pause it instead".into()),
+                Mistake::ZooKeeperCannot {
+                    action: action.to_string(),
+                },
             );
             continue;
         }
@@ -720,8 +691,9 @@ fn faults(
                 Some((other, span)) => {
                     c.error(
                         span,
-                        format!("unflushed = {other:?}: \"some\" or \"lost\""),
-                        Some("unflushed = \"lost\" drops every byte not yet flushed; \"some\" (the default) keeps a seeded prefix of them".into()),
+                        Mistake::Unflushed {
+                            value: other.to_string(),
+                        },
                     );
                     None
                 }
@@ -737,8 +709,9 @@ fn faults(
                 None => {
                     c.error(
                         fault.action.span(),
-                        format!("{action} needs a peer: the other end of the links"),
-                        Some("peer = \"followers of orders-0\"".into()),
+                        Mistake::NeedsPeer {
+                            action: action.to_string(),
+                        },
                     );
                     None
                 }
@@ -754,8 +727,7 @@ fn faults(
                         if !(0.0..=1.0).contains(&loss) {
                             c.error(
                                 fault.loss.as_ref().map_or(0..0, |l| l.span()),
-                                format!("loss = {loss}: a probability, 0 to 1"),
-                                None,
+                                Mistake::Loss { loss },
                             );
                             return None;
                         }
@@ -770,11 +742,7 @@ fn faults(
             "stall" => match fault.duration.as_ref().and_then(|t| c.time(t, "duration")) {
                 Some(ms) => Some(Action::Stall(ms)),
                 None => {
-                    c.error(
-                        fault.action.span(),
-                        "stall needs a duration: how long the application stops polling",
-                        Some("duration = \"30s\"".into()),
-                    );
+                    c.error(fault.action.span(), Mistake::StallNeedsDuration);
                     None
                 }
             },
@@ -788,24 +756,18 @@ fn faults(
                 match groups {
                     Some(g) if g.len() >= 2 => Some(Action::Partition(g)),
                     _ => {
-                        c.error(
-                            fault.action.span(),
-                            "partition needs groups: two or more sides",
-                            Some("groups = [[\"leader of orders-0\"], [\"followers of orders-0\", \"zookeeper\"]]".into()),
-                        );
+                        c.error(fault.action.span(), Mistake::PartitionNeedsGroups);
                         None
                     }
                 }
             }
             other => {
-                let actions = ACTIONS;
                 c.error(
                     fault.action.span(),
-                    format!("unknown action {other:?}"),
-                    Some(match closest(other, &actions) {
-                        Some(a) => format!("did you mean {a:?}?"),
-                        None => format!("actions are {}", actions.join(", ")),
-                    }),
+                    Mistake::UnknownAction {
+                        action: other.to_string(),
+                        near: closest(other, &ACTIONS),
+                    },
                 );
                 None
             }
@@ -825,7 +787,7 @@ fn captions(
     commands: &mut Vec<Timed>,
 ) -> Vec<Expectation> {
     let check_at =
-        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
+        |c: &mut Checker<'_>, time: &Time, what: Field| within(c, duration_ms, time, what);
     let mut caption_expectations = Vec::new();
     for caption in &f.captions {
         let Some(mut text) = c.caption_text(&caption.text, topics) else {
@@ -838,14 +800,10 @@ fn captions(
             text.zh = Some(zh.parts);
         }
         let at = match &caption.at {
-            Some(t) => check_at(c, t, "caption"),
+            Some(t) => check_at(c, t, Field::Caption),
             None if caption.on.is_some() => Some(0),
             None => {
-                c.error(
-                    caption.text.span(),
-                    "a caption needs at (a time) or on (an event)",
-                    Some("at = \"10s\", or on = { kind = \"isr-updated\", partition = \"orders-0\" }".into()),
-                );
+                c.error(caption.text.span(), Mistake::CaptionNeedsTime);
                 None
             }
         };
@@ -856,8 +814,9 @@ fn captions(
                 // is reworded or shown in another language.
                 c.error(
                     on.span(),
-                    format!("on = {fragment:?} matches words of a sentence; on names an event instead"),
-                    Some("on = { kind = \"isr-shrink\", partition = \"orders-0\" } (scenarios/README.md lists every kind and its fields)".into()),
+                    Mistake::OnFragment {
+                        fragment: fragment.clone(),
+                    },
                 );
                 continue;
             }
@@ -875,11 +834,7 @@ fn captions(
                 }
             }
             Some((on, _)) => {
-                c.error(
-                    on.span(),
-                    "on is an event: a table with its kind and fields",
-                    Some("on = { kind = \"isr-shrink\", partition = \"orders-0\" }".into()),
-                );
+                c.error(on.span(), Mistake::OnNotTable);
                 continue;
             }
         };
@@ -906,7 +861,7 @@ fn expectations(
     caption_expectations: Vec<Expectation>,
 ) -> (BTreeMap<&'static str, Verdict>, Vec<Expectation>) {
     let check_at =
-        |c: &mut Checker<'_>, time: &Time, what: &str| within(c, duration_ms, time, what);
+        |c: &mut Checker<'_>, time: &Time, what: Field| within(c, duration_ms, time, what);
     let mut expect = BTreeMap::new();
     for (name, value) in [
         ("lost-writes", &f.expect.lost_writes),
@@ -930,11 +885,11 @@ fn expectations(
     }
     let mut expectations = Vec::new();
     for s in &f.expect.state {
-        let at = check_at(c, &s.at, "expect.state");
+        let at = check_at(c, &s.at, "expect.state".into());
         let tp = match parse_partition(s.partition.get_ref(), topics) {
             Ok(tp) => Some(tp),
             Err(why) => {
-                c.error(s.partition.span(), why, None);
+                c.error(s.partition.span(), Mistake::Lookup(why));
                 None
             }
         };
@@ -944,11 +899,7 @@ fn expectations(
                 toml::Value::Integer(b) => Some(Some(*b as BrokerId)),
                 toml::Value::String(s) if s == "none" => Some(None),
                 _ => {
-                    c.error(
-                        v.span(),
-                        "leader is a broker id, or \"none\" for an offline partition",
-                        None,
-                    );
+                    c.error(v.span(), Mistake::StateLeader);
                     None
                 }
             },
@@ -969,11 +920,11 @@ fn expectations(
         }
     }
     for g in &f.expect.group {
-        let at = check_at(c, &g.at, "expect.group");
+        let at = check_at(c, &g.at, "expect.group".into());
         let state = g.state.as_ref().and_then(|s| {
             c.one_of(
                 s,
-                "group state",
+                Field::GroupState,
                 &[
                     ("Empty", GroupState::Empty),
                     ("PreparingRebalance", GroupState::PreparingRebalance),
@@ -1025,11 +976,7 @@ fn expectations(
             (after_ms, before_ms, count, matcher)
         {
             if before_ms.is_some_and(|b| b < at_ms) {
-                c.error(
-                    place_span,
-                    "this [[expect.event]] ends before it starts",
-                    Some("before is a later time than after".into()),
-                );
+                c.error(place_span, Mistake::EndsBeforeStarts);
                 continue;
             }
             expectations.push(Expectation {

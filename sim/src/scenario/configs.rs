@@ -11,47 +11,47 @@ pub(super) fn set_if<T>(target: &mut T, value: Option<T>) {
     }
 }
 
-fn int(value: &toml::Value) -> Result<i64, String> {
-    value
-        .as_integer()
-        .ok_or_else(|| format!("expected an integer, found {}", value.type_str()))
+fn int(value: &toml::Value) -> Result<i64, ConfigWhy> {
+    value.as_integer().ok_or(ConfigWhy::NotInteger {
+        found: value.type_str(),
+    })
 }
 
-fn non_negative(value: &toml::Value) -> Result<i64, String> {
+fn non_negative(value: &toml::Value) -> Result<i64, ConfigWhy> {
     match int(value)? {
         n if n >= 0 => Ok(n),
-        n => Err(format!("expected a number >= 0, found {n}")),
+        n => Err(ConfigWhy::Negative { value: n }),
     }
 }
 
-fn unsigned(value: &toml::Value) -> Result<usize, String> {
-    usize::try_from(non_negative(value)?).map_err(|e| e.to_string())
+fn unsigned(value: &toml::Value) -> Result<usize, ConfigWhy> {
+    usize::try_from(non_negative(value)?).map_err(|_| ConfigWhy::OutOfRange)
 }
 
-fn unsigned32(value: &toml::Value) -> Result<u32, String> {
-    u32::try_from(non_negative(value)?).map_err(|_| "expected a number below 2^32".to_string())
+fn unsigned32(value: &toml::Value) -> Result<u32, ConfigWhy> {
+    u32::try_from(non_negative(value)?).map_err(|_| ConfigWhy::NotBelow2To32)
 }
 
-fn positive32(value: &toml::Value) -> Result<u32, String> {
+fn positive32(value: &toml::Value) -> Result<u32, ConfigWhy> {
     match unsigned32(value)? {
-        0 => Err("expected a number >= 1".to_string()),
+        0 => Err(ConfigWhy::BelowOne),
         n => Ok(n),
     }
 }
 
-fn seconds_as_ms(value: &toml::Value) -> Result<i64, String> {
+fn seconds_as_ms(value: &toml::Value) -> Result<i64, ConfigWhy> {
     non_negative(value)?
         .checked_mul(1_000)
-        .ok_or_else(|| "too many seconds".to_string())
+        .ok_or(ConfigWhy::TooManySeconds)
 }
 
-fn boolean(value: &toml::Value) -> Result<bool, String> {
-    value
-        .as_bool()
-        .ok_or_else(|| format!("expected true or false, found {}", value.type_str()))
+fn boolean(value: &toml::Value) -> Result<bool, ConfigWhy> {
+    value.as_bool().ok_or(ConfigWhy::NotBoolean {
+        found: value.type_str(),
+    })
 }
 
-type Setter<C> = fn(&mut C, &toml::Value) -> Result<(), String>;
+type Setter<C> = fn(&mut C, &toml::Value) -> Result<(), ConfigWhy>;
 
 /// A setter for one config field, the value read by `$read`.
 macro_rules! set {
@@ -174,12 +174,7 @@ pub(super) const BROKER_CONFIGS: &[(&str, Setter<BrokerConfig>)] = &[
         c.replication_protocol = match v.as_str() {
             Some("leader-epoch") => TruncationProtocol::LeaderEpoch,
             Some("high-watermark") => TruncationProtocol::HighWatermark,
-            _ => {
-                return Err(
-                    "expected \"leader-epoch\" (Kafka 0.11+) or \"high-watermark\" (before 0.11)"
-                        .into(),
-                );
-            }
+            _ => return Err(ConfigWhy::ReplicationProtocol),
         };
         Ok(())
     }),
@@ -232,14 +227,21 @@ impl Checker<'_> {
         &mut self,
         target: &mut C,
         configs: &Configs,
-        table: &[(&str, Setter<C>)],
-        what: &str,
+        table: &[(&'static str, Setter<C>)],
+        what: &'static str,
     ) {
         for (key, value) in configs {
             match table.iter().find(|(name, _)| name == key) {
                 Some((_, set)) => {
                     if let Err(why) = set(target, value.get_ref()) {
-                        self.error(value.span(), format!("{what} config {key}: {why}"), None);
+                        self.error(
+                            value.span(),
+                            Mistake::BadConfig {
+                                what,
+                                key: key.clone(),
+                                why,
+                            },
+                        );
                     }
                 }
                 None => {
@@ -253,21 +255,22 @@ impl Checker<'_> {
                         dotted = format!("{dotted}.{k}");
                         inner = v;
                     }
-                    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-                    let hint = match closest(key, &names) {
-                        Some(c) => format!("did you mean {c}?"),
+                    let names: Vec<&'static str> = table.iter().map(|(n, _)| *n).collect();
+                    let near = closest(key, &names);
+                    let hint = match near {
+                        Some(c) => ConfigHint::DidYouMean(c),
                         None if dotted.contains('.') => {
-                            format!(
-                                "write Kafka's dots as underscores: {}",
-                                dotted.replace('.', "_")
-                            )
+                            ConfigHint::Underscores(dotted.replace('.', "_"))
                         }
-                        None => format!("{what} configs are: {}", names.join(", ")),
+                        None => ConfigHint::Names(names),
                     };
                     self.error(
                         value.span(),
-                        format!("unknown {what} config {dotted:?}"),
-                        Some(hint),
+                        Mistake::UnknownConfig {
+                            what,
+                            name: dotted,
+                            hint,
+                        },
                     );
                 }
             }

@@ -33,6 +33,7 @@ use crate::conductor::{Command, Timed, Trigger};
 use crate::disk::Crash;
 use crate::events::Kind;
 use crate::fault::{ACTIONS, Action, Fault, Selector};
+use crate::lang::Lang;
 use crate::net::LinkConfig;
 use crate::trace::TraceEntry;
 
@@ -45,21 +46,34 @@ pub struct ScenarioError {
     pub file: String,
     pub line: usize,
     pub column: usize,
-    pub message: String,
-    pub hint: Option<String>,
+    /// What is wrong, said in either language ([`Mistake::message`], [`Mistake::hint`]).
+    pub mistake: Mistake,
+}
+
+impl ScenarioError {
+    /// `file:line:column: message`, and the hint below it, in `lang`.
+    pub fn text(&self, lang: Lang) -> String {
+        let mut out = format!(
+            "{}:{}:{}: {}",
+            self.file,
+            self.line,
+            self.column,
+            self.mistake.message(lang)
+        );
+        if let Some(hint) = self.mistake.hint(lang) {
+            out.push_str(match lang {
+                Lang::En => "\n  hint: ",
+                Lang::ZhCn => "\n  提示：",
+            });
+            out.push_str(&hint);
+        }
+        out
+    }
 }
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
-        if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
-        }
-        Ok(())
+        f.write_str(&self.text(Lang::En))
     }
 }
 
@@ -67,15 +81,20 @@ impl fmt::Display for ScenarioError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioErrors(pub Vec<ScenarioError>);
 
+impl ScenarioErrors {
+    /// Each mistake as [`ScenarioError::text`] says it in `lang`, one after another.
+    pub fn text(&self, lang: Lang) -> String {
+        self.0
+            .iter()
+            .map(|e| e.text(lang))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 impl fmt::Display for ScenarioErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
+        f.write_str(&self.text(Lang::En))
     }
 }
 
@@ -430,12 +449,14 @@ struct StateSection {
 
 mod check;
 mod configs;
+mod mistakes;
 mod model;
 mod nemesis;
 
 use check::check;
 use configs::{BROKER_CONFIGS, TOPIC_CONFIGS, set_if};
 pub use configs::{broker_config_names, topic_config_names};
+pub use mistakes::*;
 pub use model::*;
 use nemesis::NEMESIS_FAULTS;
 pub use nemesis::*;
@@ -464,26 +485,21 @@ impl Checker<'_> {
         format!("{}:{line}:{column}", self.file)
     }
 
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    fn error(&mut self, span: Range<usize>, mistake: Mistake) {
         let (line, column) = self.position(span.start);
         self.errors.push(ScenarioError {
             file: self.file.to_string(),
             line,
             column,
-            message: message.into(),
-            hint,
+            mistake,
         });
     }
 
-    fn time(&mut self, time: &Time, what: &str) -> Option<i64> {
+    fn time(&mut self, time: &Time, what: impl Into<Field>) -> Option<i64> {
         match time.get_ref().ms() {
             Some(ms) if ms >= 0 => Some(ms),
             _ => {
-                self.error(
-                    time.span(),
-                    format!("{what}: expected a time such as \"250ms\", \"10s\" or \"2m\""),
-                    Some("a number with a unit ms, s or m; or an integer of milliseconds".into()),
-                );
+                self.error(time.span(), Mistake::BadTime { what: what.into() });
                 None
             }
         }
@@ -499,13 +515,10 @@ impl Checker<'_> {
             Err(why) => {
                 self.error(
                     text.span(),
-                    format!("unknown target {:?}: {why}", text.get_ref()),
-                    Some(
-                        "targets are \"broker N\", \"controller\", \"leader of TOPIC-P\", \
-                         \"followers of TOPIC-P\", \"a follower of TOPIC-P\", \"coordinator of GROUP\", \
-                         \"not the controller\", \"zookeeper\", \"crashed\" or \"consumer NAME\""
-                            .into(),
-                    ),
+                    Mistake::UnknownTarget {
+                        target: text.get_ref().clone(),
+                        why,
+                    },
                 );
                 None
             }
@@ -515,21 +528,22 @@ impl Checker<'_> {
     fn one_of<T: Copy>(
         &mut self,
         value: &Spanned<String>,
-        what: &str,
-        options: &[(&str, T)],
+        what: impl Into<Field>,
+        options: &[(&'static str, T)],
     ) -> Option<T> {
         if let Some((_, v)) = options.iter().find(|(name, _)| *name == value.get_ref()) {
             return Some(*v);
         }
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&'static str> = options.iter().map(|(n, _)| *n).collect();
+        let near = closest(value.get_ref(), &names);
         self.error(
             value.span(),
-            format!(
-                "{what}: {:?} is not one of {}",
-                value.get_ref(),
-                names.join(", ")
-            ),
-            closest(value.get_ref(), &names).map(|c| format!("did you mean {c:?}?")),
+            Mistake::NotOneOf {
+                what: what.into(),
+                value: value.get_ref().clone(),
+                options: names,
+                near,
+            },
         );
         None
     }
@@ -544,11 +558,7 @@ impl Checker<'_> {
         let mut rest = text.get_ref().trim();
         while let Some(open) = rest.find('{') {
             let Some(len) = rest[open..].find('}') else {
-                self.error(
-                    text.span(),
-                    "a caption's { has no closing }",
-                    Some("placeholders look like {leader of orders-0}".into()),
-                );
+                self.error(text.span(), Mistake::UnclosedPlaceholder);
                 return None;
             };
             if open > 0 {
@@ -560,8 +570,10 @@ impl Checker<'_> {
                 Err(why) => {
                     self.error(
                         text.span(),
-                        format!("caption placeholder {{{inside}}}: {why}"),
-                        Some("a target such as {leader of orders-0}, {controller}, {followers of orders-0}, {coordinator of billing}".into()),
+                        Mistake::Placeholder {
+                            inside: inside.to_string(),
+                            why,
+                        },
                     );
                     return None;
                 }
@@ -575,7 +587,7 @@ impl Checker<'_> {
     }
 
     /// A time given as a TOML value: `"10s"`, `"250ms"` or an integer of milliseconds.
-    fn time_value(&mut self, value: &Spanned<toml::Value>, what: &str) -> Option<i64> {
+    fn time_value(&mut self, value: &Spanned<toml::Value>, what: impl Into<Field>) -> Option<i64> {
         let ms = match value.get_ref() {
             toml::Value::String(text) => parse_time_ms(text),
             toml::Value::Integer(ms) => Some(*ms),
@@ -584,11 +596,7 @@ impl Checker<'_> {
         match ms {
             Some(ms) if ms >= 0 => Some(ms),
             _ => {
-                self.error(
-                    value.span(),
-                    format!("{what}: expected a time such as \"250ms\", \"10s\" or \"2m\""),
-                    Some("a number with a unit ms, s or m; or an integer of milliseconds".into()),
-                );
+                self.error(value.span(), Mistake::BadTime { what: what.into() });
                 None
             }
         }
@@ -600,13 +608,16 @@ impl Checker<'_> {
         value: &Spanned<toml::Value>,
         ms: i64,
         duration_ms: i64,
-        what: &str,
+        what: impl Into<Field>,
     ) -> Option<i64> {
         if ms > duration_ms {
             self.error(
                 value.span(),
-                format!("{what} at {ms} ms is after the scenario's end ({duration_ms} ms)"),
-                Some("make duration longer, or move this earlier".into()),
+                Mistake::AfterTheEnd {
+                    what: what.into(),
+                    at_ms: ms,
+                    duration_ms,
+                },
             );
             return None;
         }
@@ -635,13 +646,7 @@ impl Checker<'_> {
             _ => None,
         };
         if parsed.is_none() {
-            self.error(
-                value.span(),
-                "count: a number of events, or a comparison with one",
-                Some(
-                    "count = 0 (never), count = 2, count = \">= 1\" (the default), \"<= 3\"".into(),
-                ),
-            );
+            self.error(value.span(), Mistake::BadCount);
         }
         parsed
     }
@@ -654,14 +659,10 @@ impl Checker<'_> {
         skip: &[&str],
         span: Range<usize>,
     ) -> Option<EventMatch> {
-        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        let names: Vec<&'static str> = Kind::ALL.iter().map(|k| k.name()).collect();
         let kind = match table.get("kind").map(|v| (v, v.get_ref())) {
             None => {
-                self.error(
-                    span,
-                    "an event needs its kind",
-                    Some("kind = \"isr-shrink\" (scenarios/README.md lists every kind and its fields)".into()),
-                );
+                self.error(span, Mistake::EventWithoutKind);
                 return None;
             }
             Some((v, toml::Value::String(name))) => match Kind::named(name) {
@@ -669,17 +670,16 @@ impl Checker<'_> {
                 None => {
                     self.error(
                         v.span(),
-                        format!("unknown event kind {name:?}"),
-                        Some(match closest(name, &names) {
-                            Some(k) => format!("did you mean {k:?}?"),
-                            None => "scenarios/README.md lists every kind".into(),
-                        }),
+                        Mistake::UnknownEventKind {
+                            name: name.clone(),
+                            near: closest(name, &names),
+                        },
                     );
                     return None;
                 }
             },
             Some((v, _)) => {
-                self.error(v.span(), "kind is a name such as \"isr-shrink\"", None);
+                self.error(v.span(), Mistake::KindNotAName);
                 return None;
             }
         };
@@ -690,18 +690,20 @@ impl Checker<'_> {
                 continue;
             }
             if !kind.has_field(name) {
-                let known: Vec<&str> = kind
+                let known: Vec<&'static str> = kind
                     .fields()
                     .iter()
                     .map(|f| f.strip_suffix('?').unwrap_or(f))
                     .collect();
+                let near = closest(name, &known);
                 self.error(
                     value.span(),
-                    format!("{} events have no field {name:?}", kind.name()),
-                    Some(match closest(name, &known) {
-                        Some(f) => format!("did you mean {f:?}?"),
-                        None => format!("its fields: {}", known.join(", ")),
-                    }),
+                    Mistake::NoSuchField {
+                        kind,
+                        field: name.clone(),
+                        known,
+                        near,
+                    },
                 );
                 ok = false;
                 continue;
@@ -711,20 +713,17 @@ impl Checker<'_> {
                 && !values.contains(&wanted.as_str())
             {
                 // A value the kind never carries would silently match nothing.
+                let near = closest(&wanted, values)
+                    .or_else(|| values.iter().copied().find(|v| v.contains(wanted.as_str())));
                 self.error(
                     value.span(),
-                    format!("{} events never have {name} = {wanted:?}", kind.name()),
-                    Some(
-                        match closest(&wanted, values).or_else(|| {
-                            values.iter().copied().find(|v| v.contains(wanted.as_str()))
-                        }) {
-                            Some(v) => format!(
-                                "did you mean {v:?}? ({name} is one of {})",
-                                values.join(", ")
-                            ),
-                            None => format!("{name} is one of {}", values.join(", ")),
-                        },
-                    ),
+                    Mistake::NeverValue {
+                        kind,
+                        field: name.clone(),
+                        value: wanted,
+                        values,
+                        near,
+                    },
                 );
                 ok = false;
                 continue;
@@ -775,16 +774,20 @@ pub fn parse_time_ms(text: &str) -> Option<i64> {
     Some(ms)
 }
 
-fn parse_partition(text: &str, topics: &BTreeMap<String, u32>) -> Result<TopicPartition, String> {
-    let (topic, p) = text
-        .rsplit_once('-')
-        .ok_or_else(|| format!("{text:?} is not TOPIC-PARTITION, such as orders-0"))?;
-    let p: u32 = p
-        .parse()
-        .map_err(|_| format!("{text:?} is not TOPIC-PARTITION, such as orders-0"))?;
+fn parse_partition(text: &str, topics: &BTreeMap<String, u32>) -> Result<TopicPartition, Lookup> {
+    let not_one = || Lookup::NotTopicPartition {
+        text: text.to_string(),
+    };
+    let (topic, p) = text.rsplit_once('-').ok_or_else(not_one)?;
+    let p: u32 = p.parse().map_err(|_| not_one())?;
     match topics.get(topic) {
-        None => Err(format!("no topic {topic:?} in the scenario")),
-        Some(n) if p >= *n => Err(format!("{topic} has {n} partitions, 0..{}", n - 1)),
+        None => Err(Lookup::NoTopic {
+            topic: topic.to_string(),
+        }),
+        Some(n) if p >= *n => Err(Lookup::NoSuchPartition {
+            topic: topic.to_string(),
+            partitions: *n,
+        }),
         Some(_) => Ok(TopicPartition::new(topic, p)),
     }
 }
@@ -793,14 +796,16 @@ fn parse_selector(
     text: &str,
     topics: &BTreeMap<String, u32>,
     consumers: &BTreeSet<String>,
-) -> Result<Selector, String> {
+) -> Result<Selector, Lookup> {
     let text = text.trim();
     if let Some(name) = text.strip_prefix("consumer ") {
         let name = name.trim();
         return if consumers.contains(name) {
             Ok(Selector::Consumer(name.to_string()))
         } else {
-            Err(format!("no consumer is named {name:?} in the scenario"))
+            Err(Lookup::NoConsumer {
+                name: name.to_string(),
+            })
         };
     }
     if let Some(id) = text.strip_prefix("broker ") {
@@ -808,7 +813,7 @@ fn parse_selector(
             .trim()
             .parse()
             .map(Selector::Broker)
-            .map_err(|_| format!("{id:?} is not a broker id"));
+            .map_err(|_| Lookup::NotBrokerId { id: id.to_string() });
     }
     if let Some(tp) = text.strip_prefix("leader of ") {
         return parse_partition(tp.trim(), topics).map(Selector::LeaderOf);
@@ -827,7 +832,7 @@ fn parse_selector(
         "zookeeper" => Ok(Selector::ZooKeeper),
         "crashed" => Ok(Selector::Crashed),
         "not the controller" => Ok(Selector::NotController),
-        _ => Err("not a known target".into()),
+        _ => Err(Lookup::NotATarget),
     }
 }
 
@@ -882,37 +887,6 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioErrors> {
     }
 }
 
-/// What to do about serde's message for a key it does not know or misses.
-fn shape_hint(message: &str) -> Option<String> {
-    // serde names the key between backticks.
-    let mut quoted = message.split('`').skip(1).step_by(2);
-    let key = quoted.next().unwrap_or_default();
-    if message.starts_with("unknown field") {
-        // The rest are the keys the section takes.
-        let expected: Vec<&str> = quoted.collect();
-        Some(if BROKER_CONFIGS.iter().any(|(name, _)| *name == key) {
-            format!("{key} is a broker config: put it under [cluster.config]")
-        } else if TOPIC_CONFIGS.iter().any(|(name, _)| *name == key) {
-            format!("{key} is a topic config: put it under [topics.config]")
-        } else if let Some(near) = closest(key, &expected) {
-            format!("did you mean {near}?")
-        } else {
-            "scenarios/README.md lists every section and key".to_string()
-        })
-    } else if message.starts_with("missing field") {
-        Some(
-            if ["format", "title", "duration", "cluster", "brokers"].contains(&key) {
-                "every scenario needs format, title, duration and [cluster] brokers"
-            } else {
-                "the example in scenarios/README.md shows each section's required keys"
-            }
-            .to_string(),
-        )
-    } else {
-        None
-    }
-}
-
 /// Reads the file's TOML into its sections, reporting every syntax error (the parser
 /// recovers and goes on) or else every shape error: serde stops at the first, so on a
 /// failure each section, and each entry of a list of sections, is read again on its own.
@@ -937,6 +911,8 @@ fn read_file(c: &mut Checker<'_>, text: &str) -> Option<File> {
     }
 
     let (root, syntax) = DeTable::parse_recoverable(text);
+    // Shape errors are looked for only in a file without syntax errors.
+    let syntax_errors = !syntax.is_empty();
     let mut errors = syntax;
     if errors.is_empty() {
         match File::deserialize(Deserializer::from(root.clone())) {
@@ -967,7 +943,7 @@ fn read_file(c: &mut Checker<'_>, text: &str) -> Option<File> {
         if !seen.insert((span.start, message.clone())) {
             continue;
         }
-        c.error(span, message.clone(), shape_hint(&message));
+        c.error(span, Mistake::toml(message, syntax_errors));
     }
     c.errors.sort_by_key(|e| (e.line, e.column));
     None
