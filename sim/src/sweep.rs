@@ -25,10 +25,33 @@ impl SeedResult {
     }
 }
 
+/// A `--seeds` or `--shard` a sweep cannot use (the text as given).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeedsError {
+    Range(String),
+    Empty(String),
+    Shard(String),
+}
+
+impl std::fmt::Display for SeedsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeedsError::Range(r) => write!(
+                f,
+                "--seeds {r}: expected A..B (B excluded) or A..=B, such as 1..101"
+            ),
+            SeedsError::Empty(r) => write!(f, "--seeds {r}: the range is empty"),
+            SeedsError::Shard(s) => {
+                write!(f, "--shard {s}: expected K/N with 1 <= K <= N, such as 2/8")
+            }
+        }
+    }
+}
+
 /// `A..B` (B excluded) or `A..=B`, optionally one shard `K/N` of it (K from 1): seed
 /// `A + i` belongs to shard `i % N + 1`, so shards split any range evenly.
-pub fn parse_seeds(range: &str, shard: Option<&str>) -> Result<Vec<u64>, String> {
-    let bad = || format!("--seeds {range}: expected A..B (B excluded) or A..=B, such as 1..101");
+pub fn parse_seeds(range: &str, shard: Option<&str>) -> Result<Vec<u64>, SeedsError> {
+    let bad = || SeedsError::Range(range.to_string());
     let (start, end) = if let Some((a, b)) = range.split_once("..=") {
         let b: u64 = b.trim().parse().map_err(|_| bad())?;
         (
@@ -43,12 +66,12 @@ pub fn parse_seeds(range: &str, shard: Option<&str>) -> Result<Vec<u64>, String>
         )
     };
     if end <= start {
-        return Err(format!("--seeds {range}: the range is empty"));
+        return Err(SeedsError::Empty(range.to_string()));
     }
     let (k, n) = match shard {
         None => (1, 1),
         Some(text) => {
-            let bad = || format!("--shard {text}: expected K/N with 1 <= K <= N, such as 2/8");
+            let bad = || SeedsError::Shard(text.to_string());
             let (k, n) = text.split_once('/').ok_or_else(bad)?;
             let k: u64 = k.trim().parse().map_err(|_| bad())?;
             let n: u64 = n.trim().parse().map_err(|_| bad())?;

@@ -125,9 +125,9 @@ fn main() -> ExitCode {
         Some(Command::Assign(args)) => assign::run(&args, &mut out),
         Some(Command::Run(args)) => run::run_command(&args, lang, &mut out),
         Some(Command::List(args)) => run::list_command(&args, lang, &mut out),
-        Some(Command::Sweep(args)) => run::sweep_command(&args, &mut out),
+        Some(Command::Sweep(args)) => run::sweep_command(&args, lang, &mut out),
         Some(Command::Describe(args)) => run::describe_command(&args, lang, &mut out),
-        Some(Command::CheckDeterminism(args)) => run::determinism_command(&args, &mut out),
+        Some(Command::CheckDeterminism(args)) => run::determinism_command(&args, lang, &mut out),
         Some(Command::Tui(args)) => run::tui_command(&args, lang, &mut out),
     };
     match result {

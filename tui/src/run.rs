@@ -179,34 +179,36 @@ pub struct Args {
     data_dir: Option<PathBuf>,
 }
 
-/// Reads a scenario by path or bundled name; errors name the file and the fix.
-pub fn load(file: &str) -> Result<Scenario, String> {
-    load_in(file, Lang::En)
-}
-
-/// [`load`], its mistakes said in `lang`.
+/// Reads a scenario by path or bundled name; errors name the file and the fix, in `lang`.
 pub fn load_in(file: &str, lang: Lang) -> Result<Scenario, String> {
-    let (name, text) = read(file)?;
+    let (name, text) = read_in(file, lang)?;
     scenario::parse(&name, &text).map_err(|errors| errors.text(lang))
 }
 
 /// A scenario's name for messages and its text, by path or bundled name.
 pub(crate) fn read(file: &str) -> Result<(String, String), String> {
+    read_in(file, Lang::En)
+}
+
+/// [`read`], its errors said in `lang`.
+pub(crate) fn read_in(file: &str, lang: Lang) -> Result<(String, String), String> {
+    let w = words(lang);
     Ok(match std::fs::read_to_string(file) {
         Ok(text) => (file.to_string(), text),
-        Err(e) => match bundled(file) {
+        Err(e) => match bundled(file, lang) {
             Ok((name, text)) => (format!("scenarios/{name}.toml"), text.to_string()),
             Err(hint) if file.contains('/') || file.ends_with(".toml") => {
-                return Err(format!("cannot read scenario {file}: {e}; {hint}"));
+                return Err((w.cannot_read)(file, &e.to_string(), &hint));
             }
-            Err(hint) => return Err(format!("no bundled scenario {file}: {hint}")),
+            Err(hint) => return Err((w.no_bundled)(file, &hint)),
         },
     })
 }
 
 /// A bundled scenario by its name, its lesson number (`6` or `06`) or a unique prefix
 /// of its name (`06-slow`, `11a`); otherwise what to type instead.
-pub(crate) fn bundled(key: &str) -> Result<(&'static str, &'static str), String> {
+pub(crate) fn bundled(key: &str, lang: Lang) -> Result<(&'static str, &'static str), String> {
+    let w = words(lang);
     if let Some(found) = BUNDLED.iter().find(|(name, _)| *name == key) {
         return Ok(*found);
     }
@@ -240,20 +242,14 @@ pub(crate) fn bundled(key: &str) -> Result<(&'static str, &'static str), String>
                 near.push(c);
             }
             Err(if near.is_empty() {
-                "give a scenario file's path, or a bundled name or lesson number (kafkasim list shows them)".to_string()
+                w.lookup_hint.to_string()
             } else {
-                format!(
-                    "did you mean {}? (kafkasim list shows every bundled scenario)",
-                    near.join(" or ")
-                )
+                (w.did_you_mean)(&near)
             })
         }
         many => {
             let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
-            Err(format!(
-                "{key} could be {}: give more of the name",
-                names.join(" or ")
-            ))
+            Err((w.could_be)(&key, &names))
         }
     }
 }
@@ -261,20 +257,19 @@ pub(crate) fn bundled(key: &str) -> Result<(&'static str, &'static str), String>
 pub fn run_command(args: &Args, lang: Lang, out: &mut impl Write) -> Result<(), String> {
     let scenario = load_in(&args.file, lang)?;
     warn_untranslated(&scenario, lang);
-    let until_ms =
-        match &args.until {
-            None => None,
-            Some(text) => Some(parse_time_ms(text).ok_or_else(|| {
-                format!("--until {text}: expected a time such as 30s, 1500ms or 2m")
-            })?),
-        };
+    let until_ms = match &args.until {
+        None => None,
+        Some(text) => {
+            Some(parse_time_ms(text).ok_or_else(|| (words(lang).bad_time)("--until", text))?)
+        }
+    };
     let seed = args.seed.unwrap_or(scenario.seed);
     let report = match &args.data_dir {
         Some(dir) => kafkasim_sim::run::run_and_export(&scenario, seed, until_ms, dir),
         None => run(&scenario, seed, until_ms),
     };
     if let Some(Err(e)) = &report.exported {
-        return Err(format!("cannot write the logs: {e}"));
+        return Err((words(lang).cannot_write)("logs", e));
     }
     if let Some(path) = &args.trace {
         write_trace(&report, lang, path)?;
@@ -332,6 +327,26 @@ struct ReportWords {
     not_met_replay: fn(&str) -> String,
     /// Before an error message on stderr.
     error: &'static str,
+
+    // The command line's own messages.
+    no_bundled: fn(&str, &str) -> String,
+    cannot_read: fn(&str, &str, &str) -> String,
+    lookup_hint: &'static str,
+    did_you_mean: fn(&[&str]) -> String,
+    could_be: fn(&str, &[&str]) -> String,
+    bad_time: fn(&str, &str) -> String,
+    cannot_write: fn(&str, &str) -> String,
+    jobs_zero: &'static str,
+    bad_seeds: fn(&kafkasim_sim::sweep::SeedsError) -> String,
+    sweep_summary: fn(usize, usize, usize, f64, f64) -> String,
+    seed_not_met: fn(u64, &str, &str) -> String,
+    shrunk: fn(u64, usize, usize, i64, &str) -> String,
+    seeds_failed: fn(usize, usize) -> String,
+    two_runs: fn(u64, u64) -> String,
+    nondeterministic: fn(u64, &str) -> String,
+    madsim_failed: fn(&str) -> String,
+    madsim_same: &'static str,
+    deterministic: fn(u64) -> String,
 }
 
 const REPORT_EN: ReportWords = ReportWords {
@@ -357,6 +372,49 @@ const REPORT_EN: ReportWords = ReportWords {
         format!("the run did not meet the scenario's expectations; replay it with: {replay}")
     },
     error: "error: ",
+
+    no_bundled: |file, hint| format!("no bundled scenario {file}: {hint}"),
+    cannot_read: |file, e, hint| format!("cannot read scenario {file}: {e}; {hint}"),
+    lookup_hint: "give a scenario file's path, or a bundled name or lesson number (kafkasim list shows them)",
+    did_you_mean: |near| {
+        format!(
+            "did you mean {}? (kafkasim list shows every bundled scenario)",
+            near.join(" or ")
+        )
+    },
+    could_be: |key, names| {
+        format!(
+            "{key} could be {}: give more of the name",
+            names.join(" or ")
+        )
+    },
+    bad_time: |flag, text| format!("{flag} {text}: expected a time such as 30s, 1500ms or 2m"),
+    cannot_write: |what, e| format!("cannot write {what}: {e}"),
+    jobs_zero: "--jobs 0: at least one simulation must run at a time",
+    bad_seeds: |e| e.to_string(),
+    sweep_summary: |n, failing, jobs, seconds, per_minute| {
+        format!(
+            "{n} seeds, {failing} failing, {jobs} at a time: {seconds:.1} s, {per_minute:.0} seeds per minute"
+        )
+    },
+    seed_not_met: |seed, unmet, file| {
+        format!("seed {seed}: not met: {unmet}; replay: kafkasim run {file} --seed {seed}")
+    },
+    shrunk: |seed, after, before, until_ms, path| {
+        format!(
+            "shrunk seed {seed}: {after} of {before} faults, {until_ms} ms; replay: kafkasim run {path}"
+        )
+    },
+    seeds_failed: |failed, total| format!("{failed} of {total} seeds failed"),
+    two_runs: |first, second| format!("run 1: {first:016x}\nrun 2: {second:016x}"),
+    nondeterministic: |seed, file| {
+        format!(
+            "seed {seed} gave two different runs of {file}: a source of nondeterminism reached the simulation"
+        )
+    },
+    madsim_failed: |e| format!("madsim's determinism check failed: {e}"),
+    madsim_same: "runs 3 and 4 (madsim's check, every random draw compared): the same draws, and the same narration as run 1",
+    deterministic: |seed| format!("deterministic: seed {seed} gives the same run four times"),
 };
 
 // glossary-zh.md: checker ids stay Latin; 种子, 检查器; no space between Han and digits.
@@ -374,6 +432,49 @@ const REPORT_ZH: ReportWords = ReportWords {
     not_met_line: |when, difference, place| format!("不符合   {when}：{difference}（{place}）"),
     not_met_replay: |replay| format!("本次运行不符合场景的预期；用此命令重放：{replay}"),
     error: "错误：",
+
+    no_bundled: |file, hint| format!("没有名为{file}的内置场景：{hint}"),
+    cannot_read: |file, e, hint| format!("无法读取场景文件{file}：{e}；{hint}"),
+    lookup_hint: "请给出场景文件的路径，或内置场景的名字或课号（kafkasim list会列出它们）",
+    did_you_mean: |near| {
+        format!(
+            "是不是想写{}？（kafkasim list列出所有内置场景）",
+            near.join("或")
+        )
+    },
+    could_be: |key, names| format!("{key}可能是{}：请多写几个字符", names.join("或")),
+    bad_time: |flag, text| format!("{flag} {text}：应为时间，如30s、1500ms或2m"),
+    cannot_write: |what, e| format!("无法写入{what}：{e}"),
+    jobs_zero: "--jobs 0：至少要同时运行一个模拟",
+    bad_seeds: |e| {
+        use kafkasim_sim::sweep::SeedsError;
+        match e {
+            SeedsError::Range(r) => format!("--seeds {r}：应为A..B（不含B）或A..=B，如1..101"),
+            SeedsError::Empty(r) => format!("--seeds {r}：范围为空"),
+            SeedsError::Shard(s) => format!("--shard {s}：应为K/N，且1 <= K <= N，如2/8"),
+        }
+    },
+    sweep_summary: |n, failing, jobs, seconds, per_minute| {
+        format!(
+            "{n}个种子，{failing}个不符合预期，同时运行{jobs}个：{seconds:.1} s，每分钟{per_minute:.0}个种子"
+        )
+    },
+    seed_not_met: |seed, unmet, file| {
+        format!("种子{seed}：不符合：{unmet}；重放：kafkasim run {file} --seed {seed}")
+    },
+    shrunk: |seed, after, before, until_ms, path| {
+        format!(
+            "种子{seed}缩减后：{before}个故障中保留{after}个，{until_ms} ms；重放：kafkasim run {path}"
+        )
+    },
+    seeds_failed: |failed, total| format!("{total}个种子中有{failed}个不符合预期"),
+    two_runs: |first, second| format!("第1次运行：{first:016x}\n第2次运行：{second:016x}"),
+    nondeterministic: |seed, file| {
+        format!("种子{seed}让{file}跑出了两次不同的运行：有不确定性的来源进入了模拟")
+    },
+    madsim_failed: |e| format!("madsim的确定性检查失败：{e}"),
+    madsim_same: "第3、4次运行（madsim的检查，逐一比较每次随机抽取）：抽取相同，讲述与第1次运行相同",
+    deterministic: |seed| format!("确定性：种子{seed}四次给出同一个运行"),
 };
 
 /// The prefix of an error message on stderr.
@@ -579,17 +680,19 @@ pub struct SweepArgs {
     no_shrink: bool,
 }
 
-pub fn sweep_command(args: &SweepArgs, out: &mut impl Write) -> Result<(), String> {
+pub fn sweep_command(args: &SweepArgs, lang: Lang, out: &mut impl Write) -> Result<(), String> {
+    let words = words(lang);
     use kafkasim_sim::sweep::{parse_seeds, shrink, shrunk_scenario, sweep};
     use std::io::IsTerminal;
 
-    let scenario = load(&args.file)?;
-    let seeds = parse_seeds(&args.seeds, args.shard.as_deref())?;
+    let scenario = load_in(&args.file, lang)?;
+    let seeds =
+        parse_seeds(&args.seeds, args.shard.as_deref()).map_err(|e| (words.bad_seeds)(&e))?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if jobs == 0 {
-        return Err("--jobs 0: at least one simulation must run at a time".into());
+        return Err(words.jobs_zero.into());
     }
     let started = std::time::Instant::now();
     let live = std::io::stderr().is_terminal() && !args.json;
@@ -609,11 +712,11 @@ pub fn sweep_command(args: &SweepArgs, out: &mut impl Write) -> Result<(), Strin
     let shrunk = match (failing.first(), args.no_shrink) {
         (Some(first), false) => {
             let shrunk = shrink(&scenario, first.seed, &first.unmet);
-            let (_, text) = read(&args.file)?;
+            let (_, text) = read_in(&args.file, lang)?;
             let stem = args.file.trim_end_matches(".toml");
             let path = format!("{stem}.seed-{}.shrunk.toml", first.seed);
             std::fs::write(&path, shrunk_scenario(&text, &shrunk)?)
-                .map_err(|e| format!("cannot write the shrunk scenario {path}: {e}"))?;
+                .map_err(|e| (words.cannot_write)(&path, &e.to_string()))?;
             Some((shrunk, path))
         }
         _ => None,
@@ -645,45 +748,26 @@ pub fn sweep_command(args: &SweepArgs, out: &mut impl Write) -> Result<(), Strin
         };
         w(
             out,
-            format!(
-                "{} seeds, {} failing, {jobs} at a time: {:.1} s, {:.0} seeds per minute",
-                results.len(),
-                failing.len(),
-                seconds,
-                per_minute
-            ),
+            (words.sweep_summary)(results.len(), failing.len(), jobs, seconds, per_minute),
         )?;
         for r in &failing {
             let unmet: Vec<&str> = r.unmet.iter().map(String::as_str).collect();
             w(
                 out,
-                format!(
-                    "seed {}: not met: {}; replay: kafkasim run {} --seed {}",
-                    r.seed,
-                    unmet.join(", "),
-                    args.file,
-                    r.seed
-                ),
+                (words.seed_not_met)(r.seed, &unmet.join(", "), &args.file),
             )?;
         }
         if let Some((s, path)) = &shrunk {
             w(
                 out,
-                format!(
-                    "shrunk seed {}: {} of {} faults, {} ms; replay: kafkasim run {path}",
-                    s.seed, s.faults_after, s.faults_before, s.until_ms
-                ),
+                (words.shrunk)(s.seed, s.faults_after, s.faults_before, s.until_ms, path),
             )?;
         }
     }
     if failing.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} of {} seeds failed",
-            failing.len(),
-            results.len()
-        ))
+        Err((words.seeds_failed)(failing.len(), results.len()))
     }
 }
 
@@ -721,12 +805,7 @@ pub fn describe_command(
     // it follow the language.
     let zh = lang == Lang::ZhCn;
     let scenario = load_in(&args.file, lang)?;
-    let at_ms = parse_time_ms(&args.at).ok_or_else(|| {
-        format!(
-            "--at {}: expected a time such as 12s, 1500ms or 2m",
-            args.at
-        )
-    })?;
+    let at_ms = parse_time_ms(&args.at).ok_or_else(|| (words(lang).bad_time)("--at", &args.at))?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let (builder, commands) = scenario.plan(seed);
     let mut simulation = kafkasim_sim::conductor::Simulation::start(seed, builder, commands);
@@ -875,40 +954,32 @@ fn fnv1a(text: &str) -> u64 {
     })
 }
 
-pub fn determinism_command(args: &DeterminismArgs, out: &mut impl Write) -> Result<(), String> {
-    let scenario = load(&args.file)?;
+pub fn determinism_command(
+    args: &DeterminismArgs,
+    lang: Lang,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    let words = words(lang);
+    let scenario = load_in(&args.file, lang)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let hash =
         |report: &RunReport| fnv1a(&format!("{}{:?}", report.timeline(true), report.snapshot));
     let first_run = run(&scenario, seed, None);
     let (first, second) = (hash(&first_run), hash(&run(&scenario, seed, None)));
-    writeln!(out, "run 1: {first:016x}\nrun 2: {second:016x}").map_err(crate::output_error)?;
-    let nondeterministic = || {
-        format!(
-            "seed {seed} gave two different runs of {}: a source of nondeterminism reached the simulation",
-            args.file
-        )
-    };
+    writeln!(out, "{}", (words.two_runs)(first, second)).map_err(crate::output_error)?;
+    let nondeterministic = || (words.nondeterministic)(seed, &args.file);
     if first != second {
         return Err(nondeterministic());
     }
     let (builder, commands) = scenario.plan(seed);
     let checked =
         kafkasim_sim::conductor::check_determinism(seed, builder, commands, scenario.duration_ms)
-            .map_err(|e| format!("madsim's determinism check failed: {e}"))?;
+            .map_err(|e| (words.madsim_failed)(&e.to_string()))?;
     if checked != first_run.trace {
         return Err(nondeterministic());
     }
-    writeln!(
-        out,
-        "runs 3 and 4 (madsim's check, every random draw compared): the same draws, and the same narration as run 1"
-    )
-    .map_err(crate::output_error)?;
-    writeln!(
-        out,
-        "deterministic: seed {seed} gives the same run four times"
-    )
-    .map_err(crate::output_error)
+    writeln!(out, "{}", words.madsim_same).map_err(crate::output_error)?;
+    writeln!(out, "{}", (words.deterministic)(seed)).map_err(crate::output_error)
 }
 
 pub const TUI_HELP: &str = "\
@@ -919,7 +990,8 @@ key: play/pause (space), step (n), next lesson beat (b), speed (+ -), rewind (�
 select a broker (1-9) and crash (c), power-loss (p), restart (r), isolate (i), heal (h)
 or pause it (z); crash (k), close (x) or stall (l) a consumer, add one (a), write a
 record (w); switch between English and Chinese (L, or start with --lang zh-CN);
-save the session (s) as a scenario file that `kafkasim run` replays. A fault injected after rewinding forks the timeline.
+save the session (s) as a scenario file that `kafkasim run` replays. A fault injected
+after rewinding forks the timeline.
 Without a terminal it says so and prints the headless run instead.
 
 Examples:

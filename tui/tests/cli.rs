@@ -825,3 +825,34 @@ fn scenario_mistakes_are_said_in_chinese() {
         stderr(&english)
     );
 }
+
+/// The command line's own errors and the engineers' commands in Chinese.
+#[test]
+fn sweep_determinism_and_cli_errors_in_chinese() {
+    let unknown = kafkasim(&["--lang", "zh-CN", "run", "99"]);
+    assert!(
+        stderr(&unknown).starts_with("错误：没有名为99的内置场景"),
+        "{}",
+        stderr(&unknown)
+    );
+    let empty = kafkasim(&["--lang", "zh-CN", "sweep", "07", "--seeds", "5..1"]);
+    assert!(
+        stderr(&empty).contains("--seeds 5..1：范围为空"),
+        "{}",
+        stderr(&empty)
+    );
+    let sweep = kafkasim(&[
+        "--lang", "zh-CN", "sweep", "07", "--seeds", "1..3", "--jobs", "1",
+    ]);
+    assert!(
+        stdout(&sweep).starts_with("2个种子，0个不符合预期"),
+        "{}",
+        stdout(&sweep)
+    );
+    let check = kafkasim(&["--lang", "zh-CN", "check-determinism", "07"]);
+    assert!(
+        stdout(&check).contains("确定性：种子"),
+        "{}",
+        stdout(&check)
+    );
+}
