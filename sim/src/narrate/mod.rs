@@ -522,6 +522,15 @@ pub fn duplicate(d: &crate::check::Duplicate, lang: Lang) -> String {
     }
 }
 
+/// A node's name in `lang`: `broker 2`, `zookeeper` / `ZooKeeper`, `client 20001` /
+/// `客户端20001`.
+pub fn node_name_in(node: kafkasim_core::protocol::NodeId, lang: Lang) -> String {
+    match lang {
+        Lang::En => node_name(node),
+        Lang::ZhCn => zh::node(node),
+    }
+}
+
 /// What a group state means, for a class (`Stable: every member has its partitions…`).
 pub fn group_state_meaning(state: GroupState, lang: Lang) -> &'static str {
     match (lang, state) {

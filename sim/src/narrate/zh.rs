@@ -67,7 +67,7 @@ pub(super) fn violation(v: &Violation) -> String {
 }
 
 /// A node's name in Chinese: `broker 2`, `ZooKeeper`, `客户端20001`.
-fn node(n: NodeId) -> String {
+pub(super) fn node(n: NodeId) -> String {
     if n == ZOOKEEPER {
         "ZooKeeper".to_string()
     } else if n >= FIRST_CLIENT {

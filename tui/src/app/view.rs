@@ -10,8 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use kafkasim_core::group::storage::OFFSETS_TOPIC;
+use kafkasim_sim::narrate::node_name_in;
 use kafkasim_sim::snapshot::{ClusterSnapshot, PartitionSnapshot};
-use kafkasim_sim::trace::{TraceEntry, node_name};
+use kafkasim_sim::trace::TraceEntry;
 
 use super::keymap::{KEYMAP, hints};
 use super::strings::{self, Strings};
@@ -257,7 +258,7 @@ fn brokers_lines<'a>(model: &Model, s: &ClusterSnapshot, p: &Palette) -> Vec<Lin
             .blocked
             .iter()
             .filter(|(from, _)| from == id)
-            .map(|(_, to)| node_name(*to))
+            .map(|(_, to)| node_name_in(*to, p.lang))
             .collect();
         if !unreachable.is_empty() {
             let names: Vec<String> = unreachable.into_iter().collect();
@@ -290,7 +291,11 @@ fn in_flight_lines<'a>(s: &ClusterSnapshot, p: &Palette, max: usize) -> Vec<Line
     for m in messages.iter().rev().take(max) {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("   {} → {} ", node_name(m.from), node_name(m.to)),
+                format!(
+                    "   {} → {} ",
+                    node_name_in(m.from, p.lang),
+                    node_name_in(m.to, p.lang)
+                ),
                 p.dim,
             ),
             Span::raw(m.kind.to_string()),
