@@ -133,6 +133,41 @@ pub struct PartitionSnapshot {
     pub isr: BTreeSet<BrokerId>,
     /// Each up broker's replica.
     pub replica_states: BTreeMap<BrokerId, ReplicaSnapshot>,
+    /// Each down broker's replica as its disk holds it (after a power loss, what
+    /// survived), so a class sees the dead leader's unreplicated tail.
+    pub on_disk: BTreeMap<BrokerId, DiskReplica>,
+}
+
+/// A down broker's replica: the offsets its disk's segments hold (up to the last whole,
+/// valid message) and the HW its last checkpoint wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskReplica {
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    pub checkpointed_high_watermark: Option<i64>,
+}
+
+impl DiskReplica {
+    /// What `log`'s segments hold: each decoded up to its first torn or corrupt message,
+    /// as recovery would cut it.
+    pub fn of(log: &kafkasim_core::broker::LogDisk, checkpointed: Option<i64>) -> DiskReplica {
+        use kafkasim_core::record::decode_entries;
+        let start = log.segments.first().map_or(0, |(base, _)| *base);
+        let mut end = start;
+        for (base, bytes) in &log.segments {
+            let bytes = bytes::Bytes::from(bytes.clone());
+            let entries = match decode_entries(&bytes) {
+                Ok(entries) => entries,
+                Err(e) => decode_entries(&bytes.slice(..e.position)).unwrap_or_default(),
+            };
+            end = entries.last().map_or((*base).max(end), |e| e.offset + 1);
+        }
+        DiskReplica {
+            log_start_offset: start,
+            log_end_offset: end,
+            checkpointed_high_watermark: checkpointed,
+        }
+    }
 }
 
 impl PartitionSnapshot {
@@ -297,6 +332,7 @@ pub fn partitions(
                         leader_epoch: state.map_or(-1, |s| s.leader_epoch),
                         isr: state.map(|s| s.isr.clone()).unwrap_or_default(),
                         replica_states: BTreeMap::new(),
+                        on_disk: BTreeMap::new(),
                     },
                 );
             }
@@ -310,6 +346,7 @@ pub fn partitions(
                 leader_epoch: -1,
                 isr: BTreeSet::new(),
                 replica_states: BTreeMap::new(),
+                on_disk: BTreeMap::new(),
             });
             entry
                 .replica_states

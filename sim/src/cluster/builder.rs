@@ -121,6 +121,7 @@ impl ClusterBuilder {
             config: self.broker.clone(),
             nodes: BTreeMap::new(),
             down: BTreeMap::new(),
+            down_replicas: BTreeMap::new(),
             paused: BTreeSet::new(),
             producers: BTreeMap::new(),
             consumers: BTreeMap::new(),

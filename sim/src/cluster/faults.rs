@@ -33,7 +33,7 @@ impl Cluster {
             files.segments = kept;
             disk.logs.insert(tp.clone(), files);
         }
-        self.down.insert(id, disk);
+        self.put_down(id, disk);
         self.record(Injected::Crash { broker: id, crash });
     }
 
@@ -78,13 +78,14 @@ impl Cluster {
         self.paused.remove(&id);
         self.world.net.reset_and_notify(id);
         if let Some(mut broker) = lock(&slot).take() {
-            self.down.insert(id, broker.clean_disk());
+            self.put_down(id, broker.clean_disk());
         }
         Ok(())
     }
 
     /// Starts a crashed broker again on what its disk kept.
     pub fn restart(&mut self, id: BrokerId) {
+        self.down_replicas.remove(&id);
         let Some(disk) = self.down.remove(&id) else {
             return;
         };

@@ -108,6 +108,9 @@ pub struct Cluster {
     nodes: BTreeMap<NodeId, NodeHandle>,
     /// The disks of brokers that are down.
     down: BTreeMap<BrokerId, BrokerDisk>,
+    /// What each down broker's disk holds, per replica (its disk does not change while it
+    /// is down, so this is read once, when it goes down).
+    down_replicas: BTreeMap<BrokerId, BTreeMap<TopicPartition, snapshot::DiskReplica>>,
     paused: BTreeSet<NodeId>,
     producers: BTreeMap<NodeId, Slot<TestProducer>>,
     consumers: BTreeMap<NodeId, Slot<Consumer>>,
@@ -172,6 +175,20 @@ impl Cluster {
         // Register the mailbox before the broker's first requests can be answered.
         self.spawn_node(id, &format!("broker-{id}"), slot);
         self.dispatch(id, out);
+    }
+
+    /// Keeps a stopped broker's disk until it restarts, and what it holds.
+    fn put_down(&mut self, id: BrokerId, disk: BrokerDisk) {
+        let replicas = disk
+            .logs
+            .iter()
+            .map(|(tp, log)| {
+                let hw = disk.high_watermarks.get(tp).copied();
+                (tp.clone(), snapshot::DiskReplica::of(log, hw))
+            })
+            .collect();
+        self.down_replicas.insert(id, replicas);
+        self.down.insert(id, disk);
     }
 
     fn record(&self, fault: Injected) {
@@ -528,11 +545,19 @@ impl Cluster {
             .collect();
         let net = &self.world.net;
         let zookeeper = lock(&self.zookeeper);
+        let mut partitions = snapshot::partitions(&up, zookeeper.as_ref(), with_records);
+        for (&id, replicas) in &self.down_replicas {
+            for (tp, replica) in replicas {
+                if let Some(p) = partitions.get_mut(tp) {
+                    p.on_disk.insert(id, replica.clone());
+                }
+            }
+        }
         ClusterSnapshot {
             time_ms: self.now_ms(),
             brokers,
             controller: controller.map(|(b, epoch)| (b.id(), epoch)),
-            partitions: snapshot::partitions(&up, zookeeper.as_ref(), with_records),
+            partitions,
             groups: snapshot::groups(&up),
             network: NetworkSnapshot {
                 blocked: net.blocked(),

@@ -42,6 +42,8 @@ pub struct Strings {
     pub offline: &'static str,
     pub under_replicated: &'static str,
     pub no_replica: &'static str,
+    /// A down broker's replica: the LEO its disk holds and its last HW checkpoint.
+    pub on_disk: fn(i64, Option<i64>) -> String,
     /// A follower last caught up `ago` seconds back, with replica.lag.time.max.ms in s.
     pub caught_up: fn(f64, i64) -> String,
     pub never_caught_up: &'static str,
@@ -84,7 +86,7 @@ pub const EN: Strings = Strings {
     seed: |seed| format!(" (seed {seed})"),
 
     brokers: "Brokers and network",
-    partitions: "Partitions: each replica's log (░ deleted, █ below its HW, ▒ above, LEO at the end)",
+    partitions: "Partitions: each replica's log (░ deleted, █ below its HW, ▒ above, LEO at the end; ✖ a down broker's disk, ▓ to its HW checkpoint)",
     partitions_short: "Partitions",
     groups: "Consumer groups",
     events: "What happened",
@@ -108,6 +110,10 @@ pub const EN: Strings = Strings {
     offline: "OFFLINE: no leader",
     under_replicated: "under-replicated",
     no_replica: "down: no replica to show",
+    on_disk: |leo, hw| match hw {
+        Some(hw) => format!("down: its disk holds LEO {leo}, HW checkpoint {hw}"),
+        None => format!("down: its disk holds LEO {leo}"),
+    },
     caught_up: |ago, max| format!("caught up {ago:.1}s ago (max {max}s)"),
     never_caught_up: "never caught up",
     no_partitions: "No topics yet.",
@@ -153,7 +159,7 @@ pub const ZH_CN: Strings = Strings {
     seed: |seed| format!("（种子{seed}）"),
 
     brokers: "broker与网络",
-    partitions: "分区：每个副本的日志（░ 已删除，█ HW以下，▒ HW以上，末端为LEO）",
+    partitions: "分区：每个副本的日志（░ 已删除，█ HW以下，▒ HW以上，末端为LEO；✖ 宕机broker的磁盘，▓ 到其HW checkpoint）",
     partitions_short: "分区",
     groups: "消费组",
     events: "发生了什么",
@@ -177,6 +183,10 @@ pub const ZH_CN: Strings = Strings {
     offline: "离线：无leader",
     under_replicated: "副本不足",
     no_replica: "宕机：无副本可显示",
+    on_disk: |leo, hw| match hw {
+        Some(hw) => format!("宕机：磁盘上LEO {leo}，HW checkpoint {hw}"),
+        None => format!("宕机：磁盘上LEO {leo}"),
+    },
     caught_up: |ago, max| format!("{ago:.1}s前追上（上限{max}s）"),
     never_caught_up: "从未追上",
     no_partitions: "还没有topic。",

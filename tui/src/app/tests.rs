@@ -467,3 +467,44 @@ fn five_lessons_in_chinese_at_80x24_and_120x40() {
         insta::assert_snapshot!(format!("{lesson}-zh-80x24"), screen(&app, 80, 24));
     }
 }
+
+/// A crashed leader keeps its strip: greyed, what its disk holds (a process crash keeps
+/// the page cache, so the LEO it died with), and the new leader's beside it.
+#[test]
+fn a_crashed_broker_keeps_its_strip_showing_its_disk() {
+    let mut app = start(DEFAULT_LESSON);
+    play_until(&mut app, 4_000);
+    let before = app.model.shot().unwrap().snapshot.clone();
+    let (tp, orders) = before
+        .partitions
+        .iter()
+        .find(|(tp, _)| tp.topic == "orders")
+        .map(|(tp, p)| (tp.clone(), p.clone()))
+        .unwrap();
+    let leader = orders.leader.unwrap_or_else(|| {
+        panic!(
+            "a leader before the crash at {}: {orders:?}",
+            before.time_ms
+        )
+    });
+    play_until(&mut app, 15_000);
+    let shot = app.model.shot().unwrap();
+    let after = &shot.snapshot.partitions[&tp];
+    assert!(
+        !after.replica_states.contains_key(&leader),
+        "the leader is down"
+    );
+    let disk = after.on_disk.get(&leader).expect("its disk is shown");
+    let led = orders.replica_states[&leader].log_end_offset;
+    assert!(
+        disk.log_end_offset >= led,
+        "its disk holds at least what it had before the crash: {} < {led}",
+        disk.log_end_offset
+    );
+    let screen = screen(&app, 120, 40);
+    assert!(
+        screen.contains(&format!("b{leader} ✖ ")) && screen.contains("down: its disk holds LEO"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("crashed-leader-disk", screen);
+}

@@ -371,21 +371,49 @@ fn replica_lines<'a>(
         .replica_states
         .values()
         .map(|r| r.log_end_offset)
+        .chain(part.on_disk.values().map(|d| d.log_end_offset))
         .max()
         .unwrap_or(0)
         .max(1);
     let strip_width = width.saturating_sub(52).clamp(4, 40) as i64;
+    let cells = |offset: i64| (offset.max(0) * strip_width + longest - 1) / longest;
     let mut lines = Vec::new();
     for b in &part.replicas {
         let Some(r) = part.replica_states.get(b) else {
-            lines.push(Line::styled(
-                format!("  b{b}   {}", p.words.no_replica),
-                p.dim,
-            ));
+            // A down broker keeps its strip, greyed: what its disk holds, the tail above
+            // its last HW checkpoint (what it alone may have) marked.
+            let Some(d) = part.on_disk.get(b) else {
+                lines.push(Line::styled(
+                    format!("  b{b}   {}", p.words.no_replica),
+                    p.dim,
+                ));
+                continue;
+            };
+            let end = cells(d.log_end_offset);
+            let start = cells(d.log_start_offset).min(end);
+            let hw = cells(
+                d.checkpointed_high_watermark
+                    .unwrap_or(0)
+                    .min(d.log_end_offset),
+            )
+            .clamp(start, end);
+            lines.push(Line::from(vec![
+                Span::styled(format!("  b{b} ✖ "), p.bad),
+                Span::styled("░".repeat(start as usize), p.dim),
+                Span::styled("▓".repeat((hw - start) as usize), p.dim),
+                Span::styled("▒".repeat((end - hw) as usize), p.dim),
+                Span::styled("·".repeat((strip_width - end).max(0) as usize), p.dim),
+                Span::styled(
+                    format!(
+                        " {}",
+                        (p.words.on_disk)(d.log_end_offset, d.checkpointed_high_watermark)
+                    ),
+                    p.dim,
+                ),
+            ]));
             continue;
         };
         let role = if r.is_leader { "L" } else { "F" };
-        let cells = |offset: i64| (offset.max(0) * strip_width + longest - 1) / longest;
         // Each replica's own HW: a follower learns the leader's a fetch later.
         let committed = cells(r.high_watermark.min(r.log_end_offset));
         let written = cells(r.log_end_offset);
