@@ -192,6 +192,9 @@ pub struct Frame {
     pub snapshot: ClusterSnapshot,
     /// The trace entries since the previous frame.
     pub new_entries: Vec<TraceEntry>,
+    /// The acknowledged writes the cluster has lost by now (frames with records only):
+    /// the lost-writes checker's finding, live.
+    pub lost: Vec<crate::check::LostWrite>,
 }
 
 enum Request {
@@ -205,6 +208,8 @@ enum Request {
     Histories,
     /// Write every broker's logs under this directory, staying paused.
     Export(std::path::PathBuf),
+    /// From now on, every frame judges which acknowledged writes are lost (the TUI's).
+    JudgeLostWrites,
 }
 
 enum Reply {
@@ -367,6 +372,13 @@ impl Simulation {
     }
 
     /// What every client did so far.
+    /// Makes every later frame carry the acknowledged writes lost by then.
+    pub fn judge_lost_writes(&mut self) {
+        if self.requests.send(Request::JudgeLostWrites).is_err() {
+            self.resume_panic();
+        }
+    }
+
     pub fn histories(&mut self) -> Histories {
         if self.requests.send(Request::Histories).is_err() {
             self.resume_panic();
@@ -411,6 +423,7 @@ pub fn run_headless(
         time_ms: frame.time_ms,
         snapshot: frame.snapshot,
         new_entries: simulation.trace.clone(),
+        lost: frame.lost,
     }
 }
 
@@ -432,6 +445,7 @@ async fn conduct(
     let mut sent = 0;
     let mut target = Target::Paused;
     let mut records = true;
+    let mut judge_lost = false;
     let mut watchers = Watchers::default();
     let mut scanned = 0;
     loop {
@@ -453,14 +467,24 @@ async fn conduct(
             } => trace_len > before || now_ms >= limit_ms,
         };
         if reached {
+            let snapshot = if records {
+                cluster.snapshot()
+            } else {
+                cluster.snapshot_without_records()
+            };
+            // The checker reads the leaders' records: a frame without them takes its own.
+            let lost = match (judge_lost, records) {
+                (false, _) => Vec::new(),
+                (true, true) => crate::check::lost_writes(&cluster.histories().writes(), &snapshot),
+                (true, false) => {
+                    crate::check::lost_writes(&cluster.histories().writes(), &cluster.snapshot())
+                }
+            };
             let frame = Frame {
                 time_ms: now_ms,
-                snapshot: if records {
-                    cluster.snapshot()
-                } else {
-                    cluster.snapshot_without_records()
-                },
+                snapshot,
                 new_entries: cluster.trace_since(sent),
+                lost,
             };
             sent = trace_len;
             if replies.send(Reply::Frame(Box::new(frame))).is_err() {
@@ -500,6 +524,7 @@ async fn conduct(
                             return;
                         }
                     }
+                    Ok(Request::JudgeLostWrites) => judge_lost = true,
                     Ok(Request::Histories) => {
                         let histories = Box::new(cluster.histories());
                         if replies.send(Reply::Histories(histories)).is_err() {

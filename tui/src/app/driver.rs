@@ -47,6 +47,7 @@ impl Driver {
             .spawn(move || {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut simulation = Simulation::start(seed, builder.clone(), commands);
+                    simulation.judge_lost_writes();
                     let mut first = simulation.run_until_without_records(0);
                     // Starting took the first frame: its entries are the whole trace.
                     first.new_entries = simulation.trace().to_vec();
@@ -67,6 +68,7 @@ impl Driver {
                             }
                             Request::Fork { commands, at_ms } => {
                                 simulation = Simulation::start(seed, builder.clone(), commands);
+                                simulation.judge_lost_writes();
                                 let mut frame = simulation.run_until_without_records(at_ms);
                                 frame.new_entries = simulation.trace().to_vec();
                                 (frame, true)

@@ -52,6 +52,8 @@ pub enum Theme {
 pub struct Shot {
     pub time_ms: i64,
     pub snapshot: ClusterSnapshot,
+    /// The acknowledged writes lost by then.
+    pub lost: Vec<kafkasim_sim::check::LostWrite>,
     /// How much of the trace had happened by then.
     pub trace_len: usize,
 }
@@ -276,6 +278,7 @@ fn reported(model: &mut Model, report: Report) {
     model.history.push(Shot {
         time_ms: frame.time_ms,
         snapshot: frame.snapshot,
+        lost: frame.lost,
         trace_len: model.trace.len(),
     });
     if let Some(text) = caption {

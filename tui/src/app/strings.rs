@@ -42,6 +42,9 @@ pub struct Strings {
     pub offline: &'static str,
     pub under_replicated: &'static str,
     pub no_replica: &'static str,
+    /// Acknowledged writes of a partition lost by now: how many, the first and last
+    /// offsets they were acknowledged at, and their values.
+    pub lost: fn(usize, i64, i64, &str, &str) -> String,
     /// A down broker's replica: the LEO its disk holds and its last HW checkpoint.
     pub on_disk: fn(i64, Option<i64>) -> String,
     /// A follower last caught up `ago` seconds back, with replica.lag.time.max.ms in s.
@@ -110,6 +113,12 @@ pub const EN: Strings = Strings {
     offline: "OFFLINE: no leader",
     under_replicated: "under-replicated",
     no_replica: "down: no replica to show",
+    lost: |n, from, to, first, last| match n {
+        1 => format!("✗ LOST: {first}, acknowledged at offset {from}, is gone"),
+        _ => format!(
+            "✗ LOST: {n} acknowledged records ({first}…{last}, offsets {from}..{to}) are gone"
+        ),
+    },
     on_disk: |leo, hw| match hw {
         Some(hw) => format!("down: its disk holds LEO {leo}, HW checkpoint {hw}"),
         None => format!("down: its disk holds LEO {leo}"),
@@ -183,6 +192,10 @@ pub const ZH_CN: Strings = Strings {
     offline: "离线：无leader",
     under_replicated: "副本不足",
     no_replica: "宕机：无副本可显示",
+    lost: |n, from, to, first, last| match n {
+        1 => format!("✗ 丢失：在offset {from}确认的{first}已不在"),
+        _ => format!("✗ 丢失：{n}条已确认的消息（{first}…{last}，offset {from}..{to}）已不在"),
+    },
     on_disk: |leo, hw| match hw {
         Some(hw) => format!("宕机：磁盘上LEO {leo}，HW checkpoint {hw}"),
         None => format!("宕机：磁盘上LEO {leo}"),

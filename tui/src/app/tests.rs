@@ -506,5 +506,14 @@ fn a_crashed_broker_keeps_its_strip_showing_its_disk() {
         screen.contains(&format!("b{leader} ✖ ")) && screen.contains("down: its disk holds LEO"),
         "{screen}"
     );
+    // The new leader lacks what the old one acknowledged alone: the loss is on screen.
+    assert!(
+        !shot.lost.is_empty(),
+        "the lost-writes checker finds them by 15 s"
+    );
+    assert!(
+        screen.contains(&format!("✗ LOST: {} acknowledged records", shot.lost.len())),
+        "{screen}"
+    );
     insta::assert_snapshot!("crashed-leader-disk", screen);
 }

@@ -351,6 +351,25 @@ fn partition_lines<'a>(
         }
         lines.push(Line::from(head));
         lines.extend(replica_lines(s, part, width, p));
+        // The punchline of a lesson that loses writes: which acknowledged records of
+        // this partition are gone, live.
+        let lost: Vec<&kafkasim_sim::check::LostWrite> = model
+            .shot()
+            .map(|shot| shot.lost.iter().filter(|l| &l.tp == tp).collect())
+            .unwrap_or_default();
+        if let (Some(first), Some(last)) = (lost.first(), lost.last()) {
+            let text = (p.words.lost)(
+                lost.len(),
+                first.offset,
+                last.offset,
+                &first.value,
+                &last.value,
+            );
+            lines.push(Line::styled(
+                format!("  {}", fit(&text, width.saturating_sub(2))),
+                p.bad,
+            ));
+        }
     }
     if lines.is_empty() {
         lines.push(Line::styled(p.words.no_partitions, p.dim));
